@@ -1,0 +1,82 @@
+"""The ``acme-ci-budget`` command line: a thin Click layer over the core modules.
+
+Owns argument parsing, error-to-exit-code mapping and lazy loading of the
+subcommands (each lives in ``acme_ci_budget/commands/``), so ``--help`` and
+light commands never import Redis, Jinja or the model SDK. It must not hold
+business logic: each command parses, calls one core function, prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from acme_ci_budget import __version__
+
+# name -> (module under acme_ci_budget.commands, attribute, one-line help shown by --help).
+# A command is listed here once its module exists.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "estimate": ("estimate", "estimate", "Phase 1: each workflow's monthly cost from the inventory."),
+    "prices": ("prices", "prices", "Show what a model costs and where the price came from."),
+    "config": ("config", "config", "Validate and inspect the budget config."),
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr, _help = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(f"acme_ci_budget.commands.{module}"), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="acme-ci-budget")
+def cli() -> None:
+    """Spending guardrails for Claude-powered agents in CI and daily tools.
+
+    \b
+    Start here:
+      acme-ci-budget simulate          a month of Acme's traffic, offline, with a dashboard
+      acme-ci-budget estimate          what each workflow will cost per month
+      acme-ci-budget status            live spend against every budget
+
+    Every command reads the budget config from --config, $ACME_BUDGET_CONFIG,
+    ./.github/acme-budget.yml or the built-in default (in that order), and the
+    ledger from --redis-url or $REDIS_URL (an embedded Redis when neither is set).
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: known errors become one line on stderr and exit code 2."""
+    from acme_ci_budget.errors import AcmeError
+
+    try:
+        return cli.main(args=argv, prog_name="acme-ci-budget", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except AcmeError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""One module per CLI command; each parses, calls one core function and prints."""

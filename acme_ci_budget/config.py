@@ -1,0 +1,569 @@
+"""Budget configuration: find, parse and validate the YAML into frozen dataclasses.
+
+Owns the config schema, the search order (argument, ``ACME_BUDGET_CONFIG``,
+``./.github/acme-budget.yml``, the packaged default) and every validation
+rule. A bad file raises ``ConfigError`` naming the file and the dotted path of
+the field. It must not touch Redis or the network, and it expands environment
+references only in secret fields, so a config cannot read arbitrary variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.money import usd_to_nano
+from acme_ci_budget.resources import default_config_path
+
+CONFIG_ENV = "ACME_BUDGET_CONFIG"
+LOCAL_CONFIG = Path(".github") / "acme-budget.yml"
+TIERS = ("simple", "default", "complex")
+LEVELS = ("INFO", "WARNING", "CRITICAL")
+SECRET_FIELDS = frozenset({"alerts.slack_webhook_url", "alerts.pagerduty_routing_key"})
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(AcmeError, ValueError):
+    """The config file is missing, unreadable or invalid; the message names file and field."""
+
+
+@dataclass(frozen=True)
+class TokenLimits:
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class Routing:
+    default_model: str
+    complex_model: str
+    simple_model: str
+    threshold_tokens: int
+    complexity_keywords: tuple[str, ...]
+    max_tokens: Mapping[str, int]
+    budget_pressure_pct: float = 0.9
+
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.default_model, self.complex_model, self.simple_model)))
+
+
+@dataclass(frozen=True)
+class Inventory:
+    model: str
+    monthly_tasks: int
+    avg_input_tokens: int
+    avg_output_tokens: int
+    avg_turns: int | None = None
+    cacheable_input_tokens: int = 0
+
+    @property
+    def calls_per_task(self) -> int:
+        return self.avg_turns or 1
+
+
+@dataclass(frozen=True)
+class Workflow:
+    id: str
+    label: str
+    monthly_nano: int
+    daily_nano: int
+    per_task_tokens: TokenLimits
+    per_session_tokens: TokenLimits
+    max_loop_steps: int
+    alert_email: str | None
+    routing: Routing
+    inventory: Inventory | None
+    cache_system_prompt: bool = False
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.monthly_nano / 1e9
+
+    @property
+    def daily_usd(self) -> float:
+        return self.daily_nano / 1e9
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    hold_ttl_seconds: int = 600
+    fail_open: bool = False
+    retention_days: int = 400
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    pagerduty_routing_key: str | None = field(default=None, repr=False)
+    warn_pct: float = 0.8
+    critical_pct: float = 1.0
+    min_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class PriceOverride:
+    """Per-million-token USD prices from the config's ``pricing:`` section."""
+
+    input: Decimal
+    output: Decimal
+    cache_write: Decimal | None = None
+    cache_read: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class RoiWorkflow:
+    role: str
+    hours_saved_per_task: Decimal
+
+
+@dataclass(frozen=True)
+class Roi:
+    hourly_rates: Mapping[str, Decimal]
+    workflows: Mapping[str, RoiWorkflow]
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    skip_label: str = "no-ai-review"
+    exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    escalate_globs: tuple[str, ...] = ()
+    max_file_bytes: int = 200_000
+    inline_comments: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    org_monthly_nano: int
+    reserve_pct: float
+    timezone: str
+    namespace: str
+    ledger: LedgerSettings
+    pricing: Mapping[str, PriceOverride]
+    workflows: Mapping[str, Workflow]
+    alerts: AlertSettings
+    roi: Roi | None
+    review: ReviewSettings
+
+    @property
+    def org_monthly_usd(self) -> float:
+        return self.org_monthly_nano / 1e9
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def workflow(self, workflow_id: str) -> Workflow:
+        try:
+            return self.workflows[workflow_id]
+        except KeyError:
+            known = ", ".join(sorted(self.workflows))
+            raise ConfigError(f"{self.path}: unknown workflow {workflow_id!r} (known: {known})") from None
+
+    def model_uses(self, model: str) -> list[str]:
+        """Dotted config paths that name ``model`` (for error messages about that model)."""
+        uses = []
+        for wf in self.workflows.values():
+            for tier in ("default_model", "complex_model", "simple_model"):
+                if getattr(wf.routing, tier) == model:
+                    uses.append(f"workflows.{wf.id}.routing.{tier}")
+            if wf.inventory and wf.inventory.model == model:
+                uses.append(f"workflows.{wf.id}.inventory.model")
+        return uses
+
+
+# --- finding and reading ------------------------------------------------------------------------
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The file to load: the argument, ``$ACME_BUDGET_CONFIG``, the local file, or the packaged default."""
+    if path:
+        return Path(path)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    if LOCAL_CONFIG.is_file():
+        return LOCAL_CONFIG
+    return default_config_path()
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate the budget config; ``None`` follows the search order."""
+    resolved = resolve_config_path(path)
+    try:
+        text = resolved.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{resolved}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{resolved}: cannot read config: {exc.__class__.__name__}") from None
+    return parse_config(text, str(resolved))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Validate YAML text into a ``Config``; ``source`` names the file in errors."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{source}: YAML syntax error at {where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: YAML error: {exc}") from None
+    return _Validator(source).config(raw)
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+class _Validator:
+    """Walks the raw YAML; each method validates one section and names the dotted path on error."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {where}: {message}")
+
+    def mapping(self, value: Any, where: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(where or "top level", f"expected a mapping, got {_kind(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                raise self.fail(where or "top level", f"keys must be strings, got {key!r}")
+            if key not in allowed:
+                hint = _closest(key, allowed)
+                suffix = f" (did you mean {hint!r}?)" if hint else f" (allowed: {', '.join(sorted(allowed))})"
+                raise self.fail(_join(where, key), f"unknown key{suffix}")
+        for key in sorted(required):
+            if key not in value:
+                raise self.fail(_join(where, key), "missing required field")
+        return value
+
+    def number(self, value: Any, where: str, *, minimum: float | None = 0, integer: bool = False) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.fail(where, f"expected a number, got {_kind(value)}")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise self.fail(where, f"expected a number, got {value!r}") from None
+        if not number.is_finite():
+            raise self.fail(where, f"expected a finite number, got {value!r}")
+        if integer and number != number.to_integral_value():
+            raise self.fail(where, f"expected a whole number, got {value!r}")
+        if minimum is not None and number < minimum:
+            raise self.fail(where, f"must be >= {minimum}, got {value!r}")
+        return number
+
+    def integer(self, value: Any, where: str, minimum: int = 0) -> int:
+        return int(self.number(value, where, minimum=minimum, integer=True))
+
+    def string(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, f"expected a non-empty string, got {_kind(value)}")
+        return value
+
+    def boolean(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def strings(self, value: Any, where: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(where, f"expected a list of strings, got {_kind(value)}")
+        return tuple(self.string(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+    def secret(self, value: Any, where: str) -> str | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self.fail(where, "expected a string")
+        expanded = _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), value).strip()
+        return expanded or None
+
+    # sections
+
+    def config(self, raw: Any) -> Config:
+        if raw is None:
+            raise self.fail("top level", "the file is empty")
+        top = self.mapping(
+            raw,
+            "",
+            {"org", "timezone", "namespace", "ledger", "pricing", "workflows", "alerts", "roi", "review"},
+            {"org", "workflows"},
+        )
+        org = self.mapping(top["org"], "org", {"monthly_usd", "reserve_pct"}, {"monthly_usd"})
+        org_nano = usd_to_nano(self.number(org["monthly_usd"], "org.monthly_usd"))
+        reserve = self.number(org.get("reserve_pct", 0), "org.reserve_pct")
+        if not Decimal(0) <= reserve < 1:
+            raise self.fail("org.reserve_pct", f"must be in [0, 1), got {org.get('reserve_pct')!r}")
+        timezone = self.string(top.get("timezone", "UTC"), "timezone")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail("timezone", f"unknown timezone {timezone!r} (use an IANA name like 'UTC')") from None
+        namespace = self.string(top.get("namespace", "default"), "namespace")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", namespace):
+            raise self.fail("namespace", "use letters, digits, '_', '.' or '-' only")
+        pricing = self.pricing(top.get("pricing") or {})
+        workflows_raw = top["workflows"]
+        if not isinstance(workflows_raw, dict) or not workflows_raw:
+            raise self.fail("workflows", "expected a mapping with at least one workflow")
+        workflows = {wid: self.workflow(wid, body) for wid, body in workflows_raw.items()}
+        total = sum(wf.monthly_nano for wf in workflows.values())
+        if total > org_nano:
+            raise self.fail(
+                "workflows",
+                f"monthly budgets add up to ${total / 1e9:,.2f}, above org.monthly_usd ${org_nano / 1e9:,.2f}",
+            )
+        config = Config(
+            path=self.source,
+            org_monthly_nano=org_nano,
+            reserve_pct=float(reserve),
+            timezone=timezone,
+            namespace=namespace,
+            ledger=self.ledger(top.get("ledger") or {}),
+            pricing=pricing,
+            workflows=workflows,
+            alerts=self.alerts(top.get("alerts") or {}),
+            roi=self.roi(top.get("roi"), workflows),
+            review=self.review(top.get("review") or {}),
+        )
+        self.check_models(config)
+        return config
+
+    def workflow(self, wid: Any, body: Any) -> Workflow:
+        if not isinstance(wid, str) or not re.fullmatch(r"[a-z0-9_]+", wid):
+            raise self.fail(f"workflows.{wid}", "workflow ids use lowercase letters, digits and '_'")
+        where = f"workflows.{wid}"
+        body = self.mapping(
+            body,
+            where,
+            {
+                "label",
+                "monthly_usd",
+                "daily_usd",
+                "per_task_tokens",
+                "per_session_tokens",
+                "max_loop_steps",
+                "alert_email",
+                "routing",
+                "inventory",
+                "cache_system_prompt",
+            },
+            {"monthly_usd", "daily_usd", "per_task_tokens", "per_session_tokens", "routing"},
+        )
+        monthly = usd_to_nano(self.number(body["monthly_usd"], f"{where}.monthly_usd"))
+        daily = usd_to_nano(self.number(body["daily_usd"], f"{where}.daily_usd"))
+        if daily > monthly:
+            raise self.fail(
+                f"{where}.daily_usd",
+                f"daily ${daily / 1e9:,.2f} is above monthly_usd ${monthly / 1e9:,.2f}",
+            )
+        email = body.get("alert_email")
+        return Workflow(
+            id=wid,
+            label=self.string(body.get("label", wid), f"{where}.label"),
+            monthly_nano=monthly,
+            daily_nano=daily,
+            per_task_tokens=self.limits(body["per_task_tokens"], f"{where}.per_task_tokens"),
+            per_session_tokens=self.limits(body["per_session_tokens"], f"{where}.per_session_tokens"),
+            max_loop_steps=self.integer(body.get("max_loop_steps", 10), f"{where}.max_loop_steps", 1),
+            alert_email=self.string(email, f"{where}.alert_email") if email is not None else None,
+            routing=self.routing(body["routing"], f"{where}.routing"),
+            inventory=self.inventory(body.get("inventory"), f"{where}.inventory", body["routing"]),
+            cache_system_prompt=self.boolean(body.get("cache_system_prompt", False), f"{where}.cache_system_prompt"),
+        )
+
+    def limits(self, value: Any, where: str) -> TokenLimits:
+        body = self.mapping(value, where, {"soft", "hard"}, {"soft", "hard"})
+        soft = self.integer(body["soft"], f"{where}.soft", 1)
+        hard = self.integer(body["hard"], f"{where}.hard", 1)
+        if soft > hard:
+            raise self.fail(f"{where}.soft", f"soft limit {soft} is above the hard limit {hard}")
+        return TokenLimits(soft, hard)
+
+    def routing(self, value: Any, where: str) -> Routing:
+        body = self.mapping(
+            value,
+            where,
+            {
+                "default_model",
+                "complex_model",
+                "simple_model",
+                "threshold_tokens",
+                "complexity_keywords",
+                "max_tokens",
+                "budget_pressure_pct",
+            },
+            {"default_model"},
+        )
+        default = self.string(body["default_model"], f"{where}.default_model")
+        max_tokens_raw = self.mapping(body.get("max_tokens") or {}, f"{where}.max_tokens", set(TIERS))
+        max_tokens = {tier: 1024 for tier in TIERS}
+        for tier, value_ in max_tokens_raw.items():
+            max_tokens[tier] = self.integer(value_, f"{where}.max_tokens.{tier}", 1)
+        pressure = self.number(body.get("budget_pressure_pct", "0.9"), f"{where}.budget_pressure_pct")
+        if pressure > 1:
+            raise self.fail(f"{where}.budget_pressure_pct", f"must be in [0, 1], got {body['budget_pressure_pct']!r}")
+        keywords = self.strings(body.get("complexity_keywords"), f"{where}.complexity_keywords")
+        return Routing(
+            default_model=default,
+            complex_model=self.string(body.get("complex_model", default), f"{where}.complex_model"),
+            simple_model=self.string(body.get("simple_model", default), f"{where}.simple_model"),
+            threshold_tokens=self.integer(body.get("threshold_tokens", 8000), f"{where}.threshold_tokens", 1),
+            complexity_keywords=tuple(k.lower() for k in keywords),
+            max_tokens=max_tokens,
+            budget_pressure_pct=float(pressure),
+        )
+
+    def inventory(self, value: Any, where: str, routing_raw: dict) -> Inventory | None:
+        if value is None:
+            return None
+        body = self.mapping(
+            value,
+            where,
+            {"model", "monthly_tasks", "avg_input_tokens", "avg_output_tokens", "avg_turns", "cacheable_input_tokens"},
+            {"monthly_tasks", "avg_input_tokens", "avg_output_tokens"},
+        )
+        turns = body.get("avg_turns")
+        return Inventory(
+            model=self.string(body.get("model", routing_raw.get("default_model")), f"{where}.model"),
+            monthly_tasks=self.integer(body["monthly_tasks"], f"{where}.monthly_tasks"),
+            avg_input_tokens=self.integer(body["avg_input_tokens"], f"{where}.avg_input_tokens"),
+            avg_output_tokens=self.integer(body["avg_output_tokens"], f"{where}.avg_output_tokens"),
+            avg_turns=self.integer(turns, f"{where}.avg_turns", 1) if turns is not None else None,
+            cacheable_input_tokens=self.integer(
+                body.get("cacheable_input_tokens", 0), f"{where}.cacheable_input_tokens"
+            ),
+        )
+
+    def ledger(self, value: Any) -> LedgerSettings:
+        body = self.mapping(value, "ledger", {"hold_ttl_seconds", "fail_open", "retention_days"})
+        return LedgerSettings(
+            hold_ttl_seconds=self.integer(body.get("hold_ttl_seconds", 600), "ledger.hold_ttl_seconds", 1),
+            fail_open=self.boolean(body.get("fail_open", False), "ledger.fail_open"),
+            retention_days=self.integer(body.get("retention_days", 400), "ledger.retention_days", 1),
+        )
+
+    def pricing(self, value: Any) -> dict[str, PriceOverride]:
+        body = self.mapping(value, "pricing", set(value) if isinstance(value, dict) else set())
+        prices = {}
+        for model, entry in body.items():
+            where = f"pricing.{model}"
+            entry = self.mapping(entry, where, {"input", "output", "cache_write", "cache_read"}, {"input", "output"})
+            optional = {
+                key: self.number(entry[key], f"{where}.{key}") if key in entry else None
+                for key in ("cache_write", "cache_read")
+            }
+            prices[model] = PriceOverride(
+                input=self.number(entry["input"], f"{where}.input"),
+                output=self.number(entry["output"], f"{where}.output"),
+                **optional,
+            )
+        return prices
+
+    def alerts(self, value: Any) -> AlertSettings:
+        body = self.mapping(
+            value, "alerts", {"slack_webhook_url", "pagerduty_routing_key", "warn_pct", "critical_pct", "min_level"}
+        )
+        warn = self.number(body.get("warn_pct", "0.8"), "alerts.warn_pct")
+        critical = self.number(body.get("critical_pct", "1.0"), "alerts.critical_pct")
+        if warn > critical:
+            raise self.fail("alerts.warn_pct", f"warn_pct {warn} is above critical_pct {critical}")
+        level = str(body.get("min_level", "INFO")).upper()
+        if level not in LEVELS:
+            raise self.fail("alerts.min_level", f"expected one of {', '.join(LEVELS)}, got {body['min_level']!r}")
+        return AlertSettings(
+            slack_webhook_url=self.secret(body.get("slack_webhook_url"), "alerts.slack_webhook_url"),
+            pagerduty_routing_key=self.secret(body.get("pagerduty_routing_key"), "alerts.pagerduty_routing_key"),
+            warn_pct=float(warn),
+            critical_pct=float(critical),
+            min_level=level,
+        )
+
+    def roi(self, value: Any, workflows: Mapping[str, Workflow]) -> Roi | None:
+        if value is None:
+            return None
+        body = self.mapping(value, "roi", {"roles", "workflows"}, {"roles", "workflows"})
+        roles_raw = self.mapping(
+            body["roles"], "roi.roles", set(body["roles"]) if isinstance(body["roles"], dict) else set()
+        )
+        rates = {}
+        for role, entry in roles_raw.items():
+            entry = self.mapping(entry, f"roi.roles.{role}", {"hourly_rate_usd"}, {"hourly_rate_usd"})
+            rates[role] = self.number(entry["hourly_rate_usd"], f"roi.roles.{role}.hourly_rate_usd")
+        wfs_raw = self.mapping(body["workflows"], "roi.workflows", set(workflows))
+        mapped = {}
+        for wid, entry in wfs_raw.items():
+            where = f"roi.workflows.{wid}"
+            entry = self.mapping(entry, where, {"role", "hours_saved_per_task"}, {"role", "hours_saved_per_task"})
+            role = self.string(entry["role"], f"{where}.role")
+            if role not in rates:
+                raise self.fail(f"{where}.role", f"unknown role {role!r} (defined: {', '.join(sorted(rates))})")
+            mapped[wid] = RoiWorkflow(role, self.number(entry["hours_saved_per_task"], f"{where}.hours_saved_per_task"))
+        return Roi(hourly_rates=rates, workflows=mapped)
+
+    def review(self, value: Any) -> ReviewSettings:
+        body = self.mapping(
+            value,
+            "review",
+            {"skip_label", "exclude", "include", "escalate_globs", "max_file_bytes", "inline_comments"},
+        )
+        return ReviewSettings(
+            skip_label=self.string(body.get("skip_label", "no-ai-review"), "review.skip_label"),
+            exclude=self.strings(body.get("exclude"), "review.exclude"),
+            include=self.strings(body.get("include"), "review.include"),
+            escalate_globs=self.strings(body.get("escalate_globs"), "review.escalate_globs"),
+            max_file_bytes=self.integer(body.get("max_file_bytes", 200_000), "review.max_file_bytes", 1),
+            inline_comments=self.boolean(body.get("inline_comments", False), "review.inline_comments"),
+        )
+
+    def check_models(self, config: Config) -> None:
+        from acme_ci_budget.pricing import UnknownModelError, price_for
+
+        for wf in config.workflows.values():
+            named = [
+                (f"workflows.{wf.id}.routing.{t}", getattr(wf.routing, t))
+                for t in ("default_model", "complex_model", "simple_model")
+            ]
+            if wf.inventory:
+                named.append((f"workflows.{wf.id}.inventory.model", wf.inventory.model))
+            for where, model in named:
+                try:
+                    price_for(model, config.pricing)
+                except UnknownModelError:
+                    raise self.fail(
+                        where, f"model {model!r} has no price (add it under pricing: or fix the name)"
+                    ) from None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return f"{value!r}"
+    return type(value).__name__ if not isinstance(value, (int, float)) else repr(value)
+
+
+def _closest(key: str, allowed: set[str]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.7)
+    return matches[0] if matches else None

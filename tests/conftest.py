@@ -1,0 +1,106 @@
+"""Shared fixtures: real Redis servers (standalone and a three-master cluster) and config builders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+
+from acme_ci_budget.config import Config, parse_config
+from acme_ci_budget.resources import default_config_path
+from tests.redis_harness import RedisCluster, RedisServer
+
+DEFAULT_CONFIG_TEXT = default_config_path().read_text()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
+    """A redis-server for the whole run (None when $REDIS_URL points at an external one)."""
+    if os.environ.get("REDIS_URL"):
+        yield None
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer | None) -> Iterator[str]:
+    """The URL of a real, empty Redis (flushed before each test)."""
+    url = os.environ["REDIS_URL"] if redis_server is None else redis_server.url
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    yield url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    cluster = RedisCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster_server: RedisCluster) -> str:
+    """A ``redis+cluster://`` URL of a real three-master cluster, flushed before each test."""
+    redis_cluster_server.flushall()
+    return redis_cluster_server.url
+
+
+@pytest.fixture
+def fresh_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Start private redis-servers (for restart, AOF and outage tests); all are stopped afterwards."""
+    started: list[RedisServer] = []
+
+    def start(*extra_args: str, password: str | None = None) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis{len(started)}", extra_args=extra_args, password=password).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def make_config() -> Callable[..., Config]:
+    """Build a validated Config from the default YAML with nested overrides merged in.
+
+    ``make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}}, namespace="t")``
+    """
+
+    def build(changes: dict[str, Any] | None = None, **top: Any) -> Config:
+        raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+        raw = _merge(raw, changes or {})
+        raw = _merge(raw, top)
+        return parse_config(yaml.safe_dump(raw), "test-config.yml")
+
+    return build
+
+
+@pytest.fixture
+def default_config() -> Config:
+    return parse_config(DEFAULT_CONFIG_TEXT, "default")

@@ -1,0 +1,519 @@
+"""Loopback fake of the Anthropic Messages API, for the real `anthropic` SDK in tests.
+
+Owns: an HTTP server on 127.0.0.1 (free port, one thread per connection) that answers
+POST /v1/messages and POST /v1/messages/count_tokens with bodies shaped like the real API,
+a script of behaviours consumed one per /v1/messages request (ok, 429, 529, 500, 404, slow,
+or any callable), and a record of every request with secrets redacted.
+
+Must not: reach the network, know anything about acme_ci_budget, or keep API keys: the values of
+`x-api-key`, `authorization` (this SDK sends "Bearer <key>") and any header named like key/token/secret
+are replaced by "<redacted>" before recording.
+
+Usage::
+
+    with FakeAnthropicServer() as server:
+        server.enqueue(rate_limited(), ok("hello", cache_read_input_tokens=100))
+        client = anthropic.Anthropic(base_url=server.url, api_key="test-key", max_retries=1)
+        message = client.messages.create(model="claude-x", max_tokens=100, messages=[...])
+        assert len(server.message_requests) == 2
+
+Fidelity notes (what the fake mimics, and where it stops):
+- usage.input_tokens excludes cached tokens, as in the real API: when the behaviour gives cache
+  counts but no input_tokens, input_tokens = estimated request tokens - cache tokens (min 1).
+- output is cut to max_tokens (about 4 characters a token) with stop_reason "max_tokens", unless
+  the behaviour fixes output_tokens or stop_reason itself.
+- "stream": true gets a Server-Sent Events stream of the same message (message_start,
+  content_block_*, message_delta with the output usage, message_stop).
+- missing x-api-key -> 401 authentication_error; missing anthropic-version, model, max_tokens
+  or messages -> 400 invalid_request_error. These checks run before a behaviour is consumed.
+- count_tokens does not consume the behaviour queue; it always answers the estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+REDACTED = "<redacted>"
+_SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization"})
+
+
+def _is_secret_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_HEADERS or any(word in lowered for word in ("key", "token", "secret"))
+
+
+# Rough characters per token, only to make usage numbers plausible; not the product's estimator.
+_CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer: status, JSON body, extra headers, and a delay before answering."""
+
+    status: int
+    body: Any
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request as the fake saw it; header names are lower case, secret values redacted."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    json: Any
+
+
+# A behaviour turns the request JSON into a Reply, or into a dict sent as a 200 JSON body.
+Behaviour = Callable[[dict[str, Any]], "Reply | dict[str, Any]"]
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            # Block types and ids are framing, not text the model reads.
+            if key in ("type", "id", "tool_use_id", "cache_control", "media_type"):
+                continue
+            yield from _strings(item)
+    elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        for item in value:
+            yield from _strings(item)
+
+
+def estimate_request_tokens(request: Mapping[str, Any]) -> int:
+    """Plausible input token count for a request: text of system, messages and tools / 4, at least 1."""
+    chars = sum(len(s) for part in ("system", "messages", "tools") for s in _strings(request.get(part)))
+    return max(1, chars // _CHARS_PER_TOKEN)
+
+
+def _text_blocks(content: str | Sequence[str | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    blocks: list[dict[str, Any]] = []
+    for item in content:
+        blocks.append({"type": "text", "text": item} if isinstance(item, str) else dict(item))
+    return blocks
+
+
+def build_message(
+    request: Mapping[str, Any],
+    content: str | Sequence[str | Mapping[str, Any]] = "OK",
+    *,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    cache_creation_input_tokens: int = 0,
+    cache_read_input_tokens: int = 0,
+    stop_reason: str | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """A Messages API response body answering `request` (see the module notes on usage and max_tokens)."""
+    blocks = _text_blocks(content)
+    max_tokens = request.get("max_tokens")
+    if output_tokens is None:
+        out_chars = sum(len(s) for s in _strings(blocks))
+        output_tokens = max(1, -(-out_chars // _CHARS_PER_TOKEN))
+        if isinstance(max_tokens, int) and output_tokens > max_tokens:
+            output_tokens = max_tokens
+            budget = max_tokens * _CHARS_PER_TOKEN
+            clipped: list[dict[str, Any]] = []
+            for block in blocks:
+                if block.get("type") == "text":
+                    if budget <= 0:
+                        break
+                    block = {**block, "text": block["text"][:budget]}
+                    budget -= len(block["text"])
+                clipped.append(block)
+            blocks = clipped
+            stop_reason = stop_reason or "max_tokens"
+    if input_tokens is None:
+        cached = cache_creation_input_tokens + cache_read_input_tokens
+        input_tokens = max(1, estimate_request_tokens(request) - cached)
+    if stop_reason is None:
+        stop_reason = "tool_use" if any(b.get("type") == "tool_use" for b in blocks) else "end_turn"
+    return {
+        "id": "msg_fake" + secrets.token_hex(10),
+        "type": "message",
+        "role": "assistant",
+        "model": model or request.get("model", "unknown-model"),
+        "content": blocks,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": cache_creation_input_tokens,
+            "cache_read_input_tokens": cache_read_input_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": cache_creation_input_tokens,
+                "ephemeral_1h_input_tokens": 0,
+            },
+            "service_tier": "standard",
+        },
+    }
+
+
+def error_body(error_type: str, message: str) -> dict[str, Any]:
+    """Anthropic's error shape."""
+    return {"type": "error", "error": {"type": error_type, "message": message}}
+
+
+# ---- behaviours -------------------------------------------------------------------------------
+
+
+def ok(
+    content: str | Sequence[str | Mapping[str, Any]] = "OK",
+    *,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    cache_creation_input_tokens: int = 0,
+    cache_read_input_tokens: int = 0,
+    stop_reason: str | None = None,
+    model: str | None = None,
+) -> Behaviour:
+    """Answer 200 with `content` (a string, or a list of strings / content block dicts)."""
+
+    def behaviour(request: dict[str, Any]) -> Reply:
+        return Reply(
+            200,
+            build_message(
+                request,
+                content,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_creation_input_tokens=cache_creation_input_tokens,
+                cache_read_input_tokens=cache_read_input_tokens,
+                stop_reason=stop_reason,
+                model=model,
+            ),
+        )
+
+    return behaviour
+
+
+def error(status: int, error_type: str, message: str, headers: Mapping[str, str] | None = None) -> Behaviour:
+    """Answer `status` with Anthropic's error body."""
+    extra = tuple((headers or {}).items())
+    return lambda request: Reply(status, error_body(error_type, message), extra)
+
+
+def rate_limited(
+    retry_after: float = 0.01,
+    message: str = "Number of request tokens has exceeded your per-minute rate limit",
+) -> Behaviour:
+    """429 rate_limit_error with a retry-after header (the API sends whole seconds; tests want it short)."""
+    return error(429, "rate_limit_error", message, {"retry-after": f"{retry_after:g}"})
+
+
+def overloaded(message: str = "Overloaded") -> Behaviour:
+    """529 overloaded_error."""
+    return error(529, "overloaded_error", message)
+
+
+def server_error(message: str = "Internal server error") -> Behaviour:
+    """500 api_error."""
+    return error(500, "api_error", message)
+
+
+def not_found(model: str | None = None) -> Behaviour:
+    """404 not_found_error worded like the API: "model: X" (X defaults to the requested model)."""
+
+    def behaviour(request: dict[str, Any]) -> Reply:
+        return Reply(404, error_body("not_found_error", f"model: {model or request.get('model')}"))
+
+    return behaviour
+
+
+def slow(seconds: float, then: Behaviour | None = None) -> Behaviour:
+    """Wait `seconds` (interrupted by stop()), then answer as `then` (default ok())."""
+    after = then or ok()
+
+    def behaviour(request: dict[str, Any]) -> Reply:
+        reply = _normalise(after(request))
+        return Reply(reply.status, reply.body, reply.headers, reply.delay + seconds)
+
+    return behaviour
+
+
+def handler(fn: Callable[[dict[str, Any]], Reply | dict[str, Any]]) -> Behaviour:
+    """A dynamic reply: fn(request_json) returns a Reply, or a dict sent as the 200 JSON body
+    (build_message(request, ...) makes one derived from the request)."""
+    return fn
+
+
+def _normalise(result: Reply | dict[str, Any]) -> Reply:
+    if isinstance(result, Reply):
+        return result
+    if isinstance(result, Mapping):
+        return Reply(200, dict(result))
+    raise TypeError(f"behaviour returned {type(result).__name__}, expected Reply or dict")
+
+
+# ---- server -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    queue: deque[Behaviour] = field(default_factory=deque)
+    default: Behaviour = field(default_factory=ok)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    handler_errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeAnthropic/1.0"
+    # An idle keep-alive connection ends its thread after this long.
+    timeout = 30
+
+    @property
+    def state(self) -> _State:
+        return self.server.state  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._record(None)
+        self._send(Reply(404, error_body("not_found_error", f"Not found: {self.path}")))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        self._record(body)
+        path = self.path.split("?", 1)[0]
+        if path not in ("/v1/messages", "/v1/messages/count_tokens"):
+            self._send(Reply(404, error_body("not_found_error", f"Not found: {path}")))
+            return
+        problem = self._validate(body)
+        if problem is not None:
+            self._send(problem)
+            return
+        if path == "/v1/messages/count_tokens":
+            self._send(Reply(200, {"input_tokens": estimate_request_tokens(body)}))
+            return
+        with self.state.lock:
+            behaviour = self.state.queue.popleft() if self.state.queue else self.state.default
+        try:
+            reply = _normalise(behaviour(body))
+        except Exception as exc:  # a broken test behaviour must show, not hang the client
+            self.state.handler_errors.append(repr(exc))
+            reply = Reply(500, error_body("api_error", f"fake behaviour raised {exc!r}"))
+        if reply.delay and self.state.stopping.wait(reply.delay):
+            self.close_connection = True
+            return
+        if body.get("stream") and reply.status == 200:
+            self._send_stream(reply)
+        else:
+            self._send(reply)
+
+    def _validate(self, body: Any) -> Reply | None:
+        if not self.headers.get("x-api-key") and not self.headers.get("authorization"):
+            return Reply(401, error_body("authentication_error", "x-api-key header is required"))
+        if not self.headers.get("anthropic-version"):
+            return Reply(400, error_body("invalid_request_error", "anthropic-version: header is required"))
+        if not isinstance(body, dict):
+            return Reply(400, error_body("invalid_request_error", "request body must be a JSON object"))
+        required = (
+            ("model", "messages")
+            if self.path.startswith("/v1/messages/count_tokens")
+            else ("model", "max_tokens", "messages")
+        )
+        for name in required:
+            if name not in body:
+                return Reply(400, error_body("invalid_request_error", f"{name}: Field required"))
+        return None
+
+    def _record(self, body: Any) -> None:
+        headers = {k.lower(): (REDACTED if _is_secret_header(k) else v) for k, v in self.headers.items()}
+        with self.state.lock:
+            self.state.requests.append(RecordedRequest(self.command, self.path, headers, body))
+
+    def _send(self, reply: Reply) -> None:
+        data = json.dumps(reply.body).encode()
+        try:
+            self.send_response(reply.status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("request-id", "req_fake" + secrets.token_hex(8))
+            for name, value in reply.headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (e.g. its timeout fired first); nothing left to tell it.
+            self.close_connection = True
+
+    def _send_stream(self, reply: Reply) -> None:
+        message = reply.body
+        usage = message["usage"]
+        start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("message_start", {"type": "message_start", "message": start}),
+        ]
+        for index, block in enumerate(message["content"]):
+            if block.get("type") == "text":
+                empty = {**block, "text": ""}
+                delta = {"type": "text_delta", "text": block["text"]}
+            else:
+                empty, delta = block, None
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": empty},
+                )
+            )
+            if delta is not None:
+                events.append(
+                    ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                )
+            events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+        events.append(
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                    "usage": {"output_tokens": usage["output_tokens"]},
+                },
+            )
+        )
+        events.append(("message_stop", {"type": "message_stop"}))
+        try:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("cache-control", "no-cache")
+            self.send_header("connection", "close")
+            self.end_headers()
+            for name, payload in events:
+                self.wfile.write(f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode())
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class FakeAnthropicServer:
+    """The fake Messages API. start()/stop(), or use as a context manager."""
+
+    def __init__(self, default: Behaviour | None = None) -> None:
+        self._state = _State()
+        if default is not None:
+            self._state.default = default
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+
+    def start(self) -> Self:
+        if self._server is not None:
+            return self
+        self._state.stopping.clear()
+        self._server = _Server(self._state)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-anthropic",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._state.stopping.set()  # wakes slow() sleepers
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeAnthropicServer is not started")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """Base URL for anthropic.Anthropic(base_url=...) or ANTHROPIC_BASE_URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # script
+
+    def enqueue(self, *behaviours: Behaviour) -> None:
+        """Behaviours for the next /v1/messages requests, one per request, in order."""
+        with self._state.lock:
+            self._state.queue.extend(behaviours)
+
+    def set_default(self, behaviour: Behaviour) -> None:
+        """What /v1/messages answers once the queue is empty (initially ok())."""
+        with self._state.lock:
+            self._state.default = behaviour
+
+    @property
+    def pending(self) -> int:
+        """Behaviours still queued."""
+        with self._state.lock:
+            return len(self._state.queue)
+
+    # record
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, oldest first."""
+        with self._state.lock:
+            return list(self._state.requests)
+
+    @property
+    def message_requests(self) -> list[RecordedRequest]:
+        """The POST /v1/messages requests only."""
+        return [r for r in self.requests if r.method == "POST" and r.path.split("?", 1)[0] == "/v1/messages"]
+
+    @property
+    def handler_errors(self) -> list[str]:
+        """Exceptions raised by handler() behaviours (answered as 500 api_error)."""
+        with self._state.lock:
+            return list(self._state.handler_errors)
+
+    def reset(self) -> None:
+        """Forget recorded requests and queued behaviours; the default becomes ok() again."""
+        with self._state.lock:
+            self._state.requests.clear()
+            self._state.queue.clear()
+            self._state.handler_errors.clear()
+            self._state.default = ok()
