@@ -276,9 +276,7 @@ def test_annotations_in_actions_are_escaped_commands(actions_env, capsys, level)
     getattr(gha, level)("80% used\n::add-mask::x", title="Budget: org, month", file="src/a,b.py", line=12)
     out, err = capsys.readouterr()
     assert err == ""
-    assert out == (
-        f"::{level} title=Budget%3A org%2C month,file=src/a%2Cb.py,line=12::80%25 used%0A::add-mask::x\n"
-    )
+    assert out == (f"::{level} title=Budget%3A org%2C month,file=src/a%2Cb.py,line=12::80%25 used%0A::add-mask::x\n")
     # One line, one command: the message's own '::add-mask::' is data, not a command.
     assert runner_commands(out) == [(level, "80%25 used%0A::add-mask::x")]
 
