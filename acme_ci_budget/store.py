@@ -64,10 +64,20 @@ def embedded_path() -> Path:
     return Path(data_home) / "acme-ci-budget" / "ledger.rdb"
 
 
-def connect(url: str | None = None) -> Any:
-    """A redis-py client for ``url`` (or ``$REDIS_URL``); with neither, the embedded Redis."""
+def connect(url: str | None = None, allow_ephemeral: bool = False) -> Any:
+    """A redis-py client for ``url`` (or ``$REDIS_URL``); with neither, the embedded Redis.
+
+    In GitHub Actions the embedded Redis dies with the runner, so every run would start
+    from zero spend: refuse it there unless ``allow_ephemeral`` (``--ephemeral-ledger``).
+    """
     url = url or os.environ.get(REDIS_URL_ENV) or None
     if url is None:
+        ephemeral_ok = allow_ephemeral or os.environ.get("ACB_EPHEMERAL_LEDGER", "").lower() in ("1", "true", "yes")
+        if os.environ.get("GITHUB_ACTIONS") == "true" and not ephemeral_ok:
+            raise StoreError(
+                "no REDIS_URL in GitHub Actions: an embedded ledger would reset every run and enforce nothing; "
+                "set the redis-url input / REDIS_URL to a shared Redis, or pass --ephemeral-ledger to accept that"
+            )
         return _embedded()
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in SCHEMES:

@@ -1,0 +1,701 @@
+"""The budget ledger: atomic reserve / settle / release of spend against every limit, in Redis.
+
+Owns the money path (DESIGN.md): each reserve, settle and release is one Lua
+script in one round trip, money is integer nano-USD, holds expire so a crashed
+worker leaks nothing past the TTL, and each settle appends the call's event in
+the same script, so the counters always equal the sum of the events. It also
+answers status questions. It must not route, call a model, or send alerts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from acme_ci_budget.config import Config, load_config
+from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.money import nano_to_usd, pct
+from acme_ci_budget.pricing import calculate_cost as _calculate_cost
+from acme_ci_budget.pricing import cost_nano
+from acme_ci_budget.resources import lua_path
+from acme_ci_budget.store import connect, prefix, redact_url
+
+log = logging.getLogger("acme_ci_budget.ledger")
+
+Clock = Callable[[], datetime]
+DAY_MS = 86_400_000
+
+# Reasons a request is refused, one per limit.
+UNKNOWN_WORKFLOW = "unknown_workflow"
+TASK_TOKENS = "task_token_limit_exceeded"
+SESSION_TOKENS = "session_token_limit_exceeded"
+LOOP_STEPS = "loop_step_limit_exceeded"
+ORG_MONTHLY = "total_org_budget_exceeded"
+MONTHLY = "monthly_limit_exceeded"
+DAILY = "daily_limit_exceeded"
+LEDGER_DOWN = "ledger_unavailable"
+
+
+class LedgerUnavailable(AcmeError, ConnectionError):
+    """Redis could not be reached and the config does not fail open."""
+
+
+class SettleError(AcmeError, ValueError):
+    """A settle or release was given something it cannot record (negative tokens, a foreign reservation)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    workflow_id: str
+    model: str
+    allowed: bool
+    reason: str
+    input_tokens: int
+    max_output_tokens: int
+    requested_max_output_tokens: int
+    held_nano: int
+    day: str
+    month: str
+    session_id: str | None = None
+    user_id: str | None = None
+    task_id: str | None = None
+    loop_step: int | None = None
+    warnings: tuple[str, ...] = ()
+    headroom: Mapping[str, Any] = field(default_factory=dict)
+    fail_open: bool = False
+
+    @property
+    def held_usd(self) -> float:
+        return nano_to_usd(self.held_nano)
+
+    @property
+    def clamped(self) -> bool:
+        return self.max_output_tokens < self.requested_max_output_tokens
+
+
+@dataclass(frozen=True)
+class Settlement:
+    reservation_id: str
+    cost_nano: int
+    org_spent_nano: int
+    month_spent_nano: int
+    day_spent_nano: int
+    hold_found: bool
+    duplicate: bool = False
+
+    @property
+    def cost_usd(self) -> float:
+        return nano_to_usd(self.cost_nano)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The Redis keys of one namespace; every key carries the namespace as its hash tag."""
+
+    p: str
+
+    def holds(self) -> str:
+        return f"{self.p}holds"
+
+    def hold(self, res_id: str) -> str:
+        return f"{self.p}hold:{res_id}"
+
+    def result(self, res_id: str) -> str:
+        return f"{self.p}res:{res_id}"
+
+    def org_spent(self, month: str) -> str:
+        return f"{self.p}spent:org:m:{month}"
+
+    def org_held(self, month: str) -> str:
+        return f"{self.p}held:org:m:{month}"
+
+    def wf_spent_month(self, wf: str, month: str) -> str:
+        return f"{self.p}spent:wf:{wf}:m:{month}"
+
+    def wf_held_month(self, wf: str, month: str) -> str:
+        return f"{self.p}held:wf:{wf}:m:{month}"
+
+    def wf_spent_day(self, wf: str, day: str) -> str:
+        return f"{self.p}spent:wf:{wf}:d:{day}"
+
+    def wf_held_day(self, wf: str, day: str) -> str:
+        return f"{self.p}held:wf:{wf}:d:{day}"
+
+    def session(self, session_id: str | None) -> str:
+        return f"{self.p}sess:{session_id}" if session_id else f"{self.p}sess:-"
+
+    def stats(self, month: str) -> str:
+        return f"{self.p}stats:m:{month}"
+
+    def events(self) -> str:
+        return f"{self.p}events"
+
+
+def _load_script(redis: Any, name: str) -> Any:
+    prelude = lua_path("_purge.lua").read_text()
+    return redis.register_script(prelude + "\n" + lua_path(name).read_text())
+
+
+class BudgetEnforcer:
+    """Reserve before a model call, settle after it, release if it failed; all limits, atomically.
+
+    ``config=None`` loads the default config; ``redis`` (a client) wins over ``redis_url``,
+    which wins over ``$REDIS_URL``; with none, the embedded Redis. ``clock`` returns an aware
+    datetime and drives days, months and hold expiry (tests and the simulator inject one).
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        redis_url: str | None = None,
+        redis: Any = None,
+        clock: Clock | None = None,
+        ephemeral_ledger: bool = False,
+    ) -> None:
+        self.config = config or load_config()
+        self.redis_url = redis_url or os.environ.get("REDIS_URL")
+        self.redis = redis if redis is not None else connect(self.redis_url, allow_ephemeral=ephemeral_ledger)
+        self.clock = clock or utc_now
+        self.keys = Keys(prefix(self.config.namespace))
+        self._reserve = _load_script(self.redis, "reserve.lua")
+        self._settle = _load_script(self.redis, "settle.lua")
+        self._release = _load_script(self.redis, "release.lua")
+        self._retention_ms = self.config.ledger.retention_days * DAY_MS
+
+    # --- periods ------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the ledger clock must return an aware datetime")
+        return now
+
+    def periods(self, now: datetime | None = None) -> tuple[str, str]:
+        """(day, month) of ``now`` in the configured timezone, e.g. ('2026-11-29', '2026-11')."""
+        local = (now or self.now()).astimezone(self.config.tz)
+        return local.strftime("%Y-%m-%d"), local.strftime("%Y-%m")
+
+    def _ms(self, now: datetime) -> int:
+        return int(now.timestamp() * 1000)
+
+    # --- the money path ---------------------------------------------------------------------
+
+    def reserve(
+        self,
+        workflow_id: str,
+        model: str,
+        input_tokens: int,
+        max_output_tokens: int,
+        session_id: str | None = None,
+        task_id: str | None = None,
+        loop_step: int | None = None,
+        user_id: str | None = None,
+    ) -> Reservation:
+        """Hold this request's worst case on every counter, or refuse it naming the first limit it breaks."""
+        if input_tokens < 0 or max_output_tokens < 1:
+            raise SettleError(
+                f"reserve needs input_tokens >= 0 and max_output_tokens >= 1 (got {input_tokens}, {max_output_tokens})"
+            )
+        now = self.now()
+        day, month = self.periods(now)
+        res_id = uuid.uuid4().hex
+        wf = self.config.workflows.get(workflow_id)
+        requested = max_output_tokens
+        warnings: list[str] = []
+        reason = ""
+        if wf is None:
+            reason = UNKNOWN_WORKFLOW
+        elif loop_step is not None and loop_step > wf.max_loop_steps:
+            reason = LOOP_STEPS
+        elif input_tokens >= wf.per_task_tokens.hard:
+            reason = TASK_TOKENS
+        else:
+            if input_tokens + max_output_tokens > wf.per_task_tokens.hard:
+                max_output_tokens = wf.per_task_tokens.hard - input_tokens
+                warnings.append(
+                    f"max_tokens clamped from {requested} to {max_output_tokens} by the per-task hard limit"
+                )
+            if input_tokens + max_output_tokens > wf.per_task_tokens.soft:
+                warnings.append(
+                    f"per-task soft limit: {input_tokens + max_output_tokens} tokens > {wf.per_task_tokens.soft}"
+                )
+        held = cost_nano(model, input_tokens, max_output_tokens, overrides=self.config.pricing) if not reason else 0
+        args = self._reserve_args(
+            wf,
+            workflow_id,
+            model,
+            res_id,
+            now,
+            held,
+            input_tokens + max_output_tokens,
+            session_id,
+            reason,
+            {
+                "session": session_id,
+                "user": user_id,
+                "task": task_id,
+                "loop_step": loop_step,
+                "input_tokens": input_tokens,
+                "max_output_tokens": max_output_tokens,
+            },
+        )
+        keys = self._reserve_keys(workflow_id, day, month, session_id, res_id)
+        try:
+            raw = self._reserve(keys=keys, args=args)
+        except Exception as exc:
+            return self._unavailable(
+                exc,
+                workflow_id,
+                model,
+                input_tokens,
+                max_output_tokens,
+                requested,
+                held,
+                day,
+                month,
+                res_id,
+                session_id,
+                user_id,
+                task_id,
+                loop_step,
+            )
+        allowed = bool(int(raw[0]))
+        reason = raw[1].decode() if isinstance(raw[1], bytes) else str(raw[1])
+        org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = (int(x) for x in raw[2:10])
+        headroom = {}
+        if wf is not None:
+            headroom = {
+                "org_remaining_nano": self.config.org_monthly_nano - org_s - org_h,
+                "monthly_remaining_nano": wf.monthly_nano - m_s - m_h,
+                "daily_remaining_nano": wf.daily_nano - d_s - d_h,
+                "org_spent_nano": org_s,
+                "monthly_spent_nano": m_s,
+                "daily_spent_nano": d_s,
+                "session_tokens": s_tok,
+            }
+            if session_id and s_tok + s_held > wf.per_session_tokens.soft:
+                warnings.append(
+                    f"per-session soft limit: {s_tok + s_held} tokens > {wf.per_session_tokens.soft}; compress context"
+                )
+        reservation = Reservation(
+            id=res_id,
+            workflow_id=workflow_id,
+            model=model,
+            allowed=allowed,
+            reason=reason,
+            input_tokens=input_tokens,
+            max_output_tokens=max_output_tokens,
+            requested_max_output_tokens=requested,
+            held_nano=held if allowed else 0,
+            day=day,
+            month=month,
+            session_id=session_id,
+            user_id=user_id,
+            task_id=task_id,
+            loop_step=loop_step,
+            warnings=tuple(warnings),
+            headroom=headroom,
+        )
+        return reservation
+
+    def _reserve_keys(self, wf: str, day: str, month: str, session_id: str | None, res_id: str) -> list[str]:
+        k = self.keys
+        return [
+            k.holds(),
+            k.org_spent(month),
+            k.org_held(month),
+            k.wf_spent_month(wf, month),
+            k.wf_held_month(wf, month),
+            k.wf_spent_day(wf, day),
+            k.wf_held_day(wf, day),
+            k.session(session_id),
+            k.hold(res_id),
+            k.stats(month),
+            k.events(),
+        ]
+
+    def _reserve_args(self, wf, workflow_id, model, res_id, now, held, tokens, session_id, reason, extra) -> list:
+        now_ms = self._ms(now)
+        event = _event_fields(workflow=workflow_id, model=model, **extra)
+        return [
+            now_ms,
+            self.config.ledger.hold_ttl_seconds * 1000,
+            res_id,
+            held,
+            self.config.org_monthly_nano,
+            wf.monthly_nano if wf else 0,
+            wf.daily_nano if wf else 0,
+            tokens,
+            wf.per_session_tokens.hard if (wf and session_id) else 0,
+            reason,
+            workflow_id,
+            self.keys.p,
+            now_ms - self._retention_ms,
+            self._retention_ms,
+            wf.max_loop_steps if (wf and session_id) else 0,
+            *event,
+        ]
+
+    def _unavailable(
+        self,
+        exc,
+        workflow_id,
+        model,
+        input_tokens,
+        max_out,
+        requested,
+        held,
+        day,
+        month,
+        res_id,
+        session_id,
+        user_id,
+        task_id,
+        loop_step,
+    ) -> Reservation:
+        if not _is_connection_error(exc):
+            raise exc
+        where = redact_url(self.redis_url)
+        if not self.config.ledger.fail_open:
+            raise LedgerUnavailable(
+                f"budget ledger unreachable at {where} ({exc.__class__.__name__}); refusing to spend without it "
+                "(set ledger.fail_open: true to allow calls while Redis is down)"
+            ) from None
+        message = f"LEDGER UNREACHABLE at {where}: fail_open is on, letting {workflow_id} call {model} UNBUDGETED"
+        log.warning(message)
+        return Reservation(
+            id=f"failopen-{res_id}",
+            workflow_id=workflow_id,
+            model=model,
+            allowed=True,
+            reason=LEDGER_DOWN,
+            input_tokens=input_tokens,
+            max_output_tokens=max_out,
+            requested_max_output_tokens=requested,
+            held_nano=0,
+            day=day,
+            month=month,
+            session_id=session_id,
+            user_id=user_id,
+            task_id=task_id,
+            loop_step=loop_step,
+            warnings=(message,),
+            fail_open=True,
+        )
+
+    def settle(
+        self,
+        reservation: Reservation,
+        input_tokens: int,
+        output_tokens: int,
+        cache_creation_input_tokens: int = 0,
+        cache_read_input_tokens: int = 0,
+        latency_ms: int | None = None,
+        route_reason: str | None = None,
+        model: str | None = None,
+    ) -> Settlement:
+        """Record what the call really cost (from the API's usage) and drop its hold; idempotent by id."""
+        if not reservation.allowed:
+            raise SettleError(f"reservation {reservation.id} was refused ({reservation.reason}); nothing to settle")
+        counts = (input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens)
+        if any((not isinstance(c, int)) or c < 0 for c in counts):
+            raise SettleError(f"token counts must be non-negative integers, got {counts}")
+        model = model or reservation.model
+        cost = cost_nano(model, *counts, overrides=self.config.pricing)
+        now = self.now()
+        wf, day, month = reservation.workflow_id, reservation.day, reservation.month
+        k = self.keys
+        event = _event_fields(
+            workflow=wf,
+            model=model,
+            session=reservation.session_id,
+            user=reservation.user_id,
+            task=reservation.task_id,
+            loop_step=reservation.loop_step,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_creation_input_tokens=cache_creation_input_tokens,
+            cache_read_input_tokens=cache_read_input_tokens,
+            latency_ms=latency_ms,
+            route_reason=route_reason,
+            held_nano=reservation.held_nano,
+            fail_open=1 if reservation.fail_open else None,
+        )
+        keys = [
+            k.holds(),
+            k.hold(reservation.id),
+            k.result(reservation.id),
+            k.org_spent(month),
+            k.wf_spent_month(wf, month),
+            k.wf_spent_day(wf, day),
+            k.session(reservation.session_id),
+            k.stats(month),
+            k.events(),
+        ]
+        now_ms = self._ms(now)
+        args = [
+            reservation.id,
+            cost,
+            sum(counts),
+            now_ms,
+            self._retention_ms,
+            wf,
+            model,
+            reservation.user_id or "",
+            day[-2:],
+            *counts,
+            1 if reservation.session_id else 0,
+            now_ms - self._retention_ms,
+            *event,
+        ]
+        try:
+            status, payload = self._settle(keys=keys, args=args)
+        except Exception as exc:
+            if not reservation.fail_open or not _is_connection_error(exc):
+                raise
+            log.warning("LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded", wf, cost)
+            return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False)
+        data = json.loads(payload)
+        return Settlement(
+            reservation_id=reservation.id,
+            cost_nano=int(data["cost_nano"]),
+            org_spent_nano=int(data["org_spent"]),
+            month_spent_nano=int(data["month_spent"]),
+            day_spent_nano=int(data["day_spent"]),
+            hold_found=bool(data["hold_found"]),
+            duplicate=(status in (b"dup", "dup")),
+        )
+
+    def release(self, reservation: Reservation, error: str = "", latency_ms: int | None = None) -> bool:
+        """The call failed: drop the hold, record nothing spent, log the failure. False if already final."""
+        if not reservation.allowed:
+            return False
+        now = self.now()
+        k = self.keys
+        now_ms = self._ms(now)
+        event = _event_fields(
+            workflow=reservation.workflow_id,
+            model=reservation.model,
+            session=reservation.session_id,
+            user=reservation.user_id,
+            task=reservation.task_id,
+            loop_step=reservation.loop_step,
+            reason=error[:500] if error else "call_failed",
+            latency_ms=latency_ms,
+        )
+        (status,) = self._release(
+            keys=[k.holds(), k.hold(reservation.id), k.result(reservation.id), k.stats(reservation.month), k.events()],
+            args=[
+                reservation.id,
+                now_ms,
+                self._retention_ms,
+                reservation.workflow_id,
+                now_ms - self._retention_ms,
+                *event,
+            ],
+        )
+        return status in (b"ok", "ok")
+
+    # --- the lab's one-shot API -------------------------------------------------------------
+
+    def check_and_record(self, workflow_id: str, model: str, input_tokens: int, output_tokens: int) -> dict:
+        """Reserve and settle at once (the lab's call), returning the lab's keys."""
+        res = self.reserve(workflow_id, model, input_tokens, max(output_tokens, 1))
+        wf = self.config.workflows.get(workflow_id)
+        if not res.allowed:
+            status = self.workflow_status(workflow_id) if wf else {}
+            return {
+                "allowed": False,
+                "cost": 0.0,
+                "reason": res.reason,
+                "daily_spend_after": status.get("daily_spend", 0.0),
+                "monthly_spend_after": status.get("monthly_spend", 0.0),
+                "daily_pct": status.get("daily_pct", 0.0),
+                "monthly_pct": status.get("monthly_pct", 0.0),
+            }
+        settled = self.settle(res, input_tokens, output_tokens)
+        return {
+            "allowed": True,
+            "cost": settled.cost_usd,
+            "reason": "within_budget",
+            "daily_spend_after": nano_to_usd(settled.day_spent_nano),
+            "monthly_spend_after": nano_to_usd(settled.month_spent_nano),
+            "daily_pct": pct(settled.day_spent_nano, wf.daily_nano),
+            "monthly_pct": pct(settled.month_spent_nano, wf.monthly_nano),
+            "warnings": list(res.warnings),
+        }
+
+    def calculate_cost(
+        self,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cache_creation_input_tokens: int = 0,
+        cache_read_input_tokens: int = 0,
+    ) -> float:
+        return _calculate_cost(
+            model,
+            input_tokens,
+            output_tokens,
+            cache_creation_input_tokens,
+            cache_read_input_tokens,
+            self.config.pricing,
+        )
+
+    # --- status -------------------------------------------------------------------------------
+
+    def _read_counters(self, now: datetime | None = None) -> dict[str, int]:
+        """Every spent/held counter of today and this month in one MGET (one round trip)."""
+        day, month = self.periods(now)
+        k = self.keys
+        names = {"org_spent": k.org_spent(month), "org_held": k.org_held(month)}
+        for wf in self.config.workflows:
+            names[f"{wf}:m_spent"] = k.wf_spent_month(wf, month)
+            names[f"{wf}:m_held"] = k.wf_held_month(wf, month)
+            names[f"{wf}:d_spent"] = k.wf_spent_day(wf, day)
+            names[f"{wf}:d_held"] = k.wf_held_day(wf, day)
+        values = self.redis.mget(list(names.values()))
+        return {name: int(v or 0) for name, v in zip(names, values, strict=True)}
+
+    def get_org_status(self, counters: Mapping[str, int] | None = None) -> dict:
+        c = counters if counters is not None else self._read_counters()
+        budget = self.config.org_monthly_nano
+        spent, held = c["org_spent"], c["org_held"]
+        threshold = int(budget * (1 - self.config.reserve_pct))
+        state = "exhausted" if spent >= budget else "reserve" if spent > threshold else "normal"
+        return {
+            "spend": nano_to_usd(spent),
+            "spend_nano": spent,
+            "budget": nano_to_usd(budget),
+            "budget_nano": budget,
+            "pct": pct(spent, budget),
+            "held_usd": nano_to_usd(held),
+            "remaining": nano_to_usd(budget - spent - held),
+            "reserve_pct": self.config.reserve_pct,
+            "reserve_threshold": nano_to_usd(threshold),
+            "reserve_state": state,
+            "in_reserve": state != "normal",
+        }
+
+    def workflow_status(self, workflow_id: str, counters: Mapping[str, int] | None = None) -> dict:
+        c = counters if counters is not None else self._read_counters()
+        wf = self.config.workflow(workflow_id)
+        d_s, d_h = c[f"{workflow_id}:d_spent"], c[f"{workflow_id}:d_held"]
+        m_s = c[f"{workflow_id}:m_spent"]
+        org = self.get_org_status(c)
+        daily_pct, monthly_pct = pct(d_s, wf.daily_nano), pct(m_s, wf.monthly_nano)
+        return {
+            "label": wf.label,
+            "daily_spend": nano_to_usd(d_s),
+            "daily_limit": wf.daily_usd,
+            "daily_pct": daily_pct,
+            "monthly_spend": nano_to_usd(m_s),
+            "monthly_limit": wf.monthly_usd,
+            "monthly_pct": monthly_pct,
+            "held_usd": nano_to_usd(d_h),
+            "health": self.health(daily_pct, monthly_pct, org),
+            "daily_spend_nano": d_s,
+            "monthly_spend_nano": m_s,
+            "held_nano": d_h,
+        }
+
+    def health(self, daily_pct: float, monthly_pct: float, org: Mapping[str, Any]) -> str:
+        """OK / WARN / CRIT from the worst of daily, monthly and the org (reserve counts as WARN)."""
+        warn, crit = self.config.alerts.warn_pct * 100, self.config.alerts.critical_pct * 100
+        worst = max(daily_pct, monthly_pct, org["pct"])
+        if worst >= crit or org["reserve_state"] == "exhausted":
+            return "CRIT"
+        if worst >= warn or org["in_reserve"]:
+            return "WARN"
+        return "OK"
+
+    def get_all_status(self) -> dict:
+        counters = self._read_counters()
+        return {wf: self.workflow_status(wf, counters) for wf in self.config.workflows}
+
+    def status_snapshot(self) -> dict:
+        """Everything ``status`` shows, from one round trip."""
+        counters = self._read_counters()
+        day, month = self.periods()
+        return {
+            "day": day,
+            "month": month,
+            "timezone": self.config.timezone,
+            "org": self.get_org_status(counters),
+            "workflows": {wf: self.workflow_status(wf, counters) for wf in self.config.workflows},
+        }
+
+    def pressure(self, workflow_id: str) -> tuple[bool, float]:
+        """(org in reserve, share of the workflow's month spent) for the router, one round trip."""
+        counters = self._read_counters()
+        wf = self.config.workflows.get(workflow_id)
+        org = self.get_org_status(counters)
+        share = counters.get(f"{workflow_id}:m_spent", 0) / wf.monthly_nano if wf and wf.monthly_nano else 0.0
+        return org["in_reserve"], share
+
+    def session_tokens(self, session_id: str) -> int:
+        return int(self.redis.hget(self.keys.session(session_id), "tokens") or 0)
+
+    def open_holds(self) -> int:
+        return int(self.redis.zcard(self.keys.holds()))
+
+    # --- admin --------------------------------------------------------------------------------
+
+    def reset(self, workflow_id: str | None, period: str, when: datetime | None = None) -> list[str]:
+        """Zero the spent counters of ``period`` ('day' or 'month') for one workflow or all; returns keys removed.
+
+        Monthly stats and events are history and are kept; the reset is itself logged as an event.
+        """
+        if period not in ("day", "month"):
+            raise SettleError(f"period must be 'day' or 'month', got {period!r}")
+        day, month = self.periods(when)
+        k = self.keys
+        ids = [workflow_id] if workflow_id else list(self.config.workflows)
+        for wid in ids:
+            self.config.workflow(wid)
+        keys = [k.wf_spent_day(w, day) for w in ids] if period == "day" else [k.wf_spent_month(w, month) for w in ids]
+        if period == "month" and workflow_id is None:
+            keys.append(k.org_spent(month))
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.delete(key)
+        pipe.xadd(
+            k.events(),
+            _event_dict(
+                type="admin_reset",
+                ts_ms=self._ms(self.now()),
+                workflow=workflow_id or "*",
+                reason=f"reset {period} {day if period == 'day' else month}",
+            ),
+        )
+        pipe.execute()
+        return keys
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import redis as redis_lib
+
+    return isinstance(exc, (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError))
+
+
+def _event_fields(**fields: Any) -> list:
+    """Flat [field, value, ...] for XADD inside a script, skipping empty values."""
+    flat: list = []
+    for name, value in _event_dict(**fields).items():
+        flat += [name, value]
+    return flat
+
+
+def _event_dict(**fields: Any) -> dict:
+    return {name: str(value) for name, value in fields.items() if value is not None and value != ""}
