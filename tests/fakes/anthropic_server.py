@@ -83,7 +83,7 @@ def _strings(value: Any) -> Iterable[str]:
     elif isinstance(value, Mapping):
         for key, item in value.items():
             # Block types and ids are framing, not text the model reads.
-            if key in ("type", "id", "tool_use_id", "cache_control", "media_type"):
+            if key in ("type", "role", "id", "tool_use_id", "cache_control", "media_type"):
                 continue
             yield from _strings(item)
     elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
@@ -212,17 +212,21 @@ def rate_limited(
     message: str = "Number of request tokens has exceeded your per-minute rate limit",
 ) -> Behaviour:
     """429 rate_limit_error with a retry-after header (the API sends whole seconds; tests want it short)."""
-    return error(429, "rate_limit_error", message, {"retry-after": f"{retry_after:g}"})
+    return error(429, "rate_limit_error", message, _retry_header(retry_after))
 
 
-def overloaded(message: str = "Overloaded") -> Behaviour:
-    """529 overloaded_error."""
-    return error(529, "overloaded_error", message)
+def _retry_header(retry_after: float | None) -> dict[str, str]:
+    return {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
 
 
-def server_error(message: str = "Internal server error") -> Behaviour:
-    """500 api_error."""
-    return error(500, "api_error", message)
+def overloaded(message: str = "Overloaded", retry_after: float | None = None) -> Behaviour:
+    """529 overloaded_error. retry_after (not sent by default) only shortens the SDK's backoff in tests."""
+    return error(529, "overloaded_error", message, _retry_header(retry_after))
+
+
+def server_error(message: str = "Internal server error", retry_after: float | None = None) -> Behaviour:
+    """500 api_error. retry_after as for overloaded()."""
+    return error(500, "api_error", message, _retry_header(retry_after))
 
 
 def not_found(model: str | None = None) -> Behaviour:
@@ -274,6 +278,8 @@ class _State:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms a request.
+    disable_nagle_algorithm = True
     server_version = "FakeAnthropic/1.0"
     # An idle keep-alive connection ends its thread after this long.
     timeout = 30
@@ -380,9 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             if delta is not None:
-                events.append(
-                    ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
-                )
+                events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
             events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
         events.append(
             (
