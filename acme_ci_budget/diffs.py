@@ -696,14 +696,23 @@ class _Parser:
         return minus, plus
 
     def plain_section(self) -> None:
+        """A ``---``/``+++`` pair with no ``diff --git`` line (``diff -ruN``, svn, hand-made)."""
         start = self.i + 1
         minus, plus = self.minus_plus()
         patch, additions, deletions = self.hunks(start + 1)
-        old = _strip_prefix(minus, "a/") if plus == "/dev/null" or plus.startswith("b/") else minus
-        new = _strip_prefix(plus, "b/") if minus == "/dev/null" or minus.startswith("a/") else plus
+        old, new = minus, plus
         if minus == "/dev/null":
-            status, path = "added", new
+            new = _strip_prefix(plus, "b/")
         elif plus == "/dev/null":
+            old = _strip_prefix(minus, "a/")
+        elif "/" in minus and "/" in plus and minus.split("/", 1)[1] == plus.split("/", 1)[1]:
+            # a/x b/x, or old/x new/x from `diff -ruN old new`: drop the side names, as `patch -p1` does
+            old = new = plus.split("/", 1)[1]
+        # `diff -N` shows a missing side as an empty file rather than /dev/null
+        first = _HUNK_RE.match(patch.split("\n", 1)[0].rstrip("\r"))
+        if minus == "/dev/null" or (first is not None and first.group(1) == "0" and first.group(2) == "0"):
+            status, path = "added", new
+        elif plus == "/dev/null" or (first is not None and first.group(3) == "0" and first.group(4) == "0"):
             status, path = "removed", old
         else:
             status, path = "modified", new
