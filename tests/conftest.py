@@ -104,3 +104,21 @@ def make_config() -> Callable[..., Config]:
 @pytest.fixture
 def default_config() -> Config:
     return parse_config(DEFAULT_CONFIG_TEXT, "default")
+
+
+@pytest.fixture
+def fake_anthropic():
+    """A loopback Messages API for the real anthropic SDK (tests/fakes/anthropic_server.py)."""
+    from tests.fakes import FakeAnthropicServer
+
+    with FakeAnthropicServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_github():
+    """A loopback GitHub REST + GraphQL API for real PyGithub (tests/fakes/github_server.py)."""
+    from tests.fakes import FakeGitHubServer
+
+    with FakeGitHubServer() as server:
+        yield server

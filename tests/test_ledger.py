@@ -1,0 +1,383 @@
+"""The ledger on a real redis-server: every limit and reason, holds, idempotency, periods, faults.
+
+The same behavioural suite runs against a real three-master Redis Cluster (``test_ledger_cluster.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from acme_ci_budget.ledger import (
+    DAILY,
+    LOOP_STEPS,
+    MONTHLY,
+    ORG_MONTHLY,
+    SESSION_TOKENS,
+    TASK_TOKENS,
+    UNKNOWN_WORKFLOW,
+    BudgetEnforcer,
+    LedgerUnavailable,
+    SettleError,
+)
+from acme_ci_budget.pricing import cost_nano
+
+HAIKU = "claude-3-5-haiku-20241022"
+SONNET = "claude-3-5-sonnet-20241022"
+
+
+class Clock:
+    """A settable clock for the ledger (aware datetimes)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def ledger_url(redis_url):
+    return redis_url
+
+
+@pytest.fixture
+def enforcer(ledger_url, default_config, clock):
+    return BudgetEnforcer(default_config, redis_url=ledger_url, clock=clock)
+
+
+def events(e: BudgetEnforcer) -> list[dict]:
+    return [
+        {k.decode(): v.decode() for k, v in fields.items()} for _id, fields in e.redis.xrange(e.keys.events())
+    ]
+
+
+def assert_ledger_equals_events(e: BudgetEnforcer, month: str) -> None:
+    """The invariant: org spent == sum of call events' cost == sum of per-workflow stats."""
+    calls = [ev for ev in events(e) if ev["type"] == "call"]
+    spent = int(e.redis.get(e.keys.org_spent(month)) or 0)
+    assert spent == sum(int(ev["cost_nano"]) for ev in calls)
+    stats = {k.decode(): int(v) for k, v in e.redis.hgetall(e.keys.stats(month)).items()}
+    assert spent == sum(v for k, v in stats.items() if k.startswith("cost|") and k.count("|") == 1)
+
+
+# --- within limits / the lab's Phase 6 tests in spirit --------------------------------------------
+
+
+def test_within_limits_allowed_and_cost_exact(enforcer):
+    out = enforcer.check_and_record("ci_cd_review", HAIKU, 2800, 500)
+    assert out["allowed"] is True
+    assert out["cost"] == 0.00424  # 2800 x $0.80/M + 500 x $4/M
+    assert out["daily_spend_after"] == 0.00424
+    assert out["monthly_pct"] == pytest.approx(0.00424 / 200 * 100)
+    assert_ledger_equals_events(enforcer, "2026-11")
+
+
+def test_at_the_daily_limit_blocked(make_config, ledger_url, clock):
+    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    assert e.check_and_record("ci_cd_review", HAIKU, 2800, 500)["allowed"]
+    assert e.check_and_record("ci_cd_review", HAIKU, 2800, 500)["allowed"]  # $0.00848
+    out = e.check_and_record("ci_cd_review", HAIKU, 2800, 500)  # would be $0.01272
+    assert out == {
+        "allowed": False, "cost": 0.0, "reason": DAILY, "daily_spend_after": 0.00848,
+        "monthly_spend_after": 0.00848, "daily_pct": pytest.approx(84.8), "monthly_pct": pytest.approx(0.00424),
+    }
+    blocks = [ev for ev in events(e) if ev["type"] == "block"]
+    assert [b["reason"] for b in blocks] == [DAILY]
+    assert int(e.redis.hget(e.keys.stats("2026-11"), f"blocked|ci_cd_review|{DAILY}")) == 1
+
+
+# --- every limit and its reason -----------------------------------------------------------------
+
+
+def test_unknown_workflow_is_blocked_never_waved_through(enforcer):
+    res = enforcer.reserve("mystery_bot", HAIKU, 10, 10)
+    assert not res.allowed and res.reason == UNKNOWN_WORKFLOW
+    assert enforcer.open_holds() == 0
+    assert events(enforcer)[-1]["reason"] == UNKNOWN_WORKFLOW
+
+
+def test_org_monthly_limit(make_config, ledger_url, clock):
+    cfg = make_config(
+        {"org": {"monthly_usd": 0.05}},
+        workflows={wid: {"monthly_usd": 0.01, "daily_usd": 0.01} for wid in
+                   ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")},
+    )
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    spent = 0
+    for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
+        r = e.reserve(wid, HAIKU, 1000, 2000)  # $0.0088 worst case
+        assert r.allowed, r.reason
+        spent += e.settle(r, 1000, 2000).cost_nano
+    # $0.0352 spent of $0.05; each workflow has $0.0012 left, the org $0.0148: make the org bind first
+    cfg2 = make_config({"org": {"monthly_usd": 0.04}},
+                       workflows={wid: {"monthly_usd": 0.01, "daily_usd": 0.01} for wid in
+                                  ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")})
+    e2 = BudgetEnforcer(cfg2, redis_url=ledger_url, clock=clock)
+    r = e2.reserve("ci_cd_review", HAIKU, 100, 1200)  # $0.00488 > org's $0.0048 left
+    assert not r.allowed and r.reason == ORG_MONTHLY
+
+
+def test_monthly_limit(make_config, ledger_url, clock):
+    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01}}})
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    r = e.reserve("pm_assistant", HAIKU, 1000, 1500)  # $0.0068
+    e.settle(r, 1000, 1500)
+    clock.advance(days=1)  # a new day: the daily counter is empty, the month is not
+    r2 = e.reserve("pm_assistant", HAIKU, 1000, 1500)
+    assert not r2.allowed and r2.reason == MONTHLY
+
+
+def test_task_token_limit_clamps_then_blocks(enforcer):
+    # ci_cd_review per-task hard limit: 40,000 tokens
+    clamped = enforcer.reserve("ci_cd_review", HAIKU, 39_000, 4096)
+    assert clamped.allowed and clamped.max_output_tokens == 1000 and clamped.requested_max_output_tokens == 4096
+    assert clamped.held_nano == cost_nano(HAIKU, 39_000, 1000)
+    assert any("clamped" in w for w in clamped.warnings)
+    assert any("soft limit" in w for w in clamped.warnings)
+    blocked = enforcer.reserve("ci_cd_review", HAIKU, 40_000, 10)
+    assert not blocked.allowed and blocked.reason == TASK_TOKENS
+    enforcer.release(clamped)
+    assert enforcer.open_holds() == 0
+
+
+def test_session_token_limit_and_soft_warning(make_config, ledger_url, clock):
+    cfg = make_config({"workflows": {"dev_assistant": {"per_session_tokens": {"soft": 3000, "hard": 5000}}}})
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    r1 = e.reserve("dev_assistant", HAIKU, 1500, 1000, session_id="s1")
+    e.settle(r1, 1500, 1000)
+    assert e.session_tokens("s1") == 2500
+    r2 = e.reserve("dev_assistant", HAIKU, 500, 500, session_id="s1")
+    assert r2.allowed
+    assert any("per-session soft limit" in w for w in r2.warnings)
+    e.settle(r2, 500, 500)
+    r3 = e.reserve("dev_assistant", HAIKU, 1000, 1000, session_id="s1")  # 3500 + 2000 > 5000
+    assert not r3.allowed and r3.reason == SESSION_TOKENS
+    # another session is unaffected
+    assert e.reserve("dev_assistant", HAIKU, 1000, 1000, session_id="s2").allowed
+
+
+def test_loop_steps_by_argument_and_by_session_count(make_config, ledger_url, clock):
+    cfg = make_config({"workflows": {"qa_test_gen": {"max_loop_steps": 2}}})
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    assert e.reserve("qa_test_gen", SONNET, 100, 100, loop_step=3).reason == LOOP_STEPS
+    for _ in range(2):
+        r = e.reserve("qa_test_gen", SONNET, 100, 100, session_id="agent-1")
+        assert r.allowed
+        e.settle(r, 100, 100)
+    r = e.reserve("qa_test_gen", SONNET, 100, 100, session_id="agent-1")
+    assert not r.allowed and r.reason == LOOP_STEPS
+
+
+def test_holds_count_against_limits_until_settled(make_config, ledger_url, clock):
+    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    a = e.reserve("ci_cd_review", HAIKU, 1000, 2000)  # $0.0088 held
+    assert a.allowed
+    b = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
+    assert not b.allowed and b.reason == DAILY
+    assert e.get_all_status()["ci_cd_review"]["held_usd"] == pytest.approx(0.0088)
+    e.settle(a, 1000, 100)  # actual $0.0012: the unused hold comes back
+    assert e.reserve("ci_cd_review", HAIKU, 1000, 2000).allowed
+
+
+# --- idempotency, release, expiry -------------------------------------------------------------
+
+
+def test_double_settle_changes_nothing(enforcer):
+    r = enforcer.reserve("dev_assistant", HAIKU, 1000, 1000, user_id="ana")
+    first = enforcer.settle(r, 900, 800, 100, 50)
+    second = enforcer.settle(r, 900, 800, 100, 50)
+    assert second.duplicate and not first.duplicate
+    assert second.cost_nano == first.cost_nano == cost_nano(HAIKU, 900, 800, 100, 50)
+    assert int(enforcer.redis.get(enforcer.keys.org_spent("2026-11"))) == first.cost_nano
+    assert len([ev for ev in events(enforcer) if ev["type"] == "call"]) == 1
+    assert_ledger_equals_events(enforcer, "2026-11")
+
+
+def test_release_returns_the_hold_and_records_nothing(enforcer):
+    r = enforcer.reserve("dev_assistant", HAIKU, 1000, 1000)
+    assert enforcer.open_holds() == 1
+    assert enforcer.release(r, error="APIStatusError 500") is True
+    assert enforcer.release(r) is False  # idempotent
+    assert enforcer.open_holds() == 0
+    status = enforcer.get_all_status()["dev_assistant"]
+    assert status["daily_spend"] == 0 and status["held_usd"] == 0
+    failure = events(enforcer)[-1]
+    assert failure["type"] == "failure" and failure["cost_nano"] == "0"
+
+
+def test_settle_after_release_records_the_real_spend_once(enforcer):
+    # A timeout released the hold, then the response arrived after all: the money was spent.
+    r = enforcer.reserve("dev_assistant", HAIKU, 1000, 1000)
+    enforcer.release(r, error="timeout")
+    s = enforcer.settle(r, 1000, 200)
+    assert s.cost_nano == cost_nano(HAIKU, 1000, 200) and not s.hold_found
+    assert enforcer.settle(r, 1000, 200).duplicate
+    assert enforcer.release(r) is False
+    assert_ledger_equals_events(enforcer, "2026-11")
+
+
+def test_expired_hold_is_purged_by_the_next_reserve(make_config, ledger_url, clock):
+    cfg = make_config({"ledger": {"hold_ttl_seconds": 30}, "workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    crashed = e.reserve("ci_cd_review", HAIKU, 1000, 2000)  # the worker dies here
+    assert crashed.allowed
+    assert not e.reserve("ci_cd_review", HAIKU, 1000, 2000).allowed
+    clock.advance(seconds=31)
+    after = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
+    assert after.allowed
+    assert e.open_holds() == 1  # only the new one
+    assert any(ev["type"] == "hold_expired" and ev["reservation"] == crashed.id for ev in events(e))
+
+
+def test_refused_reservation_cannot_be_settled(enforcer):
+    r = enforcer.reserve("nope", HAIKU, 1, 1)
+    with pytest.raises(SettleError, match="refused"):
+        enforcer.settle(r, 1, 1)
+
+
+def test_negative_usage_is_rejected_before_redis(enforcer):
+    r = enforcer.reserve("dev_assistant", HAIKU, 10, 10)
+    with pytest.raises(SettleError, match="non-negative"):
+        enforcer.settle(r, -1, 10)
+    enforcer.release(r)
+
+
+# --- periods --------------------------------------------------------------------------------
+
+
+def test_day_rolls_over_at_local_midnight_not_utc(make_config, ledger_url):
+    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}}, timezone="America/New_York")
+    # 04:30 UTC on Nov 11 is still Nov 10 in New York (UTC-5)
+    clock = Clock(datetime(2026, 11, 11, 4, 30, tzinfo=UTC))
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    r = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
+    assert r.day == "2026-11-10"
+    e.settle(r, 1000, 2000)
+    assert not e.reserve("ci_cd_review", HAIKU, 1000, 2000).allowed
+    clock.now = datetime(2026, 11, 11, 5, 0, 1, tzinfo=UTC)  # 00:00:01 in New York
+    r2 = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
+    assert r2.allowed and r2.day == "2026-11-11"
+
+
+def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_url):
+    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01}}},
+                      timezone="Asia/Tokyo")
+    tokyo = ZoneInfo("Asia/Tokyo")
+    clock = Clock(datetime(2026, 11, 30, 23, 0, tzinfo=tokyo))
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e.settle(e.reserve("pm_assistant", HAIKU, 1000, 2000), 1000, 2000)
+    assert not e.reserve("pm_assistant", HAIKU, 1000, 2000).allowed
+    clock.now = datetime(2026, 12, 1, 0, 0, 1, tzinfo=tokyo)  # still Nov 30 in UTC
+    r = e.reserve("pm_assistant", HAIKU, 1000, 2000)
+    assert r.allowed and r.month == "2026-12"
+    assert e.get_org_status()["spend"] == 0
+
+
+# --- status and health ------------------------------------------------------------------------
+
+
+def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
+    cfg = make_config({"org": {"monthly_usd": 0.1, "reserve_pct": 0.2}},
+                      workflows={wid: {"monthly_usd": 0.025, "daily_usd": 0.025} for wid in
+                                 ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")})
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    status = e.get_all_status()
+    assert set(status["ci_cd_review"]) >= {"daily_spend", "daily_limit", "daily_pct", "monthly_spend",
+                                           "monthly_limit", "monthly_pct", "health", "held_usd"}
+    assert all(s["health"] == "OK" for s in status.values())
+    for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
+        e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, 5000)  # $0.0208 each: 83.2% of its budget
+    org = e.get_org_status()
+    assert org["reserve_state"] == "reserve" and org["in_reserve"]  # $0.0832 > $0.08
+    status = e.get_all_status()
+    assert status["pm_assistant"]["health"] == "WARN"
+    assert e.pressure("pm_assistant") == (True, pytest.approx(0.832))
+
+
+def test_health_looks_at_monthly_and_org_not_daily_alone(make_config, ledger_url, clock):
+    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.02, "daily_usd": 0.02}}})
+    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e.settle(e.reserve("pm_assistant", HAIKU, 1000, 4000), 1000, 4000)  # $0.0168 = 84%
+    clock.advance(days=1)
+    s = e.get_all_status()["pm_assistant"]
+    assert s["daily_pct"] == 0 and s["monthly_pct"] == pytest.approx(84.0)
+    assert s["health"] == "WARN"
+
+
+# --- Redis faults -----------------------------------------------------------------------------
+
+
+def test_redis_down_is_a_clear_error(default_config, fresh_redis, clock):
+    server = fresh_redis(password="pw-that-must-not-leak")
+    e = BudgetEnforcer(default_config, redis_url=server.url, clock=clock)
+    server.stop()
+    with pytest.raises(LedgerUnavailable) as err:
+        e.reserve("ci_cd_review", HAIKU, 100, 100)
+    message = str(err.value)
+    assert "unreachable" in message and "fail_open" in message
+    assert "pw-that-must-not-leak" not in message
+
+
+def test_fail_open_lets_calls_through_loudly(make_config, fresh_redis, clock, caplog):
+    cfg = make_config({"ledger": {"fail_open": True}})
+    server = fresh_redis()
+    e = BudgetEnforcer(cfg, redis_url=server.url, clock=clock)
+    server.stop()
+    with caplog.at_level("WARNING"):
+        r = e.reserve("ci_cd_review", HAIKU, 100, 100)
+        s = e.settle(r, 100, 50)
+    assert r.allowed and r.fail_open and r.reason == "ledger_unavailable"
+    assert any("UNBUDGETED" in w for w in r.warnings)
+    assert s.cost_nano == cost_nano(HAIKU, 100, 50)
+    assert "LEDGER UNREACHABLE" in caplog.text
+
+
+def test_restart_with_aof_loses_nothing(default_config, fresh_redis, clock):
+    server = fresh_redis("--appendonly", "yes", "--appendfsync", "always")
+    e = BudgetEnforcer(default_config, redis_url=server.url, clock=clock)
+    total = 0
+    for _ in range(5):
+        r = e.reserve("dev_assistant", HAIKU, 1000, 500)
+        total += e.settle(r, 1000, 500).cost_nano
+    pending = e.reserve("dev_assistant", HAIKU, 1000, 500)
+    server.restart()
+    e2 = BudgetEnforcer(default_config, redis_url=server.url, clock=clock)
+    assert int(e2.redis.get(e2.keys.org_spent("2026-11"))) == total
+    assert e2.open_holds() == 1
+    total += e2.settle(pending, 1000, 500).cost_nano  # the hold survived the restart too
+    assert e2.open_holds() == 0
+    assert_ledger_equals_events(e2, "2026-11")
+    assert e2.get_org_status()["spend_nano"] == total
+
+
+def test_scripts_are_reloaded_after_script_flush(enforcer):
+    enforcer.redis.script_flush()
+    assert enforcer.reserve("ci_cd_review", HAIKU, 10, 10).allowed
+
+
+def test_one_round_trip_per_reserve_and_settle(enforcer, monkeypatch):
+    enforcer.check_and_record("ci_cd_review", HAIKU, 10, 10)  # scripts now cached server-side
+    sent = []
+    original = enforcer.redis.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(enforcer.redis, "execute_command", counting)
+    r = enforcer.reserve("ci_cd_review", HAIKU, 10, 10)
+    enforcer.settle(r, 10, 10)
+    assert sent == ["EVALSHA", "EVALSHA"]

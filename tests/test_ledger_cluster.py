@@ -1,0 +1,45 @@
+"""The ledger's behavioural suite again, unchanged, on a real three-master Redis Cluster.
+
+Every key of a namespace shares one hash tag, so each Lua script runs in one slot; these tests
+prove it by running the same reserve/settle/release/status tests through ``redis+cluster://``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import test_ledger as suite
+
+CLUSTER_TESTS = [
+    name for name in dir(suite)
+    if name.startswith("test_") and not any(
+        word in name for word in ("redis_down", "fail_open", "restart_with_aof")  # single-server fault tests
+    )
+]
+
+
+@pytest.fixture
+def ledger_url(redis_cluster_url):
+    return redis_cluster_url
+
+
+@pytest.fixture
+def redis_url(redis_cluster_url):  # tests that take redis_url directly get the cluster too
+    return redis_cluster_url
+
+
+clock = suite.clock
+enforcer = suite.enforcer
+for _name in CLUSTER_TESTS:
+    globals()[_name] = pytest.mark.cluster(getattr(suite, _name))
+
+
+def test_the_keys_of_one_namespace_live_in_one_slot(redis_cluster_url, default_config):
+    from acme_ci_budget.ledger import BudgetEnforcer
+
+    e = BudgetEnforcer(default_config, redis_url=redis_cluster_url)
+    k = e.keys
+    slots = {e.redis.keyslot(key) for key in (k.holds(), k.org_spent("2026-11"), k.stats("2026-11"), k.events(),
+                                               k.wf_spent_day("dev_assistant", "2026-11-10"), k.session("s"))}
+    assert len(slots) == 1
+    assert len(e.redis.get_primaries()) == 3

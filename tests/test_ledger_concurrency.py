@@ -1,0 +1,107 @@
+"""Eight processes race the ledger on a real redis-server; the lab's read-then-increment races the same way.
+
+The atomic ledger never lets settled spend pass the limit and its counter equals, to the nano-dollar,
+the sum of what the workers settled. The lab's algorithm (read spend, check, call, then increment)
+run in the same harness overspends; both figures are printed so the difference is measured.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+import time
+from datetime import UTC, datetime
+
+import redis
+
+from acme_ci_budget.config import parse_config
+from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.pricing import cost_nano
+
+HAIKU = "claude-3-5-haiku-20241022"
+WORKERS = 8
+ATTEMPTS = 25
+DAILY_USD = 0.05
+CALL_SECONDS = 0.005  # the model call between the check and the record
+
+
+def _config_text() -> str:
+    from tests.conftest import DEFAULT_CONFIG_TEXT
+
+    return DEFAULT_CONFIG_TEXT.replace("    daily_usd: 10\n", f"    daily_usd: {DAILY_USD}\n", 1)
+
+
+def _clock() -> datetime:
+    return datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+
+
+def _atomic_worker(url: str, config_text: str, seed: int, out: mp.Queue) -> None:
+    enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock)
+    rng = random.Random(seed)
+    settled = []
+    for _ in range(ATTEMPTS):
+        inp, max_out = rng.randint(500, 3000), rng.randint(200, 1500)
+        res = enforcer.reserve("ci_cd_review", HAIKU, inp, max_out)
+        if not res.allowed:
+            continue
+        time.sleep(CALL_SECONDS)
+        if rng.random() < 0.1:
+            enforcer.release(res, error="simulated 500")
+            continue
+        settled.append(enforcer.settle(res, inp, rng.randint(1, res.max_output_tokens)).cost_nano)
+    out.put(settled)
+
+
+def _lab_worker(url: str, seed: int, limit_nano: int, out: mp.Queue) -> None:
+    client = redis.Redis.from_url(url)
+    rng = random.Random(seed)
+    settled = []
+    for _ in range(ATTEMPTS):
+        inp, max_out = rng.randint(500, 3000), rng.randint(200, 1500)
+        estimate = cost_nano(HAIKU, inp, max_out)
+        spent = int(client.get("lab:daily") or 0)  # read ...
+        if spent + estimate > limit_nano:  # ... check ...
+            continue
+        time.sleep(CALL_SECONDS)  # ... call the model ...
+        actual = cost_nano(HAIKU, inp, rng.randint(1, max_out))
+        client.incrby("lab:daily", actual)  # ... then increment
+        settled.append(actual)
+    out.put(settled)
+
+
+def _run(target, args_for) -> list[int]:
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args_for(i), queue)) for i in range(WORKERS)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    return [c for r in results for c in r]
+
+
+def test_eight_processes_never_overspend_and_ledger_equals_settled(redis_url, capsys):
+    text = _config_text()
+    limit = int(DAILY_USD * 1e9)
+    atomic = _run(_atomic_worker, lambda i: (redis_url, text, i))
+    enforcer = BudgetEnforcer(parse_config(text), redis_url=redis_url, clock=_clock)
+    ledger_day = int(enforcer.redis.get(enforcer.keys.wf_spent_day("ci_cd_review", "2026-11-10")) or 0)
+    assert sum(atomic) <= limit
+    assert ledger_day == sum(atomic)
+    assert enforcer.open_holds() == 0
+    assert sum(atomic) > limit * 0.5, "the race must actually reach the limit for the test to mean anything"
+    blocked = int(enforcer.redis.hget(enforcer.keys.stats("2026-11"), "blocked|ci_cd_review|daily_limit_exceeded"))
+    assert blocked > 0
+
+    lab = _run(_lab_worker, lambda i: (redis_url, i, limit))
+    lab_total = int(redis.Redis.from_url(redis_url).get("lab:daily"))
+    with capsys.disabled():
+        print(
+            f"\n  daily limit ${limit / 1e9:.4f}: atomic ledger settled ${sum(atomic) / 1e9:.6f} "
+            f"({len(atomic)} calls); lab read-then-increment settled ${lab_total / 1e9:.6f} "
+            f"({len(lab)} calls, {lab_total * 100 / limit - 100:+.1f}% over)"
+        )
+    assert lab_total == sum(lab)
+    assert lab_total > limit, "the lab's algorithm overspends under the same race"
