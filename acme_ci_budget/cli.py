@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "estimate": ("estimate", "estimate", "Phase 1: each workflow's monthly cost from the inventory."),
     "prices": ("prices", "prices", "Show what a model costs and where the price came from."),
     "config": ("config", "config", "Validate and inspect the budget config."),
+    "status": ("status", "status", "Live spend, holds and health of every budget."),
+    "ledger": ("ledger", "ledger", "Admin operations on the ledger (reset a period)."),
 }
 
 

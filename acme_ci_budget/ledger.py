@@ -344,7 +344,7 @@ class BudgetEnforcer:
             now_ms - self._retention_ms,
             self._retention_ms,
             wf.max_loop_steps if (wf and session_id) else 0,
-            *event,
+            event,
         ]
 
     def _unavailable(
@@ -457,7 +457,7 @@ class BudgetEnforcer:
             *counts,
             1 if reservation.session_id else 0,
             now_ms - self._retention_ms,
-            *event,
+            event,
         ]
         try:
             status, payload = self._settle(keys=keys, args=args)
@@ -502,7 +502,7 @@ class BudgetEnforcer:
                 self._retention_ms,
                 reservation.workflow_id,
                 now_ms - self._retention_ms,
-                *event,
+                event,
             ],
         )
         return status in (b"ok", "ok")
@@ -689,12 +689,9 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError))
 
 
-def _event_fields(**fields: Any) -> list:
-    """Flat [field, value, ...] for XADD inside a script, skipping empty values."""
-    flat: list = []
-    for name, value in _event_dict(**fields).items():
-        flat += [name, value]
-    return flat
+def _event_fields(**fields: Any) -> str:
+    """The event's optional fields as one JSON object argument (empty values skipped)."""
+    return json.dumps(_event_dict(**fields), separators=(",", ":"))
 
 
 def _event_dict(**fields: Any) -> dict:

@@ -32,3 +32,16 @@ local function purge_expired(holds_key, prefix, now_ms, stream_key, minid)
   end
   return #expired
 end
+
+-- Append one event: fixed fields first, then the caller's fields from a JSON object (one argument
+-- instead of dozens keeps the round trip small).
+local function add_event(stream_key, minid, fixed, json_fields)
+  local fields = fixed
+  if json_fields and json_fields ~= '' then
+    for name, value in pairs(cjson.decode(json_fields)) do
+      fields[#fields + 1] = name
+      fields[#fields + 1] = tostring(value)
+    end
+  end
+  return redis.call('XADD', stream_key, 'MINID', '~', minid, '*', unpack(fields))
+end

@@ -5,14 +5,13 @@
 -- KEYS[5] events STREAM
 -- ARGV[1] reservation id   ARGV[2] now (ms)   ARGV[3] retention (ms)   ARGV[4] workflow id
 -- ARGV[5] stream MINID (ms)
--- ARGV[6..] event fields (field, value pairs)
+-- ARGV[6] event fields (a JSON object)
 -- Returns {status} with status 'ok' or 'dup'
 
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end
 drop_hold(KEYS[2], KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'failed|' .. ARGV[4], 1)
-local event = {'type', 'failure', 'ts_ms', ARGV[2], 'reservation', ARGV[1], 'cost_nano', 0, 'outcome', 'error'}
-for i = 6, #ARGV do event[#event + 1] = ARGV[i] end
-redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[5], '*', unpack(event))
+add_event(KEYS[5], ARGV[5], {'type', 'failure', 'ts_ms', ARGV[2], 'reservation', ARGV[1], 'cost_nano', 0,
+  'outcome', 'error'}, ARGV[6])
 redis.call('SET', KEYS[3], cjson.encode({state = 'released'}), 'PX', ARGV[3])
 return {'ok'}

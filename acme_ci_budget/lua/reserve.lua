@@ -18,17 +18,17 @@
 -- ARGV[10] block reason decided before Redis ('' : none), recorded as a block
 -- ARGV[11] workflow id      ARGV[12] key prefix (acb:{ns}:)     ARGV[13] stream MINID (ms)
 -- ARGV[14] day-key TTL (ms) ARGV[15] max loop steps (0: unchecked)
--- ARGV[16..] event fields for a block (field, value pairs)
+-- ARGV[16] event fields for a block (a JSON object)
 -- Returns {allowed, reason, org_spent, org_held, wf_month_spent, wf_month_held,
 --          wf_day_spent, wf_day_held, session_tokens, session_held_tokens, purged}
 
 local now = tonumber(ARGV[1])
 local purged = purge_expired(KEYS[1], ARGV[12], now, KEYS[11], ARGV[13])
 
-local function num(key) return tonumber(redis.call('GET', key) or '0') end
-local org_s, org_h = num(KEYS[2]), num(KEYS[3])
-local m_s, m_h = num(KEYS[4]), num(KEYS[5])
-local d_s, d_h = num(KEYS[6]), num(KEYS[7])
+local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+local org_s, org_h = tonumber(c[1] or '0'), tonumber(c[2] or '0')
+local m_s, m_h = tonumber(c[3] or '0'), tonumber(c[4] or '0')
+local d_s, d_h = tonumber(c[5] or '0'), tonumber(c[6] or '0')
 local has_session = tonumber(ARGV[9]) > 0
 local sess = {'0', '0', '0'}
 if has_session then
@@ -55,10 +55,8 @@ end
 
 if reason ~= '' then
   redis.call('HINCRBY', KEYS[10], 'blocked|' .. ARGV[11] .. '|' .. reason, 1)
-  local event = {'type', 'block', 'ts_ms', ARGV[1], 'reservation', ARGV[3], 'reason', reason, 'outcome', 'blocked',
-                 'cost_nano', 0}
-  for i = 16, #ARGV do event[#event + 1] = ARGV[i] end
-  redis.call('XADD', KEYS[11], 'MINID', '~', ARGV[13], '*', unpack(event))
+  add_event(KEYS[11], ARGV[13], {'type', 'block', 'ts_ms', ARGV[1], 'reservation', ARGV[3], 'reason', reason,
+    'outcome', 'blocked', 'cost_nano', 0}, ARGV[16])
   return {0, reason, org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held, purged}
 end
 

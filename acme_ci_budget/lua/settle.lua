@@ -11,7 +11,7 @@
 -- ARGV[7] model               ARGV[8] user ('' : none)   ARGV[9] day of month (DD)
 -- ARGV[10] input  ARGV[11] output  ARGV[12] cache write  ARGV[13] cache read   (tokens)
 -- ARGV[14] has session (1/0)  ARGV[15] stream MINID (ms)
--- ARGV[16..] event fields (field, value pairs)
+-- ARGV[16] event fields (a JSON object)
 -- Returns {status, json} with status 'ok' or 'dup' (json: the first settle's result)
 
 local prior = redis.call('GET', KEYS[3])
@@ -52,9 +52,8 @@ else
 end
 if not held then redis.call('HINCRBY', stats, 'settled_without_hold|' .. wf, 1) end
 
-local event = {'type', 'call', 'ts_ms', ARGV[4], 'reservation', ARGV[1], 'cost_nano', cost, 'outcome', 'ok'}
-for i = 16, #ARGV do event[#event + 1] = ARGV[i] end
-local event_id = redis.call('XADD', KEYS[9], 'MINID', '~', ARGV[15], '*', unpack(event))
+local event_id = add_event(KEYS[9], ARGV[15],
+  {'type', 'call', 'ts_ms', ARGV[4], 'reservation', ARGV[1], 'cost_nano', cost, 'outcome', 'ok'}, ARGV[16])
 
 local result = cjson.encode({state = 'settled', cost_nano = cost, org_spent = org, month_spent = month,
   day_spent = day, hold_found = held, event_id = event_id})

