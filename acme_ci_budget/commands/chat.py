@@ -1,0 +1,192 @@
+"""``acme-ci-budget chat``: the dev and PM assistants in a terminal, under the budget (like ``llm chat``).
+
+Reads lines from stdin, sends each through ``BudgetedClient.session`` and prints the reply and a
+one-line budget gauge. Slash commands: /status, /model, /help, /quit. All budget decisions are
+the ledger's; this module only talks to the person.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+import click
+
+from acme_ci_budget.commands._options import config_option, load, redis_option
+
+CHAT_WORKFLOWS = ("dev_assistant", "pm_assistant")
+SYSTEM_PROMPTS = {
+    "dev_assistant": (
+        "You are Acme's developer coding assistant. Answer precisely and briefly, prefer small working "
+        "code examples, and say so when you are unsure."
+    ),
+    "pm_assistant": (
+        "You are Acme's product requirements assistant. Help product managers turn ideas into clear, "
+        "testable requirements and user stories with acceptance criteria."
+    ),
+}
+# Blocks that end the conversation; any other block (an over-long message) lets the person try again.
+_ENDING_BLOCKS = {
+    "session_token_limit_exceeded",
+    "loop_step_limit_exceeded",
+    "daily_limit_exceeded",
+    "monthly_limit_exceeded",
+    "total_org_budget_exceeded",
+    "unknown_workflow",
+}
+_MODES = {"auto": None, "simple": {"is_simple": True}, "complex": {"is_complex": True}}
+HELP = """Commands:
+  /status              session tokens, loop steps and today's/month's spend
+  /model               the model the router chose last and why
+  /model simple|complex|auto   steer the router for the next turns
+  /help                this help
+  /quit                leave (also /exit, or end of input)"""
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): chats still need a name on the ledger
+        return os.environ.get("USER", "unknown")
+
+
+@click.command()
+@click.option("--workflow", "-w", type=click.Choice(CHAT_WORKFLOWS), required=True, help="Which assistant.")
+@click.option("--user", "user_id", metavar="NAME", help="Who is chatting, recorded on every call [default: login].")
+@click.option("--system", "system_prompt", metavar="TEXT", help="System prompt [default: the assistant's own].")
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 10),
+    default=2,
+    show_default=True,
+    help="SDK retries on 429/529/5xx/timeouts.",
+)
+@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds to wait for each reply.")
+@config_option
+@redis_option
+@click.pass_context
+def chat(
+    ctx: click.Context,
+    workflow: str,
+    user_id: str | None,
+    system_prompt: str | None,
+    max_retries: int,
+    timeout: float | None,
+    config_path: str | None,
+    redis_url: str | None,
+) -> None:
+    """Talk to the dev or PM assistant through the budget guardrails.
+
+    Each reply is followed by a gauge: session tokens against the soft/hard limits, today's
+    workflow spend against its limit, and the model the router chose and why. Past the soft
+    limit older turns are compacted (announced in the gauge); at the hard limit, or when a
+    budget runs out, the chat stops (exit code 1). Needs ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL
+    for a gateway). Type /help for commands.
+    """
+    from acme_ci_budget.client import BudgetedClient, ModelCallError
+
+    cfg = load(config_path)
+    client = BudgetedClient(cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout)
+    session = client.session(workflow, user_id or _default_user(), system=system_prompt or SYSTEM_PROMPTS[workflow])
+    wf = session.workflow
+    click.echo(
+        f"{wf.label} (session {session.session_id}; soft {session.soft_limit:,} / hard {session.hard_limit:,} "
+        f"tokens, {session.max_loop_steps} turns). /help for commands, /quit to leave."
+    )
+    mode = "auto"
+    while True:
+        try:
+            line = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
+        except click.exceptions.Abort:  # end of input or Ctrl-C at the prompt
+            click.echo()
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            command, _, arg = text.partition(" ")
+            command, arg = command.lower(), arg.strip().lower()
+            if command in ("/quit", "/exit", "/q"):
+                break
+            if command == "/status":
+                click.echo(_status(client, session))
+            elif command == "/model":
+                if arg:
+                    if arg not in _MODES:
+                        click.echo("usage: /model [simple|complex|auto]")
+                        continue
+                    mode = arg
+                click.echo(_model_line(session, mode))
+            elif command == "/help":
+                click.echo(HELP)
+            else:
+                click.echo(f"unknown command {command}; /help lists them")
+            continue
+        try:
+            result = session.send(text, context=_MODES[mode])
+        except ModelCallError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        except KeyboardInterrupt:
+            click.echo("\n(interrupted: nothing was charged for that turn)", err=True)
+            continue
+        if result.budget_blocked:
+            click.echo(result.message)
+            if result.budget_reason in _ENDING_BLOCKS:
+                click.echo(f"Chat stopped by the budget ({result.budget_reason}). {_status(client, session)}")
+                ctx.exit(1)
+            continue
+        click.echo(result.content)
+        click.echo(gauge(session, result))
+    click.echo(f"Bye. {_status(client, session)}")
+
+
+def _tokens(session: Any) -> str:
+    return f"session {session.tokens_used:,}/{session.soft_limit:,} soft/{session.hard_limit:,} hard tok"
+
+
+def gauge(session: Any, result: Any) -> str:
+    """The one line after each reply."""
+    from acme_ci_budget.money import fmt_usd
+
+    daily = result.budget.get("daily", {})
+    parts = [
+        _tokens(session),
+        f"today {fmt_usd(daily.get('spent_nano', 0), 4)} of {fmt_usd(daily.get('limit_nano', 0))} "
+        f"({daily.get('pct', 0.0):.1f}%)",
+        f"{result.model} ({result.route_reason})",
+        f"turn {fmt_usd(result.cost_nano, 4)}",
+    ]
+    if session.last_compaction is not None:
+        c = session.last_compaction
+        parts.append(
+            f"past soft limit: compacted {c.turns_compacted} older turns (~{c.tokens_before:,} -> "
+            f"~{c.tokens_after:,} tok)"
+        )
+    for warning in result.warnings:
+        if "soft limit" not in warning:  # the gauge already says where the session stands
+            parts.append(warning)
+    return "[" + " | ".join(parts) + "]"
+
+
+def _status(client: Any, session: Any) -> str:
+    from acme_ci_budget.money import fmt_usd
+
+    wf = client.enforcer.workflow_status(session.workflow_id)
+    return (
+        f"{_tokens(session)}; turn {session.loop_step}/{session.max_loop_steps}; "
+        f"compactions {session.compactions}; today {fmt_usd(wf['daily_spend_nano'], 4)} of "
+        f"{fmt_usd(session.workflow.daily_nano)}; month {fmt_usd(wf['monthly_spend_nano'], 4)} of "
+        f"{fmt_usd(session.workflow.monthly_nano)}"
+    )
+
+
+def _model_line(session: Any, mode: str) -> str:
+    routing = session.workflow.routing
+    last = session.last_result
+    chose = f"last: {last.model} ({last.route_reason})" if last is not None and last.model else "no turn yet"
+    return (
+        f"router mode {mode}; {chose}; models: default {routing.default_model}, complex {routing.complex_model}, "
+        f"simple {routing.simple_model}"
+    )

@@ -1,0 +1,150 @@
+"""Task routing: which model a task goes to, how many output tokens it may ask for, and why.
+
+Owns the routing rules of a workflow (``workflows.<id>.routing`` in the config), applied in
+this order, the first that fires deciding the model and being reported as the reason:
+
+1. explicit context: ``{"is_complex": True}`` -> complex model, ``{"is_simple": True}`` -> simple model;
+2. input size: the request's input, measured with THE estimator (``acme_ci_budget.tokens``, the one
+   the ledger holds against), above ``threshold_tokens`` -> complex model;
+3. complexity keywords, matched as whole words, case-insensitively ("design" matches "Design the
+   API" and "re-design", not "designated" or "designs") -> complex model;
+4. budget pressure: the org budget in its reserve, or the workflow at or past
+   ``budget_pressure_pct`` of its month -> the cheapest of the workflow's models (by input + output
+   price); complex work that rules 1-3 recognised keeps its model, routine work gets cheaper;
+5. otherwise the default model.
+
+``max_tokens`` comes from the config's per-tier table (``routing.max_tokens.{simple,default,complex}``).
+The router never reads Redis itself: budget pressure is passed in (the client asks the ledger's
+``pressure()``), so a ``TaskRouter()`` works without a ledger. It must not reserve, call a model
+or price a request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from acme_ci_budget.config import Config, Routing, load_config
+from acme_ci_budget.pricing import price_for
+from acme_ci_budget.tokens import estimate_tokens
+
+# Machine-readable names of the rules, in the order they are tried.
+RULE_CONTEXT_COMPLEX = "context_complex"
+RULE_CONTEXT_SIMPLE = "context_simple"
+RULE_THRESHOLD = "threshold"
+RULE_KEYWORD = "keyword"
+RULE_PRESSURE = "budget_pressure"
+RULE_DEFAULT = "default"
+
+# (org budget in its reserve, share of the workflow's monthly budget spent, 0..1+)
+Pressure = tuple[bool, float]
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The model a task goes to, its output-token allowance, and the human-readable reason."""
+
+    model: str
+    max_tokens: int
+    reason: str
+    rule: str = RULE_DEFAULT
+    tier: str = "default"
+
+
+@lru_cache(maxsize=256)
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    # Word-character lookarounds rather than \b, so keywords that start or end with a symbol
+    # ("c++", ".net") still match as whole words; inner spaces match any whitespace run.
+    body = r"\s+".join(re.escape(part) for part in keyword.split())
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def match_keyword(text: str, keywords: tuple[str, ...] | list[str]) -> str | None:
+    """The first keyword found in ``text`` as a whole word (case-insensitive), or None."""
+    for keyword in keywords:
+        if keyword.strip() and _keyword_pattern(keyword.strip()).search(text):
+            return keyword
+    return None
+
+
+def cheapest_model(routing: Routing, overrides: Mapping[str, object] | None = None) -> str:
+    """The workflow's cheapest allowed model by per-token input + output price (ties keep config order)."""
+    models = routing.models()
+    return min(models, key=lambda m: price_for(m, overrides).input + price_for(m, overrides).output)
+
+
+class TaskRouter:
+    """Picks a model and ``max_tokens`` for a task from its workflow's routing rules."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or load_config()
+
+    def select_model(self, workflow_id: str, prompt: str, context: Mapping[str, Any] | None = None) -> str:
+        """The lab's call: just the model name."""
+        return self.route(workflow_id, prompt, context).model
+
+    def get_max_tokens(self, workflow_id: str, model: str) -> int:
+        """``max_tokens`` for ``model`` from the workflow's per-tier table.
+
+        A model named by several tiers takes the first of default, complex, simple; a model the
+        workflow does not route to gets the default tier's allowance.
+        """
+        routing = self.config.workflow(workflow_id).routing
+        for tier in ("default", "complex", "simple"):
+            if getattr(routing, f"{tier}_model") == model:
+                return routing.max_tokens[tier]
+        return routing.max_tokens["default"]
+
+    def route(
+        self,
+        workflow_id: str,
+        prompt: str,
+        context: Mapping[str, Any] | None = None,
+        pressure: Pressure | None = None,
+        input_tokens: int | None = None,
+    ) -> RouteDecision:
+        """Apply the rules in order (module docstring); the first that fires decides.
+
+        ``input_tokens`` is the whole request's estimate (system + all messages) when the caller
+        has it; otherwise ``prompt`` alone is measured. ``pressure`` is ``(org_in_reserve,
+        month_share)`` from the ledger, or None to skip that rule.
+        """
+        routing = self.config.workflow(workflow_id).routing
+        ctx = context or {}
+        tokens = input_tokens if input_tokens is not None else estimate_tokens(prompt or "")
+
+        def decide(tier: str, rule: str, reason: str, model: str | None = None) -> RouteDecision:
+            chosen = model or getattr(routing, f"{tier}_model")
+            return RouteDecision(chosen, routing.max_tokens[tier], reason, rule, tier)
+
+        if ctx.get("is_complex"):
+            return decide("complex", RULE_CONTEXT_COMPLEX, "context: is_complex")
+        if ctx.get("is_simple"):
+            return decide("simple", RULE_CONTEXT_SIMPLE, "context: is_simple")
+        if tokens > routing.threshold_tokens:
+            return decide(
+                "complex", RULE_THRESHOLD, f"input ~{tokens:,} tokens > threshold {routing.threshold_tokens:,}"
+            )
+        keyword = match_keyword(prompt or "", routing.complexity_keywords)
+        if keyword:
+            return decide("complex", RULE_KEYWORD, f"keyword {keyword!r}")
+        why = self._pressure_reason(workflow_id, routing, pressure)
+        if why:
+            cheapest = cheapest_model(routing, self.config.pricing)
+            # The task is routine-sized, so it keeps the default tier's output allowance on the cheaper model.
+            return decide("default", RULE_PRESSURE, f"budget pressure: {why}; cheapest allowed model", cheapest)
+        return decide("default", RULE_DEFAULT, "default")
+
+    @staticmethod
+    def _pressure_reason(workflow_id: str, routing: Routing, pressure: Pressure | None) -> str:
+        if pressure is None:
+            return ""
+        org_in_reserve, share = pressure
+        if org_in_reserve:
+            return "org budget in its reserve"
+        if share >= routing.budget_pressure_pct:
+            return f"{workflow_id} at {share:.1%} of its monthly budget (>= {routing.budget_pressure_pct * 100:g}%)"
+        return ""
