@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("config", "config", "Validate and inspect the budget config."),
     "status": ("status", "status", "Live spend, holds and health of every budget."),
     "ledger": ("ledger", "ledger", "Admin operations on the ledger (reset a period)."),
+    "alerts": ("alerts", "alerts", "Send a test alert, or check every alert condition now."),
 }
 
 

@@ -12,10 +12,13 @@ write + cache read), as Anthropic bills and as genai-prices models it.
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from pathlib import Path
 
 from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.money import NANO_PER_USD
@@ -76,8 +79,92 @@ def price_for(model: str, overrides: Mapping[str, object] | None = None) -> Mode
     return _snapshot_price(model)
 
 
-@lru_cache(maxsize=256)
 def _snapshot_price(model: str) -> ModelPrice:
+    """The snapshot's price, through a small on-disk cache keyed by the genai-prices version.
+
+    Importing genai-prices costs ~0.25 s (it loads its whole data model), which every CLI start
+    would pay; the cache keeps the price of the models actually used, so a warm start skips it.
+    """
+    if model in _MEMO:
+        return _MEMO[model]
+    cache = _disk_cache()
+    entry = cache.get(model)
+    if entry is None:
+        price = _lookup_snapshot(model)
+        cache[model] = _to_json(price)
+        _write_disk_cache(cache)
+    else:
+        price = _from_json(model, entry)
+    _MEMO[model] = price
+    return price
+
+
+_MEMO: dict[str, ModelPrice] = {}
+_DISK: dict[str, dict] | None = None
+
+
+def _cache_file() -> Path | None:
+    try:
+        version = importlib.metadata.version("genai-prices")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a runtime dependency
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "acme-ci-budget" / f"genai-prices-{version}.json"
+
+
+def _disk_cache() -> dict[str, dict]:
+    global _DISK
+    if _DISK is None:
+        _DISK = {}
+        path = _cache_file()
+        if path and path.is_file():
+            try:
+                _DISK = json.loads(path.read_text())
+            except (OSError, ValueError):
+                _DISK = {}  # a corrupt cache is rebuilt from the snapshot
+    return _DISK
+
+
+def _write_disk_cache(cache: dict[str, dict]) -> None:
+    path = _cache_file()
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache, sort_keys=True))
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file, never half
+    except OSError:
+        pass  # a read-only home only costs the slower start
+
+
+def _to_json(price: ModelPrice) -> dict:
+    def tier(t: PriceTier) -> list:
+        return [t.start, str(t.input), str(t.output), str(t.cache_write), str(t.cache_read)]
+
+    return {
+        "input": str(price.input),
+        "output": str(price.output),
+        "cache_write": str(price.cache_write),
+        "cache_read": str(price.cache_read),
+        "source": price.source,
+        "tiers": [tier(t) for t in price.tiers],
+    }
+
+
+def _from_json(model: str, data: dict) -> ModelPrice:
+    return ModelPrice(
+        model=model,
+        input=Decimal(data["input"]),
+        output=Decimal(data["output"]),
+        cache_write=Decimal(data["cache_write"]),
+        cache_read=Decimal(data["cache_read"]),
+        source=data["source"],
+        tiers=tuple(PriceTier(t[0], *(Decimal(x) for x in t[1:])) for t in data["tiers"]),
+    )
+
+
+def _lookup_snapshot(model: str) -> ModelPrice:
     import genai_prices
     from genai_prices import data_snapshot
     from genai_prices.types import TieredPrices

@@ -83,3 +83,37 @@ def test_prices_command_shows_source_and_rejects_unknown():
     bad = runner.invoke(cli, ["prices", "claude-nope"])
     assert bad.exit_code != 0
     assert "claude-nope" in bad.output
+
+
+def test_price_cache_skips_the_genai_prices_import_on_a_warm_start(tmp_path):
+    import subprocess
+    import sys
+
+    env = {"XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "ACME_BUDGET_CONFIG": ""}
+    probe = (
+        "import sys\nfrom acme_ci_budget.pricing import cost_nano\n"
+        "print(cost_nano('claude-3-5-haiku-20241022', 1000, 100), 'genai_prices' in sys.modules)"
+    )
+    cold = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    warm = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert cold.stdout.split() == ["1200000", "True"]
+    assert warm.stdout.split() == ["1200000", "False"]
+    cache = next((tmp_path / "acme-ci-budget").glob("genai-prices-*.json"))
+    cache.write_text("{not json")  # a corrupt cache is rebuilt, never trusted
+    again = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert again.stdout.split() == ["1200000", "True"]
+
+
+def test_light_commands_do_not_import_the_sdks(tmp_path):
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom acme_ci_budget.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', [m for m in ('anthropic', 'github', 'jinja2') if m in sys.modules], file=sys.stderr)"
+    )
+    for argv in (["--help"], ["estimate"], ["config", "validate"], ["prices"]):
+        out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True,
+                             env={"PATH": "/usr/bin:/bin", "ACME_BUDGET_CONFIG": "", "HOME": str(tmp_path)})
+        assert "LOADED []" in out.stderr, (argv, out.stderr)
