@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("status", "status", "Live spend, holds and health of every budget."),
     "ledger": ("ledger", "ledger", "Admin operations on the ledger (reset a period)."),
     "alerts": ("alerts", "alerts", "Send a test alert, or check every alert condition now."),
+    "chat": ("chat", "chat", "Talk to the dev or PM assistant under the budget (like `llm chat`)."),
+    "events": ("events", "events", "Export usage events (calls, blocks, failures) as JSONL or CSV."),
 }
 
 

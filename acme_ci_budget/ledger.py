@@ -341,7 +341,7 @@ class BudgetEnforcer:
             reason,
             workflow_id,
             self.keys.p,
-            now_ms - self._retention_ms,
+            self._retention_ms,
             self._retention_ms,
             wf.max_loop_steps if (wf and session_id) else 0,
             event,
@@ -456,7 +456,7 @@ class BudgetEnforcer:
             day[-2:],
             *counts,
             1 if reservation.session_id else 0,
-            now_ms - self._retention_ms,
+            self._retention_ms,
             event,
         ]
         try:
@@ -501,7 +501,7 @@ class BudgetEnforcer:
                 now_ms,
                 self._retention_ms,
                 reservation.workflow_id,
-                now_ms - self._retention_ms,
+                self._retention_ms,
                 event,
             ],
         )

@@ -381,3 +381,12 @@ def test_one_round_trip_per_reserve_and_settle(enforcer, monkeypatch):
     r = enforcer.reserve("ci_cd_review", HAIKU, 10, 10)
     enforcer.settle(r, 10, 10)
     assert sent == ["EVALSHA", "EVALSHA"]
+
+
+def test_events_are_kept_when_the_ledger_clock_is_far_from_redis_time(default_config, ledger_url):
+    # A simulated clock years ahead must not make the stream trim everything: retention runs on Redis time.
+    future = Clock(datetime(2031, 3, 1, 12, 0, tzinfo=UTC))
+    e = BudgetEnforcer(default_config, redis_url=ledger_url, clock=future)
+    e.settle(e.reserve("ci_cd_review", HAIKU, 100, 100), 100, 100)
+    e.settle(e.reserve("ci_cd_review", HAIKU, 100, 100), 100, 100)
+    assert [ev["type"] for ev in events(e)] == ["call", "call"]

@@ -20,6 +20,13 @@ local function drop_hold(hold_key, holds_key, res_id)
 end
 
 -- Purge holds whose TTL passed (a worker died between reserve and settle), at most 100 per call.
+-- The oldest stream id to keep: Redis assigns stream ids from its own clock, so retention is measured
+-- on that clock too (the ledger's clock may be simulated and far from Redis time).
+local function stream_minid(retention_ms)
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(retention_ms)
+end
+
 local function purge_expired(holds_key, prefix, now_ms, stream_key, minid)
   local expired = redis.call('ZRANGEBYSCORE', holds_key, '-inf', now_ms, 'LIMIT', 0, 100)
   for _, id in ipairs(expired) do

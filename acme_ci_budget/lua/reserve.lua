@@ -16,14 +16,15 @@
 -- ARGV[7]  wf daily limit (nano)                ARGV[8]  this request's tokens (input + max output)
 -- ARGV[9]  session hard token limit (0: no session)
 -- ARGV[10] block reason decided before Redis ('' : none), recorded as a block
--- ARGV[11] workflow id      ARGV[12] key prefix (acb:{ns}:)     ARGV[13] stream MINID (ms)
+-- ARGV[11] workflow id      ARGV[12] key prefix (acb:{ns}:)     ARGV[13] event retention (ms)
 -- ARGV[14] day-key TTL (ms) ARGV[15] max loop steps (0: unchecked)
 -- ARGV[16] event fields for a block (a JSON object)
 -- Returns {allowed, reason, org_spent, org_held, wf_month_spent, wf_month_held,
 --          wf_day_spent, wf_day_held, session_tokens, session_held_tokens, purged}
 
 local now = tonumber(ARGV[1])
-local purged = purge_expired(KEYS[1], ARGV[12], now, KEYS[11], ARGV[13])
+local minid = stream_minid(ARGV[13])
+local purged = purge_expired(KEYS[1], ARGV[12], now, KEYS[11], minid)
 
 local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 local org_s, org_h = tonumber(c[1] or '0'), tonumber(c[2] or '0')
@@ -55,7 +56,7 @@ end
 
 if reason ~= '' then
   redis.call('HINCRBY', KEYS[10], 'blocked|' .. ARGV[11] .. '|' .. reason, 1)
-  add_event(KEYS[11], ARGV[13], {'type', 'block', 'ts_ms', ARGV[1], 'reservation', ARGV[3], 'reason', reason,
+  add_event(KEYS[11], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', ARGV[3], 'reason', reason,
     'outcome', 'blocked', 'cost_nano', 0}, ARGV[16])
   return {0, reason, org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held, purged}
 end

@@ -10,7 +10,7 @@
 -- ARGV[4] now (ms)            ARGV[5] retention (ms)     ARGV[6] workflow id
 -- ARGV[7] model               ARGV[8] user ('' : none)   ARGV[9] day of month (DD)
 -- ARGV[10] input  ARGV[11] output  ARGV[12] cache write  ARGV[13] cache read   (tokens)
--- ARGV[14] has session (1/0)  ARGV[15] stream MINID (ms)
+-- ARGV[14] has session (1/0)  ARGV[15] event retention (ms)
 -- ARGV[16] event fields (a JSON object)
 -- Returns {status, json} with status 'ok' or 'dup' (json: the first settle's result)
 
@@ -52,7 +52,7 @@ else
 end
 if not held then redis.call('HINCRBY', stats, 'settled_without_hold|' .. wf, 1) end
 
-local event_id = add_event(KEYS[9], ARGV[15],
+local event_id = add_event(KEYS[9], stream_minid(ARGV[15]),
   {'type', 'call', 'ts_ms', ARGV[4], 'reservation', ARGV[1], 'cost_nano', cost, 'outcome', 'ok'}, ARGV[16])
 
 local result = cjson.encode({state = 'settled', cost_nano = cost, org_spent = org, month_spent = month,
