@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alerts": ("alerts", "alerts", "Send a test alert, or check every alert condition now."),
     "chat": ("chat", "chat", "Talk to the dev or PM assistant under the budget (like `llm chat`)."),
     "events": ("events", "events", "Export usage events (calls, blocks, failures) as JSONL or CSV."),
+    "report": ("report", "report", "Monthly budget and ROI report: text, Markdown, HTML dashboard or JSON; --post-slack."),
 }
 
 
