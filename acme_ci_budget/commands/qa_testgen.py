@@ -1,0 +1,108 @@
+"""``acme-ci-budget qa-testgen``: a test plan for a feature ticket under the qa_test_gen budget.
+
+Parses options (each also read from the environment variable the GitHub Action sets; an empty
+variable means the default), calls ``review_run.run_qa_testgen`` and exits with its code.
+"""
+
+from __future__ import annotations
+
+import click
+
+from acme_ci_budget.commands._options import config_option, redis_option
+
+
+@click.command("qa-testgen")
+@click.option(
+    "--ticket-file",
+    envvar="ACB_TICKET_FILE",
+    type=click.Path(dir_okay=False),
+    help="File holding the ticket [env ACB_TICKET_FILE]; wins over --ticket-text.",
+)
+@click.option("--ticket-text", envvar="ACB_TICKET_TEXT", help="The ticket text [env ACB_TICKET_TEXT].")
+@click.option("--ticket-id", envvar="ACB_TICKET_ID", default="", help="Ticket id, recorded with the spend.")
+@click.option(
+    "--simple/--not-simple",
+    default=None,
+    help="Force the simple (cheaper) model or the default one [default: simple when the ticket says so].",
+)
+@click.option(
+    "--output",
+    "-o",
+    envvar="ACB_OUTPUT",
+    type=click.Path(dir_okay=False),
+    default="qa-test-plan.md",
+    show_default=True,
+    help="Where to write the test plan (the report-path output).",
+)
+@click.option(
+    "--workflow-id",
+    envvar="ACB_WORKFLOW_ID",
+    metavar="ID",
+    help="Budget workflow charged [env ACB_WORKFLOW_ID; default qa_test_gen].",
+)
+@click.option(
+    "--dry-run/--no-dry-run", envvar="ACB_DRY_RUN", default=False, help="Print the request and its cost only."
+)
+@click.option(
+    "--fail-on-block/--no-fail-on-block",
+    envvar="ACB_FAIL_ON_BLOCK",
+    default=False,
+    help="Exit 1 when the budget blocks the task [default: a notice, exit 0].",
+)
+@click.option(
+    "--timeout-seconds",
+    envvar="ACB_TIMEOUT_SECONDS",
+    type=click.FloatRange(min=0.1),
+    default=300.0,
+    show_default=True,
+    help="Give up on the model call (retries included) after this long; the hold is released.",
+)
+@click.option(
+    "--max-retries",
+    envvar="ACB_MAX_RETRIES",
+    type=click.IntRange(0, 10),
+    default=2,
+    show_default=True,
+    help="Retries on 429/5xx/529 within the timeout.",
+)
+@click.option(
+    "--ephemeral-ledger/--no-ephemeral-ledger",
+    envvar="ACB_EPHEMERAL_LEDGER",
+    default=False,
+    help="Allow an embedded ledger in Actions (it resets every run).",
+)
+@click.option(
+    "--anthropic-api-key", "api_key", envvar="ANTHROPIC_API_KEY", show_envvar=True, help="Prefer the env var."
+)
+@config_option
+@redis_option
+@click.pass_context
+def qa_testgen(ctx: click.Context, **params: object) -> None:
+    """Generate a test plan and test cases (Markdown) for a feature ticket.
+
+    Sonnet by default; a ticket marked simple ("Complexity: simple", a [simple] tag) goes to
+    the cheaper model. Writes the plan to --output (the report-path step output) and the job
+    summary. Exit codes: 0 done or skipped, 1 blocked with --fail-on-block or the model call
+    failed, 2 bad input or config.
+    """
+    from acme_ci_budget.review_run import QAOptions, run_qa_testgen
+
+    options = QAOptions(
+        workflow_id=params["workflow_id"] or None,
+        config_path=params["config_path"],
+        redis_url=params["redis_url"],
+        api_key=params["api_key"],
+        ticket_file=params["ticket_file"],
+        ticket_text=params["ticket_text"],
+        ticket_id=str(params["ticket_id"] or ""),
+        simple=params["simple"],
+        output=params["output"],
+        dry_run=bool(params["dry_run"]),
+        fail_on_block=bool(params["fail_on_block"]),
+        timeout_seconds=params["timeout_seconds"],
+        max_retries=int(params["max_retries"]),
+        ephemeral_ledger=bool(params["ephemeral_ledger"]),
+    )
+    outcome = run_qa_testgen(options)
+    if outcome.exit_code:
+        ctx.exit(outcome.exit_code)

@@ -1,0 +1,144 @@
+"""``acme-ci-budget review``: a budgeted Claude review of a pull request (or a local diff).
+
+Parses options (each also read from the environment variable the GitHub Action sets; an empty
+variable means the default), calls ``review_run.run_review`` and exits with its code. All logic
+is in ``acme_ci_budget.review_run``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from acme_ci_budget.commands._options import config_option, redis_option
+
+BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
+
+
+@click.command()
+@click.option("--repo", metavar="OWNER/NAME", help="Repository of the PR (outside Actions; with --pr).")
+@click.option("--pr", "pr", type=click.IntRange(min=1), metavar="N", help="Pull request number (with --repo).")
+@click.option(
+    "--diff-file",
+    type=click.Path(dir_okay=False),
+    help="Review a local unified diff instead (no GitHub); the comment is printed.",
+)
+@click.option(
+    "--workflow-id",
+    envvar="ACB_WORKFLOW_ID",
+    metavar="ID",
+    help="Budget workflow charged [env ACB_WORKFLOW_ID; default ci_cd_review].",
+)
+@click.option(
+    "--dry-run/--no-dry-run",
+    envvar="ACB_DRY_RUN",
+    default=False,
+    help="Do everything but the model call and the posting; print the request and its worst-case cost.",
+)
+@click.option(
+    "--fail-on-block/--no-fail-on-block",
+    envvar="ACB_FAIL_ON_BLOCK",
+    default=False,
+    help="Exit 1 when the budget blocks the review [env ACB_FAIL_ON_BLOCK; default: a notice, exit 0].",
+)
+@click.option(
+    "--comment-behavior",
+    envvar="ACB_COMMENT_BEHAVIOR",
+    type=click.Choice(BEHAVIORS),
+    default="update",
+    show_default=True,
+    help="Sticky comment: edit in place, always new, hide old + new, delete old + new.",
+)
+@click.option(
+    "--incremental/--no-incremental",
+    envvar="ACB_INCREMENTAL",
+    default=True,
+    show_default=True,
+    help="Review only the commits since the last reviewed head.",
+)
+@click.option(
+    "--timeout-seconds",
+    envvar="ACB_TIMEOUT_SECONDS",
+    type=click.FloatRange(min=0.1),
+    default=300.0,
+    show_default=True,
+    help="Give up on the model call (retries included) after this long; the hold is released.",
+)
+@click.option(
+    "--max-retries",
+    envvar="ACB_MAX_RETRIES",
+    type=click.IntRange(0, 10),
+    default=2,
+    show_default=True,
+    help="Retries on 429/5xx/529 within the timeout.",
+)
+@click.option(
+    "--inline-comments/--no-inline-comments",
+    envvar="ACB_INLINE_COMMENTS",
+    default=None,
+    help="Also post findings as inline comments on added lines [default: review.inline_comments].",
+)
+@click.option(
+    "--summary-review/--no-summary-review",
+    envvar="ACB_SUMMARY_REVIEW",
+    default=False,
+    help="Put the model's review text in the job summary too (default: the cost table only).",
+)
+@click.option(
+    "--ephemeral-ledger/--no-ephemeral-ledger",
+    envvar="ACB_EPHEMERAL_LEDGER",
+    default=False,
+    help="Allow an embedded ledger in Actions (it resets every run and enforces nothing across runs).",
+)
+@click.option(
+    "--templates-dir",
+    envvar="ACB_TEMPLATES_DIR",
+    default="templates",
+    show_default=True,
+    help="Where the base branch keeps prompt/comment template overrides.",
+)
+@click.option("--github-api-url", "api_url", envvar="GITHUB_API_URL", help="GitHub API [env GITHUB_API_URL].")
+@click.option(
+    "--github-token", envvar="GITHUB_TOKEN", show_envvar=True, help="GitHub token (prefer the env var)."
+)
+@click.option(
+    "--anthropic-api-key", "api_key", envvar="ANTHROPIC_API_KEY", show_envvar=True, help="Prefer the env var."
+)
+@config_option
+@redis_option
+@click.pass_context
+def review(ctx: click.Context, **params: object) -> None:
+    """Review a pull request with Claude under the ci_cd_review budget and post one sticky comment.
+
+    \b
+    In GitHub Actions the PR comes from the event (GITHUB_EVENT_PATH); outside it,
+    --repo OWNER/NAME --pr N, or --diff-file F for a local diff. The budget config and the
+    prompt templates are read from the PR's base branch, never from its head.
+    Exit codes: 0 reviewed or skipped (with a notice), 1 blocked with --fail-on-block or the
+    model call failed, 2 bad input or config.
+    """
+    from acme_ci_budget.review_run import ReviewOptions, run_review
+
+    options = ReviewOptions(
+        workflow_id=params["workflow_id"] or None,
+        config_path=params["config_path"],
+        redis_url=params["redis_url"],
+        api_key=params["api_key"],
+        github_token=params["github_token"],
+        api_url=params["api_url"],
+        repo=params["repo"],
+        pr=params["pr"],
+        diff_file=params["diff_file"],
+        dry_run=bool(params["dry_run"]),
+        fail_on_block=bool(params["fail_on_block"]),
+        comment_behavior=str(params["comment_behavior"]),
+        incremental=bool(params["incremental"]),
+        timeout_seconds=params["timeout_seconds"],
+        max_retries=int(params["max_retries"]),
+        inline_comments=params["inline_comments"],
+        summary_review=bool(params["summary_review"]),
+        ephemeral_ledger=bool(params["ephemeral_ledger"]),
+        templates_dir=str(params["templates_dir"]),
+    )
+    outcome = run_review(options)
+    if outcome.exit_code:
+        ctx.exit(outcome.exit_code)

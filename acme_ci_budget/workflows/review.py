@@ -1,0 +1,363 @@
+"""The code review workflow: a diff in, review comments out, in a stable structured form.
+
+Owns the review task's shape: the system prompt (``templates/prompts/review_system.md.j2``,
+stable so it is prompt-cached), the per-PR message (``review_task.md.j2``) in which everything
+the PR's author wrote (title, description, file names, diff) sits between markers carrying a
+random token, so the PR's text cannot end the data block and pass for instructions; fitting the
+diff to the workflow's per-task soft token target (``diffs.clip_diff`` does the clipping, this
+module sizes its budget so the whole request fits); the escalation context for the router; and
+parsing the model's JSON answer (fenced or not) into ``Review`` / ``Finding``, falling back to
+the text as the summary when the answer is not the JSON asked for.
+
+It is a thin layer on ``BudgetedClient``: it must not reserve, price, call GitHub, or print.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from acme_ci_budget.config import Config, Workflow
+from acme_ci_budget.diffs import ClippedDiff, DiffPolicy, FileChange, clip_diff, path_matches, render_file
+from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.workflows import (
+    REVIEW_SYSTEM,
+    REVIEW_TASK,
+    PromptTemplates,
+    data_delimiters,
+    default_templates,
+)
+
+if TYPE_CHECKING:
+    from acme_ci_budget.client import BudgetedClient, CompletionResult
+
+WORKFLOW_ID = "ci_cd_review"
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+_SEVERITY_ALIASES = {"blocker": "critical", "major": "high", "error": "high", "warning": "medium", "minor": "low",
+                     "nit": "low", "note": "info", "suggestion": "info"}
+# The prompt lists at most this many omitted files by name; the rest are counted.
+MAX_OMITTED_LISTED = 40
+MAX_DESCRIPTION_CHARS = 2000
+MAX_TITLE_CHARS = 300
+MAX_PATH_CHARS = 200
+MAX_FINDINGS = 25
+MAX_FINDING_TITLE = 200
+MAX_FINDING_BODY = 4000
+_FIT_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class ReviewSubject:
+    """What the prompt says about the pull request besides the diff (all of it untrusted)."""
+
+    title: str = ""
+    description: str = ""
+    repository: str = ""
+    number: int | None = None
+    scope: str = ""  # e.g. "only the commits pushed since abc1234"
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """A review ready to send: system prompt, messages, and the routing context."""
+
+    system: str
+    messages: tuple[Mapping[str, Any], ...]
+    context: Mapping[str, Any]
+    clipped: ClippedDiff
+    input_tokens: int
+    reserve_output_tokens: int
+    not_listed: int = 0
+
+    @property
+    def user_text(self) -> str:
+        return str(self.messages[-1]["content"])
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    line: int | None
+    severity: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Review:
+    """The parsed answer. ``structured`` is False when the model did not answer with the JSON asked for:
+    ``summary`` then holds its text and there are no findings."""
+
+    summary: str
+    findings: tuple[Finding, ...] = ()
+    structured: bool = True
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    request: ReviewRequest
+    result: CompletionResult
+    review: Review | None = None  # None when the call was blocked
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Why the router should take the complex model (empty reason: it should not be forced)."""
+
+    reason: str = ""
+    paths: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return {"is_complex": True, "reason": self.reason} if self.reason else {}
+
+
+# --- policy and escalation ----------------------------------------------------------------------
+
+
+def policy_from_config(config: Config) -> DiffPolicy:
+    """The diff policy the config's ``review:`` section describes; ``escalate_globs`` count as security paths."""
+    from acme_ci_budget.diffs import SECURITY_GLOBS
+
+    review = config.review
+    return DiffPolicy(
+        exclude=review.exclude,
+        include=review.include,
+        max_file_bytes=review.max_file_bytes,
+        security_globs=SECURITY_GLOBS + tuple(review.escalate_globs),
+    )
+
+
+def escalation(
+    files: Sequence[FileChange], clipped: ClippedDiff, workflow: Workflow, policy: DiffPolicy, config: Config
+) -> Escalation:
+    """Force the complex model for security-sensitive paths and for diffs past the routing threshold.
+
+    The threshold is judged on the whole reviewable diff before clipping: a large change clipped
+    to fit the budget is still a large change.
+    """
+    escalate_globs = tuple(config.review.escalate_globs)
+    if clipped.touches_security:
+        shown = ", ".join(_safe_path(p) for p in clipped.security_paths[:5])
+        more = f" and {len(clipped.security_paths) - 5} more" if len(clipped.security_paths) > 5 else ""
+        configured = any(path_matches(p, escalate_globs) for p in clipped.security_paths) if escalate_globs else False
+        kind = "review.escalate_globs" if configured else "security-sensitive paths"
+        return Escalation(f"{kind}: {shown}{more}", clipped.security_paths)
+    reviewable = [f for f in files if policy.exclusion_reason(f) is None]
+    full = sum(estimate_tokens(render_file(f)) for f in reviewable)
+    threshold = workflow.routing.threshold_tokens
+    if full > threshold:
+        return Escalation(f"large diff: ~{full:,} tokens before clipping > routing threshold {threshold:,}")
+    return Escalation()
+
+
+# --- building the request -----------------------------------------------------------------------
+
+
+def _safe_path(path: str) -> str:
+    """A file name as one printable line (names are the PR author's text, and may hold newlines)."""
+    text = "".join(c if c.isprintable() else "?" for c in path)
+    return text if len(text) <= MAX_PATH_CHARS else text[: MAX_PATH_CHARS - 1] + "…"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_request(
+    clipped: ClippedDiff,
+    templates: PromptTemplates | None = None,
+    subject: ReviewSubject | None = None,
+    *,
+    escalation_reason: str = "",
+    not_listed: int = 0,
+    delimiters: tuple[str, str] | None = None,
+) -> tuple[str, str]:
+    """(system, user message) for a clipped diff."""
+    templates = templates or default_templates()
+    subject = subject or ReviewSubject()
+    begin, end = delimiters or data_delimiters()
+    omitted = [{"path": _safe_path(p), "reason": r} for p, r in clipped.omitted[:MAX_OMITTED_LISTED]]
+    system = templates.render(REVIEW_SYSTEM)
+    user = templates.render(
+        REVIEW_TASK,
+        begin=begin,
+        end=end,
+        repository=subject.repository,
+        number=subject.number,
+        title=_clip(" ".join(subject.title.split()), MAX_TITLE_CHARS),
+        description=_clip(subject.description.strip(), MAX_DESCRIPTION_CHARS),
+        scope=subject.scope,
+        diff=clipped.text.rstrip("\n"),
+        files_included=len(clipped.included),
+        omitted=omitted,
+        omitted_more=max(0, len(clipped.omitted) - MAX_OMITTED_LISTED),
+        not_listed=not_listed,
+        escalation=escalation_reason,
+    )
+    return system, user
+
+
+def fit_request(
+    files: Sequence[FileChange],
+    config: Config,
+    workflow: Workflow,
+    templates: PromptTemplates | None = None,
+    subject: ReviewSubject | None = None,
+    *,
+    policy: DiffPolicy | None = None,
+    not_listed: int = 0,
+) -> ReviewRequest:
+    """Clip the diff so the whole request (prompt + diff + the largest output the router may allow)
+    stays within the workflow's per-task soft token target, and build the request.
+
+    The diff's budget starts at the soft target minus the prompt around it and the output
+    allowance, then shrinks by any excess the rendered request shows (the omitted-files list
+    grows as files are dropped) until it fits.
+    """
+    templates = templates or default_templates()
+    policy = policy or policy_from_config(config)
+    soft = workflow.per_task_tokens.soft
+    reserve_output = max(workflow.routing.max_tokens.values())
+    delimiters = data_delimiters()
+    empty = clip_diff([], 0, policy)
+    system, user = render_request(empty, templates, subject, not_listed=not_listed, delimiters=delimiters)
+    overhead = estimate_messages_tokens([{"role": "user", "content": user}], system)
+    budget = max(0, soft - overhead - reserve_output)
+    clipped = clip_diff(files, budget, policy)
+    esc = escalation(files, clipped, workflow, policy, config)
+    for round_ in range(_FIT_ROUNDS + 1):
+        system, user = render_request(
+            clipped, templates, subject, escalation_reason=esc.reason, not_listed=not_listed, delimiters=delimiters
+        )
+        messages = ({"role": "user", "content": user},)
+        total = estimate_messages_tokens(messages, system)
+        excess = total + reserve_output - soft
+        if excess <= 0 or budget == 0 or round_ == _FIT_ROUNDS:
+            break
+        budget = max(0, budget - excess)
+        clipped = clip_diff(files, budget, policy)
+    return ReviewRequest(
+        system=system,
+        messages=messages,
+        context=esc.context,
+        clipped=clipped,
+        input_tokens=total,
+        reserve_output_tokens=reserve_output,
+        not_listed=not_listed,
+    )
+
+
+# --- calling ------------------------------------------------------------------------------------
+
+
+def run(
+    client: BudgetedClient,
+    request: ReviewRequest,
+    workflow_id: str = WORKFLOW_ID,
+    *,
+    user_id: str | None = None,
+    task_id: str | None = None,
+    timeout: float | None = None,
+) -> ReviewOutcome:
+    """One budgeted review call; a blocked call comes back with ``review=None``. Model errors propagate."""
+    result = client.complete(
+        workflow_id,
+        list(request.messages),
+        system=request.system,
+        context=dict(request.context) or None,
+        user_id=user_id,
+        task_id=task_id,
+        timeout=timeout,
+    )
+    if result.budget_blocked:
+        return ReviewOutcome(request, result, None)
+    return ReviewOutcome(request, result, parse_review(result.content, request.clipped.included))
+
+
+# --- parsing the answer -------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def _json_objects(text: str) -> Iterable[Any]:
+    """JSON objects in the text: fenced blocks first, then the whole text, then any object found by scanning."""
+    for match in _FENCE.finditer(text):
+        try:
+            yield json.loads(match.group(1))
+        except ValueError:
+            pass
+    stripped = text.strip()
+    try:
+        yield json.loads(stripped)
+    except ValueError:
+        pass
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            obj, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        yield obj
+
+
+def _as_line(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+        return number if number > 0 else None
+    return None
+
+
+def _severity(value: Any) -> str:
+    text = str(value or "").strip().lower()
+    if text in SEVERITIES:
+        return text
+    return _SEVERITY_ALIASES.get(text, "info")
+
+
+def _finding(raw: Any, known_paths: frozenset[str] | None) -> Finding | None:
+    if not isinstance(raw, Mapping):
+        return None
+    title = str(raw.get("title") or "").strip()
+    body = str(raw.get("body") or raw.get("comment") or raw.get("message") or "").strip()
+    if not title and not body:
+        return None
+    path = raw.get("path") or raw.get("file") or ""
+    path = str(path).strip().removeprefix("b/") if path else ""
+    line = _as_line(raw.get("line"))
+    if known_paths is not None and path not in known_paths:
+        # A finding about a file that was not in the diff cannot be anchored anywhere.
+        line = None
+    return Finding(
+        path=path,
+        line=line if path else None,
+        severity=_severity(raw.get("severity")),
+        title=_clip(" ".join(title.split()) or _clip(" ".join(body.split()), 80), MAX_FINDING_TITLE),
+        body=_clip(body, MAX_FINDING_BODY),
+    )
+
+
+def parse_review(text: str, known_paths: Iterable[str] | None = None) -> Review:
+    """The model's answer as a ``Review``; text that is not the JSON asked for becomes the summary."""
+    known = frozenset(known_paths) if known_paths is not None else None
+    for obj in _json_objects(text or ""):
+        if not isinstance(obj, Mapping) or not ("summary" in obj or "findings" in obj):
+            continue
+        summary = obj.get("summary")
+        findings_raw = obj.get("findings") or []
+        if not isinstance(summary, (str, type(None))) or not isinstance(findings_raw, list):
+            continue
+        findings = [f for f in (_finding(item, known) for item in findings_raw) if f is not None]
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        findings.sort(key=lambda f: order[f.severity])
+        return Review((summary or "").strip(), tuple(findings[:MAX_FINDINGS]), True)
+    return Review((text or "").strip() or "(the model returned no text)", (), False)
