@@ -27,7 +27,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alerts": ("alerts", "alerts", "Send a test alert, or check every alert condition now."),
     "chat": ("chat", "chat", "Talk to the dev or PM assistant under the budget (like `llm chat`)."),
     "events": ("events", "events", "Export usage events (calls, blocks, failures) as JSONL or CSV."),
-    "report": ("report", "report", "Monthly budget and ROI report: text, Markdown, HTML dashboard or JSON; --post-slack."),
+    "report": ("report", "report", "Monthly budget and ROI report: text, Markdown, JSON or HTML dashboard."),
+    "review": ("review", "review", "Budgeted Claude review of a pull request (or a local diff)."),
+    "qa-testgen": ("qa_testgen", "qa_testgen", "Test plan and cases for a feature ticket, under the QA budget."),
 }
 
 
@@ -71,7 +73,11 @@ def main(argv: list[str] | None = None) -> Any:
     from acme_ci_budget.errors import AcmeError
 
     try:
-        return cli.main(args=argv, prog_name="acme-ci-budget", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="acme-ci-budget", standalone_mode=False)
+        # non-standalone Click returns a command's ctx.exit(n) code instead of exiting
+        if isinstance(result, int) and result:
+            sys.exit(result)
+        return result
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
