@@ -14,11 +14,11 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from acme_ci_budget.config import Config, load_config
+from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.money import nano_to_usd, pct
 from acme_ci_budget.pricing import calculate_cost as _calculate_cost
@@ -209,7 +209,6 @@ class BudgetEnforcer:
             )
         now = self.now()
         day, month = self.periods(now)
-        res_id = uuid.uuid4().hex
         wf = self.config.workflows.get(workflow_id)
         requested = max_output_tokens
         warnings: list[str] = []
@@ -231,45 +230,28 @@ class BudgetEnforcer:
                     f"per-task soft limit: {input_tokens + max_output_tokens} tokens > {wf.per_task_tokens.soft}"
                 )
         held = cost_nano(model, input_tokens, max_output_tokens, overrides=self.config.pricing) if not reason else 0
-        args = self._reserve_args(
-            wf,
-            workflow_id,
-            model,
-            res_id,
-            now,
-            held,
-            input_tokens + max_output_tokens,
-            session_id,
-            reason,
-            {
-                "session": session_id,
-                "user": user_id,
-                "task": task_id,
-                "loop_step": loop_step,
-                "input_tokens": input_tokens,
-                "max_output_tokens": max_output_tokens,
-            },
+        draft = Reservation(
+            id=uuid.uuid4().hex,
+            workflow_id=workflow_id,
+            model=model,
+            allowed=False,
+            reason=reason,
+            input_tokens=input_tokens,
+            max_output_tokens=max_output_tokens,
+            requested_max_output_tokens=requested,
+            held_nano=held,
+            day=day,
+            month=month,
+            session_id=session_id,
+            user_id=user_id,
+            task_id=task_id,
+            loop_step=loop_step,
+            warnings=tuple(warnings),
         )
-        keys = self._reserve_keys(workflow_id, day, month, session_id, res_id)
         try:
-            raw = self._reserve(keys=keys, args=args)
+            raw = self._reserve(keys=self._reserve_keys(draft), args=self._reserve_args(wf, draft, now))
         except Exception as exc:
-            return self._unavailable(
-                exc,
-                workflow_id,
-                model,
-                input_tokens,
-                max_output_tokens,
-                requested,
-                held,
-                day,
-                month,
-                res_id,
-                session_id,
-                user_id,
-                task_id,
-                loop_step,
-            )
+            return self._unavailable(exc, draft)
         allowed = bool(int(raw[0]))
         reason = raw[1].decode() if isinstance(raw[1], bytes) else str(raw[1])
         org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = (int(x) for x in raw[2:10])
@@ -288,82 +270,63 @@ class BudgetEnforcer:
                 warnings.append(
                     f"per-session soft limit: {s_tok + s_held} tokens > {wf.per_session_tokens.soft}; compress context"
                 )
-        reservation = Reservation(
-            id=res_id,
-            workflow_id=workflow_id,
-            model=model,
+        return replace(
+            draft,
             allowed=allowed,
             reason=reason,
-            input_tokens=input_tokens,
-            max_output_tokens=max_output_tokens,
-            requested_max_output_tokens=requested,
             held_nano=held if allowed else 0,
-            day=day,
-            month=month,
-            session_id=session_id,
-            user_id=user_id,
-            task_id=task_id,
-            loop_step=loop_step,
             warnings=tuple(warnings),
             headroom=headroom,
         )
-        return reservation
 
-    def _reserve_keys(self, wf: str, day: str, month: str, session_id: str | None, res_id: str) -> list[str]:
-        k = self.keys
+    def _reserve_keys(self, r: Reservation) -> list[str]:
+        k, wf = self.keys, r.workflow_id
         return [
             k.holds(),
-            k.org_spent(month),
-            k.org_held(month),
-            k.wf_spent_month(wf, month),
-            k.wf_held_month(wf, month),
-            k.wf_spent_day(wf, day),
-            k.wf_held_day(wf, day),
-            k.session(session_id),
-            k.hold(res_id),
-            k.stats(month),
+            k.org_spent(r.month),
+            k.org_held(r.month),
+            k.wf_spent_month(wf, r.month),
+            k.wf_held_month(wf, r.month),
+            k.wf_spent_day(wf, r.day),
+            k.wf_held_day(wf, r.day),
+            k.session(r.session_id),
+            k.hold(r.id),
+            k.stats(r.month),
             k.events(),
         ]
 
-    def _reserve_args(self, wf, workflow_id, model, res_id, now, held, tokens, session_id, reason, extra) -> list:
-        now_ms = self._ms(now)
-        event = _event_fields(workflow=workflow_id, model=model, **extra)
+    def _reserve_args(self, wf: Workflow | None, r: Reservation, now: datetime) -> list:
+        session = wf is not None and r.session_id is not None
+        event = _event_fields(
+            workflow=r.workflow_id,
+            model=r.model,
+            session=r.session_id,
+            user=r.user_id,
+            task=r.task_id,
+            loop_step=r.loop_step,
+            input_tokens=r.input_tokens,
+            max_output_tokens=r.max_output_tokens,
+        )
         return [
-            now_ms,
+            self._ms(now),
             self.config.ledger.hold_ttl_seconds * 1000,
-            res_id,
-            held,
+            r.id,
+            r.held_nano,
             self.config.org_monthly_nano,
             wf.monthly_nano if wf else 0,
             wf.daily_nano if wf else 0,
-            tokens,
-            wf.per_session_tokens.hard if (wf and session_id) else 0,
-            reason,
-            workflow_id,
+            r.input_tokens + r.max_output_tokens,
+            wf.per_session_tokens.hard if session else 0,
+            r.reason,
+            r.workflow_id,
             self.keys.p,
             self._retention_ms,
             self._retention_ms,
-            wf.max_loop_steps if (wf and session_id) else 0,
+            wf.max_loop_steps if session else 0,
             event,
         ]
 
-    def _unavailable(
-        self,
-        exc,
-        workflow_id,
-        model,
-        input_tokens,
-        max_out,
-        requested,
-        held,
-        day,
-        month,
-        res_id,
-        session_id,
-        user_id,
-        task_id,
-        loop_step,
-    ) -> Reservation:
+    def _unavailable(self, exc: Exception, draft: Reservation) -> Reservation:
         if not _is_connection_error(exc):
             raise exc
         where = redact_url(self.redis_url)
@@ -372,25 +335,17 @@ class BudgetEnforcer:
                 f"budget ledger unreachable at {where} ({exc.__class__.__name__}); refusing to spend without it "
                 "(set ledger.fail_open: true to allow calls while Redis is down)"
             ) from None
-        message = f"LEDGER UNREACHABLE at {where}: fail_open is on, letting {workflow_id} call {model} UNBUDGETED"
+        message = (
+            f"LEDGER UNREACHABLE at {where}: fail_open is on, letting {draft.workflow_id} call {draft.model} UNBUDGETED"
+        )
         log.warning(message)
-        return Reservation(
-            id=f"failopen-{res_id}",
-            workflow_id=workflow_id,
-            model=model,
+        return replace(
+            draft,
+            id=f"failopen-{draft.id}",
             allowed=True,
             reason=LEDGER_DOWN,
-            input_tokens=input_tokens,
-            max_output_tokens=max_out,
-            requested_max_output_tokens=requested,
             held_nano=0,
-            day=day,
-            month=month,
-            session_id=session_id,
-            user_id=user_id,
-            task_id=task_id,
-            loop_step=loop_step,
-            warnings=(message,),
+            warnings=(*draft.warnings, message),
             fail_open=True,
         )
 
