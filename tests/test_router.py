@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from acme_ci_budget.config import ConfigError
 from acme_ci_budget.pricing import price_for
@@ -199,3 +201,14 @@ def test_max_tokens_table_comes_from_config(make_config) -> None:
 def test_unknown_workflow_is_a_config_error(router: TaskRouter) -> None:
     with pytest.raises(ConfigError, match="unknown workflow 'nope'"):
         router.route("nope", "hi")
+
+
+@given(
+    st.lists(st.sampled_from(["design", "Design", "designated", "re-design", "_design", "design_", "DESIGN!", " ",
+                              "\n", "x", "é", "c++", "C++x", "İ", "de  sign"]), max_size=8).map("".join),
+    st.sampled_from(["design", "c++", "de sign"]),
+)
+def test_fast_keyword_match_agrees_with_the_whole_word_regex(text, keyword):
+    from acme_ci_budget.router import _keyword_pattern
+
+    assert (match_keyword(text, [keyword]) is not None) == (_keyword_pattern(keyword).search(text) is not None)
