@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from acme_ci_budget.config import Config, Workflow
-from acme_ci_budget.pricing import cost_nano
+from acme_ci_budget.pricing import cost_nano, min_cacheable_tokens
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class WorkflowEstimate:
     output_cost_nano: int
     monthly_budget_nano: int
     cached_cost_nano: int  # the same month with the stable system prompt cached
+    cache_note: str = ""  # why caching does not apply, when it does not
 
     @property
     def cost_nano(self) -> int:
@@ -74,6 +75,13 @@ def estimate_workflow(config: Config, wf: Workflow, growth: int = 1) -> Workflow
     output_tokens = calls * inv.avg_output_tokens
     input_cost = cost_nano(inv.model, input_tokens, 0, overrides=config.pricing)
     output_cost = cost_nano(inv.model, 0, output_tokens, overrides=config.pricing)
+    cached, note = input_cost + output_cost, ""
+    if not wf.cache_system_prompt:
+        note = "caching off"
+    elif inv.cacheable_input_tokens < (minimum := min_cacheable_tokens(inv.model)):
+        note = f"{inv.cacheable_input_tokens:,}-token prompt is below {inv.model}'s {minimum:,}-token cache minimum"
+    else:
+        cached = _cached_cost(config, wf, tasks, calls)
     return WorkflowEstimate(
         workflow_id=wf.id,
         label=wf.label,
@@ -85,7 +93,8 @@ def estimate_workflow(config: Config, wf: Workflow, growth: int = 1) -> Workflow
         input_cost_nano=input_cost,
         output_cost_nano=output_cost,
         monthly_budget_nano=wf.monthly_nano,
-        cached_cost_nano=_cached_cost(config, wf, tasks, calls) if wf.cache_system_prompt else input_cost + output_cost,
+        cached_cost_nano=cached,
+        cache_note=note,
     )
 
 

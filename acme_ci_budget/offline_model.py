@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from acme_ci_budget.pricing import min_cacheable_tokens
+
 REAL_CHARS_PER_TOKEN = 3.8
 MESSAGE_FRAMING_TOKENS = 3
 CACHE_TTL = timedelta(minutes=5)
@@ -52,14 +54,6 @@ def real_tokens(text: str) -> int:
 def chars_for_tokens(tokens: int) -> int:
     """How many characters of plain text the stand-in tokenizer counts as ``tokens``."""
     return max(0, int(tokens * REAL_CHARS_PER_TOKEN))
-
-
-def min_cacheable_tokens(model: str) -> int:
-    """The API's minimum cacheable prefix for ``model``: shorter prefixes are silently not cached."""
-    name = model.lower()
-    if "haiku" in name:
-        return 4096 if "haiku-4" in name else 2048
-    return 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,6 +215,20 @@ def _at(tiers: dict[int, Decimal], start: int, base: Decimal) -> Decimal:
     return applicable[-1] if applicable else base
 
 
+def min_cacheable_tokens(model: str) -> int:
+    """The API's minimum cacheable prompt prefix for ``model``; a shorter prefix is silently not cached.
+
+    Anthropic's documented minimums: 1,024 tokens for Sonnet and Opus, 2,048 for Haiku 3 and 3.5,
+    4,096 for Haiku 4.5 and Opus 4.5 / 4.6.
+    """
+    name = model.lower()
+    if "haiku" in name:
+        return 4096 if "haiku-4" in name else 2048
+    if any(f"opus-4-{minor}" in name for minor in (5, 6)):
+        return 4096
+    return 1024
+
+
 def cost_nano(
     model: str,
     input_tokens: int,

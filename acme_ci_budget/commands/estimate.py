@@ -50,6 +50,7 @@ def _as_json(est) -> dict:
                 "cost_usd": nano_to_usd(w.cost_nano),
                 "monthly_budget_usd": nano_to_usd(w.monthly_budget_nano),
                 "cost_with_prompt_caching_usd": nano_to_usd(w.cached_cost_nano),
+                "prompt_caching_note": w.cache_note,
             }
             for w in est.workflows
         },
@@ -102,11 +103,14 @@ def _text(est) -> str:
 def _caching_line(est) -> str:
     saving = est.total_nano - est.cached_total_nano
     if saving >= 0:
-        return f"With the stable system prompts cached: {fmt_usd(est.cached_total_nano)} (saves {fmt_usd(saving)})"
-    return (
-        f"With the stable system prompts cached: {fmt_usd(est.cached_total_nano)} "
-        f"(costs {fmt_usd(-saving)} more: single-call tasks pay the cache-write premium)"
-    )
+        line = f"With the stable system prompts cached: {fmt_usd(est.cached_total_nano)} (saves {fmt_usd(saving)})"
+    else:
+        line = (
+            f"With the stable system prompts cached: {fmt_usd(est.cached_total_nano)} "
+            f"(costs {fmt_usd(-saving)} more: single-call tasks pay the cache-write premium)"
+        )
+    skipped = [f"{w.label}: {w.cache_note}" for w in est.workflows if w.cache_note]
+    return line + "".join(f"\n  not cached, {note}" for note in skipped)
 
 
 def _markdown(est) -> str:
