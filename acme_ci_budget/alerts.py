@@ -227,6 +227,12 @@ class AlertManager:
     ``config``/``redis_url``/``redis``/``clock`` mean what they mean for ``BudgetEnforcer``
     (pass ``enforcer=`` to share one). ``http`` is a ``requests.Session``; ``sleep`` is the
     backoff sleep (tests inject one); a delivery is tried ``max_attempts`` times at most.
+
+    ``deliver=False`` evaluates and deduplicates exactly as usual (the claims go to Redis, so a
+    delivering manager on the same ledger will not repeat them) and returns the alerts from
+    ``check`` and ``notify_*`` with ``delivered_to`` empty, but sends nothing: no log line, no
+    GitHub annotation or summary, no Slack or PagerDuty. It leaves open PagerDuty incidents to a
+    delivering manager to resolve. ``send_test`` is an explicit request and still sends.
     """
 
     def __init__(
@@ -243,6 +249,7 @@ class AlertManager:
         max_attempts: int = 3,
         backoff_seconds: float = 0.5,
         pagerduty_url: str = PAGERDUTY_EVENTS_URL,
+        deliver: bool = True,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -258,6 +265,7 @@ class AlertManager:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.pagerduty_url = pagerduty_url
+        self.deliver = deliver
         self._claimed: dict[str, datetime] = {}  # claim keys known to exist in Redis, until they expire
         self._lock = threading.Lock()
         _REDACTOR.add(
@@ -457,13 +465,15 @@ class AlertManager:
                 pending.append(self._blocked_pending(wf, reason, today, new, now))
 
         current = {"day": day, "month": month}
-        stale = {
-            dedup: info
-            for dedup, info in ((d, _loads(v)) for d, v in incidents.items())
-            if info
-            and info.get("period") != current.get(info.get("kind", ""), info.get("period"))
-            and (workflow_id is None or info.get("workflow") in (workflow_id, None))
-        }
+        stale: dict[str, dict] = {}
+        if self.deliver:  # claiming a stale incident obliges the claimant to send its resolve
+            stale = {
+                dedup: info
+                for dedup, info in ((d, _loads(v)) for d, v in incidents.items())
+                if info
+                and info.get("period") != current.get(info.get("kind", ""), info.get("period"))
+                and (workflow_id is None or info.get("workflow") in (workflow_id, None))
+            }
         won, won_stale = self._claim(pending, now, (seen_key, seen_updates, month_ttl), (incidents_key, stale))
         fired = self._deliver_all(won, now)
         fired += self._resolve([stale[d] | {"dedup_key": d} for d in won_stale])
@@ -636,7 +646,7 @@ class AlertManager:
         for p in claimed:
             if p.group and _RANK[p.alert.level] < by_group[p.group]:
                 continue  # warn and critical crossed at once: send the critical only
-            fired.append(self._deliver(p, now))
+            fired.append(self._deliver(p, now) if self.deliver else p.alert)
         return fired
 
     def _deliver(self, p: _Pending, now: datetime) -> Alert:

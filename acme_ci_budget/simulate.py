@@ -468,32 +468,36 @@ class FiredAlert:
         }
 
 
-def _recording_alerts(config: Config, enforcer: Any) -> Any:
-    """An ``AlertManager`` that evaluates and dedups as in production but records instead of delivering."""
-    from acme_ci_budget.alerts import AlertManager
-    from acme_ci_budget.forecast import local_date
+class _AlertRecorder:
+    """The production ``AlertManager`` with delivery off, keeping what fired with its simulated day.
 
-    class SimulatedAlerts(AlertManager):
-        def __init__(self) -> None:
-            super().__init__(config, enforcer=enforcer)
-            self.fired: list[FiredAlert] = []
+    Delivery (log, GitHub annotations, Slack, PagerDuty) is the one step a simulation must not
+    take; evaluation and dedup are the production ones. ``check`` is the client's alert hook.
+    """
 
-        # Delivery (log, GitHub annotations, Slack, PagerDuty) is the one step a simulation must not take.
-        def _deliver(self, p: Any, now: datetime) -> Any:
-            alert = replace(p.alert, delivered_to=("simulation",))
-            self.fired.append(
-                FiredAlert(
-                    day=local_date(now, config.tz),
-                    level=alert.level,
-                    condition=alert.condition,
-                    scope=alert.scope,
-                    period=alert.period,
-                    message=alert.message,
-                )
+    def __init__(self, config: Config, enforcer: Any) -> None:
+        from acme_ci_budget.alerts import AlertManager
+
+        self.manager = AlertManager(config, enforcer=enforcer, deliver=False)
+        self.fired: list[FiredAlert] = []
+
+    def check(self, workflow_id: str | None = None) -> list[Any]:
+        from acme_ci_budget.forecast import local_date
+
+        alerts = self.manager.check(workflow_id)
+        day = local_date(self.manager.now(), self.manager.config.tz)
+        self.fired += [
+            FiredAlert(
+                day=day,
+                level=alert.level,
+                condition=alert.condition,
+                scope=alert.scope,
+                period=alert.period,
+                message=alert.message,
             )
-            return alert
-
-    return SimulatedAlerts()
+            for alert in alerts
+        ]
+        return alerts
 
 
 @dataclass(frozen=True)
@@ -674,7 +678,7 @@ def run_simulation(
     first = plan.days[0].day
     clock = SimClock(datetime(first.year, first.month, first.day, tzinfo=tz).astimezone(UTC))
     enforcer = BudgetEnforcer(sim_config, redis=redis, clock=clock)
-    alerts = _recording_alerts(sim_config, enforcer)
+    alerts = _AlertRecorder(sim_config, enforcer)
     model = OfflineModel(clock=clock, advance=clock.advance, seed=seed)
     client = BudgetedClient(
         sim_config,

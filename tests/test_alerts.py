@@ -404,6 +404,50 @@ def test_unconfigured_channels_are_skipped(make_config, redis_url, clock, monkey
     assert alert.delivered_to == ("log",)
 
 
+# --- evaluating without delivering -------------------------------------------------------------
+
+
+def test_deliver_false_evaluates_and_dedups_but_sends_nothing(
+    config, enforcer, sleeps, http, monkeypatch, tmp_path, capsys, caplog
+):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    quiet = AlertManager(config, enforcer=enforcer, sleep=sleeps.append, deliver=False)
+    spend(enforcer, "ci_cd_review", "10.00")  # warn and critical at once, as a delivering manager sees them
+    with caplog.at_level(logging.DEBUG, logger="acme_ci_budget.alerts"):
+        fired = quiet.check()
+        blocked = quiet.notify_block("dev_assistant", "daily_limit_exceeded")
+
+    assert conditions(fired) == {(DAILY_CRITICAL, "ci_cd_review")}
+    assert fired[0].level == "CRITICAL" and fired[0].spent_nano == 10_000_000_000
+    assert fired[0].delivered_to == () and fired[0].failed == ()
+    assert blocked is not None and blocked.condition == BLOCKED and blocked.delivered_to == ()
+    assert len(http.calls) == 0  # no Slack, no PagerDuty
+    assert not summary.exists() and capsys.readouterr().out == ""  # no annotation, no job summary
+    assert not [r for r in caplog.records if r.getMessage().startswith("budget alert")]  # no log line
+
+    # dedup still applies: to this manager, and to a delivering one on the same ledger
+    assert quiet.check() == []
+    assert quiet.notify_block("dev_assistant", "daily_limit_exceeded") is None
+    assert AlertManager(config, enforcer=enforcer, sleep=sleeps.append).check() == []
+    assert len(http.calls) == 0
+
+
+def test_deliver_false_leaves_an_open_incident_to_a_delivering_manager(config, enforcer, clock, sleeps, http):
+    loud = AlertManager(config, enforcer=enforcer, sleep=sleeps.append)
+    quiet = AlertManager(config, enforcer=enforcer, sleep=sleeps.append, deliver=False)
+    spend(enforcer, "ci_cd_review", "10.00")
+    assert conditions(loud.check()) == {(DAILY_CRITICAL, "ci_cd_review")}
+    assert len(posts(http, PAGERDUTY_EVENTS_URL)) == 1
+
+    clock.advance(days=1)
+    assert quiet.check() == []  # it would have to send the resolve to claim it
+    assert len(posts(http, PAGERDUTY_EVENTS_URL)) == 1
+    assert [a.condition for a in loud.check()] == ["daily_critical_resolved"]
+    assert posts(http, PAGERDUTY_EVENTS_URL)[-1]["event_action"] == "resolve"
+
+
 # --- GitHub Actions -----------------------------------------------------------------------------
 
 
