@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import random
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 
@@ -105,3 +105,33 @@ def test_eight_processes_never_overspend_and_ledger_equals_settled(redis_url, ca
         )
     assert lab_total == sum(lab)
     assert lab_total > limit, "the lab's algorithm overspends under the same race"
+
+
+def _reserve_then_hang(url: str, config_text: str, ready: mp.Event) -> None:
+    enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock)
+    res = enforcer.reserve("ci_cd_review", HAIKU, 3000, 2000)
+    assert res.allowed
+    ready.set()
+    time.sleep(60)  # "calling the model" when it is killed
+
+
+def test_a_worker_killed_between_reserve_and_settle_leaks_nothing_past_the_ttl(redis_url):
+    text = _config_text()
+    ctx = mp.get_context("fork")
+    ready = ctx.Event()
+    worker = ctx.Process(target=_reserve_then_hang, args=(redis_url, text, ready))
+    worker.start()
+    assert ready.wait(30)
+    worker.kill()  # SIGKILL: no finally, no release
+    worker.join(10)
+    later = {"now": _clock()}
+    enforcer = BudgetEnforcer(parse_config(text), redis_url=redis_url, clock=lambda: later["now"])
+    assert enforcer.open_holds() == 1
+    assert enforcer.get_all_status()["ci_cd_review"]["held_usd"] > 0
+    later["now"] = _clock() + timedelta(seconds=enforcer.config.ledger.hold_ttl_seconds + 1)
+    assert enforcer.reserve("ci_cd_review", HAIKU, 10, 10).allowed  # the next reserve purges it
+    status = enforcer.workflow_status("ci_cd_review")
+    assert enforcer.open_holds() == 1  # only the new hold
+    assert status["daily_spend"] == 0
+    (new_hold,) = enforcer.redis.zrange(enforcer.keys.holds(), 0, -1)
+    assert status["held_nano"] == int(enforcer.redis.hget(enforcer.keys.hold(new_hold.decode()), "amount"))
