@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from acme_ci_budget.commands.chat import chat
 from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.workflows import dev_assistant, pm_assistant
 from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, handler, server_error
 
 HAIKU = "claude-3-5-haiku-20241022"
@@ -73,6 +74,7 @@ def test_a_turn_prints_the_reply_and_the_gauge(run_chat, server, redis_url) -> N
     assert "Bye." in result.output
     [request] = server.message_requests
     assert request.json["system"][0]["text"].startswith("You are Acme's developer coding assistant")
+    assert request.json["system"][0]["text"] == dev_assistant.system_prompt()  # the workflow's template, one source
     [call] = [e for e in _events(redis_url) if e["type"] == "call"]
     assert (call["workflow"], call["user"], call["loop_step"]) == ("dev_assistant", "ana", "1")
     assert call["session"].startswith("dev_assistant-")
@@ -133,6 +135,7 @@ def test_api_error_is_reported_and_the_chat_goes_on(run_chat, server) -> None:
     assert "Error: pm_assistant: the Messages API answered 500 api_error" in result.output
     assert "echo: second" in result.output
     assert "turn 2/15" in result.output  # the failed turn used a step
+    assert server.message_requests[-1].json["system"][0]["text"] == pm_assistant.system_prompt()
 
 
 def test_only_the_interactive_workflows(run_chat) -> None:

@@ -14,18 +14,11 @@ from typing import Any
 import click
 
 from acme_ci_budget.commands._options import config_option, load, redis_option
+from acme_ci_budget.workflows import dev_assistant, pm_assistant
 
-CHAT_WORKFLOWS = ("dev_assistant", "pm_assistant")
-SYSTEM_PROMPTS = {
-    "dev_assistant": (
-        "You are Acme's developer coding assistant. Answer precisely and briefly, prefer small working "
-        "code examples, and say so when you are unsure."
-    ),
-    "pm_assistant": (
-        "You are Acme's product requirements assistant. Help product managers turn ideas into clear, "
-        "testable requirements and user stories with acceptance criteria."
-    ),
-}
+# The assistants' system prompts are their workflow modules' (templates/prompts/*.j2), so teams edit one place.
+_ASSISTANTS = {module.WORKFLOW_ID: module for module in (dev_assistant, pm_assistant)}
+CHAT_WORKFLOWS = tuple(_ASSISTANTS)
 # Blocks that end the conversation; any other block (an over-long message) lets the person try again.
 _ENDING_BLOCKS = {
     "session_token_limit_exceeded",
@@ -88,7 +81,8 @@ def chat(
 
     cfg = load(config_path)
     client = BudgetedClient(cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout)
-    session = client.session(workflow, user_id or _default_user(), system=system_prompt or SYSTEM_PROMPTS[workflow])
+    system = system_prompt or _ASSISTANTS[workflow].system_prompt()
+    session = client.session(workflow, user_id or _default_user(), system=system)
     wf = session.workflow
     click.echo(
         f"{wf.label} (session {session.session_id}; soft {session.soft_limit:,} / hard {session.hard_limit:,} "
