@@ -1,7 +1,11 @@
-"""Options every command shares (config, Redis URL, output format) and how they load.
+"""Options commands share (config, Redis URL, output format, the model-task options) and how they load.
 
 Owns the option spellings and environment variables so they stay identical
-across commands. It must stay light: no Redis or SDK import at module level.
+across commands: those every command takes, and those of the commands the
+GitHub Action runs a model task with (``review``, ``qa-testgen``), which read
+each option from the ``ACB_*`` variable the action sets (click treats an empty
+variable as unset, so an action input left empty means the default). It must
+stay light: no Redis or SDK import at module level.
 """
 
 from __future__ import annotations
@@ -34,15 +38,86 @@ def redis_option(func: F) -> F:
     )(func)
 
 
-def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+def format_option(
+    *choices: str, default: str = "text", envvar: str | None = None, help: str = "Output format."
+) -> Callable[[F], F]:
+    """``--format`` (as ``fmt``); with ``envvar`` also read from it, and the help says so."""
     return click.option(
         "--format",
         "fmt",
+        envvar=envvar,
         type=click.Choice(choices),
         default=default,
         show_default=True,
-        help="Output format.",
+        help=f"{help} [env {envvar}]." if envvar else help,
     )
+
+
+# --- the model-task commands (review, qa-testgen) -------------------------------------------------
+
+
+def _empty_is_none(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return value or None  # --workflow-id "" means the default, as an empty ACB_WORKFLOW_ID does
+
+
+def workflow_id_option(default_id: str) -> Callable[[F], F]:
+    return click.option(
+        "--workflow-id",
+        envvar="ACB_WORKFLOW_ID",
+        metavar="ID",
+        callback=_empty_is_none,
+        help=f"Budget workflow charged [env ACB_WORKFLOW_ID; default {default_id}].",
+    )
+
+
+def dry_run_option(help: str) -> Callable[[F], F]:
+    return click.option("--dry-run/--no-dry-run", envvar="ACB_DRY_RUN", default=False, help=help)
+
+
+def fail_on_block_option(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--fail-on-block/--no-fail-on-block",
+        envvar="ACB_FAIL_ON_BLOCK",
+        default=False,
+        help=f"Exit 1 when the budget blocks the {what} [env ACB_FAIL_ON_BLOCK; default: a notice, exit 0].",
+    )
+
+
+def timeout_seconds_option(func: F) -> F:
+    return click.option(
+        "--timeout-seconds",
+        envvar="ACB_TIMEOUT_SECONDS",
+        type=click.FloatRange(min=0.1),
+        default=300.0,
+        show_default=True,
+        help="Give up on the model call (retries included) after this long; the hold is released.",
+    )(func)
+
+
+def max_retries_option(func: F) -> F:
+    return click.option(
+        "--max-retries",
+        envvar="ACB_MAX_RETRIES",
+        type=click.IntRange(0, 10),
+        default=2,
+        show_default=True,
+        help="Retries on 429/5xx/529 within the timeout.",
+    )(func)
+
+
+def ephemeral_ledger_option(func: F) -> F:
+    return click.option(
+        "--ephemeral-ledger/--no-ephemeral-ledger",
+        envvar="ACB_EPHEMERAL_LEDGER",
+        default=False,
+        help="Allow an embedded ledger in Actions (it resets every run and enforces nothing across runs).",
+    )(func)
+
+
+def anthropic_key_option(func: F) -> F:
+    return click.option(
+        "--anthropic-api-key", "api_key", envvar="ANTHROPIC_API_KEY", show_envvar=True, help="Prefer the env var."
+    )(func)
 
 
 def load(config_path: str | None) -> Any:

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import click
 
-from acme_ci_budget.commands._options import config_option, redis_option
+from acme_ci_budget.commands._options import (
+    anthropic_key_option,
+    config_option,
+    dry_run_option,
+    ephemeral_ledger_option,
+    fail_on_block_option,
+    max_retries_option,
+    redis_option,
+    timeout_seconds_option,
+    workflow_id_option,
+)
 
 
 @click.command("qa-testgen")
@@ -34,46 +44,13 @@ from acme_ci_budget.commands._options import config_option, redis_option
     show_default=True,
     help="Where to write the test plan (the report-path output).",
 )
-@click.option(
-    "--workflow-id",
-    envvar="ACB_WORKFLOW_ID",
-    metavar="ID",
-    help="Budget workflow charged [env ACB_WORKFLOW_ID; default qa_test_gen].",
-)
-@click.option(
-    "--dry-run/--no-dry-run", envvar="ACB_DRY_RUN", default=False, help="Print the request and its cost only."
-)
-@click.option(
-    "--fail-on-block/--no-fail-on-block",
-    envvar="ACB_FAIL_ON_BLOCK",
-    default=False,
-    help="Exit 1 when the budget blocks the task [default: a notice, exit 0].",
-)
-@click.option(
-    "--timeout-seconds",
-    envvar="ACB_TIMEOUT_SECONDS",
-    type=click.FloatRange(min=0.1),
-    default=300.0,
-    show_default=True,
-    help="Give up on the model call (retries included) after this long; the hold is released.",
-)
-@click.option(
-    "--max-retries",
-    envvar="ACB_MAX_RETRIES",
-    type=click.IntRange(0, 10),
-    default=2,
-    show_default=True,
-    help="Retries on 429/5xx/529 within the timeout.",
-)
-@click.option(
-    "--ephemeral-ledger/--no-ephemeral-ledger",
-    envvar="ACB_EPHEMERAL_LEDGER",
-    default=False,
-    help="Allow an embedded ledger in Actions (it resets every run).",
-)
-@click.option(
-    "--anthropic-api-key", "api_key", envvar="ANTHROPIC_API_KEY", show_envvar=True, help="Prefer the env var."
-)
+@workflow_id_option("qa_test_gen")
+@dry_run_option("Print the request and its cost only.")
+@fail_on_block_option("task")
+@timeout_seconds_option
+@max_retries_option
+@ephemeral_ledger_option
+@anthropic_key_option
 @config_option
 @redis_option
 @click.pass_context
@@ -88,7 +65,7 @@ def qa_testgen(ctx: click.Context, **params: object) -> None:
     from acme_ci_budget.review_run import QAOptions, run_qa_testgen
 
     options = QAOptions(
-        workflow_id=params["workflow_id"] or None,
+        workflow_id=params["workflow_id"],
         config_path=params["config_path"],
         redis_url=params["redis_url"],
         api_key=params["api_key"],

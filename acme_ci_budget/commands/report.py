@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from acme_ci_budget.commands._options import config_option, load, redis_option
+from acme_ci_budget.commands._options import config_option, format_option, load, redis_option
 
 FORMATS = ("text", "markdown", "html", "json")
 EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
@@ -32,15 +32,7 @@ EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
     help="Month to report, in the config's timezone; 'previous' is the last complete month, what the "
     "scheduled workflow uses on the 1st [env ACB_MONTH].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    envvar="ACB_REPORT_FORMAT",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Output format; html is a self-contained dashboard page [env ACB_REPORT_FORMAT].",
-)
+@format_option(*FORMATS, envvar="ACB_REPORT_FORMAT", help="Output format; html is a self-contained dashboard page")
 @click.option(
     "--output",
     "-o",

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import click
 
-from acme_ci_budget.commands._options import config_option, redis_option
+from acme_ci_budget.commands._options import (
+    anthropic_key_option,
+    config_option,
+    dry_run_option,
+    ephemeral_ledger_option,
+    fail_on_block_option,
+    max_retries_option,
+    redis_option,
+    timeout_seconds_option,
+    workflow_id_option,
+)
 
 BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
 
@@ -22,24 +32,9 @@ BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
     type=click.Path(dir_okay=False),
     help="Review a local unified diff instead (no GitHub); the comment is printed.",
 )
-@click.option(
-    "--workflow-id",
-    envvar="ACB_WORKFLOW_ID",
-    metavar="ID",
-    help="Budget workflow charged [env ACB_WORKFLOW_ID; default ci_cd_review].",
-)
-@click.option(
-    "--dry-run/--no-dry-run",
-    envvar="ACB_DRY_RUN",
-    default=False,
-    help="Do everything but the model call and the posting; print the request and its worst-case cost.",
-)
-@click.option(
-    "--fail-on-block/--no-fail-on-block",
-    envvar="ACB_FAIL_ON_BLOCK",
-    default=False,
-    help="Exit 1 when the budget blocks the review [env ACB_FAIL_ON_BLOCK; default: a notice, exit 0].",
-)
+@workflow_id_option("ci_cd_review")
+@dry_run_option("Do everything but the model call and the posting; print the request and its worst-case cost.")
+@fail_on_block_option("review")
 @click.option(
     "--comment-behavior",
     envvar="ACB_COMMENT_BEHAVIOR",
@@ -55,22 +50,8 @@ BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
     show_default=True,
     help="Review only the commits since the last reviewed head.",
 )
-@click.option(
-    "--timeout-seconds",
-    envvar="ACB_TIMEOUT_SECONDS",
-    type=click.FloatRange(min=0.1),
-    default=300.0,
-    show_default=True,
-    help="Give up on the model call (retries included) after this long; the hold is released.",
-)
-@click.option(
-    "--max-retries",
-    envvar="ACB_MAX_RETRIES",
-    type=click.IntRange(0, 10),
-    default=2,
-    show_default=True,
-    help="Retries on 429/5xx/529 within the timeout.",
-)
+@timeout_seconds_option
+@max_retries_option
 @click.option(
     "--inline-comments/--no-inline-comments",
     envvar="ACB_INLINE_COMMENTS",
@@ -83,12 +64,7 @@ BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
     default=False,
     help="Put the model's review text in the job summary too (default: the cost table only).",
 )
-@click.option(
-    "--ephemeral-ledger/--no-ephemeral-ledger",
-    envvar="ACB_EPHEMERAL_LEDGER",
-    default=False,
-    help="Allow an embedded ledger in Actions (it resets every run and enforces nothing across runs).",
-)
+@ephemeral_ledger_option
 @click.option(
     "--templates-dir",
     envvar="ACB_TEMPLATES_DIR",
@@ -100,9 +76,7 @@ BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
 @click.option(
     "--github-token", envvar="GITHUB_TOKEN", show_envvar=True, help="GitHub token (prefer the env var)."
 )
-@click.option(
-    "--anthropic-api-key", "api_key", envvar="ANTHROPIC_API_KEY", show_envvar=True, help="Prefer the env var."
-)
+@anthropic_key_option
 @config_option
 @redis_option
 @click.pass_context
@@ -119,7 +93,7 @@ def review(ctx: click.Context, **params: object) -> None:
     from acme_ci_budget.review_run import ReviewOptions, run_review
 
     options = ReviewOptions(
-        workflow_id=params["workflow_id"] or None,
+        workflow_id=params["workflow_id"],
         config_path=params["config_path"],
         redis_url=params["redis_url"],
         api_key=params["api_key"],
