@@ -78,48 +78,45 @@ NO_KEY_MESSAGE = "ANTHROPIC_API_KEY is empty: set the anthropic-api-key input fr
 
 
 @dataclass(frozen=True)
-class ReviewOptions:
-    """Everything ``acme-ci-budget review`` takes (the CLI maps options and env vars onto this)."""
+class TaskOptions:
+    """What every model-task run takes (the options ``commands._options`` declares for both commands)."""
 
     workflow_id: str | None = None
     config_path: str | None = None
     redis_url: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
+    dry_run: bool = False
+    fail_on_block: bool = False
+    timeout_seconds: float | None = 300.0
+    max_retries: int = 2
+    ephemeral_ledger: bool = False
+
+
+@dataclass(frozen=True)
+class ReviewOptions(TaskOptions):
+    """Everything ``acme-ci-budget review`` takes (the CLI maps options and env vars onto this)."""
+
     github_token: str | None = field(default=None, repr=False)
     api_url: str | None = None
     repo: str | None = None
     pr: int | None = None
     diff_file: str | None = None
-    dry_run: bool = False
-    fail_on_block: bool = False
     comment_behavior: str = "update"
     incremental: bool = True
-    timeout_seconds: float | None = 300.0
-    max_retries: int = 2
     inline_comments: bool | None = None
     summary_review: bool = False
-    ephemeral_ledger: bool = False
     templates_dir: str = DEFAULT_TEMPLATES_DIR
 
 
 @dataclass(frozen=True)
-class QAOptions:
+class QAOptions(TaskOptions):
     """Everything ``acme-ci-budget qa-testgen`` takes."""
 
-    workflow_id: str | None = None
-    config_path: str | None = None
-    redis_url: str | None = field(default=None, repr=False)
-    api_key: str | None = field(default=None, repr=False)
     ticket_file: str | None = None
     ticket_text: str | None = field(default=None, repr=False)
     ticket_id: str = ""
     simple: bool | None = None
     output: str | None = None
-    dry_run: bool = False
-    fail_on_block: bool = False
-    timeout_seconds: float | None = 300.0
-    max_retries: int = 2
-    ephemeral_ledger: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,11 +199,30 @@ def _ledger_message(exc: BaseException) -> str:
     return f"the budget ledger refused the write ({type(exc).__name__}: {first}); no review without a ledger"
 
 
+def _ledger_stop(exc: BaseException, fail_on_block: bool) -> _Stop:
+    """The run ends without the ledger: an error annotation, exit 1 only when blocks should fail the job."""
+    return _Stop(SKIP_LEDGER, _ledger_message(exc), "error", 1 if fail_on_block else 0)
+
+
 def build_anthropic(api_key: str | None) -> Any:
     """The SDK client; its own retries are off because the run's deadline owns retrying."""
     import anthropic
 
     return anthropic.Anthropic(api_key=api_key, max_retries=0)
+
+
+def _budgeted_client(config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any) -> Any:
+    """The run's ``BudgetedClient``; its SDK retries are off too (``call_with_deadline`` retries)."""
+    from acme_ci_budget.client import BudgetedClient
+
+    return BudgetedClient(
+        config,
+        redis_url=options.redis_url,
+        anthropic_client=anthropic_client or build_anthropic(options.api_key),
+        clock=clock,
+        max_retries=0,
+        ephemeral_ledger=options.ephemeral_ledger,
+    )
 
 
 def call_with_deadline(
@@ -344,6 +360,18 @@ class _Report:
             ("This month", f"{view['monthly']['spent']} of {view['monthly']['limit']} ({view['monthly']['pct']})"),
         ]
 
+    def blocked(self, result: Any, gauge: Gauge | None) -> None:
+        """A call the budget refused: the gauge, the blocked outputs and a summary line."""
+        self.gauge(gauge)
+        self.outputs.update({"blocked": "true", "block-reason": result.budget_reason, "model": result.model})
+        self.lines.append(f"**Blocked by the budget ({result.budget_reason})**: {result.message}")
+
+    def skipped(self, stop: _Stop, title: str) -> None:
+        """A run that ended early: the skipped-reason output, a summary line and an annotation."""
+        self.outputs["skipped-reason"] = stop.reason
+        self.lines.append(f"**Skipped ({stop.reason})**: {stop.message}")
+        _annotate(stop.level, stop.message, title)
+
     def markdown(self) -> str:
         parts = [f"### {self.title}", ""]
         parts += [f"- {line}" for line in self.lines]
@@ -432,9 +460,7 @@ class ReviewRun:
         return RunOutcome(self.exit_code, dict(self.report.outputs), summary, self.comment_body, "".join(self.printed))
 
     def _stopped(self, stop: _Stop) -> None:
-        self.report.outputs["skipped-reason"] = stop.reason
-        self.report.lines.append(f"**Skipped ({stop.reason})**: {stop.message}")
-        _annotate(stop.level, stop.message, "acme-ci-budget review")
+        self.report.skipped(stop, "acme-ci-budget review")
         self.exit_code = max(self.exit_code, stop.exit_code)
 
     def _print(self, text: str, untrusted: bool = False) -> None:
@@ -643,14 +669,11 @@ class ReviewRun:
         except Exception as exc:
             if not _is_ledger_error(exc):
                 raise
-            raise _Stop(SKIP_LEDGER, _ledger_message(exc), "error", 1 if self.opts.fail_on_block else 0) from None
+            raise _ledger_stop(exc, self.opts.fail_on_block) from None
         result = outcome.result
         gauge = self._gauge(client)
         if result.budget_blocked:
-            self.report.gauge(gauge)
-            self.report.outputs.update({"blocked": "true", "block-reason": result.budget_reason})
-            self.report.outputs["model"] = result.model
-            self.report.lines.append(f"**Blocked by the budget ({result.budget_reason})**: {result.message}")
+            self.report.blocked(result, gauge)
             self._post("blocked", request=request, scope=scope, head=None, message=result.message, gauge=gauge)
             level = "error" if self.opts.fail_on_block else "notice"
             _annotate(level, result.message, "acme-ci-budget: review blocked")
@@ -683,22 +706,12 @@ class ReviewRun:
             self.report.extra_markdown = "#### Review\n\n" + neutralize(outcome.review.summary)
 
     def _client(self) -> Any:
-        from acme_ci_budget.client import BudgetedClient
-
-        anthropic_client = self.anthropic_client or build_anthropic(self.opts.api_key)
         try:
-            return BudgetedClient(
-                self.config,
-                redis_url=self.opts.redis_url,
-                anthropic_client=anthropic_client,
-                clock=self.clock,
-                max_retries=0,
-                ephemeral_ledger=self.opts.ephemeral_ledger,
-            )
+            return _budgeted_client(self.config, self.opts, self.anthropic_client, self.clock)
         except Exception as exc:
             if not _is_ledger_error(exc):
                 raise
-            raise _Stop(SKIP_LEDGER, _ledger_message(exc), "error", 1 if self.opts.fail_on_block else 0) from None
+            raise _ledger_stop(exc, self.opts.fail_on_block) from None
 
     def _gauge(self, client: Any) -> Gauge | None:
         return read_gauge(client.enforcer, self.workflow_id)
@@ -907,7 +920,7 @@ def run_qa_testgen(
     options: QAOptions, *, anthropic_client: Any = None, clock: Any = None, out: Any = None
 ) -> RunOutcome:
     """Generate a test plan for a ticket under the QA budget, write it to a file, report the run."""
-    from acme_ci_budget.client import BudgetedClient, ModelCallError, ModelTimeoutError
+    from acme_ci_budget.client import ModelCallError, ModelTimeoutError
     from acme_ci_budget.github import neutralize
     from acme_ci_budget.workflows import qa_testgen
 
@@ -955,14 +968,7 @@ def run_qa_testgen(
         if not options.api_key and anthropic_client is None:
             raise _Stop(SKIP_NO_KEY, NO_KEY_MESSAGE, "warning")
         try:
-            client = BudgetedClient(
-                config,
-                redis_url=options.redis_url,
-                anthropic_client=anthropic_client or build_anthropic(options.api_key),
-                clock=clock,
-                max_retries=0,
-                ephemeral_ledger=options.ephemeral_ledger,
-            )
+            client = _budgeted_client(config, options, anthropic_client, clock)
             plan = call_with_deadline(
                 lambda remaining: qa_testgen.generate(
                     client, ticket, workflow_id, ticket_id=options.ticket_id, simple=request.simple,
@@ -986,13 +992,11 @@ def run_qa_testgen(
         except Exception as exc:
             if not _is_ledger_error(exc):
                 raise
-            raise _Stop(SKIP_LEDGER, _ledger_message(exc), "error", 1 if options.fail_on_block else 0) from None
+            raise _ledger_stop(exc, options.fail_on_block) from None
         result = plan.result
         gauge = read_gauge(client.enforcer, workflow_id)
         if result.budget_blocked:
-            report.gauge(gauge)
-            report.outputs.update({"blocked": "true", "block-reason": result.budget_reason, "model": result.model})
-            report.lines.append(f"**Blocked by the budget ({result.budget_reason})**: {result.message}")
+            report.blocked(result, gauge)
             _annotate("error" if options.fail_on_block else "notice", result.message, "acme-ci-budget: qa blocked")
             exit_code = 1 if options.fail_on_block else 0
         else:
@@ -1012,9 +1016,7 @@ def run_qa_testgen(
             cost = fmt_usd(result.cost_nano, 4)
             say(f"acme-ci-budget qa-testgen: test plan written to {path} ({result.model}, {cost})")
     except _Stop as stop:
-        report.outputs["skipped-reason"] = stop.reason
-        report.lines.append(f"**Skipped ({stop.reason})**: {stop.message}")
-        _annotate(stop.level, stop.message, "acme-ci-budget qa-testgen")
+        report.skipped(stop, "acme-ci-budget qa-testgen")
         exit_code = max(exit_code, stop.exit_code)
     summary = report.write()
     return RunOutcome(exit_code, dict(report.outputs), summary, "", "".join(printed))

@@ -2,7 +2,8 @@
 
 Each workflow is a module here (``review``, ``qa_testgen``, ``dev_assistant``,
 ``pm_assistant``): a thin layer on ``BudgetedClient`` that owns its system prompt
-and the shaping of its task (what goes into the messages, what comes back). The
+and the shaping of its task (what goes into the messages, what comes back); the
+one-shot tasks (review, QA) send their built ``_task.TaskRequest`` through ``_task.complete``. The
 prompts are Jinja templates under ``templates/prompts/`` so that teams edit them
 without touching code; this module owns finding and rendering them.
 

@@ -15,12 +15,12 @@ It is a thin layer on ``BudgetedClient``: it must not reserve, price, write file
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from acme_ci_budget.errors import UsageError
 from acme_ci_budget.workflows import QA_SYSTEM, QA_TASK, PromptTemplates, data_delimiters, default_templates
+from acme_ci_budget.workflows._task import TaskRequest, complete
 
 if TYPE_CHECKING:
     from acme_ci_budget.client import BudgetedClient, CompletionResult
@@ -37,10 +37,7 @@ _SIMPLE_TAG = re.compile(r"\[\s*simple\s*\]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class QARequest:
-    system: str
-    messages: tuple[Mapping[str, Any], ...]
-    context: Mapping[str, Any]
+class QARequest(TaskRequest):
     simple: bool
 
 
@@ -112,14 +109,6 @@ def generate(
 ) -> TestPlan:
     """One budgeted call; on a block ``markdown`` is empty and ``result.budget_blocked`` is set."""
     request = build_request(ticket, templates, ticket_id=ticket_id, simple=simple)
-    result = client.complete(
-        workflow_id,
-        list(request.messages),
-        system=request.system,
-        context=dict(request.context) or None,
-        user_id=user_id,
-        task_id=task_id,
-        timeout=timeout,
-    )
+    result = complete(client, request, workflow_id, user_id=user_id, task_id=task_id, timeout=timeout)
     markdown = "" if result.budget_blocked else clean_markdown(result.content)
     return TestPlan(markdown, result, request)

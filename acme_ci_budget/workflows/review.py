@@ -30,6 +30,7 @@ from acme_ci_budget.workflows import (
     data_delimiters,
     default_templates,
 )
+from acme_ci_budget.workflows._task import TaskRequest, complete
 
 if TYPE_CHECKING:
     from acme_ci_budget.client import BudgetedClient, CompletionResult
@@ -61,12 +62,9 @@ class ReviewSubject:
 
 
 @dataclass(frozen=True)
-class ReviewRequest:
-    """A review ready to send: system prompt, messages, and the routing context."""
+class ReviewRequest(TaskRequest):
+    """A review ready to send (system prompt, messages, routing context), with the diff and sizes it was fitted to."""
 
-    system: str
-    messages: tuple[Mapping[str, Any], ...]
-    context: Mapping[str, Any]
     clipped: ClippedDiff
     input_tokens: int
     reserve_output_tokens: int
@@ -264,15 +262,7 @@ def run(
     timeout: float | None = None,
 ) -> ReviewOutcome:
     """One budgeted review call; a blocked call comes back with ``review=None``. Model errors propagate."""
-    result = client.complete(
-        workflow_id,
-        list(request.messages),
-        system=request.system,
-        context=dict(request.context) or None,
-        user_id=user_id,
-        task_id=task_id,
-        timeout=timeout,
-    )
+    result = complete(client, request, workflow_id, user_id=user_id, task_id=task_id, timeout=timeout)
     if result.budget_blocked:
         return ReviewOutcome(request, result, None)
     return ReviewOutcome(request, result, parse_review(result.content, request.clipped.included))
