@@ -65,26 +65,31 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
 def match_keyword(text: str, keywords: tuple[str, ...] | list[str]) -> str | None:
     """The first keyword found in ``text`` as a whole word (case-insensitive), or None."""
     lowered = None
+    folds_alike = True
     for keyword in keywords:
         needle = keyword.strip()
         if not needle:
             continue
-        if any(ch.isspace() for ch in needle):
+        if lowered is None:
+            lowered = text.lower()
+            # lower() and the regex's case folding agree on ASCII keywords except for these letters
+            # ("ı" and "ſ" fold to i and s) and for text whose lower-casing changes its length ("İ")
+            folds_alike = len(lowered) == len(text) and "\u0131" not in text and "\u017f" not in text
+        if not (folds_alike and needle.isascii()) or any(ch.isspace() for ch in needle):
             if _keyword_pattern(needle).search(text):
                 return keyword
             continue
         # A regex that starts with a lookbehind scans character by character (~170 us per keyword on
         # 8 KB); str.find jumps between candidates in C, and only those get the boundary check.
-        if lowered is None:
-            lowered = text.lower()
-        if _find_whole_word(lowered, needle.lower()):
+        if _find_whole_word(text, lowered, needle.lower()):
             return keyword
     return None
 
 
-def _find_whole_word(text: str, needle: str) -> bool:
+def _find_whole_word(text: str, lowered: str, needle: str) -> bool:
+    """``needle`` in ``lowered`` (``text`` lower-cased, same length) with no word character either side in ``text``."""
     start = 0
-    while (at := text.find(needle, start)) != -1:
+    while (at := lowered.find(needle, start)) != -1:
         end = at + len(needle)
         if (at == 0 or not _is_word(text[at - 1])) and (end == len(text) or not _is_word(text[end])):
             return True
