@@ -90,6 +90,13 @@ def main(argv: list[str] | None = None) -> Any:
     except AcmeError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:
+        # A Redis failure outside the paths that translate it (they name the redacted URL) still gets one
+        # line: redis-py's messages carry host and port, never the password.
+        if type(exc).__module__.split(".")[0] != "redis":
+            raise
+        click.echo(f"Error: Redis: {exc.__class__.__name__}: {exc}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -522,7 +522,14 @@ class BudgetEnforcer:
             names[f"{wf}:m_held"] = k.wf_held_month(wf, month)
             names[f"{wf}:d_spent"] = k.wf_spent_day(wf, day)
             names[f"{wf}:d_held"] = k.wf_held_day(wf, day)
-        values = self.redis.mget(list(names.values()))
+        try:
+            values = self.redis.mget(list(names.values()))
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise LedgerUnavailable(
+                    f"budget ledger unreachable at {redact_url(self.redis_url)} ({exc.__class__.__name__})"
+                ) from None
+            raise
         return {name: int(v or 0) for name, v in zip(names, values, strict=True)}
 
     def get_org_status(self, counters: Mapping[str, int] | None = None) -> dict:

@@ -82,7 +82,7 @@ def test_prices_command_shows_source_and_rejects_unknown():
     assert "$0.8" in result.output and "genai-prices" in result.output
     bad = runner.invoke(cli, ["prices", "claude-nope"])
     assert bad.exit_code != 0
-    assert "claude-nope" in bad.output
+    assert "claude-nope" in str(bad.exception)
 
 
 def test_price_cache_skips_the_genai_prices_import_on_a_warm_start(tmp_path):

@@ -75,3 +75,19 @@ def test_ledger_reset_needs_yes_and_keeps_history(redis_url, default_config):
     unknown = runner.invoke(cli, ["ledger", "reset", "--workflow", "nope", "--period", "day", "--yes",
                                   "--redis-url", redis_url])
     assert unknown.exit_code != 0 and "unknown workflow 'nope'" in (unknown.output + str(unknown.exception))
+
+
+def test_every_ledger_command_says_redis_is_down_in_one_line(fresh_redis):
+    import subprocess
+    import sys
+
+    server = fresh_redis(password="pw-never-shown")
+    url = server.url
+    server.stop()
+    for argv in (["status"], ["report"], ["events"], ["alerts", "check"], ["ledger", "reset", "--period", "day", "--yes"]):
+        out = subprocess.run([sys.executable, "-m", "acme_ci_budget", *argv, "--redis-url", url],
+                             capture_output=True, text=True)
+        assert out.returncode == 2, (argv, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), (argv, out.stderr)
+        assert "Traceback" not in out.stderr and "pw-never-shown" not in out.stderr + out.stdout

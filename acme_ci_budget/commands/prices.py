@@ -17,7 +17,7 @@ def prices(models: tuple[str, ...], config_path: str | None, fmt: str) -> None:
     Prices come from the config's pricing: section when it names the model,
     otherwise from the genai-prices snapshot bundled with the package (no network).
     """
-    from acme_ci_budget.pricing import price_for
+    from acme_ci_budget.pricing import UnknownModelError, price_for
 
     cfg = load(config_path)
     if not models:
@@ -26,10 +26,10 @@ def prices(models: tuple[str, ...], config_path: str | None, fmt: str) -> None:
     for model in models:
         try:
             price = price_for(model, cfg.pricing)
-        except LookupError as exc:
+        except UnknownModelError as exc:
             uses = cfg.model_uses(model)
             where = f" (used at {', '.join(uses)})" if uses else ""
-            raise click.ClickException(f"{exc}{where}") from None
+            raise UnknownModelError(f"{exc}{where}") from None
         rows.append(price)
     if fmt == "json":
         echo_json(
