@@ -42,6 +42,7 @@ log = logging.getLogger("acme_ci_budget.client")
 # Used for the model field of a block event when the workflow is unknown and nothing was routed.
 UNROUTED = "-"
 SDK_DEFAULT_MAX_RETRIES = 2
+SETTLE_ATTEMPTS = 4  # waits 0.1 + 0.3 + 0.9 s for Redis to come back before giving up
 # Signals that must propagate unchanged once the hold is released.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
 
@@ -208,6 +209,12 @@ def _limit(spent_nano: int, limit_nano: int) -> dict[str, Any]:
         "spent_nano": spent_nano,
         "limit_nano": limit_nano,
     }
+
+
+def _is_transient_store_error(exc: BaseException) -> bool:
+    import redis
+
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -456,21 +463,13 @@ class BudgetedClient:
         answered_by = getattr(message, "model", None) or decision.model
         warnings = list(res.warnings)
         priced = self._priced_model(answered_by, decision.model, warnings)
-        try:
-            settlement = self.enforcer.settle(
-                res, *counts, latency_ms=latency_ms, route_reason=decision.reason, model=priced
-            )
-        except Exception:
-            log.error(
-                "%s: the call succeeded but its settle failed; reservation %s stays held until its TTL",
-                res.workflow_id,
-                res.id,
-            )
-            raise
+        settlement = self._settle_with_retries(res, counts, latency_ms, decision.reason, priced)
         stop_reason = getattr(message, "stop_reason", None)
         if stop_reason == "max_tokens":
             warnings.append(f"the reply was cut at max_tokens={res.max_output_tokens}")
         self._check_alerts(res.workflow_id)
+        if res.session_id:
+            self._check_session_soft_limit(plan.workflow, res, sum(counts))
         return CompletionResult(
             content=response_text(message),
             model=answered_by,
@@ -696,6 +695,40 @@ class BudgetedClient:
         if res.fail_open:
             budget["fail_open"] = True
         return budget
+
+    def _settle_with_retries(
+        self, res: Reservation, counts: tuple[int, int, int, int], latency_ms: int, route_reason: str, model: str
+    ) -> Settlement:
+        """Settle; the money is spent, so a Redis blip is retried (settle is idempotent by reservation id)."""
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                return self.enforcer.settle(res, *counts, latency_ms=latency_ms, route_reason=route_reason, model=model)
+            except Exception as exc:
+                last = attempt == SETTLE_ATTEMPTS - 1
+                if last or not _is_transient_store_error(exc):
+                    log.error(
+                        "%s: the call succeeded but its settle failed (%s); reservation %s stays held until its TTL",
+                        res.workflow_id,
+                        type(exc).__name__,
+                        res.id,
+                    )
+                    raise
+                time.sleep(0.1 * 3**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_session_soft_limit(self, wf: Workflow, res: Reservation, used: int) -> None:
+        """INFO alert once per session when it passes its soft token limit (the alerts module dedups)."""
+        total = int(res.headroom.get("session_tokens", 0)) + used
+        manager = self.alerts
+        if manager is None or total <= wf.per_session_tokens.soft:
+            return
+        notify = getattr(manager, "notify_session_soft_limit", None)
+        if notify is None:
+            return
+        try:
+            notify(wf.id, res.session_id, total, wf.per_session_tokens.soft)
+        except Exception as exc:
+            log.warning("session alert for %s failed (%s)", wf.id, type(exc).__name__)
 
     def _check_alerts(self, workflow_id: str) -> None:
         manager = self.alerts

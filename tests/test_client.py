@@ -597,3 +597,52 @@ def test_async_client_shares_the_money_path(redis_url, make_config, server) -> N
     assert result.content == "ab"
     assert failure.status_code == 500
     _assert_failure_logged(client, "InternalServerError: 500", cost_nano(HAIKU, 70, 7))
+
+
+# --- the ledger blinks after the model answered ---------------------------------------------------
+
+
+def test_settle_survives_a_redis_outage_after_the_call(fresh_redis, server, make_config) -> None:
+    import threading
+
+    from tests.fakes.anthropic_server import build_message, handler
+
+    redis_server = fresh_redis("--appendonly", "yes", "--appendfsync", "always")
+    client = BudgetedClient(
+        make_config(), redis_url=redis_server.url, alerts=False,
+        anthropic_client=anthropic.Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0),
+    )
+
+    def answer_while_redis_restarts(request):
+        # The money is spent while Redis is down; it comes back 0.3 s later, before the client gives up.
+        redis_server.stop()
+        threading.Timer(0.3, redis_server.start).start()
+        return build_message(request, "done", input_tokens=1200, output_tokens=80)
+
+    server.enqueue(handler(answer_while_redis_restarts))
+    result = client.complete("dev_assistant", [{"role": "user", "content": "hi"}])
+    assert not result.budget_blocked and result.content == "done"
+    assert_ledger(client, cost_nano(HAIKU, 1200, 80))
+
+
+def test_session_soft_limit_crossing_notifies_the_alerts_hook(make_client, make_config, server) -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.checked: list[str] = []
+            self.sessions: list[tuple] = []
+
+        def check(self, workflow_id):
+            self.checked.append(workflow_id)
+
+        def notify_session_soft_limit(self, workflow_id, session_id, tokens, soft):
+            self.sessions.append((workflow_id, session_id, tokens, soft))
+
+    recorder = Recorder()
+    cfg = make_config({"workflows": {"dev_assistant": {"per_session_tokens": {"soft": 1500, "hard": 9000}}}})
+    client = make_client(cfg, alerts=recorder)
+    server.set_default(ok("fine", input_tokens=700, output_tokens=100))
+    client.complete("dev_assistant", [{"role": "user", "content": "one"}], session_id="s-1")
+    assert recorder.sessions == []  # 800 tokens: under the soft limit
+    client.complete("dev_assistant", [{"role": "user", "content": "two"}], session_id="s-1")
+    assert recorder.sessions == [("dev_assistant", "s-1", 1600, 1500)]
+    assert recorder.checked == ["dev_assistant", "dev_assistant"]
