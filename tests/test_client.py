@@ -609,7 +609,9 @@ def test_settle_survives_a_redis_outage_after_the_call(fresh_redis, server, make
 
     redis_server = fresh_redis("--appendonly", "yes", "--appendfsync", "always")
     client = BudgetedClient(
-        make_config(), redis_url=redis_server.url, alerts=False,
+        make_config(),
+        redis_url=redis_server.url,
+        alerts=False,
         anthropic_client=anthropic.Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0),
     )
 
