@@ -299,16 +299,7 @@ class BudgetEnforcer:
 
     def _reserve_args(self, wf: Workflow | None, r: Reservation, now: datetime) -> list:
         session = wf is not None and r.session_id is not None
-        event = _event_fields(
-            workflow=r.workflow_id,
-            model=r.model,
-            session=r.session_id,
-            user=r.user_id,
-            task=r.task_id,
-            loop_step=r.loop_step,
-            input_tokens=r.input_tokens,
-            max_output_tokens=r.max_output_tokens,
-        )
+        event = _event_fields(**_identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
         return [
             self._ms(now),
             self.config.ledger.hold_ttl_seconds * 1000,
@@ -374,12 +365,7 @@ class BudgetEnforcer:
         wf, day, month = reservation.workflow_id, reservation.day, reservation.month
         k = self.keys
         event = _event_fields(
-            workflow=wf,
-            model=model,
-            session=reservation.session_id,
-            user=reservation.user_id,
-            task=reservation.task_id,
-            loop_step=reservation.loop_step,
+            **{**_identity(reservation), "model": model},
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cache_creation_input_tokens=cache_creation_input_tokens,
@@ -442,12 +428,7 @@ class BudgetEnforcer:
         k = self.keys
         now_ms = self._ms(now)
         event = _event_fields(
-            workflow=reservation.workflow_id,
-            model=reservation.model,
-            session=reservation.session_id,
-            user=reservation.user_id,
-            task=reservation.task_id,
-            loop_step=reservation.loop_step,
+            **_identity(reservation),
             reason=error[:500] if error else "call_failed",
             latency_ms=latency_ms,
         )
@@ -645,6 +626,18 @@ class BudgetEnforcer:
         )
         pipe.execute()
         return keys
+
+
+def _identity(r: Reservation) -> dict[str, Any]:
+    """The fields that tie an event to its reservation's workflow, model, session, user, task and step."""
+    return {
+        "workflow": r.workflow_id,
+        "model": r.model,
+        "session": r.session_id,
+        "user": r.user_id,
+        "task": r.task_id,
+        "loop_step": r.loop_step,
+    }
 
 
 def _is_connection_error(exc: BaseException) -> bool:
