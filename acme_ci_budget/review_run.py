@@ -29,7 +29,7 @@ from typing import Any
 
 from acme_ci_budget import gha
 from acme_ci_budget.config import Config, Workflow, load_config, parse_config
-from acme_ci_budget.errors import AcmeError, UsageError
+from acme_ci_budget.errors import UsageError
 from acme_ci_budget.money import fmt_usd, nano_to_decimal, pct
 from acme_ci_budget.resources import default_config_path
 
@@ -987,9 +987,8 @@ def run_qa_testgen(
             ) from None
         except ModelCallError as exc:
             raise _Stop(SKIP_MODEL_ERROR, f"the model call failed: {exc}", "error", 1) from None
-        except AcmeError:
-            raise
         except Exception as exc:
+            # the ledger down stops a QA run the way it stops a review; other user errors stay errors
             if not _is_ledger_error(exc):
                 raise
             raise _ledger_stop(exc, options.fail_on_block) from None

@@ -189,3 +189,18 @@ def test_model_failure_and_timeout_exit_1_with_nothing_held(qa: QA) -> None:
     enforcer = qa.enforcer()
     assert enforcer.open_holds() == 0 and enforcer.get_org_status()["spend_nano"] == 0
     assert [line for line in out.splitlines() if API_KEY in line] == [f"::add-mask::{API_KEY}"]
+
+
+def test_ledger_down_stops_the_run_like_a_review(qa: QA, fresh_redis) -> None:
+    server = fresh_redis(password="qa-ledger-pw")
+    url = server.url
+    server.stop()
+    code, out, err, outputs, summary = qa.run(ACB_TICKET_TEXT="Checkout flow", REDIS_URL=url)
+    assert code == 0, err
+    assert outputs["skipped-reason"] == "ledger_unavailable"
+    assert qa.model.message_requests == []  # no model call without a ledger
+    assert not (qa.tmp / "qa-test-plan.md").exists()
+    shown = "\n".join(line for line in (out + err + summary).splitlines() if not line.startswith("::add-mask::"))
+    assert "qa-ledger-pw" not in shown and "redis://:***@" in shown  # masked for the runner, redacted in text
+    code, *_ = qa.run(ACB_TICKET_TEXT="Checkout flow", REDIS_URL=url, ACB_FAIL_ON_BLOCK="true")
+    assert code == 1
