@@ -18,6 +18,28 @@ from tests.redis_harness import RedisCluster, RedisServer
 DEFAULT_CONFIG_TEXT = default_config_path().read_text()
 
 
+# Variables that would make a test talk to a real service or write into a real CI run. The suite is
+# hermetic: tests that need one set it themselves (REDIS_URL stays: it is the documented way to run
+# the standalone-Redis tests against an existing server).
+_OUTSIDE_WORLD = (
+    "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY",
+    "GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV", "GITHUB_EVENT_PATH", "GITHUB_TOKEN",
+    "GITHUB_API_URL", "GITHUB_GRAPHQL_URL", "GITHUB_REPOSITORY", "ACME_BUDGET_CONFIG",
+)
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for name in _OUTSIDE_WORLD:
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("ACB_")]:
+        monkeypatch.delenv(name, raising=False)
+    # the embedded ledger and the price cache live in the test's own folders, never the user's
+    home = tmp_path_factory.getbasetemp() / "home"
+    monkeypatch.setenv("ACME_BUDGET_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
     """A redis-server for the whole run (None when $REDIS_URL points at an external one)."""
