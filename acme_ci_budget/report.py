@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.money import nano_to_usd, pct, usd_to_nano
+from acme_ci_budget.pricing import min_cacheable_tokens
 
 Clock = Callable[[], datetime]
 NANO = 1_000_000_000
@@ -775,7 +776,15 @@ def _cache_rule(cfg: Workflow, wf: WorkflowReport) -> list[Opportunity]:
     # A single-call task cannot read its own cache entry back; only repeated calls can gain.
     if wf.calls < wf.units * MULTI_CALL_RATIO or hit >= LOW_CACHE_HIT_PCT:
         return []
-    if wf.tokens["cache_write"] == 0 and wf.tokens["cache_read"] == 0:
+    inv = cfg.inventory
+    minimum = min_cacheable_tokens(cfg.routing.default_model)
+    if inv is not None and 0 < inv.cacheable_input_tokens < minimum:
+        detail = (
+            f"The stable prompt (about {inv.cacheable_input_tokens:,} tokens) is below {cfg.routing.default_model}'s "
+            f"{minimum:,}-token cache minimum, so the API never caches it: cache a longer stable prefix "
+            "(instructions, examples, repository context) or stop paying attention to this line."
+        )
+    elif wf.tokens["cache_write"] == 0 and wf.tokens["cache_read"] == 0:
         detail = "No call wrote or read the prompt cache: check that the client marks the stable system prompt "
         detail += "with cache_control."
     else:

@@ -289,6 +289,8 @@ def test_rules_flag_complex_model_share_on_common_keywords_and_a_cold_cache(conf
     assert "design" in share.detail and "refactor" in share.detail and "%" in share.title
     cache = opps[("dev_assistant", "low_cache_hit")]
     assert "0%" in cache.title and "3.0 calls per session" in cache.title
+    # the lab's 600-token dev prompt can never be cached on Haiku: the advice says so, not "check cache_control"
+    assert "below claude-3-5-haiku-20241022's 2,048-token cache minimum" in cache.detail
     assert ("ci_cd_review", "low_cache_hit") not in opps
     assert ("ci_cd_review", "complex_model_share") not in opps
 
