@@ -125,6 +125,11 @@ def test_yaml_syntax_error_gives_line_number(tmp_path):
     bad.write_text("org:\n  monthly_usd: 800\nworkflows: [unclosed\n")
     with pytest.raises(ConfigError, match=r"broken.yml: YAML syntax error at line \d+, column \d+"):
         load_config(bad)
+    result = subprocess.run(
+        [sys.executable, "-m", "acme_ci_budget", "config", "validate", str(bad)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Error: {bad}: YAML syntax error at line 4, column 1:") and result.stderr.count("\n") == 1
 
 
 def test_missing_file_and_empty_file(tmp_path):
