@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
@@ -36,6 +36,7 @@ from acme_ci_budget.alerts import (
     slack_payload,
 )
 from acme_ci_budget.ledger import DAILY, LOOP_STEPS, BudgetEnforcer
+from tests.clock import Clock
 from tests.redis_harness import free_port
 
 MODEL = "acb-test-model"
@@ -44,17 +45,6 @@ SLACK_URL = f"https://hooks.slack.com/services/T0ACME/B0BUDGET/{SLACK_TOKEN}"
 PD_KEY = "R0UTINGKEYR0UTINGKEYR0UTINGKEY42"
 SECRETS = (SLACK_URL, SLACK_TOKEN, PD_KEY)
 START = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # 10:00 on Nov 10 in New York
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def settings(min_level: str = "CRITICAL", **extra) -> dict:

@@ -20,18 +20,11 @@ from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.monitor_export import CSV_COLUMNS, iter_events, parse_time, write_csv, write_jsonl
 from acme_ci_budget.pricing import cost_nano
 from acme_ci_budget.resources import default_config_path
+from tests.clock import Clock
 
 HAIKU = "claude-3-5-haiku-20241022"
 NY = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # 10:00 in New York
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ The same behavioural suite runs against a real three-master Redis Cluster (``tes
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,22 +23,10 @@ from acme_ci_budget.ledger import (
     SettleError,
 )
 from acme_ci_budget.pricing import cost_nano
+from tests.clock import Clock
 
 HAIKU = "claude-3-5-haiku-20241022"
 SONNET = "claude-3-5-sonnet-20241022"
-
-
-class Clock:
-    """A settable clock for the ledger (aware datetimes)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -57,9 +45,7 @@ def enforcer(ledger_url, default_config, clock):
 
 
 def events(e: BudgetEnforcer) -> list[dict]:
-    return [
-        {k.decode(): v.decode() for k, v in fields.items()} for _id, fields in e.redis.xrange(e.keys.events())
-    ]
+    return [{k.decode(): v.decode() for k, v in fields.items()} for _id, fields in e.redis.xrange(e.keys.events())]
 
 
 def assert_ledger_equals_events(e: BudgetEnforcer, month: str) -> None:
@@ -90,8 +76,13 @@ def test_at_the_daily_limit_blocked(make_config, ledger_url, clock):
     assert e.check_and_record("ci_cd_review", HAIKU, 2800, 500)["allowed"]  # $0.00848
     out = e.check_and_record("ci_cd_review", HAIKU, 2800, 500)  # would be $0.01272
     assert out == {
-        "allowed": False, "cost": 0.0, "reason": DAILY, "daily_spend_after": 0.00848,
-        "monthly_spend_after": 0.00848, "daily_pct": pytest.approx(84.8), "monthly_pct": pytest.approx(0.00424),
+        "allowed": False,
+        "cost": 0.0,
+        "reason": DAILY,
+        "daily_spend_after": 0.00848,
+        "monthly_spend_after": 0.00848,
+        "daily_pct": pytest.approx(84.8),
+        "monthly_pct": pytest.approx(0.00424),
     }
     blocks = [ev for ev in events(e) if ev["type"] == "block"]
     assert [b["reason"] for b in blocks] == [DAILY]
@@ -111,8 +102,10 @@ def test_unknown_workflow_is_blocked_never_waved_through(enforcer):
 def test_org_monthly_limit(make_config, ledger_url, clock):
     cfg = make_config(
         {"org": {"monthly_usd": 0.05}},
-        workflows={wid: {"monthly_usd": 0.01, "daily_usd": 0.01} for wid in
-                   ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")},
+        workflows={
+            wid: {"monthly_usd": 0.01, "daily_usd": 0.01}
+            for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
+        },
     )
     e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
     spent = 0
@@ -121,9 +114,13 @@ def test_org_monthly_limit(make_config, ledger_url, clock):
         assert r.allowed, r.reason
         spent += e.settle(r, 1000, 2000).cost_nano
     # $0.0352 spent of $0.05; each workflow has $0.0012 left, the org $0.0148: make the org bind first
-    cfg2 = make_config({"org": {"monthly_usd": 0.04}},
-                       workflows={wid: {"monthly_usd": 0.01, "daily_usd": 0.01} for wid in
-                                  ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")})
+    cfg2 = make_config(
+        {"org": {"monthly_usd": 0.04}},
+        workflows={
+            wid: {"monthly_usd": 0.01, "daily_usd": 0.01}
+            for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
+        },
+    )
     e2 = BudgetEnforcer(cfg2, redis_url=ledger_url, clock=clock)
     r = e2.reserve("ci_cd_review", HAIKU, 100, 1200)  # $0.00488 > org's $0.0048 left
     assert not r.allowed and r.reason == ORG_MONTHLY
@@ -273,8 +270,7 @@ def test_day_rolls_over_at_local_midnight_not_utc(make_config, ledger_url):
 
 
 def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_url):
-    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01}}},
-                      timezone="Asia/Tokyo")
+    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01}}}, timezone="Asia/Tokyo")
     tokyo = ZoneInfo("Asia/Tokyo")
     clock = Clock(datetime(2026, 11, 30, 23, 0, tzinfo=tokyo))
     e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
@@ -290,13 +286,25 @@ def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_url):
 
 
 def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
-    cfg = make_config({"org": {"monthly_usd": 0.1, "reserve_pct": 0.2}},
-                      workflows={wid: {"monthly_usd": 0.025, "daily_usd": 0.025} for wid in
-                                 ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")})
+    cfg = make_config(
+        {"org": {"monthly_usd": 0.1, "reserve_pct": 0.2}},
+        workflows={
+            wid: {"monthly_usd": 0.025, "daily_usd": 0.025}
+            for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
+        },
+    )
     e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
     status = e.get_all_status()
-    assert set(status["ci_cd_review"]) >= {"daily_spend", "daily_limit", "daily_pct", "monthly_spend",
-                                           "monthly_limit", "monthly_pct", "health", "held_usd"}
+    assert set(status["ci_cd_review"]) >= {
+        "daily_spend",
+        "daily_limit",
+        "daily_pct",
+        "monthly_spend",
+        "monthly_limit",
+        "monthly_pct",
+        "health",
+        "held_usd",
+    }
     assert all(s["health"] == "OK" for s in status.values())
     for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
         e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, 5000)  # $0.0208 each: 83.2% of its budget

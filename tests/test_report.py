@@ -18,6 +18,7 @@ from acme_ci_budget.estimate import build_estimate
 from acme_ci_budget.forecast import project_month
 from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.report import ReportError, build_report, resolve_month
+from tests.clock import Clock
 from tests.conftest import DEFAULT_CONFIG_TEXT
 
 NY = ZoneInfo("America/New_York")
@@ -40,18 +41,6 @@ WORKFLOW_KEYS = {
     "models",
     "estimate_usd",
 }
-
-
-class Clock:
-    def __init__(self, when: datetime) -> None:
-        self.now = when
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, when: datetime) -> Clock:
-        self.now = when.astimezone(UTC)
-        return self
 
 
 @pytest.fixture
