@@ -21,7 +21,7 @@ from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
 from tests.fakes.anthropic_server import FakeAnthropicServer, ok, server_error, slow
-from tests.test_review_e2e import parse_outputs
+from tests.test_review_e2e import ACTION_STEP_ENV, parse_outputs
 
 API_KEY = "sk-ant-qa-secret-key-0123456789"
 SONNET = "claude-3-5-sonnet-20241022"
@@ -44,21 +44,11 @@ class QA:
             "GITHUB_OUTPUT": str(self.output_path),
             "GITHUB_STEP_SUMMARY": str(self.summary_path),
             "ANTHROPIC_BASE_URL": model.url,
+            **ACTION_STEP_ENV,
             "ACB_COMMAND": "qa-testgen",
             "ACME_BUDGET_CONFIG": str(self.config_path),
             "REDIS_URL": redis_url,
             "ANTHROPIC_API_KEY": API_KEY,
-            "SLACK_WEBHOOK_URL": "",
-            "PAGERDUTY_ROUTING_KEY": "",
-            "ACB_WORKFLOW_ID": "",
-            "ACB_DRY_RUN": "false",
-            "ACB_FAIL_ON_BLOCK": "false",
-            "ACB_COMMENT_BEHAVIOR": "update",
-            "ACB_INCREMENTAL": "true",
-            "ACB_TIMEOUT_SECONDS": "300",
-            "ACB_MONTH": "previous",
-            "ACB_TICKET_FILE": "",
-            "ACB_TICKET_TEXT": "",
         }
 
     def write_config(self, changes: dict[str, Any] | None = None) -> None:
@@ -79,7 +69,13 @@ class QA:
         except SystemExit as exc:
             code = int(exc.code or 0)
         captured = self.capsys.readouterr()
-        return code, captured.out, captured.err, parse_outputs(self.output_path.read_text()), self.summary_path.read_text()
+        return (
+            code,
+            captured.out,
+            captured.err,
+            parse_outputs(self.output_path.read_text()),
+            self.summary_path.read_text(),
+        )
 
     def enforcer(self) -> BudgetEnforcer:
         return BudgetEnforcer(parse_config(self.config_path.read_text(), "t"), redis_url=self.redis_url)
@@ -165,7 +161,9 @@ def test_ticket_text_cannot_inject_commands_or_mentions(qa: QA) -> None:
     assert content.index("<<<DATA") < content.index("::error::owned") < content.index("<<<END DATA")
     assert "::error::owned" not in out and "::warning::x" not in out
     assert "@acme/everyone" not in summary and "@\u200bacme/everyone" in summary
-    assert (qa.tmp / outputs["report-path"]).read_text().endswith("ping @acme/everyone ::warning::x\n")  # the file is verbatim
+    assert (
+        (qa.tmp / outputs["report-path"]).read_text().endswith("ping @acme/everyone ::warning::x\n")
+    )  # the file is verbatim
 
 
 def test_retries_within_the_deadline(qa: QA) -> None:

@@ -91,6 +91,25 @@ def parse_outputs(text: str) -> dict[str, str]:
     return out
 
 
+# What action.yml's "Run acme-ci-budget" step sets from the inputs' defaults (the secrets and the command
+# are added by each test).
+ACTION_STEP_ENV = {
+    "SLACK_WEBHOOK_URL": "",
+    "PAGERDUTY_ROUTING_KEY": "",
+    "ACB_WORKFLOW_ID": "",
+    "ACB_DRY_RUN": "false",
+    "ACB_FAIL_ON_BLOCK": "false",
+    "ACB_COMMENT_BEHAVIOR": "update",
+    "ACB_INCREMENTAL": "true",
+    "ACB_TIMEOUT_SECONDS": "300",
+    "ACB_MONTH": "previous",
+    "ACB_TICKET_FILE": "",
+    "ACB_TICKET_TEXT": "",
+    "ACB_REPORT_FORMAT": "",
+    "ACB_POST_SLACK": "",
+}
+
+
 @dataclass
 class Run:
     code: int
@@ -130,25 +149,12 @@ class Action:
             "GITHUB_STEP_SUMMARY": str(self.summary_path),
             "GITHUB_WORKSPACE": str(self.ws),
             "ANTHROPIC_BASE_URL": model.url,
-            # What action.yml's "Run acme-ci-budget" step sets, with the inputs' defaults.
+            **ACTION_STEP_ENV,
             "ACB_COMMAND": "review",
             "ACME_BUDGET_CONFIG": ".github/acme-budget.yml",
             "REDIS_URL": redis_url,
             "ANTHROPIC_API_KEY": API_KEY,
             "GITHUB_TOKEN": GH_TOKEN,
-            "SLACK_WEBHOOK_URL": "",
-            "PAGERDUTY_ROUTING_KEY": "",
-            "ACB_WORKFLOW_ID": "",
-            "ACB_DRY_RUN": "false",
-            "ACB_FAIL_ON_BLOCK": "false",
-            "ACB_COMMENT_BEHAVIOR": "update",
-            "ACB_INCREMENTAL": "true",
-            "ACB_TIMEOUT_SECONDS": "300",
-            "ACB_MONTH": "previous",
-            "ACB_TICKET_FILE": "",
-            "ACB_TICKET_TEXT": "",
-            "ACB_REPORT_FORMAT": "",
-            "ACB_POST_SLACK": "",
         }
         gh.add_repo(REPO)
         self.base_config: str | None = config_text()
@@ -245,7 +251,9 @@ def test_first_push_creates_the_comment_second_push_updates_it(action: Action) -
     assert "First look" not in first.summary  # the job summary carries costs, not the model's prose
 
     # Second push: one new commit adding src/new.py.
-    action.gh.update_pull(REPO, 7, head_sha="h2", files=[pr_file("src/app.py", PATCH), pr_file("src/new.py", NEW_PATCH)])
+    action.gh.update_pull(
+        REPO, 7, head_sha="h2", files=[pr_file("src/app.py", PATCH), pr_file("src/new.py", NEW_PATCH)]
+    )
     action.gh.set_compare(REPO, "h1", "h2", files=[pr_file("src/new.py", NEW_PATCH)], commits=["h2"])
     action.event(head_sha="h2")
     action.model.enqueue(ok(review_json("New function g is fine.")))
@@ -271,7 +279,9 @@ def test_rewritten_history_falls_back_to_the_whole_diff(action: Action) -> None:
     action.pull()
     action.model.enqueue(ok(review_json("one")))
     assert action.run().code == 0
-    action.gh.update_pull(REPO, 7, head_sha="h9", files=[pr_file("src/app.py", PATCH), pr_file("src/new.py", NEW_PATCH)])
+    action.gh.update_pull(
+        REPO, 7, head_sha="h9", files=[pr_file("src/app.py", PATCH), pr_file("src/new.py", NEW_PATCH)]
+    )
     action.gh.forget_commit(REPO, "h1")  # force-push: the reviewed head is gone
     action.model.enqueue(ok(review_json("two")))
     run = action.run()
@@ -402,7 +412,9 @@ def test_base_branch_without_a_config_uses_the_built_in_default_not_the_heads(ac
     action.base_config = None
     action.pull()
     (action.ws / ".github").mkdir()
-    (action.ws / ".github" / "acme-budget.yml").write_text(config_text({"workflows": {"ci_cd_review": {"label": "HEAD"}}}))
+    (action.ws / ".github" / "acme-budget.yml").write_text(
+        config_text({"workflows": {"ci_cd_review": {"label": "HEAD"}}})
+    )
     run = action.run()
     assert run.code == 0
     assert "has no .github/acme-budget.yml; using the built-in default" in run.stdout
