@@ -197,19 +197,22 @@ def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate the budget config; ``None`` follows the search order."""
+    from acme_ci_budget.files import MAX_CONFIG_BYTES, read_bounded
+
     resolved = resolve_config_path(path)
-    try:
-        text = resolved.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{resolved}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{resolved}: cannot read config: {exc.__class__.__name__}") from None
+    text = read_bounded(resolved, MAX_CONFIG_BYTES, str(resolved), kind="config file", error=ConfigError)
     return parse_config(text, str(resolved))
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML text into a ``Config``; ``source`` names the file in errors."""
     import yaml
+
+    from acme_ci_budget.files import MAX_CONFIG_BYTES
+
+    # The same bound as a file read: text fetched from a branch is as untrusted as a file.
+    if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: config file is larger than the {MAX_CONFIG_BYTES:,}-byte limit")
 
     try:
         # libyaml's loader parses the config ~10x faster; every CLI start pays this
