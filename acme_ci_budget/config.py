@@ -579,8 +579,14 @@ class _Validator:
         )
 
     def check_models(self, config: Config) -> None:
+        """Every named model has a price: a config override of its family, or a known id (or a dated snapshot of one).
+
+        A name the snapshot would only match by prefix (``claude-3-5-haiku-20241022-typo``) is an error.
+        """
+        from acme_ci_budget import model_ids
         from acme_ci_budget.pricing import UnknownModelError, price_for
 
+        self.check_override_families(config.pricing)
         for wf in config.workflows.values():
             named = [
                 (f"workflows.{wf.id}.routing.{t}", getattr(wf.routing, t))
@@ -590,11 +596,31 @@ class _Validator:
                 named.append((f"workflows.{wf.id}.inventory.model", wf.inventory.model))
             for where, model in named:
                 try:
+                    # price_for refuses unknown ids itself; through its cache, so a warm start skips genai-prices
                     price_for(model, config.pricing)
                 except UnknownModelError:
+                    hint = model_ids.suggest(model, config.pricing)
+                    did_you_mean = f"did you mean {hint!r}? " if hint else ""
                     raise self.fail(
-                        where, f"model {model!r} has no price (add it under pricing: or fix the name)"
+                        where,
+                        f"model {model!r} has no price: not a known model id or a dated snapshot of one "
+                        f"({did_you_mean}add it under pricing: or fix the name)",
                     ) from None
+
+    def check_override_families(self, pricing: Mapping[str, PriceOverride]) -> None:
+        """Two dated overrides of one family need an alias override too, or an alias reply's price is a guess."""
+        from acme_ci_budget import model_ids
+
+        families: dict[str, list[str]] = {}
+        for key in pricing:
+            families.setdefault(model_ids.family(key), []).append(key)
+        for fam, keys in sorted(families.items()):
+            if len(keys) > 1 and not any(model_ids.is_alias(k) for k in keys):
+                raise self.fail(
+                    f"pricing.{keys[1]}",
+                    f"{' and '.join(sorted(keys))} both price the {fam} family; add pricing.{fam} "
+                    "for replies that name the alias",
+                )
 
 
 def _join(where: str, key: str) -> str:

@@ -96,6 +96,10 @@ INVALID = [
     ("boolean as money", "workflows.ci_cd_review.monthly_usd", True, "workflows.ci_cd_review.monthly_usd: expected a number, got True"),
     ("fractional tokens", "workflows.ci_cd_review.max_loop_steps", 2.5, "workflows.ci_cd_review.max_loop_steps: expected a whole number, got 2.5"),
     ("bad alert level", "alerts.min_level", "LOUD", "alerts.min_level: expected one of INFO, WARNING, CRITICAL, got 'LOUD'"),
+    # a configured model is a known id or a dated snapshot of one (issue 11, item 9)
+    ("model misspelled by a suffix", "workflows.ci_cd_review.routing.default_model", "claude-3-5-haiku-20241022-typo", "workflows.ci_cd_review.routing.default_model: model 'claude-3-5-haiku-20241022-typo' has no price: not a known model id or a dated snapshot of one (did you mean 'claude-3-5-haiku-20241022'? add it under pricing: or fix the name)"),
+    ("model misspelled inside", "workflows.dev_assistant.inventory.model", "claude-3-5-sonet-20241022", "workflows.dev_assistant.inventory.model: model 'claude-3-5-sonet-20241022' has no price: not a known model id or a dated snapshot of one (did you mean 'claude-3-5-sonnet-20241022'?"),
+    ("two dated overrides, no alias", "pricing", {"claude-sonnet-4-5-20250929": {"input": 3, "output": 15}, "claude-sonnet-4-5-20260101": {"input": 2, "output": 10}}, "pricing.claude-sonnet-4-5-20260101: claude-sonnet-4-5-20250929 and claude-sonnet-4-5-20260101 both price the claude-sonnet-4-5 family; add pricing.claude-sonnet-4-5 for replies that name the alias"),
     # every number is bounded at load (issue 11, item 14)
     ("org money above $10M", "org.monthly_usd", 10_000_001, "org.monthly_usd: must be <= 10,000,000, got 10000001"),
     ("workflow money above $10M", "workflows.ci_cd_review.monthly_usd", 2e7, "workflows.ci_cd_review.monthly_usd: must be <= 10,000,000, got 20000000.0"),
