@@ -107,3 +107,18 @@ def test_connection_errors_never_carry_the_password(url):
         connect(url).ping()
     assert "hunter2" not in str(err.value)
     assert "hunter2" not in repr(err.value)
+
+
+def test_ledger_down_messages_and_fail_open_warnings_hide_a_query_password(make_config, caplog):
+    from acme_ci_budget.ledger import BudgetEnforcer, LedgerUnavailable
+
+    url = "redis://127.0.0.1:1/0?password=evt-s3cret"
+    closed = BudgetEnforcer(make_config(), redis_url=url)
+    with pytest.raises(LedgerUnavailable) as err:
+        closed.reserve("ci_cd_review", "claude-3-5-haiku-20241022", 100, 100)
+    assert "evt-s3cret" not in str(err.value)
+    assert "redis://127.0.0.1:1/0?password=***" in str(err.value)
+    opened = BudgetEnforcer(make_config({"ledger": {"fail_open": True}}), redis_url=url)
+    reservation = opened.reserve("ci_cd_review", "claude-3-5-haiku-20241022", 100, 100)
+    assert reservation.fail_open
+    assert "evt-s3cret" not in " ".join(reservation.warnings) + caplog.text
