@@ -43,7 +43,7 @@ from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.forecast import Forecast, day_costs, local_date, project_month
 from acme_ci_budget.money import fmt_usd, pct
-from acme_ci_budget.store import url_password
+from acme_ci_budget.redact import scrub, url_passwords
 
 log = logging.getLogger("acme_ci_budget.alerts")
 
@@ -171,9 +171,9 @@ class _RedactSecrets(logging.Filter):
             self.secrets.update(v for v in values if v and len(v) >= 4)
 
     def scrub(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        with self._lock:
+            secrets = tuple(self.secrets)
+        return scrub(text, secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
@@ -271,7 +271,7 @@ class AlertManager:
         _REDACTOR.add(
             *_secret_forms(self.settings.slack_webhook_url),
             self.settings.pagerduty_routing_key,
-            url_password(redis_url),
+            *url_passwords(redis_url),
         )
 
     # --- plumbing -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.money import usd_to_nano
 from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.strict_yaml import load_yaml
 
 CONFIG_ENV = "ACME_BUDGET_CONFIG"
 LOCAL_CONFIG = Path(".github") / "acme-budget.yml"
@@ -28,6 +29,19 @@ TIERS = ("simple", "default", "complex")
 LEVELS = ("INFO", "WARNING", "CRITICAL")
 SECRET_FIELDS = frozenset({"alerts.slack_webhook_url", "alerts.pagerduty_routing_key"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# Bounds on every number, checked at load: a value past them is a typo or an attack, and the Lua
+# scripts must never receive a figure that fails half-way through a write (Redis does not roll back).
+MAX_USD = Decimal(10_000_000)  # per month (and so per day) for the org and each workflow
+MAX_TOKENS = 10_000_000  # any token figure: limits, thresholds, max_tokens, inventory averages
+MAX_LOOP_STEPS = 10_000
+MIN_HOLD_TTL_SECONDS, MAX_HOLD_TTL_SECONDS = 10, 86_400
+MAX_RETENTION_DAYS = 3_650  # 10 years
+MAX_PRICE_PER_MTOK = Decimal(10_000)  # USD per million tokens
+MAX_MONTHLY_TASKS = 10_000_000
+MAX_HOURLY_RATE_USD = Decimal(100_000)
+MAX_HOURS_SAVED = Decimal(1_000)
+MAX_FILE_BYTES = 20 * 1024 * 1024  # one file's patch cannot exceed the whole diff's read limit
 
 
 class ConfigError(AcmeError, ValueError):
@@ -197,13 +211,10 @@ def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate the budget config; ``None`` follows the search order."""
+    from acme_ci_budget.files import MAX_CONFIG_BYTES, read_bounded
+
     resolved = resolve_config_path(path)
-    try:
-        text = resolved.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{resolved}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{resolved}: cannot read config: {exc.__class__.__name__}") from None
+    text = read_bounded(resolved, MAX_CONFIG_BYTES, str(resolved), kind="config file", error=ConfigError)
     return parse_config(text, str(resolved))
 
 
@@ -211,14 +222,21 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML text into a ``Config``; ``source`` names the file in errors."""
     import yaml
 
+    from acme_ci_budget.files import MAX_CONFIG_BYTES
+
+    # The same bound as a file read: text fetched from a branch is as untrusted as a file.
+    if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: config file is larger than the {MAX_CONFIG_BYTES:,}-byte limit")
+
     try:
-        # libyaml's loader parses the config ~10x faster; every CLI start pays this
-        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # Strict: a duplicate key or a `1:30` would otherwise change a limit without a word.
+        raw = load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"{source}: YAML syntax error at {where}: {problem}") from None
+        kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        raise ConfigError(f"{source}: {kind} at {where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: YAML error: {exc}") from None
     return _Validator(source).config(raw)
@@ -251,7 +269,15 @@ class _Validator:
                 raise self.fail(_join(where, key), "missing required field")
         return value
 
-    def number(self, value: Any, where: str, *, minimum: float | None = 0, integer: bool = False) -> Decimal:
+    def number(
+        self,
+        value: Any,
+        where: str,
+        *,
+        minimum: float | None = 0,
+        maximum: float | Decimal | None = None,
+        integer: bool = False,
+    ) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise self.fail(where, f"expected a number, got {_kind(value)}")
         try:
@@ -264,10 +290,23 @@ class _Validator:
             raise self.fail(where, f"expected a whole number, got {value!r}")
         if minimum is not None and number < minimum:
             raise self.fail(where, f"must be >= {minimum}, got {value!r}")
+        if maximum is not None and number > maximum:
+            raise self.fail(where, f"must be <= {maximum:,}, got {value!r}")
         return number
 
-    def integer(self, value: Any, where: str, minimum: int = 0) -> int:
-        return int(self.number(value, where, minimum=minimum, integer=True))
+    def integer(self, value: Any, where: str, minimum: int = 0, maximum: int | None = None) -> int:
+        return int(self.number(value, where, minimum=minimum, maximum=maximum, integer=True))
+
+    def usd(self, value: Any, where: str) -> int:
+        """A budget in USD, as nano-USD."""
+        return usd_to_nano(self.number(value, where, maximum=MAX_USD))
+
+    def tokens(self, value: Any, where: str, minimum: int = 1) -> int:
+        return self.integer(value, where, minimum, MAX_TOKENS)
+
+    def fraction(self, value: Any, where: str) -> Decimal:
+        """A share in [0, 1]."""
+        return self.number(value, where, maximum=1)
 
     def string(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -306,7 +345,7 @@ class _Validator:
             {"org", "workflows"},
         )
         org = self.mapping(top["org"], "org", {"monthly_usd", "reserve_pct"}, {"monthly_usd"})
-        org_nano = usd_to_nano(self.number(org["monthly_usd"], "org.monthly_usd"))
+        org_nano = self.usd(org["monthly_usd"], "org.monthly_usd")
         reserve = self.number(org.get("reserve_pct", 0), "org.reserve_pct")
         if not Decimal(0) <= reserve < 1:
             raise self.fail("org.reserve_pct", f"must be in [0, 1), got {org.get('reserve_pct')!r}")
@@ -366,8 +405,8 @@ class _Validator:
             },
             {"monthly_usd", "daily_usd", "per_task_tokens", "per_session_tokens", "routing"},
         )
-        monthly = usd_to_nano(self.number(body["monthly_usd"], f"{where}.monthly_usd"))
-        daily = usd_to_nano(self.number(body["daily_usd"], f"{where}.daily_usd"))
+        monthly = self.usd(body["monthly_usd"], f"{where}.monthly_usd")
+        daily = self.usd(body["daily_usd"], f"{where}.daily_usd")
         if daily > monthly:
             raise self.fail(
                 f"{where}.daily_usd",
@@ -381,7 +420,7 @@ class _Validator:
             daily_nano=daily,
             per_task_tokens=self.limits(body["per_task_tokens"], f"{where}.per_task_tokens"),
             per_session_tokens=self.limits(body["per_session_tokens"], f"{where}.per_session_tokens"),
-            max_loop_steps=self.integer(body.get("max_loop_steps", 10), f"{where}.max_loop_steps", 1),
+            max_loop_steps=self.integer(body.get("max_loop_steps", 10), f"{where}.max_loop_steps", 1, MAX_LOOP_STEPS),
             alert_email=self.string(email, f"{where}.alert_email") if email is not None else None,
             routing=self.routing(body["routing"], f"{where}.routing"),
             inventory=self.inventory(body.get("inventory"), f"{where}.inventory", body["routing"]),
@@ -390,8 +429,8 @@ class _Validator:
 
     def limits(self, value: Any, where: str) -> TokenLimits:
         body = self.mapping(value, where, {"soft", "hard"}, {"soft", "hard"})
-        soft = self.integer(body["soft"], f"{where}.soft", 1)
-        hard = self.integer(body["hard"], f"{where}.hard", 1)
+        soft = self.tokens(body["soft"], f"{where}.soft")
+        hard = self.tokens(body["hard"], f"{where}.hard")
         if soft > hard:
             raise self.fail(f"{where}.soft", f"soft limit {soft} is above the hard limit {hard}")
         return TokenLimits(soft, hard)
@@ -415,16 +454,14 @@ class _Validator:
         max_tokens_raw = self.mapping(body.get("max_tokens") or {}, f"{where}.max_tokens", set(TIERS))
         max_tokens = {tier: 1024 for tier in TIERS}
         for tier, value_ in max_tokens_raw.items():
-            max_tokens[tier] = self.integer(value_, f"{where}.max_tokens.{tier}", 1)
-        pressure = self.number(body.get("budget_pressure_pct", "0.9"), f"{where}.budget_pressure_pct")
-        if pressure > 1:
-            raise self.fail(f"{where}.budget_pressure_pct", f"must be in [0, 1], got {body['budget_pressure_pct']!r}")
+            max_tokens[tier] = self.tokens(value_, f"{where}.max_tokens.{tier}")
+        pressure = self.fraction(body.get("budget_pressure_pct", "0.9"), f"{where}.budget_pressure_pct")
         keywords = self.strings(body.get("complexity_keywords"), f"{where}.complexity_keywords")
         return Routing(
             default_model=default,
             complex_model=self.string(body.get("complex_model", default), f"{where}.complex_model"),
             simple_model=self.string(body.get("simple_model", default), f"{where}.simple_model"),
-            threshold_tokens=self.integer(body.get("threshold_tokens", 8000), f"{where}.threshold_tokens", 1),
+            threshold_tokens=self.tokens(body.get("threshold_tokens", 8000), f"{where}.threshold_tokens"),
             complexity_keywords=tuple(k.lower() for k in keywords),
             max_tokens=max_tokens,
             budget_pressure_pct=float(pressure),
@@ -442,21 +479,25 @@ class _Validator:
         turns = body.get("avg_turns")
         return Inventory(
             model=self.string(body.get("model", routing_raw.get("default_model")), f"{where}.model"),
-            monthly_tasks=self.integer(body["monthly_tasks"], f"{where}.monthly_tasks"),
-            avg_input_tokens=self.integer(body["avg_input_tokens"], f"{where}.avg_input_tokens"),
-            avg_output_tokens=self.integer(body["avg_output_tokens"], f"{where}.avg_output_tokens"),
-            avg_turns=self.integer(turns, f"{where}.avg_turns", 1) if turns is not None else None,
-            cacheable_input_tokens=self.integer(
-                body.get("cacheable_input_tokens", 0), f"{where}.cacheable_input_tokens"
+            monthly_tasks=self.integer(body["monthly_tasks"], f"{where}.monthly_tasks", 0, MAX_MONTHLY_TASKS),
+            avg_input_tokens=self.tokens(body["avg_input_tokens"], f"{where}.avg_input_tokens", 0),
+            avg_output_tokens=self.tokens(body["avg_output_tokens"], f"{where}.avg_output_tokens", 0),
+            avg_turns=self.integer(turns, f"{where}.avg_turns", 1, MAX_LOOP_STEPS) if turns is not None else None,
+            cacheable_input_tokens=self.tokens(
+                body.get("cacheable_input_tokens", 0), f"{where}.cacheable_input_tokens", 0
             ),
         )
 
     def ledger(self, value: Any) -> LedgerSettings:
         body = self.mapping(value, "ledger", {"hold_ttl_seconds", "fail_open", "retention_days"})
         return LedgerSettings(
-            hold_ttl_seconds=self.integer(body.get("hold_ttl_seconds", 600), "ledger.hold_ttl_seconds", 1),
+            hold_ttl_seconds=self.integer(
+                body.get("hold_ttl_seconds", 600), "ledger.hold_ttl_seconds", MIN_HOLD_TTL_SECONDS, MAX_HOLD_TTL_SECONDS
+            ),
             fail_open=self.boolean(body.get("fail_open", False), "ledger.fail_open"),
-            retention_days=self.integer(body.get("retention_days", 400), "ledger.retention_days", 1),
+            retention_days=self.integer(
+                body.get("retention_days", 400), "ledger.retention_days", 1, MAX_RETENTION_DAYS
+            ),
         )
 
     def pricing(self, value: Any) -> dict[str, PriceOverride]:
@@ -466,12 +507,12 @@ class _Validator:
             where = f"pricing.{model}"
             entry = self.mapping(entry, where, {"input", "output", "cache_write", "cache_read"}, {"input", "output"})
             optional = {
-                key: self.number(entry[key], f"{where}.{key}") if key in entry else None
+                key: self.number(entry[key], f"{where}.{key}", maximum=MAX_PRICE_PER_MTOK) if key in entry else None
                 for key in ("cache_write", "cache_read")
             }
             prices[model] = PriceOverride(
-                input=self.number(entry["input"], f"{where}.input"),
-                output=self.number(entry["output"], f"{where}.output"),
+                input=self.number(entry["input"], f"{where}.input", maximum=MAX_PRICE_PER_MTOK),
+                output=self.number(entry["output"], f"{where}.output", maximum=MAX_PRICE_PER_MTOK),
                 **optional,
             )
         return prices
@@ -480,8 +521,8 @@ class _Validator:
         body = self.mapping(
             value, "alerts", {"slack_webhook_url", "pagerduty_routing_key", "warn_pct", "critical_pct", "min_level"}
         )
-        warn = self.number(body.get("warn_pct", "0.8"), "alerts.warn_pct")
-        critical = self.number(body.get("critical_pct", "1.0"), "alerts.critical_pct")
+        warn = self.fraction(body.get("warn_pct", "0.8"), "alerts.warn_pct")
+        critical = self.fraction(body.get("critical_pct", "1.0"), "alerts.critical_pct")
         if warn > critical:
             raise self.fail("alerts.warn_pct", f"warn_pct {warn} is above critical_pct {critical}")
         level = str(body.get("min_level", "INFO")).upper()
@@ -505,7 +546,9 @@ class _Validator:
         rates = {}
         for role, entry in roles_raw.items():
             entry = self.mapping(entry, f"roi.roles.{role}", {"hourly_rate_usd"}, {"hourly_rate_usd"})
-            rates[role] = self.number(entry["hourly_rate_usd"], f"roi.roles.{role}.hourly_rate_usd")
+            rates[role] = self.number(
+                entry["hourly_rate_usd"], f"roi.roles.{role}.hourly_rate_usd", maximum=MAX_HOURLY_RATE_USD
+            )
         wfs_raw = self.mapping(body["workflows"], "roi.workflows", set(workflows))
         mapped = {}
         for wid, entry in wfs_raw.items():
@@ -514,7 +557,8 @@ class _Validator:
             role = self.string(entry["role"], f"{where}.role")
             if role not in rates:
                 raise self.fail(f"{where}.role", f"unknown role {role!r} (defined: {', '.join(sorted(rates))})")
-            mapped[wid] = RoiWorkflow(role, self.number(entry["hours_saved_per_task"], f"{where}.hours_saved_per_task"))
+            hours = self.number(entry["hours_saved_per_task"], f"{where}.hours_saved_per_task", maximum=MAX_HOURS_SAVED)
+            mapped[wid] = RoiWorkflow(role, hours)
         return Roi(hourly_rates=rates, workflows=mapped)
 
     def review(self, value: Any) -> ReviewSettings:
@@ -528,13 +572,21 @@ class _Validator:
             exclude=self.strings(body.get("exclude"), "review.exclude"),
             include=self.strings(body.get("include"), "review.include"),
             escalate_globs=self.strings(body.get("escalate_globs"), "review.escalate_globs"),
-            max_file_bytes=self.integer(body.get("max_file_bytes", 200_000), "review.max_file_bytes", 1),
+            max_file_bytes=self.integer(
+                body.get("max_file_bytes", 200_000), "review.max_file_bytes", 1, MAX_FILE_BYTES
+            ),
             inline_comments=self.boolean(body.get("inline_comments", False), "review.inline_comments"),
         )
 
     def check_models(self, config: Config) -> None:
+        """Every named model has a price: a config override of its family, or a known id (or a dated snapshot of one).
+
+        A name the snapshot would only match by prefix (``claude-3-5-haiku-20241022-typo``) is an error.
+        """
+        from acme_ci_budget import model_ids
         from acme_ci_budget.pricing import UnknownModelError, price_for
 
+        self.check_override_families(config.pricing)
         for wf in config.workflows.values():
             named = [
                 (f"workflows.{wf.id}.routing.{t}", getattr(wf.routing, t))
@@ -544,11 +596,31 @@ class _Validator:
                 named.append((f"workflows.{wf.id}.inventory.model", wf.inventory.model))
             for where, model in named:
                 try:
+                    # price_for refuses unknown ids itself; through its cache, so a warm start skips genai-prices
                     price_for(model, config.pricing)
                 except UnknownModelError:
+                    hint = model_ids.suggest(model, config.pricing)
+                    did_you_mean = f"did you mean {hint!r}? " if hint else ""
                     raise self.fail(
-                        where, f"model {model!r} has no price (add it under pricing: or fix the name)"
+                        where,
+                        f"model {model!r} has no price: not a known model id or a dated snapshot of one "
+                        f"({did_you_mean}add it under pricing: or fix the name)",
                     ) from None
+
+    def check_override_families(self, pricing: Mapping[str, PriceOverride]) -> None:
+        """Two dated overrides of one family need an alias override too, or an alias reply's price is a guess."""
+        from acme_ci_budget import model_ids
+
+        families: dict[str, list[str]] = {}
+        for key in pricing:
+            families.setdefault(model_ids.family(key), []).append(key)
+        for fam, keys in sorted(families.items()):
+            if len(keys) > 1 and not any(model_ids.is_alias(k) for k in keys):
+                raise self.fail(
+                    f"pricing.{keys[1]}",
+                    f"{' and '.join(sorted(keys))} both price the {fam} family; add pricing.{fam} "
+                    "for replies that name the alias",
+                )
 
 
 def _join(where: str, key: str) -> str:

@@ -27,12 +27,13 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
-from urllib.parse import unquote, unquote_plus
+
+# The one Redis URL parser (``redact``) decides what is a password; this module only masks it.
+from acme_ci_budget.redact import redact_url, url_passwords
 
 # The runner rejects a step summary above 1 MiB; keep within it rather than lose all of it.
 SUMMARY_LIMIT_BYTES = 1024 * 1024
 SUMMARY_TRUNCATED_NOTE = "\n\n_(summary truncated: GitHub's 1 MiB step summary limit)_\n"
-REDACTED = "***"
 
 _DELIMITER_PREFIX = "ghadelimiter_"
 _MAX_TOKEN_TRIES = 16
@@ -325,97 +326,8 @@ def stop_commands(text: str, *, stream: IO[str] | None = None) -> None:
 # -- URLs carrying passwords ------------------------------------------------
 
 
-def _split_url(url: str) -> tuple[str, str, str, str] | None:
-    """(scheme://, authority, path, rest-from-'?'-or-'#') or None when the URL has no '://'.
-
-    Split the way urllib (and so redis-py) does: the authority ends at the first
-    '/', '?' or '#', and userinfo is everything before the authority's last '@'.
-    Done by hand because urllib rejects cluster URLs with several host:port pairs.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return None
-    end = len(rest)
-    for ch in "/?#":
-        idx = rest.find(ch)
-        if idx != -1:
-            end = min(end, idx)
-    authority, tail = rest[:end], rest[end:]
-    cut = len(tail)
-    for ch in "?#":
-        idx = tail.find(ch)
-        if idx != -1:
-            cut = min(cut, idx)
-    return scheme + sep, authority, tail[:cut], tail[cut:]
-
-
-def _query_password_values(rest: str) -> list[str]:
-    query = rest[1:].split("#", 1)[0] if rest.startswith("?") else ""
-    values = []
-    for pair in query.split("&"):
-        key, eq, value = pair.partition("=")
-        if eq and key.lower() == "password" and value:
-            values.append(value)
-    return values
-
-
-def url_passwords(url: str | None) -> list[str]:
-    """Every form of the password(s) in ``url``: as written and percent-decoded.
-
-    Covers ``scheme://user:password@host`` and a ``?password=`` query
-    parameter (which redis-py also accepts).
-    """
-    if not url:
-        return []
-    parts = _split_url(url)
-    if parts is None:
-        return []
-    _, authority, _, rest = parts
-    found: list[str] = []
-
-    def keep(*forms: str) -> None:
-        for form in forms:
-            if form and form not in found:
-                found.append(form)
-
-    userinfo, at, _ = authority.rpartition("@")
-    if at:
-        _, colon, password = userinfo.partition(":")
-        if colon and password:
-            keep(password, unquote(password))
-    for value in _query_password_values(rest):
-        # redis-py reads query values with parse_qs, where '+' also means a space.
-        keep(value, unquote_plus(value))
-    return found
-
-
-def redact_url_password(url: str | None) -> str:
-    """``url`` with any password replaced by ``***``; everything else (user, hosts, db) kept."""
-    if not url:
-        return url or ""
-    parts = _split_url(url)
-    if parts is None:
-        return url
-    prefix, authority, path, rest = parts
-    userinfo, at, hosts = authority.rpartition("@")
-    if at:
-        user, colon, password = userinfo.partition(":")
-        if colon and password:
-            authority = f"{user}:{REDACTED}@{hosts}"
-    if rest.startswith("?"):
-        query, hash_, fragment = rest[1:].partition("#")
-        pairs = []
-        for pair in query.split("&"):
-            key, eq, value = pair.partition("=")
-            if eq and value and key.lower() == "password":
-                pair = f"{key}={REDACTED}"
-            pairs.append(pair)
-        rest = "?" + "&".join(pairs) + hash_ + fragment
-    return prefix + authority + path + rest
-
-
 def mask_secret_url(url: str | None, *, stream: IO[str] | None = None) -> str:
     """Mask every form of the URL's password in the job log and return the redacted URL for display."""
     for password in url_passwords(url):
         add_mask(password, stream=stream)
-    return redact_url_password(url)
+    return redact_url(url)

@@ -152,10 +152,12 @@ def read_event(env: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     path = env.get("GITHUB_EVENT_PATH")
     if not path:
         return None
+    from acme_ci_budget.files import MAX_EVENT_BYTES, read_bounded
+
+    text = read_bounded(path, MAX_EVENT_BYTES, f"GITHUB_EVENT_PATH {path}", kind="event file")
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError) as exc:
+        data = json.loads(text)
+    except ValueError as exc:
         raise UsageError(f"GITHUB_EVENT_PATH {path}: cannot read the event ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise UsageError(f"GITHUB_EVENT_PATH {path}: the event is not a JSON object")

@@ -8,6 +8,11 @@ silent default price.
 Conventions: Anthropic's ``input_tokens`` excludes cache reads and writes;
 long-context tiers are chosen per request on the total prompt (input + cache
 write + cache read), as Anthropic bills and as genai-prices models it.
+
+An override applies to every id of its model's family (alias, ``-latest`` and
+dated snapshots alike, see ``model_ids``), and keeps the snapshot's long-context
+tiers scaled by the override's ratio to the snapshot's base price (the source
+says so). Snapshot prices that change on a date are looked up for today.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import importlib.metadata
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from acme_ci_budget import model_ids
 from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.money import NANO_PER_USD
 
@@ -63,20 +70,63 @@ class ModelPrice:
 
 
 def price_for(model: str, overrides: Mapping[str, object] | None = None) -> ModelPrice:
-    """The price of ``model``: a config override when present, else the genai-prices snapshot."""
-    if overrides and model in overrides:
-        entry = overrides[model]
-        cache_write = getattr(entry, "cache_write", None)
-        cache_read = getattr(entry, "cache_read", None)
-        return ModelPrice(
-            model=model,
-            input=entry.input,
-            output=entry.output,
-            cache_write=cache_write if cache_write is not None else entry.input * CACHE_WRITE_MULTIPLIER,
-            cache_read=cache_read if cache_read is not None else entry.input * CACHE_READ_MULTIPLIER,
-            source=f"config pricing.{model}",
+    """The price of ``model``: a config override of its family when present, else the genai-prices snapshot."""
+    found = override_for(model, overrides)
+    if found is None:
+        return _snapshot_price(model)
+    key, entry = found
+    cache_write = getattr(entry, "cache_write", None)
+    cache_read = getattr(entry, "cache_read", None)
+    price = ModelPrice(
+        model=model,
+        input=entry.input,
+        output=entry.output,
+        cache_write=cache_write if cache_write is not None else entry.input * CACHE_WRITE_MULTIPLIER,
+        cache_read=cache_read if cache_read is not None else entry.input * CACHE_READ_MULTIPLIER,
+        source=f"config pricing.{key}",
+    )
+    try:
+        snapshot = _snapshot_price(model)
+    except UnknownModelError:
+        return price  # a model the snapshot does not know has no tiers to keep
+    if not snapshot.tiers:
+        return price
+    # A negotiated base price must not silently drop the long-context surcharge: keep each
+    # tier at the same multiple of the base as the snapshot has it.
+    tiers = tuple(
+        PriceTier(
+            t.start,
+            _scaled(t.input, snapshot.input, price.input),
+            _scaled(t.output, snapshot.output, price.output),
+            _scaled(t.cache_write, snapshot.cache_write, price.cache_write),
+            _scaled(t.cache_read, snapshot.cache_read, price.cache_read),
         )
-    return _snapshot_price(model)
+        for t in snapshot.tiers
+    )
+    return replace(price, tiers=tiers, source=f"{price.source}; long-context tiers scaled from the snapshot")
+
+
+def _scaled(tier_price: Decimal, snapshot_base: Decimal, override_base: Decimal) -> Decimal:
+    return tier_price * override_base / snapshot_base if snapshot_base else tier_price
+
+
+def override_for(model: str, overrides: Mapping[str, object] | None) -> tuple[str, object] | None:
+    """(key, entry) of the config override that prices ``model``, matched as the snapshot matches ids.
+
+    The exact id first; then the family's alias (``claude-sonnet-4-5`` or ``...-latest``) for a
+    dated reply; then a dated override for an alias reply (the latest date when there are several).
+    """
+    if not overrides:
+        return None
+    if model in overrides:
+        return model, overrides[model]
+    fam = model_ids.family(model)
+    same = sorted(key for key in overrides if model_ids.family(key) == fam)
+    if not same:
+        return None
+    aliases = [key for key in same if model_ids.is_alias(key)]
+    key = aliases[0] if aliases else max(same, key=lambda k: model_ids.split_dated(k)[1] or "")
+    return key, overrides[key]
 
 
 def _snapshot_price(model: str) -> ModelPrice:
@@ -84,22 +134,38 @@ def _snapshot_price(model: str) -> ModelPrice:
 
     Importing genai-prices costs ~0.25 s (it loads its whole data model), which every CLI start
     would pay; the cache keeps the price of the models actually used, so a warm start skips it.
+    Only ids that passed ``model_ids.is_known`` are ever written to it. A price the snapshot
+    changes on a date carries ``until``: from that day on it is looked up again.
     """
-    if model in _MEMO:
-        return _MEMO[model]
+    today = datetime.now(UTC).date()
+    cached = _MEMO.get(model)
+    if cached is not None and _fresh(cached[1], today):
+        return cached[0]
     cache = _disk_cache()
     entry = cache.get(model)
-    if entry is None:
-        price = _lookup_snapshot(model)
-        cache[model] = _to_json(price)
-        _write_disk_cache(cache)
+    if entry is not None and "unknown" in entry:
+        # An override-only model (priced by the config, unknown to the snapshot) costs no import either.
+        raise UnknownModelError(entry["unknown"])
+    if entry is not None and _fresh(entry.get("until"), today):
+        price, until = _from_json(model, entry), entry.get("until")
     else:
-        price = _from_json(model, entry)
-    _MEMO[model] = price
+        try:
+            price, until = _lookup_snapshot(model, today)
+        except UnknownModelError as exc:
+            cache[model] = {"unknown": str(exc)}
+            _write_disk_cache(cache)
+            raise
+        cache[model] = {**_to_json(price), "until": until}
+        _write_disk_cache(cache)
+    _MEMO[model] = (price, until)
     return price
 
 
-_MEMO: dict[str, ModelPrice] = {}
+def _fresh(until: str | None, today: date) -> bool:
+    return until is None or today < date.fromisoformat(until)
+
+
+_MEMO: dict[str, tuple[ModelPrice, str | None]] = {}
 _DISK: dict[str, dict] | None = None
 
 
@@ -109,7 +175,8 @@ def _cache_file() -> Path | None:
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a runtime dependency
         return None
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "acme-ci-budget" / f"genai-prices-{version}.json"
+    # v2: entries are validated ids only (v1 files could hold a prefix-matched typo) and carry `until`.
+    return Path(base) / "acme-ci-budget" / f"genai-prices-{version}-v2.json"
 
 
 def _disk_cache() -> dict[str, dict]:
@@ -164,16 +231,32 @@ def _from_json(model: str, data: dict) -> ModelPrice:
     )
 
 
-def _lookup_snapshot(model: str) -> ModelPrice:
+def _lookup_snapshot(model: str, today: date) -> tuple[ModelPrice, str | None]:
+    """The snapshot's price of ``model`` today, and the ISO date it next changes (None: never)."""
     import genai_prices
     from genai_prices import data_snapshot
-    from genai_prices.types import TieredPrices
+    from genai_prices.types import StartDateConstraint, TieredPrices
 
+    if not model_ids.is_known(model):
+        hint = model_ids.suggest(model)
+        suffix = f" (did you mean {hint!r}?)" if hint else ""
+        raise UnknownModelError(
+            f"no price for model {model!r}: not a known model id or a dated snapshot of one{suffix}"
+        )
     try:
         _provider, info = data_snapshot.get_snapshot().find_provider_model(model, None, "anthropic", None)
     except LookupError:
         raise UnknownModelError(f"no price for model {model!r}") from None
-    prices = info.get_prices(None) if callable(getattr(info, "get_prices", None)) else info.prices
+    # Conditional prices (a date a price starts) need a timestamp: without one genai-prices fails
+    # with "'NoneType' object has no attribute 'tzinfo'" (claude-sonnet-4-6, claude-opus-4-6).
+    at = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    prices = info.get_prices(at)
+    starts = [
+        c.constraint.start_date
+        for c in (info.prices if isinstance(info.prices, list) else ())
+        if isinstance(c.constraint, StartDateConstraint) and c.constraint.start_date > today
+    ]
+    until = min(starts).isoformat() if starts else None
 
     def parts(value: object) -> tuple[Decimal, dict[int, Decimal]]:
         if isinstance(value, TieredPrices):
@@ -199,7 +282,7 @@ def _lookup_snapshot(model: str) -> ModelPrice:
         )
         for start in starts
     )
-    return ModelPrice(
+    price = ModelPrice(
         model=model,
         input=base_in,
         output=base_out,
@@ -208,6 +291,7 @@ def _lookup_snapshot(model: str) -> ModelPrice:
         source=f"genai-prices {genai_prices.__version__} bundled snapshot (anthropic/{info.id})",
         tiers=tiers,
     )
+    return price, until
 
 
 def _at(tiers: dict[int, Decimal], start: int, base: Decimal) -> Decimal:

@@ -30,6 +30,7 @@ from typing import Any
 from acme_ci_budget import gha
 from acme_ci_budget.config import Config, Workflow, load_config, parse_config
 from acme_ci_budget.errors import UsageError
+from acme_ci_budget.files import MAX_DIFF_BYTES, MAX_TICKET_BYTES, read_bounded
 from acme_ci_budget.money import fmt_usd, nano_to_decimal, pct
 from acme_ci_budget.resources import default_config_path
 
@@ -406,13 +407,8 @@ def _repo_path(path: str) -> str | None:
     return relative.as_posix()
 
 
-def _read_text_file(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{what} {path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{what} {path}: cannot read it ({type(exc).__name__})") from None
+def _read_text_file(path: str, what: str, limit: int) -> str:
+    return read_bounded(path, limit, f"{what} {path}")
 
 
 class ReviewRun:
@@ -481,7 +477,7 @@ class ReviewRun:
         from acme_ci_budget.workflows.review import ReviewSubject
 
         o = self.opts
-        text = _read_text_file(o.diff_file, "--diff-file")
+        text = _read_text_file(o.diff_file, "--diff-file", MAX_DIFF_BYTES)
         try:
             files = parse_unified_diff(text)
         except DiffError as exc:
@@ -910,7 +906,7 @@ def run_review(
 
 def _ticket(options: QAOptions) -> str:
     if options.ticket_file:
-        return _read_text_file(options.ticket_file, "--ticket-file")
+        return _read_text_file(options.ticket_file, "--ticket-file", MAX_TICKET_BYTES)
     if options.ticket_text and options.ticket_text.strip():
         return options.ticket_text
     raise UsageError("no ticket: give --ticket-file (ACB_TICKET_FILE) or --ticket-text (ACB_TICKET_TEXT)")

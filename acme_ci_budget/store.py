@@ -16,9 +16,12 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus
 
 from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.redact import query_values, redact_url, scrub, split_url, url_passwords
+
+__all__ = ["StoreError", "connect", "embedded_path", "prefix", "redact_url", "url_passwords"]
 
 REDIS_URL_ENV = "REDIS_URL"
 EMBEDDED_DIR_ENV = "ACME_BUDGET_DATA_DIR"
@@ -27,32 +30,6 @@ SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 class StoreError(AcmeError, RuntimeError):
     """Redis could not be reached or the URL is wrong; the message never carries a password."""
-
-
-def redact_url(url: str | None) -> str:
-    """The URL with any password replaced by ``***`` (safe to print)."""
-    if not url:
-        return "embedded"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
-def url_password(url: str | None) -> str | None:
-    """The password in a Redis URL, for masking in CI logs."""
-    if not url:
-        return None
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
 
 
 def embedded_path() -> Path:
@@ -90,28 +67,41 @@ def connect(url: str | None = None, allow_ephemeral: bool = False) -> Any:
         if scheme.endswith("+cluster"):
             return _cluster(url, tls=scheme.startswith("rediss"))
         return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
-    except (ValueError, redis.RedisError) as exc:
+    except ValueError:
+        # urllib's and redis-py's parse errors quote pieces of the URL (a port that is really half a
+        # password with an unescaped '#'), so none of their text is shown.
+        raise StoreError(
+            f"cannot parse the Redis URL {redact_url(url)}: expected scheme://[user:password@]host:port[/db] "
+            "(percent-encode '@', ':', '/', '?' and '#' in a password)"
+        ) from None
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         raise StoreError(f"cannot use Redis at {redact_url(url)}: {_safe(exc, url)}") from None
 
 
 def _cluster(url: str, tls: bool) -> Any:
     from redis.cluster import ClusterNode, RedisCluster
 
-    rest = url.split("://", 1)[1]
-    auth, _, hosts = rest.rpartition("@")
-    username = password = None
+    # Split as redis-py splits a single-node URL: userinfo wins over ?username= / ?password=.
+    parts = split_url(url)
+    if parts is None:  # pragma: no cover - connect() checked the scheme
+        raise StoreError("a Redis cluster URL needs scheme://")
+    _, authority, _, rest = parts
+    auth, _, hosts = authority.rpartition("@")
+    username = next((unquote_plus(v) for v in query_values(rest, "username")), None)
+    password = next((unquote_plus(v) for v in query_values(rest, "password")), None)
     if auth:
-        username, _, password = auth.partition(":")
-        username, password = unquote(username) or None, unquote(password) or None
-    hosts = hosts.split("/", 1)[0]
+        user, colon, secret = auth.partition(":")
+        username = unquote(user) or username
+        if colon and secret:
+            password = unquote(secret)
     nodes = []
-    for item in filter(None, hosts.split(",")):
+    for number, item in enumerate(filter(None, hosts.split(",")), 1):
         match = re.fullmatch(r"\[?([^\]]+?)\]?:(\d+)", item.strip())
         if not match:
-            raise ValueError(f"cluster node {item!r} is not host:port")
+            raise StoreError(f"Redis cluster URL {redact_url(url)}: node #{number} is not host:port")
         nodes.append(ClusterNode(match.group(1), int(match.group(2))))
     if not nodes:
-        raise ValueError("no cluster nodes in URL")
+        raise StoreError(f"Redis cluster URL {redact_url(url)}: no host:port nodes")
     return RedisCluster(
         startup_nodes=nodes,
         username=username,
@@ -143,9 +133,7 @@ def _embedded() -> Any:
 
 
 def _safe(exc: BaseException, url: str) -> str:
-    text = str(exc) or exc.__class__.__name__
-    password = url_password(url)
-    return text.replace(password, "***") if password else text
+    return scrub(str(exc) or exc.__class__.__name__, url_passwords(url))
 
 
 # --- key schema ---------------------------------------------------------------------------------

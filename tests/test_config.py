@@ -96,6 +96,24 @@ INVALID = [
     ("boolean as money", "workflows.ci_cd_review.monthly_usd", True, "workflows.ci_cd_review.monthly_usd: expected a number, got True"),
     ("fractional tokens", "workflows.ci_cd_review.max_loop_steps", 2.5, "workflows.ci_cd_review.max_loop_steps: expected a whole number, got 2.5"),
     ("bad alert level", "alerts.min_level", "LOUD", "alerts.min_level: expected one of INFO, WARNING, CRITICAL, got 'LOUD'"),
+    # a configured model is a known id or a dated snapshot of one (issue 11, item 9)
+    ("model misspelled by a suffix", "workflows.ci_cd_review.routing.default_model", "claude-3-5-haiku-20241022-typo", "workflows.ci_cd_review.routing.default_model: model 'claude-3-5-haiku-20241022-typo' has no price: not a known model id or a dated snapshot of one (did you mean 'claude-3-5-haiku-20241022'? add it under pricing: or fix the name)"),
+    ("model misspelled inside", "workflows.dev_assistant.inventory.model", "claude-3-5-sonet-20241022", "workflows.dev_assistant.inventory.model: model 'claude-3-5-sonet-20241022' has no price: not a known model id or a dated snapshot of one (did you mean 'claude-3-5-sonnet-20241022'?"),
+    ("two dated overrides, no alias", "pricing", {"claude-sonnet-4-5-20250929": {"input": 3, "output": 15}, "claude-sonnet-4-5-20260101": {"input": 2, "output": 10}}, "pricing.claude-sonnet-4-5-20260101: claude-sonnet-4-5-20250929 and claude-sonnet-4-5-20260101 both price the claude-sonnet-4-5 family; add pricing.claude-sonnet-4-5 for replies that name the alias"),
+    # every number is bounded at load (issue 11, item 14)
+    ("org money above $10M", "org.monthly_usd", 10_000_001, "org.monthly_usd: must be <= 10,000,000, got 10000001"),
+    ("workflow money above $10M", "workflows.ci_cd_review.monthly_usd", 2e7, "workflows.ci_cd_review.monthly_usd: must be <= 10,000,000, got 20000000.0"),
+    ("tokens above 10M", "workflows.qa_test_gen.per_task_tokens", {"soft": 1, "hard": 10_000_001}, "workflows.qa_test_gen.per_task_tokens.hard: must be <= 10,000,000, got 10000001"),
+    ("max_tokens above 10M", "workflows.ci_cd_review.routing.max_tokens", {"default": 10**12}, "workflows.ci_cd_review.routing.max_tokens.default: must be <= 10,000,000"),
+    ("loop steps above 10k", "workflows.ci_cd_review.max_loop_steps", 10_001, "workflows.ci_cd_review.max_loop_steps: must be <= 10,000, got 10001"),
+    ("hold TTL below 10 s", "ledger.hold_ttl_seconds", 5, "ledger.hold_ttl_seconds: must be >= 10, got 5"),
+    ("hold TTL above a day", "ledger.hold_ttl_seconds", 86_401, "ledger.hold_ttl_seconds: must be <= 86,400, got 86401"),
+    ("retention above 10 years", "ledger.retention_days", 3_651, "ledger.retention_days: must be <= 3,650, got 3651"),
+    ("warn_pct above 1", "alerts.warn_pct", 1.5, "alerts.warn_pct: must be <= 1, got 1.5"),
+    ("critical_pct above 1", "alerts.critical_pct", 2, "alerts.critical_pct: must be <= 1, got 2"),
+    ("price above $10k/MTok", "pricing", {"claude-3-5-haiku-20241022": {"input": 1, "output": 100_000}}, "pricing.claude-3-5-haiku-20241022.output: must be <= 10,000, got 100000"),
+    ("review file cap above 20 MiB", "review", {"max_file_bytes": 10**9}, "review.max_file_bytes: must be <= 20,971,520"),
+    ("inventory tasks above 10M", "workflows.ci_cd_review.inventory.monthly_tasks", 10**8, "workflows.ci_cd_review.inventory.monthly_tasks: must be <= 10,000,000"),
 ]
 
 
@@ -159,3 +177,84 @@ def test_error_does_not_write_anything(tmp_path):
     before = sorted(Path(tmp_path).rglob("*"))
     subprocess.run([sys.executable, "-m", "acme_ci_budget", "estimate", "--config", str(bad)], capture_output=True)
     assert sorted(Path(tmp_path).rglob("*")) == before
+
+
+# --- the numbers the issue found passing validation and failing inside the Lua scripts ----------
+
+
+@pytest.mark.parametrize(
+    ("line", "replacement", "message"),
+    [
+        ("retention_days: 400", "retention_days: 1000000000", "ledger.retention_days: must be <= 3,650, got 1000000000"),
+        ("hold_ttl_seconds: 600", "hold_ttl_seconds: 1e15", "ledger.hold_ttl_seconds: must be <= 86,400, got '1e15'"),
+        ("hold_ttl_seconds: 600", "hold_ttl_seconds: 1.0e+15", "ledger.hold_ttl_seconds: must be <= 86,400, got 1000000000000000.0"),
+    ],
+)
+def test_out_of_range_ledger_numbers_are_config_errors(tmp_path, line, replacement, message):
+    assert line in DEFAULT_CONFIG_TEXT
+    bad = tmp_path / "acme-budget.yml"
+    bad.write_text(DEFAULT_CONFIG_TEXT.replace(line, replacement))
+    result = subprocess.run(
+        [sys.executable, "-m", "acme_ci_budget", "config", "validate", str(bad)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"Error: {bad}: {message}\n"
+
+
+# --- strict YAML: duplicate keys and base-60 numbers ---------------------------------------------
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(needle))
+
+
+def test_a_second_org_block_is_a_duplicate_key_error(tmp_path):
+    text = DEFAULT_CONFIG_TEXT.rstrip("\n") + "\norg:\n  monthly_usd: 100000\n"
+    bad = tmp_path / "acme-budget.yml"
+    bad.write_text(text)
+    first = _line_of(text, "org:")
+    second = len(text.splitlines()) - 1
+    expected = f"{bad}: YAML error at line {second}, column 1: duplicate key 'org' (first at line {first})"
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    assert str(err.value) == expected
+    result = subprocess.run(
+        [sys.executable, "-m", "acme_ci_budget", "config", "validate", str(bad)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"Error: {expected}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        ("a: 1\nb:\n  c: 1\n  c: 2\n", 4, "c"),  # nested
+        ("a:\n  - x: 1\n    x: 2\n", 3, "x"),  # inside a list
+        ("a: 1\n'a': 2\n", 2, "a"),  # quoting does not make a different key
+        ("a: {b: 1, b: 2}\n", 1, "b"),  # flow style
+    ],
+)
+def test_duplicate_keys_at_any_level(text, line, key):
+    with pytest.raises(ConfigError, match=rf"^f.yml: YAML error at line {line}, column \d+: duplicate key '{key}'"):
+        parse_config(text, "f.yml")
+
+
+def test_merge_keys_still_override_what_they_merge():
+    from acme_ci_budget.strict_yaml import load_yaml
+
+    assert load_yaml("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n")["use"] == {"x": 1, "y": 3}
+
+
+@pytest.mark.parametrize("value", ["1:30", "10:00", "1:30.5", "-1:00"])
+def test_sexagesimal_numbers_are_rejected_with_the_line(tmp_path, value):
+    line = "  monthly_usd: 800"
+    assert line in DEFAULT_CONFIG_TEXT
+    text = DEFAULT_CONFIG_TEXT.replace(line, f"  monthly_usd: {value}", 1)
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "f.yml")
+    assert str(err.value).startswith(f"f.yml: YAML error at line {_line_of(DEFAULT_CONFIG_TEXT, line)}, column 16: ")
+    assert f"{value!r} is a YAML 1.1 base-60 number" in str(err.value)
+    # quoted, it is text, and then the type check names the field
+    quoted = DEFAULT_CONFIG_TEXT.replace(line, f"  monthly_usd: '{value}'", 1)
+    with pytest.raises(ConfigError, match=rf"org.monthly_usd: expected a number, got '{value}'"):
+        parse_config(quoted, "f.yml")

@@ -117,3 +117,117 @@ def test_light_commands_do_not_import_the_sdks(tmp_path):
         out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True,
                              env={"PATH": "/usr/bin:/bin", "ACME_BUDGET_CONFIG": "", "HOME": str(tmp_path)})
         assert "LOADED []" in out.stderr, (argv, out.stderr)
+
+
+# --- overrides match the ids the snapshot matches (issue 11, item 8) -----------------------------
+
+
+def test_override_under_the_alias_prices_the_dated_reply_and_back():
+    negotiated = PriceOverride(Decimal("1.5"), Decimal("7.5"))
+    by_alias = {"claude-sonnet-4-5": negotiated}
+    dated = price_for("claude-sonnet-4-5-20250929", by_alias)
+    assert (dated.input, dated.output) == (Decimal("1.5"), Decimal("7.5"))
+    assert dated.source.startswith("config pricing.claude-sonnet-4-5")
+    assert cost_nano("claude-sonnet-4-5-20250929", 100_000, 0, overrides=by_alias) == 100_000 * 1_500
+    by_date = {"claude-sonnet-4-5-20250929": negotiated}
+    assert price_for("claude-sonnet-4-5", by_date).input == Decimal("1.5")
+    # `-latest` aliases are one family with their dated ids too
+    latest = {"claude-3-5-haiku-latest": PriceOverride(Decimal("0.4"), Decimal("2"))}
+    assert price_for("claude-3-5-haiku-20241022", latest).input == Decimal("0.4")
+    # the exact id wins over its family, and another family is untouched
+    both = {**by_alias, "claude-sonnet-4-5-20250929": PriceOverride(Decimal("2"), Decimal("10"))}
+    assert price_for("claude-sonnet-4-5-20250929", both).input == Decimal("2")
+    assert price_for("claude-sonnet-4-5-20260101", both).input == Decimal("1.5")
+    assert price_for("claude-sonnet-4-0", by_alias).input == Decimal("3")
+
+
+def test_override_keeps_the_long_context_tiers_scaled_and_says_so():
+    snapshot = price_for("claude-sonnet-4-5")
+    assert [t.start for t in snapshot.tiers] == [200_000]
+    overrides = {"claude-sonnet-4-5": PriceOverride(Decimal("2.4"), Decimal("12"))}  # 20% off
+    price = price_for("claude-sonnet-4-5-20250929", overrides)
+    (tier,) = price.tiers
+    assert (tier.start, tier.input, tier.output) == (200_000, Decimal("4.8"), Decimal("18"))
+    assert (tier.cache_write, tier.cache_read) == (Decimal("6"), Decimal("0.48"))
+    assert "long-context tiers scaled from the snapshot" in price.source
+    # a 250k-token prompt is billed at the (negotiated) long-context rate, not the base one
+    assert cost_nano("claude-sonnet-4-5-20250929", 250_000, 1_000, overrides=overrides) == 250_000 * 4800 + 1_000 * 18_000
+
+
+def test_prices_command_shows_the_scaled_tier(tmp_path):
+    import yaml
+
+    from tests.conftest import DEFAULT_CONFIG_TEXT
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw["pricing"] = {"claude-sonnet-4-5": {"input": 2.4, "output": 12}}
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(cli, ["prices", "claude-sonnet-4-5-20250929", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "config pricing.claude-sonnet-4-5; long-context tiers scaled from the snapshot" in lines[1]
+    assert lines[2].split() == ["prompt", ">", "200,000", "$4.8", "$18", "$6", "$0.48", "long-context", "tier"]
+
+
+# --- misspelled ids and conditional snapshot prices (item 9) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "hint"),
+    [
+        ("claude-3-5-haiku-20241022-typo", "claude-3-5-haiku-20241022"),
+        ("claude-sonnet-4-5-2025092", "claude-sonnet-4-5"),  # seven digits
+        ("claude-sonnet-4-5-20251399", "claude-sonnet-4-5"),  # no such date
+        ("claude-sonet-4-5", "claude-sonnet-4-5"),
+        ("claude-3-5-haikuu", "claude-3-5-haiku"),
+    ],
+)
+def test_a_misspelled_id_gets_no_price_and_a_hint(model, hint):
+    with pytest.raises(UnknownModelError) as err:
+        price_for(model)
+    assert f"did you mean {hint!r}?" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["claude-sonnet-4-5-20250929", "claude-3-5-haiku-latest", "claude-opus-4-20250514", "claude-haiku-5-5-20261001"],
+)
+def test_known_ids_and_dated_snapshots_are_priced(model):
+    assert price_for(model).input > 0
+
+
+def test_a_stale_cache_entry_for_a_typo_is_not_trusted(tmp_path, monkeypatch):
+    import importlib.metadata
+    import json
+
+    from acme_ci_budget import pricing
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(pricing, "_MEMO", {})
+    monkeypatch.setattr(pricing, "_DISK", None)
+    version = importlib.metadata.version("genai-prices")
+    old = tmp_path / "acme-ci-budget" / f"genai-prices-{version}.json"  # what earlier releases wrote
+    old.parent.mkdir(parents=True)
+    entry = {"input": "0.8", "output": "4", "cache_write": "1", "cache_read": "0.08", "source": "x", "tiers": []}
+    old.write_text(json.dumps({"claude-3-5-haiku-20241022-typo": entry}))
+    with pytest.raises(UnknownModelError):
+        price_for("claude-3-5-haiku-20241022-typo")
+
+
+def test_a_price_that_starts_on_a_date_is_looked_up_for_today(tmp_path, monkeypatch):
+    from datetime import date
+
+    from acme_ci_budget import pricing
+
+    # genai-prices needs a timestamp for conditional prices; None crashed with "'NoneType' ... 'tzinfo'"
+    assert price_for("claude-sonnet-4-6").input == Decimal("3")
+    before, until = pricing._lookup_snapshot("claude-sonnet-4-6", date(2026, 3, 12))
+    assert [t.start for t in before.tiers] == [200_000] and until == "2026-03-13"
+    after, until = pricing._lookup_snapshot("claude-sonnet-4-6", date(2026, 3, 13))
+    assert after.tiers == () and until is None
+    # a cached price past its `until` is looked up again, not served stale
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(pricing, "_MEMO", {})
+    monkeypatch.setattr(pricing, "_DISK", {"claude-sonnet-4-6": {**pricing._to_json(before), "until": "2026-03-13"}})
+    assert price_for("claude-sonnet-4-6").tiers == ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acme_ci_budget.store import StoreError, connect, redact_url, url_password
+from acme_ci_budget.store import StoreError, connect, redact_url, url_passwords
 
 
 def test_redis_url_connects(redis_url):
@@ -20,7 +20,7 @@ def test_password_url_connects_and_never_leaks(fresh_redis):
         connect(wrong).ping()
     assert "not-the-pw" not in str(err.value)
     assert redact_url(server.url) == f"redis://:***@127.0.0.1:{server.port}/0"
-    assert url_password(server.url) == "s3cr3t-pw"
+    assert url_passwords(server.url) == ["s3cr3t-pw"]
 
 
 def test_unix_socket(fresh_redis, tmp_path):
