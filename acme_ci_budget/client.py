@@ -697,7 +697,15 @@ class BudgetedClient:
             return f"Blocked: workflow {wid!r} is not in the budget config {self.config.path} (known: {known})."
         h = res.headroom
         try:
-            need = cost_nano(res.model, res.input_tokens, res.max_output_tokens, overrides=self.config.pricing)
+            cached = res.cache_write_tokens + res.cache_write_1h_tokens
+            need = cost_nano(
+                res.model,
+                res.input_tokens - cached,
+                res.max_output_tokens,
+                res.cache_write_tokens,
+                overrides=self.config.pricing,
+                cache_write_1h_tokens=res.cache_write_1h_tokens,
+            )
         except UnknownModelError:
             need = 0
         need_text = f"this call needs up to {fmt_usd(need, 4)}"

@@ -24,7 +24,7 @@ from typing import Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.ledger_status import StatusReads, _is_connection_error
+from acme_ci_budget.ledger_status import StatusReads, is_connection_error
 from acme_ci_budget.money import nano_to_usd, pct
 from acme_ci_budget.pricing import calculate_cost as _calculate_cost
 from acme_ci_budget.pricing import cost_nano
@@ -395,7 +395,7 @@ class BudgetEnforcer(StatusReads):
         ]
 
     def _unavailable(self, exc: Exception, draft: Reservation) -> Reservation:
-        if not _is_connection_error(exc):
+        if not is_connection_error(exc):
             raise exc
         where = redact_url(self.redis_url)
         if not self.config.ledger.fail_open:
@@ -515,7 +515,7 @@ class BudgetEnforcer(StatusReads):
         try:
             raw = _run(self._settle, keys, args)
         except Exception as exc:
-            if not reservation.fail_open or not _is_connection_error(exc):
+            if not reservation.fail_open or not is_connection_error(exc):
                 raise
             log.warning("LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded", wf, cost)
             return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False, usage_missing=usage_missing)

@@ -54,7 +54,7 @@ class StatusReads:
                 args=[self._ms(now), k.p, self._retention_ms, self._retention_ms, *fields],
             )
         except Exception as exc:
-            if _is_connection_error(exc):
+            if is_connection_error(exc):
                 raise self._unreachable(exc) from None
             raise
         values = [int(v) for v in raw]
@@ -164,7 +164,7 @@ class StatusReads:
         return int(self.redis.zcard(self.keys.holds()))
 
 
-def _is_connection_error(exc: BaseException) -> bool:
+def is_connection_error(exc: BaseException) -> bool:
     import redis as redis_lib
 
     return isinstance(exc, (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError))

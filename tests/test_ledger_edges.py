@@ -97,6 +97,22 @@ def test_status_never_shows_an_expired_hold(enforcer, clock):
     assert [ev["type"] for ev in events(enforcer)] == ["hold_expired"]
 
 
+def test_a_status_read_is_one_round_trip_that_purges(enforcer, clock, monkeypatch):
+    enforcer.reserve("ci_cd_review", HAIKU, 3000, 2000)
+    enforcer.status_snapshot()  # the script is cached server-side now
+    clock.advance(seconds=enforcer.config.ledger.hold_ttl_seconds + 1)
+    sent = []
+    original = enforcer.redis.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(enforcer.redis, "execute_command", counting)
+    assert enforcer.status_snapshot()["org"]["held_nano"] == 0
+    assert sent == ["EVALSHA"]
+
+
 # --- 4 and 5. cache writes held and priced at their TTL's rate -----------------------------------
 
 
