@@ -270,10 +270,13 @@ def _script_calls(e: BudgetEnforcer, r: Reservation) -> dict[str, tuple]:
                    10, 10, 0, 0, 0, 0, e._retention_ms, "{}", 0]
     release_keys = [e.keys.holds(), e.keys.hold(r.id), e.keys.result(r.id), e.keys.stats(r.month), e.keys.events()]
     release_args = [r.id, e._ms(e.now()), e._retention_ms, r.workflow_id, e._retention_ms, "{}"]
+    status_keys = [e.keys.holds(), e.keys.events(), e.keys.stats(r.month), e.keys.org_held(r.month)]
+    status_args = [e._ms(e.now()), e.keys.p, e._retention_ms, e._retention_ms, "over_hold|dev_assistant"]
     return {
         "reserve": (e._reserve, e._reserve_keys(r), reserve_args),
         "settle": (e._settle, settle_keys, settle_args),
         "release": (e._release, release_keys, release_args),
+        "status": (e._status, status_keys, status_args),
     }
 
 
@@ -287,6 +290,7 @@ BAD = {
                (8, "7"), (9, -3), (10, "1.5"), (11, "x"), (12, -1), (13, 99), (14, "yes"), (15, 0), (16, "[1,"),
                (17, 2)],
     "release": [(0, ""), (1, "x"), (2, 0), (3, ""), (4, -1), (5, "nope")],
+    "status": [(0, "later"), (1, "acb:{other}:"), (2, 0), (3, 10**15), (4, "x" * 400)],
 }
 
 
@@ -298,7 +302,7 @@ def test_a_bad_argument_leaves_every_counter_untouched(enforcer, clock, script):
     clock.advance(seconds=enforcer.config.ledger.hold_ttl_seconds + 1)  # an expired hold a purge would drop
     fresh = enforcer.reserve("dev_assistant", HAIKU, 10, 10)
     clock.advance(seconds=enforcer.config.ledger.hold_ttl_seconds + 1)
-    target = {"reserve": replace_id(fresh), "settle": held, "release": held}[script]
+    target = {"reserve": replace_id(fresh), "settle": held, "release": held, "status": held}[script]
     run, keys, args = _script_calls(enforcer, target)[script]
     before = keyspace(enforcer)
     for index, value in BAD[script]:
@@ -308,7 +312,7 @@ def test_a_bad_argument_leaves_every_counter_untouched(enforcer, clock, script):
             _run(run, keys, spoiled)
         assert keyspace(enforcer) == before, (script, index, value)
     with pytest.raises(LedgerArgumentError, match="KEYS"):
-        _run(run, keys[:-1], args)
+        _run(run, keys[:2] if script == "status" else keys[:-1], args)  # status reads any counters after 3
     assert keyspace(enforcer) == before
 
 
