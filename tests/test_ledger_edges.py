@@ -376,3 +376,20 @@ def test_status_json_carries_the_flags(enforcer):
     data = json.loads(json.dumps(enforcer.status_snapshot()))
     assert data["org"]["over_hold_calls"] == 1 and data["workflows"]["dev_assistant"]["over_hold_calls"] == 1
     assert data["org"]["usage_missing_calls"] == 0 and data["expired_holds_left"] == 0
+
+
+# --- the simulator says how many calls went past their hold ---------------------------------------
+
+
+def test_simulate_shows_the_calls_settled_above_their_hold(tmp_path):
+    from click.testing import CliRunner
+
+    from acme_ci_budget.cli import cli
+
+    out = CliRunner().invoke(
+        cli, ["simulate", "--month", "2026-11", "--scale", "2", "--days", "4", "--report-dir", str(tmp_path)]
+    )
+    assert out.exit_code == 0, out.output
+    # cache-marked system prompts are held at the cache-write rate: nothing is billed above its hold
+    assert "Calls settled above their hold: 0 ($0.0000); replies without usage: 0" in out.output
+    assert "Over hold:  0 calls settled $0.0000 above their holds" in (tmp_path / "report.txt").read_text()
