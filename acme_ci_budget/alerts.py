@@ -2,7 +2,8 @@
 
 Owns the alert conditions (daily / monthly spend past the warn and critical
 thresholds per workflow and for the org, the org entering its reserve, a
-month-end forecast above budget, blocked requests, per-session soft limits),
+month-end forecast above budget, blocked requests, per-session soft limits,
+calls settled above their hold),
 their once-per-period-and-threshold dedup in Redis (``SET NX PX`` to the end of
 the period, under the namespace's hash tag), and the senders: the log, GitHub
 Actions annotations and job summary, a Slack incoming webhook (Block Kit from
@@ -61,6 +62,7 @@ ORG_RESERVE = "org_reserve"
 FORECAST = "forecast_over_budget"
 BLOCKED = "request_blocked"
 SESSION_SOFT = "session_soft_limit"
+OVER_HOLD = "settled_over_hold"  # the API billed a call more than the worst case its hold held
 RESOLVED_SUFFIX = "_resolved"
 
 # A refusal that stops spending money is worth a Slack message; a token or loop guard doing its job is not.
@@ -463,6 +465,17 @@ class AlertManager:
             if new > 0:
                 seen_updates[name] = count
                 pending.append(self._blocked_pending(wf, reason, today, new, now))
+        for name, count in stats_int.items():
+            if not name.startswith("over_hold|"):
+                continue
+            wf = name[len("over_hold|") :]
+            if workflow_id is not None and wf != workflow_id:
+                continue
+            new = count - int(seen.get(name, "0") or 0)
+            if new > 0:
+                seen_updates[name] = count
+                over_nano = stats_int.get(f"over_hold_nano|{wf}", 0)
+                pending.append(self._over_hold_pending(wf, new, count, over_nano, today, now))
 
         current = {"day": day, "month": month}
         stale: dict[str, dict] = {}
@@ -590,6 +603,26 @@ class AlertManager:
             dedup_key=self._dedup_id(f"{BLOCKED}:{why}", wid, day),
         )
         return _Pending(alert, self._key(BLOCKED, wid, why, day), self._ttl_ms(now, "day"), incident_kind="day")
+
+    def _over_hold_pending(
+        self, workflow_id: str, new: int, month_count: int, month_nano: int, today: date, now: datetime
+    ) -> _Pending:
+        """WARNING, once per workflow and day: calls settled above their hold (an overrun the ledger let by)."""
+        day = today.isoformat()
+        wid = _safe_id(workflow_id)
+        alert = Alert(
+            level=WARNING,
+            condition=OVER_HOLD,
+            workflow_id=workflow_id,
+            period=day,
+            message=(
+                f"{self._label(workflow_id)}: {_calls(new)} settled above {'their' if new != 1 else 'its'} hold "
+                f"since the last check (the API billed more than the worst case held); this month "
+                f"{_calls(month_count)}, {fmt_usd(month_nano, 4)} over their holds"
+            ),
+            dedup_key=self._dedup_id(OVER_HOLD, wid, day),
+        )
+        return _Pending(alert, self._key(OVER_HOLD, wid, day), self._ttl_ms(now, "day"))
 
     def _label(self, wf: str | None) -> str:
         if wf is None:
@@ -931,6 +964,10 @@ def _forecast_text(fc: Forecast) -> str:
     if fc.runs_out_on:
         return text + f"; the budget runs out on {fc.runs_out_on.isoformat()}"
     return text + "; on track to stay within budget"
+
+
+def _calls(n: int) -> str:
+    return f"{n:,} call{'s' if n != 1 else ''}"
 
 
 def _safe_id(value: str) -> str:

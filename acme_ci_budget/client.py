@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,7 +33,7 @@ from acme_ci_budget.ledger import BudgetEnforcer, Clock, Reservation, Settlement
 from acme_ci_budget.money import fmt_usd, nano_to_usd, pct
 from acme_ci_budget.pricing import UnknownModelError, cost_nano, price_for
 from acme_ci_budget.router import RouteDecision, TaskRouter
-from acme_ci_budget.tokens import estimate_messages_tokens
+from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
 
 if TYPE_CHECKING:
     from acme_ci_budget.sessions import Session
@@ -111,6 +112,10 @@ class CompletionResult:
     workflow_id: str = ""
     session_id: str | None = None
     loop_step: int | None = None
+    # Of cache_creation_input_tokens, those written at the 1-hour TTL (priced at the 1-hour rate).
+    cache_creation_1h_input_tokens: int = 0
+    # The reply had no usage: charged the hold's worst case (the token counts are that worst case).
+    usage_missing: bool = False
 
     def __getitem__(self, key: str) -> Any:
         if key in _RESULT_FIELDS:
@@ -186,19 +191,75 @@ def response_text(message: Any) -> str:
     )
 
 
-def _usage(message: Any) -> tuple[int, int, int, int]:
+def _usage(message: Any) -> tuple[int, int, int, int, int] | None:
+    """(input, output, cache write, cache read, of the cache write those at the 1-hour TTL), or None
+    when the reply carries no usage (a gateway stripped it): the caller charges the hold then.
+
+    ``cache_creation.ephemeral_1h_input_tokens`` / ``ephemeral_5m_input_tokens`` split the cache
+    write by TTL; without that breakdown every cache write is a 5-minute one.
+    """
     usage = getattr(message, "usage", None)
+    if usage is None or getattr(usage, "input_tokens", None) is None or getattr(usage, "output_tokens", None) is None:
+        return None
 
-    def get(name: str) -> int:
-        value = getattr(usage, name, None)
-        return int(value) if value else 0
+    def get(source: Any, name: str) -> int:
+        value = getattr(source, name, None) if not isinstance(source, Mapping) else source.get(name)
+        return max(int(value), 0) if value else 0
 
+    written = get(usage, "cache_creation_input_tokens")
+    split = getattr(usage, "cache_creation", None)
+    one_hour = get(split, "ephemeral_1h_input_tokens") if split is not None else 0
+    five_min = get(split, "ephemeral_5m_input_tokens") if split is not None else written
+    written = max(written, one_hour + five_min)  # never below what the breakdown bills
     return (
-        get("input_tokens"),
-        get("output_tokens"),
-        get("cache_creation_input_tokens"),
-        get("cache_read_input_tokens"),
+        get(usage, "input_tokens"),
+        get(usage, "output_tokens"),
+        written,
+        get(usage, "cache_read_input_tokens"),
+        one_hour,
     )
+
+
+def _cache_ttl(block: Any) -> str | None:
+    """'5m' / '1h' for a block carrying cache_control, else None."""
+    control = block.get("cache_control") if isinstance(block, Mapping) else getattr(block, "cache_control", None)
+    if not control:
+        return None
+    ttl = control.get("ttl") if isinstance(control, Mapping) else getattr(control, "ttl", None)
+    return "1h" if ttl == "1h" else "5m"
+
+
+def cache_write_tokens(system: Any, messages: Sequence[Mapping[str, Any]], tools: Any = ()) -> tuple[int, int]:
+    """(5-minute, 1-hour) tokens a request may write to the prompt cache, by THE estimator.
+
+    The cached prefix of a ``cache_control`` block is everything up to and including it, in the
+    API's order: tools, system, messages. As Anthropic bills mixed TTLs, with nothing cached yet
+    (the worst case) the 1-hour write is the prefix up to the last 1-hour block and the 5-minute
+    write the rest, up to the last block of either TTL.
+    """
+    marks: list[tuple[int, str]] = []
+    tool_tokens = 0
+    for tool in tools or ():
+        tool_tokens += estimate_tokens(json.dumps(tool, sort_keys=True, default=str))
+        if ttl := _cache_ttl(tool):
+            marks.append((tool_tokens, ttl))
+    blocks = [] if not system or isinstance(system, str) else list(system)
+    for i, block in enumerate(blocks):
+        if ttl := _cache_ttl(block):
+            marks.append((tool_tokens + estimate_messages_tokens([], blocks[: i + 1]), ttl))
+    for m, message in enumerate(messages):
+        content = message.get("content")
+        if isinstance(content, str) or not content:
+            continue
+        content = list(content)
+        for j, block in enumerate(content):
+            if ttl := _cache_ttl(block):
+                prefix = [*messages[:m], {**message, "content": content[: j + 1]}]
+                marks.append((tool_tokens + estimate_messages_tokens(prefix, system), ttl))
+    if not marks:
+        return 0, 0
+    one_hour = max((tokens for tokens, ttl in marks if ttl == "1h"), default=0)
+    return max(max(tokens for tokens, _ in marks) - one_hour, 0), one_hour
 
 
 def _limit(spent_nano: int, limit_nano: int) -> dict[str, Any]:
@@ -409,6 +470,8 @@ class BudgetedClient:
             )
         wanted = max_tokens or decision.max_tokens
         capped = max_tokens_cap is not None and 1 <= max_tokens_cap < wanted
+        # held at the cache-write rates: the system prompt as sent (marked when the workflow caches it)
+        cw_5m, cw_1h = cache_write_tokens(self._system_param(wf, system) if wf and system else system, messages)
         reservation = self.enforcer.reserve(
             workflow_id,
             decision.model,
@@ -418,6 +481,8 @@ class BudgetedClient:
             task_id=task_id,
             loop_step=loop_step,
             user_id=user_id,
+            cache_write_tokens=cw_5m,
+            cache_write_1h_tokens=cw_1h,
         )
         if not reservation.allowed:
             self._check_alerts(workflow_id)
@@ -459,11 +524,18 @@ class BudgetedClient:
     def _finish(self, plan: _Plan, message: Any, started: float) -> CompletionResult:
         latency_ms = int((time.monotonic() - started) * 1000)
         res, decision = plan.reservation, plan.decision
-        counts = _usage(message)
+        usage = _usage(message)
         answered_by = getattr(message, "model", None) or decision.model
         warnings = list(res.warnings)
         priced = self._priced_model(answered_by, decision.model, warnings)
-        settlement = self._settle_with_retries(res, counts, latency_ms, decision.reason, priced)
+        settlement = self._settle_with_retries(res, usage, latency_ms, decision.reason, priced)
+        if usage is None:
+            warnings.append(
+                f"the reply carried no usage: charged its hold's worst case {fmt_usd(settlement.cost_nano, 4)}"
+            )
+            cw = res.cache_write_tokens + res.cache_write_1h_tokens
+            usage = (res.input_tokens - cw, res.max_output_tokens, cw, 0, res.cache_write_1h_tokens)
+        counts = usage[:4]
         stop_reason = getattr(message, "stop_reason", None)
         if stop_reason == "max_tokens":
             warnings.append(f"the reply was cut at max_tokens={res.max_output_tokens}")
@@ -490,6 +562,8 @@ class BudgetedClient:
             workflow_id=res.workflow_id,
             session_id=res.session_id,
             loop_step=res.loop_step,
+            cache_creation_1h_input_tokens=usage[4],
+            usage_missing=settlement.usage_missing,
         )
 
     def _priced_model(self, answered_by: str, requested: str, warnings: list[str]) -> str:
@@ -623,7 +697,15 @@ class BudgetedClient:
             return f"Blocked: workflow {wid!r} is not in the budget config {self.config.path} (known: {known})."
         h = res.headroom
         try:
-            need = cost_nano(res.model, res.input_tokens, res.max_output_tokens, overrides=self.config.pricing)
+            cached = res.cache_write_tokens + res.cache_write_1h_tokens
+            need = cost_nano(
+                res.model,
+                res.input_tokens - cached,
+                res.max_output_tokens,
+                res.cache_write_tokens,
+                overrides=self.config.pricing,
+                cache_write_1h_tokens=res.cache_write_1h_tokens,
+            )
         except UnknownModelError:
             need = 0
         need_text = f"this call needs up to {fmt_usd(need, 4)}"
@@ -697,12 +779,29 @@ class BudgetedClient:
         return budget
 
     def _settle_with_retries(
-        self, res: Reservation, counts: tuple[int, int, int, int], latency_ms: int, route_reason: str, model: str
+        self,
+        res: Reservation,
+        usage: tuple[int, int, int, int, int] | None,
+        latency_ms: int,
+        route_reason: str,
+        model: str,
     ) -> Settlement:
-        """Settle; the money is spent, so a Redis blip is retried (settle is idempotent by reservation id)."""
+        """Settle; the money is spent, so a Redis blip is retried (settle is idempotent by reservation id).
+
+        ``usage`` None (the reply had none): the call is charged its hold's worst case, flagged.
+        """
+        counts, one_hour = (usage[:4], usage[4]) if usage is not None else ((), 0)
         for attempt in range(SETTLE_ATTEMPTS):
             try:
-                return self.enforcer.settle(res, *counts, latency_ms=latency_ms, route_reason=route_reason, model=model)
+                return self.enforcer.settle(
+                    res,
+                    *counts,
+                    latency_ms=latency_ms,
+                    route_reason=route_reason,
+                    model=model,
+                    cache_creation_1h_input_tokens=one_hour,
+                    usage_missing=usage is None,
+                )
             except Exception as exc:
                 last = attempt == SETTLE_ATTEMPTS - 1
                 if last or not _is_transient_store_error(exc):

@@ -2,9 +2,13 @@
 
 Owns the money path (DESIGN.md): each reserve, settle and release is one Lua
 script in one round trip, money is integer nano-USD, holds expire so a crashed
-worker leaks nothing past the TTL, and each settle appends the call's event in
-the same script, so the counters always equal the sum of the events. It also
-answers status questions. It must not route, call a model, or send alerts.
+worker leaks nothing past the TTL (the next reserve or status read gives the
+hold back, however late it runs), and each settle appends the call's event in
+the same script, so the counters always equal the sum of the events. A settle
+above its hold is recorded and flagged (``over_hold_nano``); a reply without
+usage is charged its hold's worst case and flagged ``usage_missing``. Every
+script checks all its arguments before its first write. The status reads live
+in ``ledger_status``. It must not route, call a model, or send alerts.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.ledger_status import StatusReads, is_connection_error
 from acme_ci_budget.money import nano_to_usd, pct
 from acme_ci_budget.pricing import calculate_cost as _calculate_cost
 from acme_ci_budget.pricing import cost_nano
@@ -41,6 +46,12 @@ MONTHLY = "monthly_limit_exceeded"
 DAILY = "daily_limit_exceeded"
 LEDGER_DOWN = "ledger_unavailable"
 
+# What a release did (Release.status).
+RELEASED = "released"
+ALREADY_FINAL = "already_final"  # settled or released before: nothing changed
+UNKNOWN_RESERVATION = "unknown"  # the ledger holds no such reservation: nothing changed, no failure counted
+NOT_HELD = "refused"  # the reservation was refused: it never held anything
+
 
 class LedgerUnavailable(AcmeError, ConnectionError):
     """Redis could not be reached and the config does not fail open."""
@@ -48,6 +59,10 @@ class LedgerUnavailable(AcmeError, ConnectionError):
 
 class SettleError(AcmeError, ValueError):
     """A settle or release was given something it cannot record (negative tokens, a foreign reservation)."""
+
+
+class LedgerArgumentError(SettleError):
+    """A ledger script refused an argument (out of range, malformed) before writing anything."""
 
 
 def utc_now() -> datetime:
@@ -74,6 +89,10 @@ class Reservation:
     warnings: tuple[str, ...] = ()
     headroom: Mapping[str, Any] = field(default_factory=dict)
     fail_open: bool = False
+    # How many of input_tokens the request may write to the prompt cache (5-minute / 1-hour TTL),
+    # held at the cache-write prices.
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def held_usd(self) -> float:
@@ -93,10 +112,23 @@ class Settlement:
     day_spent_nano: int
     hold_found: bool
     duplicate: bool = False
+    over_hold_nano: int = 0  # the part of the cost no live hold covered (the API billed above the worst case)
+    usage_missing: bool = False  # the reply had no usage: charged the hold's worst case
 
     @property
     def cost_usd(self) -> float:
         return nano_to_usd(self.cost_nano)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What ``release`` did; true only when it released a hold now."""
+
+    reservation_id: str
+    status: str  # RELEASED | ALREADY_FINAL | UNKNOWN_RESERVATION | NOT_HELD
+
+    def __bool__(self) -> bool:
+        return self.status == RELEASED
 
 
 @dataclass(frozen=True)
@@ -135,6 +167,9 @@ class Keys:
     def session(self, session_id: str | None) -> str:
         return f"{self.p}sess:{session_id}" if session_id else f"{self.p}sess:-"
 
+    def task(self, task_id: str | None) -> str:
+        return f"{self.p}task:{task_id}" if task_id else f"{self.p}task:-"
+
     def stats(self, month: str) -> str:
         return f"{self.p}stats:m:{month}"
 
@@ -143,11 +178,11 @@ class Keys:
 
 
 def _load_script(redis: Any, name: str) -> Any:
-    prelude = lua_path("_purge.lua").read_text()
+    prelude = "\n".join(lua_path(part).read_text() for part in ("_args.lua", "_purge.lua"))
     return redis.register_script(prelude + "\n" + lua_path(name).read_text())
 
 
-class BudgetEnforcer:
+class BudgetEnforcer(StatusReads):
     """Reserve before a model call, settle after it, release if it failed; all limits, atomically.
 
     ``config=None`` loads the default config; ``redis`` (a client) wins over ``redis_url``,
@@ -172,6 +207,7 @@ class BudgetEnforcer:
         self._reserve = _load_script(self.redis, "reserve.lua")
         self._settle = _load_script(self.redis, "settle.lua")
         self._release = _load_script(self.redis, "release.lua")
+        self._status = _load_script(self.redis, "status.lua")
         self._retention_ms = self.config.ledger.retention_days * DAY_MS
 
     # --- periods ------------------------------------------------------------------------------
@@ -203,12 +239,31 @@ class BudgetEnforcer:
         task_id: str | None = None,
         loop_step: int | None = None,
         user_id: str | None = None,
+        *,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
     ) -> Reservation:
-        """Hold this request's worst case on every counter, or refuse it naming the first limit it breaks."""
-        if input_tokens < 0 or max_output_tokens < 1:
-            raise SettleError(
-                f"reserve needs input_tokens >= 0 and max_output_tokens >= 1 (got {input_tokens}, {max_output_tokens})"
-            )
+        """Hold this request's worst case on every counter, or refuse it naming the first limit it breaks.
+
+        ``cache_write_tokens`` / ``cache_write_1h_tokens``: how many of ``input_tokens`` the request
+        may write to the prompt cache at the 5-minute / 1-hour TTL; the worst case prices them at
+        the cache-write rates (1.25x / 2x input) instead of input. Loop steps are counted in Redis
+        per session and per task id, whatever ``loop_step`` says.
+        """
+        _check_counts(
+            "reserve",
+            input_tokens=input_tokens,
+            max_output_tokens=max_output_tokens,
+            cache_write_tokens=cache_write_tokens,
+            cache_write_1h_tokens=cache_write_1h_tokens,
+        )
+        if max_output_tokens < 1:
+            raise SettleError(f"reserve needs max_output_tokens >= 1 (got {max_output_tokens})")
+        if not isinstance(workflow_id, str) or not workflow_id:
+            raise SettleError(f"reserve needs a workflow id (got {workflow_id!r})")
+        # Cache writes are part of the input: never more than it (the 1-hour ones, dearer, first).
+        cw_1h = min(cache_write_1h_tokens, input_tokens)
+        cw_5m = min(cache_write_tokens, input_tokens - cw_1h)
         now = self.now()
         day, month = self.periods(now)
         wf = self.config.workflows.get(workflow_id)
@@ -231,7 +286,17 @@ class BudgetEnforcer:
                 warnings.append(
                     f"per-task soft limit: {input_tokens + max_output_tokens} tokens > {wf.per_task_tokens.soft}"
                 )
-        held = cost_nano(model, input_tokens, max_output_tokens, overrides=self.config.pricing) if not reason else 0
+        held = 0
+        if not reason:
+            held = cost_nano(
+                model,
+                input_tokens - cw_5m - cw_1h,
+                max_output_tokens,
+                cw_5m,
+                0,
+                overrides=self.config.pricing,
+                cache_write_1h_tokens=cw_1h,
+            )
         draft = Reservation(
             id=uuid.uuid4().hex,
             workflow_id=workflow_id,
@@ -249,14 +314,19 @@ class BudgetEnforcer:
             task_id=task_id,
             loop_step=loop_step,
             warnings=tuple(warnings),
+            cache_write_tokens=cw_5m,
+            cache_write_1h_tokens=cw_1h,
         )
         try:
-            raw = self._reserve(keys=self._reserve_keys(draft), args=self._reserve_args(wf, draft, now))
+            raw = _run(self._reserve, self._reserve_keys(draft), self._reserve_args(wf, draft, now))
         except Exception as exc:
             return self._unavailable(exc, draft)
         allowed = bool(int(raw[0]))
-        reason = raw[1].decode() if isinstance(raw[1], bytes) else str(raw[1])
+        reason = _text(raw[1])
         org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = (int(x) for x in raw[2:10])
+        if allowed:  # the script returns the counters as they were before this hold
+            org_h, m_h, d_h = org_h + held, m_h + held, d_h + held
+            s_held += input_tokens + max_output_tokens if session_id else 0
         headroom = {}
         if wf is not None:
             headroom = {
@@ -292,6 +362,7 @@ class BudgetEnforcer:
             k.wf_spent_day(wf, r.day),
             k.wf_held_day(wf, r.day),
             k.session(r.session_id),
+            k.task(r.task_id),
             k.hold(r.id),
             k.stats(r.month),
             k.events(),
@@ -299,6 +370,7 @@ class BudgetEnforcer:
 
     def _reserve_args(self, wf: Workflow | None, r: Reservation, now: datetime) -> list:
         session = wf is not None and r.session_id is not None
+        task = wf is not None and r.task_id is not None
         event = _event_fields(**_identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
         return [
             self._ms(now),
@@ -315,12 +387,15 @@ class BudgetEnforcer:
             self.keys.p,
             self._retention_ms,
             self._retention_ms,
-            wf.max_loop_steps if session else 0,
+            wf.max_loop_steps if wf else 0,
             event,
+            1 if task else 0,
+            r.day,
+            r.month,
         ]
 
     def _unavailable(self, exc: Exception, draft: Reservation) -> Reservation:
-        if not _is_connection_error(exc):
+        if not is_connection_error(exc):
             raise exc
         where = redact_url(self.redis_url)
         if not self.config.ledger.fail_open:
@@ -342,25 +417,58 @@ class BudgetEnforcer:
             fail_open=True,
         )
 
+    def _unreachable(self, exc: Exception) -> LedgerUnavailable:
+        where = redact_url(self.redis_url)
+        return LedgerUnavailable(f"budget ledger unreachable at {where} ({exc.__class__.__name__})")
+
     def settle(
         self,
         reservation: Reservation,
-        input_tokens: int,
-        output_tokens: int,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
         cache_creation_input_tokens: int = 0,
         cache_read_input_tokens: int = 0,
         latency_ms: int | None = None,
         route_reason: str | None = None,
         model: str | None = None,
+        *,
+        cache_creation_1h_input_tokens: int = 0,
+        usage_missing: bool = False,
     ) -> Settlement:
-        """Record what the call really cost (from the API's usage) and drop its hold; idempotent by id."""
+        """Record what the call really cost (from the API's usage) and drop its hold; idempotent by id.
+
+        The counts mean what the API's ``usage`` means: ``cache_creation_input_tokens`` is every
+        cache write, of which ``cache_creation_1h_input_tokens`` were at the 1-hour TTL (priced at
+        the 1-hour rate, the rest at the 5-minute rate). ``usage_missing=True`` (a reply without
+        usage): the counts are ignored and the call is charged its hold's worst case, flagged.
+        """
         if not reservation.allowed:
             raise SettleError(f"reservation {reservation.id} was refused ({reservation.reason}); nothing to settle")
+        if usage_missing:
+            model = reservation.model  # what the hold priced; the reply said nothing about what it used
+            cache_creation_1h_input_tokens = reservation.cache_write_1h_tokens
+            cache_creation_input_tokens = reservation.cache_write_tokens + cache_creation_1h_input_tokens
+            input_tokens = reservation.input_tokens - cache_creation_input_tokens
+            output_tokens, cache_read_input_tokens = reservation.max_output_tokens, 0
         counts = (input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens)
-        if any((not isinstance(c, int)) or c < 0 for c in counts):
-            raise SettleError(f"token counts must be non-negative integers, got {counts}")
+        _check_counts("settle", cache_creation_1h_input_tokens=cache_creation_1h_input_tokens, counts=counts)
+        if cache_creation_1h_input_tokens > cache_creation_input_tokens:
+            raise SettleError(
+                f"cache_creation_1h_input_tokens ({cache_creation_1h_input_tokens}) is part of "
+                f"cache_creation_input_tokens ({cache_creation_input_tokens}) and cannot exceed it"
+            )
         model = model or reservation.model
-        cost = cost_nano(model, *counts, overrides=self.config.pricing)
+        cost = cost_nano(
+            model,
+            input_tokens,
+            output_tokens,
+            cache_creation_input_tokens - cache_creation_1h_input_tokens,
+            cache_read_input_tokens,
+            overrides=self.config.pricing,
+            cache_write_1h_tokens=cache_creation_1h_input_tokens,
+        )
+        if usage_missing and reservation.held_nano:
+            cost = reservation.held_nano  # exactly what was held, even if prices changed since
         now = self.now()
         wf, day, month = reservation.workflow_id, reservation.day, reservation.month
         k = self.keys
@@ -369,6 +477,7 @@ class BudgetEnforcer:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cache_creation_input_tokens=cache_creation_input_tokens,
+            cache_creation_1h_input_tokens=cache_creation_1h_input_tokens or None,
             cache_read_input_tokens=cache_read_input_tokens,
             latency_ms=latency_ms,
             route_reason=route_reason,
@@ -386,64 +495,77 @@ class BudgetEnforcer:
             k.stats(month),
             k.events(),
         ]
-        now_ms = self._ms(now)
         args = [
             reservation.id,
             cost,
             sum(counts),
-            now_ms,
+            self._ms(now),
             self._retention_ms,
             wf,
             model,
             reservation.user_id or "",
             day[-2:],
             *counts,
+            cache_creation_1h_input_tokens,
             1 if reservation.session_id else 0,
             self._retention_ms,
             event,
+            1 if usage_missing else 0,
         ]
         try:
-            status, payload = self._settle(keys=keys, args=args)
+            raw = _run(self._settle, keys, args)
         except Exception as exc:
-            if not reservation.fail_open or not _is_connection_error(exc):
+            if not reservation.fail_open or not is_connection_error(exc):
                 raise
             log.warning("LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded", wf, cost)
-            return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False)
-        data = json.loads(payload)
-        return Settlement(
+            return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False, usage_missing=usage_missing)
+        status, cost_s, org_s, month_s, day_s, found, over = (_text(x) for x in raw[:7])
+        settlement = Settlement(
             reservation_id=reservation.id,
-            cost_nano=int(data["cost_nano"]),
-            org_spent_nano=int(data["org_spent"]),
-            month_spent_nano=int(data["month_spent"]),
-            day_spent_nano=int(data["day_spent"]),
-            hold_found=bool(data["hold_found"]),
-            duplicate=(status in (b"dup", "dup")),
+            cost_nano=int(cost_s),
+            org_spent_nano=int(org_s),
+            month_spent_nano=int(month_s),
+            day_spent_nano=int(day_s),
+            hold_found=found == "1",
+            duplicate=status == "dup",
+            over_hold_nano=int(over),
+            usage_missing=usage_missing,
         )
+        if settlement.over_hold_nano and not settlement.duplicate:
+            log.warning(
+                "%s: call %s cost %s nano-USD, %s above its hold (the API billed more than the worst case)",
+                wf,
+                reservation.id,
+                settlement.cost_nano,
+                settlement.over_hold_nano,
+            )
+        return settlement
 
-    def release(self, reservation: Reservation, error: str = "", latency_ms: int | None = None) -> bool:
-        """The call failed: drop the hold, record nothing spent, log the failure. False if already final."""
+    def release(self, reservation: Reservation, error: str = "", latency_ms: int | None = None) -> Release:
+        """The call failed: drop the hold, record nothing spent, log the failure.
+
+        Returns a ``Release`` (true when a hold was released now). Releasing again, or after a
+        settle, is ``ALREADY_FINAL``; an id the ledger does not know is ``UNKNOWN_RESERVATION``:
+        nothing changes and no failure is counted.
+        """
         if not reservation.allowed:
-            return False
+            return Release(reservation.id, NOT_HELD)
         now = self.now()
         k = self.keys
-        now_ms = self._ms(now)
         event = _event_fields(
             **_identity(reservation),
             reason=error[:500] if error else "call_failed",
             latency_ms=latency_ms,
         )
-        (status,) = self._release(
-            keys=[k.holds(), k.hold(reservation.id), k.result(reservation.id), k.stats(reservation.month), k.events()],
-            args=[
-                reservation.id,
-                now_ms,
-                self._retention_ms,
-                reservation.workflow_id,
-                self._retention_ms,
-                event,
-            ],
+        (status,) = _run(
+            self._release,
+            [k.holds(), k.hold(reservation.id), k.result(reservation.id), k.stats(reservation.month), k.events()],
+            [reservation.id, self._ms(now), self._retention_ms, reservation.workflow_id, self._retention_ms, event],
         )
-        return status in (b"ok", "ok")
+        outcome = {"ok": RELEASED, "dup": ALREADY_FINAL}.get(_text(status), UNKNOWN_RESERVATION)
+        if outcome == UNKNOWN_RESERVATION:
+            log.info("release of %s: the ledger holds no such reservation; nothing to release", reservation.id)
+        return Release(reservation.id, outcome)
 
     # --- the lab's one-shot API -------------------------------------------------------------
 
@@ -481,6 +603,8 @@ class BudgetEnforcer:
         output_tokens: int,
         cache_creation_input_tokens: int = 0,
         cache_read_input_tokens: int = 0,
+        *,
+        cache_write_1h_tokens: int = 0,
     ) -> float:
         return _calculate_cost(
             model,
@@ -489,111 +613,8 @@ class BudgetEnforcer:
             cache_creation_input_tokens,
             cache_read_input_tokens,
             self.config.pricing,
+            cache_write_1h_tokens=cache_write_1h_tokens,
         )
-
-    # --- status -------------------------------------------------------------------------------
-
-    def _read_counters(self, now: datetime | None = None) -> dict[str, int]:
-        """Every spent/held counter of today and this month in one MGET (one round trip)."""
-        day, month = self.periods(now)
-        k = self.keys
-        names = {"org_spent": k.org_spent(month), "org_held": k.org_held(month)}
-        for wf in self.config.workflows:
-            names[f"{wf}:m_spent"] = k.wf_spent_month(wf, month)
-            names[f"{wf}:m_held"] = k.wf_held_month(wf, month)
-            names[f"{wf}:d_spent"] = k.wf_spent_day(wf, day)
-            names[f"{wf}:d_held"] = k.wf_held_day(wf, day)
-        try:
-            values = self.redis.mget(list(names.values()))
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise LedgerUnavailable(
-                    f"budget ledger unreachable at {redact_url(self.redis_url)} ({exc.__class__.__name__})"
-                ) from None
-            raise
-        return {name: int(v or 0) for name, v in zip(names, values, strict=True)}
-
-    def get_org_status(self, counters: Mapping[str, int] | None = None) -> dict:
-        c = counters if counters is not None else self._read_counters()
-        budget = self.config.org_monthly_nano
-        spent, held = c["org_spent"], c["org_held"]
-        threshold = int(budget * (1 - self.config.reserve_pct))
-        state = "exhausted" if spent >= budget else "reserve" if spent > threshold else "normal"
-        return {
-            "spend": nano_to_usd(spent),
-            "spend_nano": spent,
-            "budget": nano_to_usd(budget),
-            "budget_nano": budget,
-            "pct": pct(spent, budget),
-            "held_usd": nano_to_usd(held),
-            "remaining": nano_to_usd(budget - spent - held),
-            "reserve_pct": self.config.reserve_pct,
-            "reserve_threshold": nano_to_usd(threshold),
-            "reserve_state": state,
-            "in_reserve": state != "normal",
-        }
-
-    def workflow_status(self, workflow_id: str, counters: Mapping[str, int] | None = None) -> dict:
-        c = counters if counters is not None else self._read_counters()
-        wf = self.config.workflow(workflow_id)
-        d_s, d_h = c[f"{workflow_id}:d_spent"], c[f"{workflow_id}:d_held"]
-        m_s = c[f"{workflow_id}:m_spent"]
-        org = self.get_org_status(c)
-        daily_pct, monthly_pct = pct(d_s, wf.daily_nano), pct(m_s, wf.monthly_nano)
-        return {
-            "label": wf.label,
-            "daily_spend": nano_to_usd(d_s),
-            "daily_limit": wf.daily_usd,
-            "daily_pct": daily_pct,
-            "monthly_spend": nano_to_usd(m_s),
-            "monthly_limit": wf.monthly_usd,
-            "monthly_pct": monthly_pct,
-            "held_usd": nano_to_usd(d_h),
-            "health": self.health(daily_pct, monthly_pct, org),
-            "daily_spend_nano": d_s,
-            "monthly_spend_nano": m_s,
-            "held_nano": d_h,
-        }
-
-    def health(self, daily_pct: float, monthly_pct: float, org: Mapping[str, Any]) -> str:
-        """OK / WARN / CRIT from the worst of daily, monthly and the org (reserve counts as WARN)."""
-        warn, crit = self.config.alerts.warn_pct * 100, self.config.alerts.critical_pct * 100
-        worst = max(daily_pct, monthly_pct, org["pct"])
-        if worst >= crit or org["reserve_state"] == "exhausted":
-            return "CRIT"
-        if worst >= warn or org["in_reserve"]:
-            return "WARN"
-        return "OK"
-
-    def get_all_status(self) -> dict:
-        counters = self._read_counters()
-        return {wf: self.workflow_status(wf, counters) for wf in self.config.workflows}
-
-    def status_snapshot(self) -> dict:
-        """Everything ``status`` shows, from one round trip."""
-        counters = self._read_counters()
-        day, month = self.periods()
-        return {
-            "day": day,
-            "month": month,
-            "timezone": self.config.timezone,
-            "org": self.get_org_status(counters),
-            "workflows": {wf: self.workflow_status(wf, counters) for wf in self.config.workflows},
-        }
-
-    def pressure(self, workflow_id: str) -> tuple[bool, float]:
-        """(org in reserve, share of the workflow's month spent) for the router, one round trip."""
-        counters = self._read_counters()
-        wf = self.config.workflows.get(workflow_id)
-        org = self.get_org_status(counters)
-        share = counters.get(f"{workflow_id}:m_spent", 0) / wf.monthly_nano if wf and wf.monthly_nano else 0.0
-        return org["in_reserve"], share
-
-    def session_tokens(self, session_id: str) -> int:
-        return int(self.redis.hget(self.keys.session(session_id), "tokens") or 0)
-
-    def open_holds(self) -> int:
-        return int(self.redis.zcard(self.keys.holds()))
 
     # --- admin --------------------------------------------------------------------------------
 
@@ -629,7 +650,8 @@ class BudgetEnforcer:
 
 
 def _identity(r: Reservation) -> dict[str, Any]:
-    """The fields that tie an event to its reservation's workflow, model, session, user, task and step."""
+    """The fields that tie an event to its reservation: workflow, model, session, user, task, step, and
+    the day and month of the counters it was charged to (the reserve's, even when it settles after midnight)."""
     return {
         "workflow": r.workflow_id,
         "model": r.model,
@@ -637,13 +659,33 @@ def _identity(r: Reservation) -> dict[str, Any]:
         "user": r.user_id,
         "task": r.task_id,
         "loop_step": r.loop_step,
+        "day": r.day,
+        "month": r.month,
     }
 
 
-def _is_connection_error(exc: BaseException) -> bool:
+def _check_counts(what: str, counts: tuple[int, ...] = (), **named: int) -> None:
+    """Token counts must be non-negative integers (the scripts refuse anything else, before writing)."""
+    values = (*counts, *named.values())
+    if any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in values):
+        shown = ", ".join([*(str(c) for c in counts), *(f"{n}={v!r}" for n, v in named.items())])
+        raise SettleError(f"{what}: token counts must be non-negative integers, got ({shown})")
+
+
+def _run(script: Any, keys: list[str], args: list) -> Any:
+    """Run one ledger script; its argument refusals (nothing written) become ``LedgerArgumentError``."""
     import redis as redis_lib
 
-    return isinstance(exc, (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError))
+    try:
+        return script(keys=keys, args=args)
+    except redis_lib.ResponseError as exc:
+        if "acb: bad argument" in str(exc):
+            raise LedgerArgumentError(f"the ledger refused the request, nothing was written: {exc}") from None
+        raise
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _event_fields(**fields: Any) -> str:

@@ -35,6 +35,9 @@ INT_FIELDS = frozenset(
         "latency_ms",
         "loop_step",
         "fail_open",
+        "cache_creation_1h_input_tokens",
+        "over_hold_nano",
+        "usage_missing",
     }
 )
 CSV_COLUMNS = (

@@ -7,7 +7,10 @@ silent default price.
 
 Conventions: Anthropic's ``input_tokens`` excludes cache reads and writes;
 long-context tiers are chosen per request on the total prompt (input + cache
-write + cache read), as Anthropic bills and as genai-prices models it.
+write + cache read), as Anthropic bills and as genai-prices models it. Cache
+writes come at two prices: the 5-minute TTL (``cache_write``) and the 1-hour TTL
+(``cache_write_1h``: the model's own price when genai-prices carries it, else
+2x input, as Anthropic's docs price it).
 
 An override applies to every id of its model's family (alias, ``-latest`` and
 dated snapshots alike, see ``model_ids``), and keeps the snapshot's long-context
@@ -32,6 +35,7 @@ from acme_ci_budget.money import NANO_PER_USD
 
 # Anthropic's published multipliers, used only when an override gives no cache prices.
 CACHE_WRITE_MULTIPLIER = Decimal("1.25")
+CACHE_WRITE_1H_MULTIPLIER = Decimal("2")
 CACHE_READ_MULTIPLIER = Decimal("0.1")
 _NANO_PER_MTOK_USD = NANO_PER_USD // 1_000_000  # $1 per million tokens is 1,000 nano per token
 
@@ -49,6 +53,11 @@ class PriceTier:
     output: Decimal
     cache_write: Decimal
     cache_read: Decimal
+    cache_write_1h: Decimal | None = None  # None: 2x input (Anthropic's 1-hour write multiplier)
+
+    @property
+    def cache_write_1h_price(self) -> Decimal:
+        return self.cache_write_1h if self.cache_write_1h is not None else self.input * CACHE_WRITE_1H_MULTIPLIER
 
 
 @dataclass(frozen=True)
@@ -60,9 +69,10 @@ class ModelPrice:
     cache_read: Decimal
     source: str
     tiers: tuple[PriceTier, ...] = ()
+    cache_write_1h: Decimal | None = None  # None: 2x input
 
     def tier_for(self, prompt_tokens: int) -> PriceTier:
-        chosen = PriceTier(0, self.input, self.output, self.cache_write, self.cache_read)
+        chosen = PriceTier(0, self.input, self.output, self.cache_write, self.cache_read, self.cache_write_1h)
         for tier in self.tiers:
             if prompt_tokens > tier.start:
                 chosen = tier
@@ -206,20 +216,28 @@ def _write_disk_cache(cache: dict[str, dict]) -> None:
 
 
 def _to_json(price: ModelPrice) -> dict:
+    def opt(value: Decimal | None) -> str | None:
+        return str(value) if value is not None else None
+
     def tier(t: PriceTier) -> list:
-        return [t.start, str(t.input), str(t.output), str(t.cache_write), str(t.cache_read)]
+        return [t.start, str(t.input), str(t.output), str(t.cache_write), str(t.cache_read), opt(t.cache_write_1h)]
 
     return {
         "input": str(price.input),
         "output": str(price.output),
         "cache_write": str(price.cache_write),
         "cache_read": str(price.cache_read),
+        "cache_write_1h": opt(price.cache_write_1h),
         "source": price.source,
         "tiers": [tier(t) for t in price.tiers],
     }
 
 
 def _from_json(model: str, data: dict) -> ModelPrice:
+    # A cache written before the 1-hour price was kept has no such entry: None means 2x input.
+    def opt(value: str | None) -> Decimal | None:
+        return Decimal(value) if value is not None else None
+
     return ModelPrice(
         model=model,
         input=Decimal(data["input"]),
@@ -227,7 +245,10 @@ def _from_json(model: str, data: dict) -> ModelPrice:
         cache_write=Decimal(data["cache_write"]),
         cache_read=Decimal(data["cache_read"]),
         source=data["source"],
-        tiers=tuple(PriceTier(t[0], *(Decimal(x) for x in t[1:])) for t in data["tiers"]),
+        tiers=tuple(
+            PriceTier(t[0], *(Decimal(x) for x in t[1:5]), opt(t[5] if len(t) > 5 else None)) for t in data["tiers"]
+        ),
+        cache_write_1h=opt(data.get("cache_write_1h")),
     )
 
 
@@ -251,12 +272,12 @@ def _lookup_snapshot(model: str, today: date) -> tuple[ModelPrice, str | None]:
     # with "'NoneType' object has no attribute 'tzinfo'" (claude-sonnet-4-6, claude-opus-4-6).
     at = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
     prices = info.get_prices(at)
-    starts = [
+    changes = [
         c.constraint.start_date
         for c in (info.prices if isinstance(info.prices, list) else ())
         if isinstance(c.constraint, StartDateConstraint) and c.constraint.start_date > today
     ]
-    until = min(starts).isoformat() if starts else None
+    until = min(changes).isoformat() if changes else None
 
     def parts(value: object) -> tuple[Decimal, dict[int, Decimal]]:
         if isinstance(value, TieredPrices):
@@ -269,6 +290,7 @@ def _lookup_snapshot(model: str, today: date) -> tuple[ModelPrice, str | None]:
         raise UnknownModelError(f"genai-prices has no token prices for model {model!r}")
     base_cw, tiers_cw = parts(getattr(prices, "cache_write_mtok", None))
     base_cr, tiers_cr = parts(getattr(prices, "cache_read_mtok", None))
+    base_cw1h, tiers_cw1h = parts(getattr(prices, "cache_write_1h_mtok", None))
     base_cw = base_cw if base_cw is not None else base_in * CACHE_WRITE_MULTIPLIER
     base_cr = base_cr if base_cr is not None else base_in * CACHE_READ_MULTIPLIER
     starts = sorted(set(tiers_in) | set(tiers_out) | set(tiers_cw) | set(tiers_cr))
@@ -279,6 +301,7 @@ def _lookup_snapshot(model: str, today: date) -> tuple[ModelPrice, str | None]:
             _at(tiers_out, start, base_out),
             _at(tiers_cw, start, base_cw),
             _at(tiers_cr, start, base_cr),
+            _at(tiers_cw1h, start, base_cw1h) if base_cw1h is not None else None,
         )
         for start in starts
     )
@@ -290,6 +313,7 @@ def _lookup_snapshot(model: str, today: date) -> tuple[ModelPrice, str | None]:
         cache_read=base_cr,
         source=f"genai-prices {genai_prices.__version__} bundled snapshot (anthropic/{info.id})",
         tiers=tiers,
+        cache_write_1h=base_cw1h,
     )
     return price, until
 
@@ -320,14 +344,24 @@ def cost_nano(
     cache_creation_input_tokens: int = 0,
     cache_read_input_tokens: int = 0,
     overrides: Mapping[str, object] | None = None,
+    *,
+    cache_write_1h_tokens: int = 0,
 ) -> int:
-    """Exact cost of one request in whole nano-USD (rounded half up once, at the end)."""
+    """Exact cost of one request in whole nano-USD (rounded half up once, at the end).
+
+    ``cache_creation_input_tokens`` are the 5-minute cache writes, ``cache_write_1h_tokens`` the
+    1-hour ones (the API's ``cache_creation_input_tokens`` is their sum; its ``cache_creation``
+    object splits it).
+    """
     price = price_for(model, overrides)
-    tier = price.tier_for(input_tokens + cache_creation_input_tokens + cache_read_input_tokens)
+    tier = price.tier_for(
+        input_tokens + cache_creation_input_tokens + cache_write_1h_tokens + cache_read_input_tokens
+    )
     exact = (
         input_tokens * tier.input
         + output_tokens * tier.output
         + cache_creation_input_tokens * tier.cache_write
+        + cache_write_1h_tokens * tier.cache_write_1h_price
         + cache_read_input_tokens * tier.cache_read
     ) * _NANO_PER_MTOK_USD
     return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
@@ -340,9 +374,17 @@ def calculate_cost(
     cache_creation_input_tokens: int = 0,
     cache_read_input_tokens: int = 0,
     overrides: Mapping[str, object] | None = None,
+    *,
+    cache_write_1h_tokens: int = 0,
 ) -> float:
     """Cost of one request in USD (a float for display; the ledger keeps ``cost_nano``)."""
-    return (
-        cost_nano(model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, overrides)
-        / NANO_PER_USD
+    nano = cost_nano(
+        model,
+        input_tokens,
+        output_tokens,
+        cache_creation_input_tokens,
+        cache_read_input_tokens,
+        overrides,
+        cache_write_1h_tokens=cache_write_1h_tokens,
     )
+    return nano / NANO_PER_USD

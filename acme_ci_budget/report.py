@@ -35,8 +35,17 @@ Clock = Callable[[], datetime]
 NANO = 1_000_000_000
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
-TOKEN_KINDS = ("input", "output", "cache_write", "cache_read")
-_TOKEN_FIELDS = {"tok_in": "input", "tok_out": "output", "tok_cw": "cache_write", "tok_cr": "cache_read"}
+# cache_write counts every cache write; cache_write_1h those of them at the 1-hour TTL.
+TOKEN_KINDS = ("input", "output", "cache_write", "cache_read", "cache_write_1h")
+_TOKEN_FIELDS = {
+    "tok_in": "input",
+    "tok_out": "output",
+    "tok_cw": "cache_write",
+    "tok_cr": "cache_read",
+    "tok_cw1h": "cache_write_1h",
+}
+# The ledger's flagged exceptions, per workflow: calls settled above their hold, replies without usage.
+_FLAG_FIELDS = {"over_hold": "over_hold_calls", "over_hold_nano": "over_hold_nano", "usage_missing": "usage_missing"}
 
 # Rule thresholds for the optimization opportunities (one place, so the wording and the maths agree).
 MIN_CALLS_FOR_RULES = 20  # below this a share or a rate says nothing
@@ -158,6 +167,9 @@ class WorkflowReport:
     estimate_nano: int | None
     estimate_to_date_nano: int | None
     forecast_nano: int | None
+    over_hold_calls: int = 0  # settled above their hold (the API billed more than the worst case held)
+    over_hold_nano: int = 0  # by how much, in all
+    usage_missing: int = 0  # replies without usage, charged at their hold
 
     @property
     def monthly_pct(self) -> float:
@@ -281,6 +293,18 @@ class Report:
         return sum(w.blocked_total for w in self.workflows) + self.org.blocked_unknown_workflow
 
     @property
+    def total_over_hold_calls(self) -> int:
+        return sum(w.over_hold_calls for w in self.workflows)
+
+    @property
+    def total_over_hold_nano(self) -> int:
+        return sum(w.over_hold_nano for w in self.workflows)
+
+    @property
+    def total_usage_missing(self) -> int:
+        return sum(w.usage_missing for w in self.workflows)
+
+    @property
     def generated_local(self) -> datetime:
         """When the report was built, in the configured timezone."""
         return self.generated_at.astimezone(ZoneInfo(self.timezone))
@@ -334,6 +358,9 @@ class Report:
                 "calls": self.total_calls,
                 "blocked": self.total_blocked,
                 "blocked_unknown_workflow": org.blocked_unknown_workflow,
+                "over_hold_calls": self.total_over_hold_calls,
+                "over_hold_usd": nano_to_usd(self.total_over_hold_nano),
+                "usage_missing": self.total_usage_missing,
             },
             "workflows": {wf.id: _workflow_json(wf) for wf in self.workflows},
             "models": {m.model: _share_json(m) for m in self.model_mix},
@@ -396,6 +423,9 @@ def _workflow_json(wf: WorkflowReport) -> dict[str, Any]:
         "failed": wf.failed,
         "blocked": dict(wf.blocked),
         "blocked_total": wf.blocked_total,
+        "over_hold_calls": wf.over_hold_calls,
+        "over_hold_usd": nano_to_usd(wf.over_hold_nano),
+        "usage_missing": wf.usage_missing,
         "tokens": dict(wf.tokens),
         "cache_hit_pct": wf.cache_hit_pct,
         "models": {m.model: _share_json(m) for m in wf.models},
@@ -538,6 +568,7 @@ class _Parsed:
                 "model_calls": {},
                 "model_cost": {},
                 "days": {},
+                **dict.fromkeys(_FLAG_FIELDS.values(), 0),
             }
         return self.workflows[wid]
 
@@ -575,6 +606,8 @@ def _parse_stats(raw: Mapping[Any, Any]) -> _Parsed:
                 parsed.wf(wid)["days"][int(dd)] = number
         elif kind in ("tasks", "sessions", "failed"):
             parsed.wf(rest)[kind] = number
+        elif kind in _FLAG_FIELDS:
+            parsed.wf(rest)[_FLAG_FIELDS[kind]] = number
         elif kind == "blocked":
             # The workflow id of an unknown-workflow block is whatever the caller sent: split from the right.
             wid, _, reason = rest.rpartition("|")
@@ -667,6 +700,9 @@ def _workflow_report(ctx: _Context, wf: Workflow | None, wid: str, estimate: Any
         estimate_nano=est_nano,
         estimate_to_date_nano=est_to_date,
         forecast_nano=forecast,
+        over_hold_calls=data["over_hold_calls"],
+        over_hold_nano=data["over_hold_nano"],
+        usage_missing=data["usage_missing"],
     )
 
 

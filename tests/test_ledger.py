@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from acme_ci_budget.ledger import (
+    ALREADY_FINAL,
     DAILY,
     LOOP_STEPS,
     MONTHLY,
     ORG_MONTHLY,
+    RELEASED,
     SESSION_TOKENS,
     TASK_TOKENS,
     UNKNOWN_WORKFLOW,
@@ -206,8 +208,8 @@ def test_double_settle_changes_nothing(enforcer):
 def test_release_returns_the_hold_and_records_nothing(enforcer):
     r = enforcer.reserve("dev_assistant", HAIKU, 1000, 1000)
     assert enforcer.open_holds() == 1
-    assert enforcer.release(r, error="APIStatusError 500") is True
-    assert enforcer.release(r) is False  # idempotent
+    assert enforcer.release(r, error="APIStatusError 500").status == RELEASED
+    assert enforcer.release(r).status == ALREADY_FINAL  # idempotent
     assert enforcer.open_holds() == 0
     status = enforcer.get_all_status()["dev_assistant"]
     assert status["daily_spend"] == 0 and status["held_usd"] == 0
@@ -222,7 +224,7 @@ def test_settle_after_release_records_the_real_spend_once(enforcer):
     s = enforcer.settle(r, 1000, 200)
     assert s.cost_nano == cost_nano(HAIKU, 1000, 200) and not s.hold_found
     assert enforcer.settle(r, 1000, 200).duplicate
-    assert enforcer.release(r) is False
+    assert enforcer.release(r).status == ALREADY_FINAL
     assert_ledger_equals_events(enforcer, "2026-11")
 
 

@@ -33,6 +33,18 @@ enforcer = suite.enforcer
 for _name in CLUSTER_TESTS:
     globals()[_name] = pytest.mark.cluster(getattr(suite, _name))
 
+# The edges whose scripts build keys inside Lua (purge markers, status reads) or carry exact money.
+from tests import test_ledger_edges as edges  # noqa: E402
+
+for _name in (
+    "test_a_crashed_hold_comes_back_however_late_the_purge_runs",
+    "test_status_never_shows_an_expired_hold",
+    "test_money_past_100k_dollars_comes_back_exact",
+    "test_loop_steps_are_counted_per_task_whatever_loop_step_says",
+    "test_a_hold_released_after_it_expired_still_counts_its_failure",
+):
+    globals()[f"{_name}_on_cluster"] = pytest.mark.cluster(getattr(edges, _name))
+
 
 def test_the_keys_of_one_namespace_live_in_one_slot(redis_cluster_url, default_config):
     from acme_ci_budget.ledger import BudgetEnforcer

@@ -105,7 +105,7 @@ def test_report_numbers_equal_the_ledgers_exactly(seeded, config):
     assert ci["monthly_spend"] == 0.012 and ci["monthly_limit"] == 200.0
     assert ci["daily_spend"] == 0.009 and ci["daily_limit"] == 10.0 and ci["daily_basis"] == "today"
     assert ci["calls"] == 4 and ci["tasks"] == 4 and ci["avg_cost_per_task"] == 0.003
-    assert ci["tokens"] == {"input": 4000, "output": 800, "cache_write": 3200, "cache_read": 0}
+    assert ci["tokens"] == {"input": 4000, "output": 800, "cache_write": 3200, "cache_read": 0, "cache_write_1h": 0}
     assert ci["models"] == {HAIKU: {"calls": 4, "spend_usd": 0.012, "share_pct": 100.0}}
     assert ci["blocked"] == {} and ci["failed"] == 0
     assert ci["daily_spend_by_day"][1] == 0.003 and ci["daily_spend_by_day"][9] == 0.009
@@ -113,7 +113,7 @@ def test_report_numbers_equal_the_ledgers_exactly(seeded, config):
     assert dev["monthly_spend"] == 0.0446 and dev["daily_spend"] == 0.0446
     assert dev["calls"] == 3 and dev["sessions"] == 1 and dev["failed"] == 1
     assert dev["blocked"] == {"loop_step_limit_exceeded": 1}
-    assert dev["tokens"] == {"input": 5000, "output": 2200, "cache_write": 0, "cache_read": 2000}
+    assert dev["tokens"] == {"input": 5000, "output": 2200, "cache_write": 0, "cache_read": 2000, "cache_write_1h": 0}
     assert dev["cache_hit_pct"] == pytest.approx(2000 * 100 / 7000)
     assert dev["models"][SONNET]["spend_usd"] == 0.0426
     assert dev["models"][SONNET]["share_pct"] == pytest.approx(426 / 446 * 100)

@@ -109,7 +109,7 @@ def simulate(
             bar.update(day - done[0])
             done[0] = day
 
-        result, _report = run(
+        result, report = run(
             config,
             month=month,
             scale=scale,
@@ -121,9 +121,18 @@ def simulate(
             progress=progress,
         )
     if fmt == "json":
-        echo_json({**result.to_json(), "reports": dict(result.report_paths)})
+        echo_json({**result.to_json(), "reports": dict(result.report_paths), **_ledger_exceptions(report)})
         return
-    click.echo(format_summary(result))
+    click.echo(format_summary(result, report))
+
+
+def _ledger_exceptions(report: Any) -> dict[str, Any]:
+    """The ledger's flagged exceptions in the simulated month (the report's figures)."""
+    return {
+        "over_hold_calls": report.total_over_hold_calls,
+        "over_hold_usd": report.total_over_hold_nano / 1e9,
+        "usage_missing": report.total_usage_missing,
+    }
 
 
 def _days_in(month: str, days: int | None) -> int:
@@ -144,7 +153,7 @@ def _signed(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1f}%"
 
 
-def format_summary(result: Any) -> str:
+def format_summary(result: Any, report: Any = None) -> str:
     """The run as text: the per-workflow table, blocks and bindings, model mix, alerts, where the files are."""
     import calendar
 
@@ -180,6 +189,11 @@ def format_summary(result: Any) -> str:
     lines.append(
         "Phase 1 est prices every call at the inventory's model; the difference is mostly routing to complex models."
     )
+    if report is not None:
+        lines.append(
+            f"Calls settled above their hold: {report.total_over_hold_calls:,} "
+            f"({_usd(report.total_over_hold_nano, 4)}); replies without usage: {report.total_usage_missing:,}"
+        )
 
     lines += ["", "Blocked calls and budgets that bound"]
     any_block = False

@@ -7,6 +7,7 @@ import time
 import click
 
 from acme_ci_budget.commands._options import config_option, echo_json, format_option, load, redis_option
+from acme_ci_budget.money import fmt_usd
 
 
 @click.command()
@@ -25,7 +26,9 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     """Spend against every budget: today's and this month's per workflow, open holds, health, org reserve.
 
     Health is the worst of the daily, monthly and org figures: WARN from alerts.warn_pct (or once the org is in
-    its reserve), CRIT from alerts.critical_pct. One Redis round trip per refresh.
+    its reserve), CRIT from alerts.critical_pct. Holds past their TTL (a crashed worker) are given back before
+    reading, never shown as held. Also this month's calls settled above their hold and replies without usage.
+    One Redis round trip per refresh.
     """
     from acme_ci_budget.ledger import BudgetEnforcer
     from acme_ci_budget.store import redact_url
@@ -54,9 +57,12 @@ def render_status(s: dict, where: str) -> str:
         f"Org: ${org['spend']:,.2f} of ${org['budget']:,.2f} ({org['pct']:.1f}%)  held ${org['held_usd']:,.2f}  "
         f"remaining ${org['remaining']:,.2f}  reserve: {org['reserve_state']} "
         f"(starts at ${org['reserve_threshold']:,.2f})",
+        _overruns_line(s),
         "",
         f"{'':7}{'Workflow':<28}{'Today':>10}{'Limit':>10}{'%':>7}{'Month':>11}{'Limit':>10}{'%':>7}{'Held':>9}",
     ]
+    if s.get("expired_holds_left"):
+        lines.insert(2, f"Expired holds still counted as held: {s['expired_holds_left']:,} (purged on the next reads)")
     for w in s["workflows"].values():
         lines.append(
             f"{'[' + w['health'] + ']':<7}{w['label'][:27]:<28}{_usd(w['daily_spend']):>10}{_usd(w['daily_limit']):>10}"
@@ -64,6 +70,20 @@ def render_status(s: dict, where: str) -> str:
             f"{w['monthly_pct']:>6.1f}%{_usd(w['held_usd']):>9}"
         )
     return "\n".join(lines)
+
+
+def _overruns_line(s: dict) -> str:
+    """This month's calls settled above their hold (the API billed more than the worst case held) and
+    replies without usage (charged at their hold): the ledger's two flagged exceptions, always shown."""
+    org = s["org"]
+    by_wf = ", ".join(
+        f"{wid} {w['over_hold_calls']:,}" for wid, w in s["workflows"].items() if w.get("over_hold_calls")
+    )
+    return (
+        f"Settled above their hold this month: {org.get('over_hold_calls', 0):,} calls, "
+        f"{fmt_usd(org.get('over_hold_nano', 0), 4)} over{f' ({by_wf})' if by_wf else ''}  "
+        f"replies without usage (charged at their hold): {org.get('usage_missing_calls', 0):,}"
+    )
 
 
 def _usd(value: float) -> str:

@@ -1,54 +1,64 @@
--- Shared prelude (prepended to reserve.lua, settle.lua and release.lua when they are loaded):
--- helpers every money script needs. Not a script on its own.
+-- Shared prelude, part 2 (prepended after _args.lua to every script when it is loaded; not a script
+-- on its own): holds and events.
+--
+-- A hold is two things written and removed together, in one script: its entry in the holds index
+-- (ZSET, scored by expiry on the ledger's clock) and its HASH (amount, the counter keys it is held
+-- on, the session tokens, its workflow, day and month). The hash has no expiry of its own: it
+-- lives exactly as long as its index entry, so however late a purge runs, it finds what to give
+-- back. (A hash that outlived the index by a fixed margin leaked the whole hold whenever no
+-- reserve came within that margin.)
 
--- Drop one hold: give its worst-case amount back to every counter it was held on.
--- Returns true when the hold still existed.
+-- Drop one hold: give its amount back to every counter it was held on, remove it from the index.
+-- Returns the amount (a string) when the hold still existed, else false.
 local function drop_hold(hold_key, holds_key, res_id)
   local hold = redis.call('HMGET', hold_key, 'amount', 'org_held', 'month_held', 'day_held', 'session', 'tokens')
-  if not hold[1] then
-    redis.call('ZREM', holds_key, res_id)
-    return false
-  end
-  local amount = tonumber(hold[1])
-  for i = 2, 4 do
-    if hold[i] and hold[i] ~= '' then redis.call('DECRBY', hold[i], amount) end
-  end
-  if hold[5] and hold[5] ~= '' then redis.call('HINCRBY', hold[5], 'held_tokens', -tonumber(hold[6])) end
-  redis.call('DEL', hold_key)
   redis.call('ZREM', holds_key, res_id)
-  return true
+  if not hold[1] then return false end
+  for i = 2, 4 do
+    -- a day counter past its retention is gone: do not re-create it as a negative number
+    if hold[i] and hold[i] ~= '' and redis.call('EXISTS', hold[i]) == 1 then
+      redis.call('DECRBY', hold[i], hold[1])
+    end
+  end
+  if hold[5] and hold[5] ~= '' and redis.call('EXISTS', hold[5]) == 1 then
+    redis.call('HINCRBY', hold[5], 'held_tokens', -tonumber(hold[6]))
+  end
+  redis.call('DEL', hold_key)
+  return hold[1]
 end
 
--- Purge holds whose TTL passed (a worker died between reserve and settle), at most 100 per call.
 -- The oldest stream id to keep: Redis assigns stream ids from its own clock, so retention is measured
 -- on that clock too (the ledger's clock may be simulated and far from Redis time).
 local function stream_minid(retention_ms)
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(retention_ms)
+  return int_str(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - retention_ms)
 end
 
-local function purge_expired(holds_key, prefix, now_ms, stream_key, minid)
-  local expired = redis.call('ZRANGEBYSCORE', holds_key, '-inf', now_ms, 'LIMIT', 0, 100)
+-- Append one event: fixed fields first, then the caller's (already decoded and checked) fields.
+local function add_event(stream_key, minid, fixed, fields)
+  local all = fixed
+  for name, value in pairs(fields or {}) do
+    all[#all + 1] = name
+    all[#all + 1] = value
+  end
+  return redis.call('XADD', stream_key, 'MINID', '~', minid, '*', unpack(all))
+end
+
+-- Purge holds whose TTL passed (a worker died between reserve and settle), at most `limit` per call:
+-- each gives its amount back and leaves a hold_expired event naming its day and month, and a
+-- marker so that a late release or settle of it is known (not an unknown id).
+local function purge_expired(holds_key, prefix, now_ms, stream_key, minid, limit, marker_ms)
+  local expired = redis.call('ZRANGEBYSCORE', holds_key, '-inf', now_ms, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local hold_key = prefix .. 'hold:' .. id
-    local wf = redis.call('HGET', hold_key, 'workflow') or ''
-    if drop_hold(hold_key, holds_key, id) then
-      redis.call('XADD', stream_key, 'MINID', '~', minid, '*', 'type', 'hold_expired', 'ts_ms', now_ms,
-        'workflow', wf, 'reservation', id, 'cost_nano', 0, 'outcome', 'expired', 'reason', 'hold_ttl_expired')
-    end
+    local info = redis.call('HMGET', hold_key, 'workflow', 'day', 'month')
+    local amount = drop_hold(hold_key, holds_key, id)
+    local fields = {}
+    if info[2] then fields = {day = info[2], month = info[3] or ''} end
+    add_event(stream_key, minid, {'type', 'hold_expired', 'ts_ms', now_ms, 'workflow', info[1] or '',
+      'reservation', id, 'cost_nano', '0', 'held_nano', amount or '0', 'outcome', 'expired',
+      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing'}, fields)
+    redis.call('SET', prefix .. 'res:' .. id, 'expired', 'NX', 'PX', marker_ms)
   end
   return #expired
-end
-
--- Append one event: fixed fields first, then the caller's fields from a JSON object (one argument
--- instead of dozens keeps the round trip small).
-local function add_event(stream_key, minid, fixed, json_fields)
-  local fields = fixed
-  if json_fields and json_fields ~= '' then
-    for name, value in pairs(cjson.decode(json_fields)) do
-      fields[#fields + 1] = name
-      fields[#fields + 1] = tostring(value)
-    end
-  end
-  return redis.call('XADD', stream_key, 'MINID', '~', minid, '*', unpack(fields))
 end

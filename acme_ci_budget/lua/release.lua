@@ -1,17 +1,39 @@
 -- release.lua: the call failed; drop its hold, record nothing spent, log the failure.
--- Idempotent: releasing twice, or after a settle, changes nothing.
+-- Idempotent: releasing twice, or after a settle, changes nothing ('dup'). An id the ledger does not
+-- know (never reserved here, or its records are past retention) changes nothing either ('unknown'):
+-- it is not counted as a failure. A hold that expired before its release is known (the purge left
+-- a marker): its failure is counted.
 --
 -- KEYS[1] holds ZSET   KEYS[2] hold HASH   KEYS[3] result marker   KEYS[4] stats HASH of the month
 -- KEYS[5] events STREAM
 -- ARGV[1] reservation id   ARGV[2] now (ms)   ARGV[3] retention (ms)   ARGV[4] workflow id
 -- ARGV[5] event retention (ms)
--- ARGV[6] event fields (a JSON object)
--- Returns {status} with status 'ok' or 'dup'
+-- ARGV[6] event fields (a JSON object of strings)
+-- Returns {status} with status 'ok', 'dup' or 'unknown'
 
-if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end
-drop_hold(KEYS[2], KEYS[1], ARGV[1])
-redis.call('HINCRBY', KEYS[4], 'failed|' .. ARGV[4], 1)
-add_event(KEYS[5], stream_minid(ARGV[5]), {'type', 'failure', 'ts_ms', ARGV[2], 'reservation', ARGV[1], 'cost_nano', 0,
-  'outcome', 'error'}, ARGV[6])
-redis.call('SET', KEYS[3], cjson.encode({state = 'released'}), 'PX', ARGV[3])
+local A, err = checked(function()
+  want_keys(5)
+  return {
+    res_id = id_arg(1, 'reservation id'),
+    now = int_arg(2, 'now (ms)', 0, MAX_MS),
+    retention = int_arg(3, 'retention (ms)', 1, MAX_RETENTION_MS),
+    wf = text_arg(4, 'workflow id', 256),
+    event_retention = int_arg(5, 'event retention (ms)', 1, MAX_RETENTION_MS),
+    fields = json_arg(6, 'event fields'),
+  }
+end)
+if err then return err end
+local res_id = A.res_id
+
+local prior = redis.call('GET', KEYS[3])
+if prior and prior ~= 'expired' then return {'dup'} end
+local known = prior == 'expired' or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('ZSCORE', KEYS[1], res_id)
+if not known then return {'unknown'} end
+
+-- a known reservation: from here on the script writes
+drop_hold(KEYS[2], KEYS[1], res_id)
+redis.call('HINCRBY', KEYS[4], 'failed|' .. A.wf, 1)
+add_event(KEYS[5], stream_minid(A.event_retention), {'type', 'failure', 'ts_ms', ARGV[2], 'reservation', res_id,
+  'cost_nano', '0', 'outcome', 'error'}, A.fields)
+redis.call('SET', KEYS[3], 'released', 'PX', A.retention)
 return {'ok'}

@@ -1,15 +1,17 @@
--- reserve.lua: check every money and session limit against spent + held + this request's
--- worst case and, if all fit, hold that amount on every counter; else record the block.
--- One round trip. Purges expired holds first, so a crashed worker's hold lives at most its TTL.
+-- reserve.lua: check every money, session and loop-step limit against spent + held + this
+-- request's worst case and, if all fit, hold that amount on every counter; else record the block.
+-- One round trip. Checks every argument first, then purges expired holds, so a crashed worker's
+-- hold lives at most its TTL past the next reserve or status read.
 --
 -- KEYS[1]  holds        ZSET  reservation id -> expiry (ms)
 -- KEYS[2]  org spent    (month)      KEYS[3]  org held    (month)
 -- KEYS[4]  wf spent     (month)      KEYS[5]  wf held     (month)
 -- KEYS[6]  wf spent     (day)        KEYS[7]  wf held     (day)
 -- KEYS[8]  session HASH (tokens, held_tokens, steps) or the namespace's no-session key
--- KEYS[9]  hold HASH for this reservation
--- KEYS[10] stats HASH of the month
--- KEYS[11] events STREAM
+-- KEYS[9]  task HASH (steps) or the namespace's no-task key
+-- KEYS[10] hold HASH for this reservation
+-- KEYS[11] stats HASH of the month
+-- KEYS[12] events STREAM
 -- ARGV[1]  now (ms, from the ledger's clock)    ARGV[2]  hold TTL (ms)
 -- ARGV[3]  reservation id                       ARGV[4]  worst-case cost (nano-USD)
 -- ARGV[5]  org monthly limit (nano)             ARGV[6]  wf monthly limit (nano)
@@ -18,64 +20,104 @@
 -- ARGV[10] block reason decided before Redis ('' : none), recorded as a block
 -- ARGV[11] workflow id      ARGV[12] key prefix (acb:{ns}:)     ARGV[13] event retention (ms)
 -- ARGV[14] day-key TTL (ms) ARGV[15] max loop steps (0: unchecked)
--- ARGV[16] event fields for a block (a JSON object)
--- Returns {allowed, reason, org_spent, org_held, wf_month_spent, wf_month_held,
---          wf_day_spent, wf_day_held, session_tokens, session_held_tokens, purged}
+-- ARGV[16] event fields (a JSON object of strings)
+-- ARGV[17] has task (1/0)   ARGV[18] day (YYYY-MM-DD)           ARGV[19] month (YYYY-MM)
+-- Returns {allowed, reason, org_spent, org_held, wf_month_spent, wf_month_held, wf_day_spent,
+--          wf_day_held, session_tokens, session_held_tokens, purged}: the counters as read BEFORE
+-- this hold, as strings.
 
-local now = tonumber(ARGV[1])
-local minid = stream_minid(ARGV[13])
-local purged = purge_expired(KEYS[1], ARGV[12], now, KEYS[11], minid)
+local REASONS = {unknown_workflow = true, task_token_limit_exceeded = true, session_token_limit_exceeded = true,
+  loop_step_limit_exceeded = true, total_org_budget_exceeded = true, monthly_limit_exceeded = true,
+  daily_limit_exceeded = true}
+
+local A, err = checked(function()
+  want_keys(12)
+  local a = {
+    now = int_arg(1, 'now (ms)', 0, MAX_MS),
+    ttl = int_arg(2, 'hold TTL (ms)', 1, MAX_TTL_MS),
+    res_id = id_arg(3, 'reservation id'),
+    amount_n = int_arg(4, 'worst-case cost (nano-USD)', 0, MAX_CALL_NANO),
+    org_limit = money_arg(5, 'org monthly limit (nano-USD)'),
+    month_limit = money_arg(6, 'monthly limit (nano-USD)'),
+    day_limit = money_arg(7, 'daily limit (nano-USD)'),
+    tokens = int_arg(8, 'request tokens', 0, MAX_TOKENS),
+    session_limit = int_arg(9, 'session token limit', 0, MAX_TOKENS),
+    reason = text_arg(10, 'block reason', 64, true),
+    wf = text_arg(11, 'workflow id', 256),
+    prefix = prefix_arg(12),
+    event_retention = int_arg(13, 'event retention (ms)', 1, MAX_RETENTION_MS),
+    day_ttl = int_arg(14, 'day-key TTL (ms)', 1, MAX_RETENTION_MS),
+    max_steps = int_arg(15, 'max loop steps', 0, MAX_TOKENS),
+    fields = json_arg(16, 'event fields'),
+    has_task = flag_arg(17, 'has task'),
+    day = match_arg(18, 'day', '^%d%d%d%d%-%d%d%-%d%d$'),
+    month = match_arg(19, 'month', '^%d%d%d%d%-%d%d$'),
+  }
+  if a.reason ~= '' and not REASONS[a.reason] then bad_arg('block reason', 'unknown reason ' .. shown(a.reason)) end
+  return a
+end)
+if err then return err end
+local now, ttl, res_id, amount, wf, prefix = A.now, A.ttl, A.res_id, ARGV[4], A.wf, A.prefix
+local tokens, session_limit, reason, max_steps, fields, has_task = A.tokens, A.session_limit, A.reason,
+  A.max_steps, A.fields, A.has_task
+local day_ttl = A.day_ttl
+
+-- every argument is good: from here on the script writes
+local minid = stream_minid(A.event_retention)
+local purged = purge_expired(KEYS[1], prefix, ARGV[1], KEYS[12], minid, 100, day_ttl)
 
 local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-local org_s, org_h = tonumber(c[1] or '0'), tonumber(c[2] or '0')
-local m_s, m_h = tonumber(c[3] or '0'), tonumber(c[4] or '0')
-local d_s, d_h = tonumber(c[5] or '0'), tonumber(c[6] or '0')
-local has_session = tonumber(ARGV[9]) > 0
-local sess = {'0', '0', '0'}
+for i = 1, 6 do c[i] = c[i] or '0' end
+local has_session = session_limit > 0
+local sess = {false, false, false}
 if has_session then
   sess = redis.call('HMGET', KEYS[8], 'tokens', 'held_tokens', 'steps')
 end
 local s_tok, s_held, s_steps = tonumber(sess[1] or '0'), tonumber(sess[2] or '0'), tonumber(sess[3] or '0')
+local t_steps = 0
+if has_task then t_steps = tonumber(redis.call('HGET', KEYS[9], 'steps') or '0') end
 
-local amount = tonumber(ARGV[4])
-local tokens = tonumber(ARGV[8])
-local reason = ARGV[10]
 if reason == '' then
-  if has_session and tonumber(ARGV[15]) > 0 and s_steps + 1 > tonumber(ARGV[15]) then
+  if max_steps > 0 and has_session and s_steps + 1 > max_steps then
     reason = 'loop_step_limit_exceeded'
-  elseif has_session and s_tok + s_held + tokens > tonumber(ARGV[9]) then
+  elseif max_steps > 0 and has_task and t_steps + 1 > max_steps then
+    reason = 'loop_step_limit_exceeded'
+  elseif has_session and s_tok + s_held + tokens > session_limit then
     reason = 'session_token_limit_exceeded'
-  elseif org_s + org_h + amount > tonumber(ARGV[5]) then
+  elseif exceeds(total(c[1], c[2], amount), total(A.org_limit)) then
     reason = 'total_org_budget_exceeded'
-  elseif m_s + m_h + amount > tonumber(ARGV[6]) then
+  elseif exceeds(total(c[3], c[4], amount), total(A.month_limit)) then
     reason = 'monthly_limit_exceeded'
-  elseif d_s + d_h + amount > tonumber(ARGV[7]) then
+  elseif exceeds(total(c[5], c[6], amount), total(A.day_limit)) then
     reason = 'daily_limit_exceeded'
   end
 end
 
+local counters = {c[1], c[2], c[3], c[4], c[5], c[6], int_str(s_tok), int_str(s_held), purged}
 if reason ~= '' then
-  redis.call('HINCRBY', KEYS[10], 'blocked|' .. ARGV[11] .. '|' .. reason, 1)
-  add_event(KEYS[11], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', ARGV[3], 'reason', reason,
-    'outcome', 'blocked', 'cost_nano', 0}, ARGV[16])
-  return {0, reason, org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held, purged}
+  redis.call('HINCRBY', KEYS[11], 'blocked|' .. wf .. '|' .. reason, 1)
+  add_event(KEYS[12], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', reason,
+    'outcome', 'blocked', 'cost_nano', '0'}, fields)
+  return {0, reason, unpack(counters)}
 end
 
 redis.call('INCRBY', KEYS[3], amount)
 redis.call('INCRBY', KEYS[5], amount)
 redis.call('INCRBY', KEYS[7], amount)
-redis.call('PEXPIRE', KEYS[7], ARGV[14])
+redis.call('PEXPIRE', KEYS[7], day_ttl)
 local session_key = ''
 if has_session then
   session_key = KEYS[8]
   redis.call('HINCRBY', KEYS[8], 'held_tokens', tokens)
   redis.call('HINCRBY', KEYS[8], 'steps', 1)
-  redis.call('PEXPIRE', KEYS[8], ARGV[14])
+  redis.call('PEXPIRE', KEYS[8], day_ttl)
 end
-local ttl = tonumber(ARGV[2])
-redis.call('HSET', KEYS[9], 'amount', amount, 'org_held', KEYS[3], 'month_held', KEYS[5], 'day_held', KEYS[7],
-  'session', session_key, 'tokens', tokens, 'workflow', ARGV[11])
--- the hash outlives its ZSET entry so that a late purge still finds what to give back
-redis.call('PEXPIRE', KEYS[9], ttl * 2 + 60000)
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[3])
-return {1, '', org_s, org_h + amount, m_s, m_h + amount, d_s, d_h + amount, s_tok, s_held + tokens, purged}
+if has_task then
+  redis.call('HINCRBY', KEYS[9], 'steps', 1)
+  redis.call('PEXPIRE', KEYS[9], day_ttl)
+end
+-- No PEXPIRE on the hold hash: it is deleted with its index entry (settle, release or purge).
+redis.call('HSET', KEYS[10], 'amount', amount, 'org_held', KEYS[3], 'month_held', KEYS[5], 'day_held', KEYS[7],
+  'session', session_key, 'tokens', ARGV[8], 'workflow', wf, 'day', A.day, 'month', A.month)
+redis.call('ZADD', KEYS[1], int_str(now + ttl), res_id)
+return {1, '', unpack(counters)}

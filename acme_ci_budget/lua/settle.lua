@@ -1,48 +1,93 @@
 -- settle.lua: the call finished; drop its hold and record what it really cost, on every counter,
 -- in the month's stats and as one event. Idempotent by reservation id: a second settle returns
--- the first result and changes nothing. Actual cost above the hold is still recorded.
+-- the first result and changes nothing. Actual cost above the hold is still recorded (the money
+-- was spent) and flagged: over_hold_nano is the part of the cost no live hold covered.
 --
--- KEYS[1] holds ZSET          KEYS[2] hold HASH          KEYS[3] result marker (string, JSON)
+-- KEYS[1] holds ZSET          KEYS[2] hold HASH          KEYS[3] result marker (string)
 -- KEYS[4] org spent (month)   KEYS[5] wf spent (month)   KEYS[6] wf spent (day)
 -- KEYS[7] session HASH or the no-session key             KEYS[8] stats HASH of the month
 -- KEYS[9] events STREAM
 -- ARGV[1] reservation id      ARGV[2] cost (nano-USD)    ARGV[3] tokens used (all kinds)
 -- ARGV[4] now (ms)            ARGV[5] retention (ms)     ARGV[6] workflow id
 -- ARGV[7] model               ARGV[8] user ('' : none)   ARGV[9] day of month (DD)
--- ARGV[10] input  ARGV[11] output  ARGV[12] cache write  ARGV[13] cache read   (tokens)
--- ARGV[14] has session (1/0)  ARGV[15] event retention (ms)
--- ARGV[16] event fields (a JSON object)
--- Returns {status, json} with status 'ok' or 'dup' (json: the first settle's result)
+-- ARGV[10] input  ARGV[11] output  ARGV[12] cache write (all)  ARGV[13] cache read
+-- ARGV[14] cache write at the 1-hour TTL (part of ARGV[12])   (tokens)
+-- ARGV[15] has session (1/0)  ARGV[16] event retention (ms)
+-- ARGV[17] event fields (a JSON object of strings)            ARGV[18] usage missing (1/0)
+-- Returns {status, cost, org_spent, month_spent, day_spent, hold_found (1/0), over_hold_nano, event_id}
+-- with status 'ok' or 'dup' (a dup returns the first settle's figures); money as strings.
+-- The marker keeps the same figures, space-separated, after the word 'settled'.
+
+local A, err = checked(function()
+  want_keys(9)
+  local a = {
+    res_id = id_arg(1, 'reservation id'),
+    cost = int_arg(2, 'cost (nano-USD)', 0, MAX_CALL_NANO),
+    used = int_arg(3, 'tokens used', 0, MAX_TOKENS),
+    now = int_arg(4, 'now (ms)', 0, MAX_MS),
+    retention = int_arg(5, 'retention (ms)', 1, MAX_RETENTION_MS),
+    wf = text_arg(6, 'workflow id', 256),
+    model = text_arg(7, 'model', 256),
+    user = text_arg(8, 'user', 256, true),
+    dd = match_arg(9, 'day of month', '^%d%d$'),
+    has_session = flag_arg(15, 'has session'),
+    event_retention = int_arg(16, 'event retention (ms)', 1, MAX_RETENTION_MS),
+    fields = json_arg(17, 'event fields'),
+    usage_missing = flag_arg(18, 'usage missing'),
+  }
+  for i, name in ipairs({'input', 'output', 'cache write', 'cache read', 'cache write 1h'}) do
+    int_arg(9 + i, name .. ' tokens', 0, MAX_TOKENS)
+  end
+  if tonumber(ARGV[14]) > tonumber(ARGV[12]) then bad_arg('cache write 1h tokens', 'more than all cache writes') end
+  return a
+end)
+if err then return err end
+local res_id, cost, retention, wf, model, user = A.res_id, A.cost, A.retention, A.wf, A.model, A.user
+local has_session, usage_missing = A.has_session, A.usage_missing
 
 local prior = redis.call('GET', KEYS[3])
 if prior then
-  local decoded = cjson.decode(prior)
-  if decoded['state'] == 'settled' then return {'dup', prior} end
+  if string.sub(prior, 1, 8) == 'settled ' then
+    local out = {'dup'}
+    for word in string.gmatch(string.sub(prior, 9), '%S+') do out[#out + 1] = word end
+    return out
+  end
+  if string.sub(prior, 1, 1) == '{' then  -- a marker from before money left cjson: best effort
+    local ok, old = pcall(cjson.decode, prior)
+    if ok and old['state'] == 'settled' then
+      return {'dup', int_str(old['cost_nano']), int_str(old['org_spent']), int_str(old['month_spent']),
+        int_str(old['day_spent']), old['hold_found'] and '1' or '0', '0', tostring(old['event_id'])}
+    end
+  end
 end
 
-local held = drop_hold(KEYS[2], KEYS[1], ARGV[1])
-local cost = tonumber(ARGV[2])
-local wf, model = ARGV[6], ARGV[7]
-local org = redis.call('INCRBY', KEYS[4], cost)
-local month = redis.call('INCRBY', KEYS[5], cost)
-local day = redis.call('INCRBY', KEYS[6], cost)
-redis.call('PEXPIRE', KEYS[6], ARGV[5])
+-- every argument is good: from here on the script writes
+local amount = drop_hold(KEYS[2], KEYS[1], res_id)
+local over = cost
+if amount then over = math.max(0, cost - tonumber(amount)) end
+local cost_s, over_s = ARGV[2], int_str(over)
+redis.call('INCRBY', KEYS[4], cost_s)
+redis.call('INCRBY', KEYS[5], cost_s)
+redis.call('INCRBY', KEYS[6], cost_s)
+redis.call('PEXPIRE', KEYS[6], retention)
+local spent = redis.call('MGET', KEYS[4], KEYS[5], KEYS[6])
 
 local stats = KEYS[8]
 redis.call('HINCRBY', stats, 'calls|' .. wf, 1)
-redis.call('HINCRBY', stats, 'cost|' .. wf, cost)
+redis.call('HINCRBY', stats, 'cost|' .. wf, cost_s)
 redis.call('HINCRBY', stats, 'calls|' .. wf .. '|' .. model, 1)
-redis.call('HINCRBY', stats, 'cost|' .. wf .. '|' .. model, cost)
+redis.call('HINCRBY', stats, 'cost|' .. wf .. '|' .. model, cost_s)
 redis.call('HINCRBY', stats, 'tok_in|' .. wf, ARGV[10])
 redis.call('HINCRBY', stats, 'tok_out|' .. wf, ARGV[11])
 redis.call('HINCRBY', stats, 'tok_cw|' .. wf, ARGV[12])
 redis.call('HINCRBY', stats, 'tok_cr|' .. wf, ARGV[13])
-redis.call('HINCRBY', stats, 'day_cost|' .. wf .. '|' .. ARGV[9], cost)
-if ARGV[8] ~= '' then
-  redis.call('HINCRBY', stats, 'user_cost|' .. ARGV[8], cost)
-  redis.call('HINCRBY', stats, 'user_calls|' .. ARGV[8], 1)
+if ARGV[14] ~= '0' then redis.call('HINCRBY', stats, 'tok_cw1h|' .. wf, ARGV[14]) end
+redis.call('HINCRBY', stats, 'day_cost|' .. wf .. '|' .. ARGV[9], cost_s)
+if user ~= '' then
+  redis.call('HINCRBY', stats, 'user_cost|' .. user, cost_s)
+  redis.call('HINCRBY', stats, 'user_calls|' .. user, 1)
 end
-if ARGV[14] == '1' then
+if has_session then
   redis.call('HINCRBY', KEYS[7], 'tokens', ARGV[3])
   if redis.call('HSETNX', KEYS[7], 'counted', 1) == 1 then
     redis.call('HINCRBY', stats, 'sessions|' .. wf, 1)
@@ -50,12 +95,21 @@ if ARGV[14] == '1' then
 else
   redis.call('HINCRBY', stats, 'tasks|' .. wf, 1)
 end
-if not held then redis.call('HINCRBY', stats, 'settled_without_hold|' .. wf, 1) end
+if not amount then redis.call('HINCRBY', stats, 'settled_without_hold|' .. wf, 1) end
+local fixed = {'type', 'call', 'ts_ms', ARGV[4], 'reservation', res_id, 'cost_nano', cost_s, 'outcome', 'ok'}
+if over > 0 then
+  redis.call('HINCRBY', stats, 'over_hold|' .. wf, 1)
+  redis.call('HINCRBY', stats, 'over_hold_nano|' .. wf, over_s)
+  fixed[#fixed + 1] = 'over_hold_nano'
+  fixed[#fixed + 1] = over_s
+end
+if usage_missing then
+  redis.call('HINCRBY', stats, 'usage_missing|' .. wf, 1)
+  fixed[#fixed + 1] = 'usage_missing'
+  fixed[#fixed + 1] = '1'
+end
 
-local event_id = add_event(KEYS[9], stream_minid(ARGV[15]),
-  {'type', 'call', 'ts_ms', ARGV[4], 'reservation', ARGV[1], 'cost_nano', cost, 'outcome', 'ok'}, ARGV[16])
-
-local result = cjson.encode({state = 'settled', cost_nano = cost, org_spent = org, month_spent = month,
-  day_spent = day, hold_found = held, event_id = event_id})
-redis.call('SET', KEYS[3], result, 'PX', ARGV[5])
-return {'ok', result}
+local event_id = add_event(KEYS[9], stream_minid(A.event_retention), fixed, A.fields)
+local result = {cost_s, spent[1], spent[2], spent[3], amount and '1' or '0', over_s, event_id}
+redis.call('SET', KEYS[3], 'settled ' .. table.concat(result, ' '), 'PX', retention)
+return {'ok', unpack(result)}

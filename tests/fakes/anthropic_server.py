@@ -20,6 +20,9 @@ Usage::
 Fidelity notes (what the fake mimics, and where it stops):
 - usage.input_tokens excludes cached tokens, as in the real API: when the behaviour gives cache
   counts but no input_tokens, input_tokens = estimated request tokens - cache tokens (min 1).
+- usage.cache_creation_input_tokens is every cache write and usage.cache_creation splits it by TTL
+  (ephemeral_5m_input_tokens / ephemeral_1h_input_tokens), as the real API reports it; behaviours
+  give the two parts as cache_creation_input_tokens (5-minute) and cache_creation_1h_input_tokens.
 - output is cut to max_tokens (about 4 characters a token) with stop_reason "max_tokens", unless
   the behaviour fixes output_tokens or stop_reason itself.
 - "stream": true gets a Server-Sent Events stream of the same message (message_start,
@@ -116,6 +119,7 @@ def build_message(
     cache_read_input_tokens: int = 0,
     stop_reason: str | None = None,
     model: str | None = None,
+    cache_creation_1h_input_tokens: int = 0,
 ) -> dict[str, Any]:
     """A Messages API response body answering `request` (see the module notes on usage and max_tokens)."""
     blocks = _text_blocks(content)
@@ -137,7 +141,7 @@ def build_message(
             blocks = clipped
             stop_reason = stop_reason or "max_tokens"
     if input_tokens is None:
-        cached = cache_creation_input_tokens + cache_read_input_tokens
+        cached = cache_creation_input_tokens + cache_creation_1h_input_tokens + cache_read_input_tokens
         input_tokens = max(1, estimate_request_tokens(request) - cached)
     if stop_reason is None:
         stop_reason = "tool_use" if any(b.get("type") == "tool_use" for b in blocks) else "end_turn"
@@ -152,11 +156,11 @@ def build_message(
         "usage": {
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
-            "cache_creation_input_tokens": cache_creation_input_tokens,
+            "cache_creation_input_tokens": cache_creation_input_tokens + cache_creation_1h_input_tokens,
             "cache_read_input_tokens": cache_read_input_tokens,
             "cache_creation": {
                 "ephemeral_5m_input_tokens": cache_creation_input_tokens,
-                "ephemeral_1h_input_tokens": 0,
+                "ephemeral_1h_input_tokens": cache_creation_1h_input_tokens,
             },
             "service_tier": "standard",
         },
@@ -180,6 +184,7 @@ def ok(
     cache_read_input_tokens: int = 0,
     stop_reason: str | None = None,
     model: str | None = None,
+    cache_creation_1h_input_tokens: int = 0,
 ) -> Behaviour:
     """Answer 200 with `content` (a string, or a list of strings / content block dicts)."""
 
@@ -195,6 +200,7 @@ def ok(
                 cache_read_input_tokens=cache_read_input_tokens,
                 stop_reason=stop_reason,
                 model=model,
+                cache_creation_1h_input_tokens=cache_creation_1h_input_tokens,
             ),
         )
 

@@ -1,0 +1,143 @@
+-- Shared prelude, part 1 (prepended to every script when it is loaded; not a script on its own):
+-- argument checks and exact money sums.
+--
+-- Every script checks ALL of its arguments before its first write. Redis does not roll a script
+-- back, so an argument found bad halfway through would leave counters half-updated; here a bad
+-- argument becomes an error reply naming it ("acb: bad argument ..."), and nothing is written.
+--
+-- Money is integer nano-USD. Lua numbers are doubles, exact only up to 2^53 nano-USD (about
+-- $9 million), and tostring() keeps 14 significant digits (rounding anything past $100,000).
+-- So money crosses the script boundary as decimal strings, counters are added with INCRBY/DECRBY
+-- on those strings, limits are compared with the split arithmetic below, and replies carry money
+-- as strings, never through cjson.encode or tostring of a number.
+
+local MAX_MS = 253402300799999        -- 9999-12-31T23:59:59.999Z
+local MAX_TTL_MS = 86400000           -- a hold lives at most a day
+local MAX_RETENTION_MS = 345600000000 -- 4,000 days: more than the 10 years config allows
+local MAX_CALL_NANO = 1000000000000000 -- $1,000,000: one call's worst case, far above any real one
+local MAX_TOKENS = 1000000000000      -- per call or per session, far above any model's window
+
+local function bad_arg(name, why)
+  error('ERR acb: bad argument ' .. name .. ': ' .. why, 0)
+end
+
+-- Run a script's argument checks (a function returning what it read); the first failure becomes the
+-- script's error reply: `local A, err = checked(function() ... end) if err then return err end`.
+local function checked(read)
+  local ok, result = pcall(read)
+  if not ok then return nil, redis.error_reply(tostring(result)) end
+  return result, nil
+end
+
+local function shown(value)
+  return string.sub(tostring(value), 1, 40)
+end
+
+local function want_keys(n, at_least)
+  if #KEYS ~= n and not (at_least and #KEYS > n) then
+    bad_arg('KEYS', 'expected ' .. n .. (at_least and ' or more' or '') .. ' keys, got ' .. #KEYS)
+  end
+end
+
+-- An integer argument in [lo, hi] (bounds within 2^53, where doubles are exact).
+local function int_arg(i, name, lo, hi)
+  local s = ARGV[i]
+  if type(s) ~= 'string' or not string.match(s, '^%-?%d+$') or #s > 16 then
+    bad_arg(name, 'not an integer: ' .. shown(s))
+  end
+  local n = tonumber(s)
+  if n < lo or n > hi then
+    bad_arg(name, s .. ' is outside [' .. string.format('%.0f', lo) .. ', ' .. string.format('%.0f', hi) .. ']')
+  end
+  return n
+end
+
+-- A money limit: a non-negative integer nano-USD amount of at most 18 digits, kept as its string.
+local function money_arg(i, name)
+  local s = ARGV[i]
+  if type(s) ~= 'string' or not string.match(s, '^%d+$') or #s > 18 then
+    bad_arg(name, 'not a non-negative integer of at most 18 digits: ' .. shown(s))
+  end
+  return s
+end
+
+local function text_arg(i, name, max_len, allow_empty)
+  local s = ARGV[i]
+  if type(s) ~= 'string' then bad_arg(name, 'missing') end
+  if #s == 0 and not allow_empty then bad_arg(name, 'empty') end
+  if #s > max_len then bad_arg(name, 'longer than ' .. max_len .. ' bytes') end
+  return s
+end
+
+local function match_arg(i, name, pattern)
+  local s = ARGV[i]
+  if type(s) ~= 'string' or not string.match(s, pattern) then bad_arg(name, 'malformed: ' .. shown(s)) end
+  return s
+end
+
+local function flag_arg(i, name)
+  local s = ARGV[i]
+  if s ~= '0' and s ~= '1' then bad_arg(name, 'must be 0 or 1, got ' .. shown(s)) end
+  return s == '1'
+end
+
+local function id_arg(i, name)
+  local s = text_arg(i, name, 128)
+  if not string.match(s, '^[%w_%-%.:]+$') then bad_arg(name, 'not an id: ' .. shown(s)) end
+  return s
+end
+
+-- The key prefix, checked against the holds key every script gets as KEYS[1].
+local function prefix_arg(i)
+  local p = text_arg(i, 'key prefix', 200)
+  if KEYS[1] ~= p .. 'holds' then bad_arg('key prefix', 'KEYS[1] is not ' .. shown(p) .. 'holds') end
+  return p
+end
+
+-- The caller's event fields: a JSON object of string values (decoded now, before any write).
+local function json_arg(i, name)
+  local s = ARGV[i]
+  if type(s) ~= 'string' then bad_arg(name, 'missing') end
+  if s == '' then return {} end
+  local ok, value = pcall(cjson.decode, s)
+  if not ok or type(value) ~= 'table' then bad_arg(name, 'not a JSON object') end
+  for k, v in pairs(value) do
+    if type(k) ~= 'string' or type(v) ~= 'string' then bad_arg(name, 'field ' .. shown(k) .. ' is not a string') end
+  end
+  return value
+end
+
+-- Exact sums: an integer string (nil/false: 0) as {high, low} with value = high * 10^9 + low.
+-- Each part stays far below 2^53, so adding a few of them and comparing is exact.
+local E9 = 1000000000
+
+local function split(s)
+  if not s then return {0, 0} end
+  local negative = string.sub(s, 1, 1) == '-'
+  local digits = negative and string.sub(s, 2) or s
+  local n = #digits
+  local high = n > 9 and tonumber(string.sub(digits, 1, n - 9)) or 0
+  local low = tonumber(string.sub(digits, -9))
+  if negative then return {-high, -low} end
+  return {high, low}
+end
+
+local function total(...)
+  local high, low = 0, 0
+  for _, s in ipairs({...}) do
+    local part = split(s)
+    high, low = high + part[1], low + part[2]
+  end
+  local carry = math.floor(low / E9)
+  return {high + carry, low - carry * E9}
+end
+
+-- a > b for two totals
+local function exceeds(a, b)
+  if a[1] ~= b[1] then return a[1] > b[1] end
+  return a[2] > b[2]
+end
+
+local function int_str(n)
+  return string.format('%.0f', n)
+end

@@ -1,0 +1,43 @@
+-- status.lua: what `status` shows, in one round trip, with expired holds purged first so that a
+-- crashed worker's hold is never shown (or counted by the router's pressure) as held.
+--
+-- KEYS[1] holds ZSET   KEYS[2] events STREAM   KEYS[3] stats HASH of the month
+-- KEYS[4..] counters to read (spent / held, any period)
+-- ARGV[1] now (ms, from the ledger's clock)   ARGV[2] key prefix   ARGV[3] event retention (ms)
+-- ARGV[4] marker retention (ms)               ARGV[5..] stats fields to read
+-- Returns {purged, expired holds left (past the purge's bound), counters..., stats fields...};
+-- counters and fields as strings ('0' when absent).
+
+local PURGE_BATCHES = 10  -- 1,000 expired holds per read at most; the rest on the next read
+
+local A, err = checked(function()
+  want_keys(3, true)
+  local a = {
+    now = int_arg(1, 'now (ms)', 0, MAX_MS),
+    prefix = prefix_arg(2),
+    event_retention = int_arg(3, 'event retention (ms)', 1, MAX_RETENTION_MS),
+    marker_ms = int_arg(4, 'marker retention (ms)', 1, MAX_RETENTION_MS),
+  }
+  for i = 5, #ARGV do text_arg(i, 'stats field', 300) end
+  return a
+end)
+if err then return err end
+
+-- every argument is good: from here on the script may write (purges only)
+local minid = stream_minid(A.event_retention)
+local purged = 0
+for _ = 1, PURGE_BATCHES do
+  local n = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[2], minid, 100, A.marker_ms)
+  purged = purged + n
+  if n < 100 then break end
+end
+local out = {purged, redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1])}
+if #KEYS > 3 then
+  local counters = redis.call('MGET', unpack(KEYS, 4))
+  for i = 1, #KEYS - 3 do out[#out + 1] = counters[i] or '0' end
+end
+if #ARGV > 4 then
+  local values = redis.call('HMGET', KEYS[3], unpack(ARGV, 5))
+  for i = 1, #ARGV - 4 do out[#out + 1] = values[i] or '0' end
+end
+return out
