@@ -880,7 +880,7 @@ class ReviewRun:
             previous=previous,
             previous_head=md_code(previous_head[:12]) if previous_head else "",
             inline=inline,
-            escalation=neutralize(request.context.get("reason", "")),
+            escalation=neutralize(request.escalation),
             workflow_label=wf.label if wf else self.workflow_id,
             config_source=md_code(self.config_source, 300),
             review_start=REVIEW_START,
