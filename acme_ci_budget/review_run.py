@@ -74,6 +74,7 @@ SKIP_LEDGER = "ledger_unavailable"
 SKIP_DRY_RUN = "dry_run"
 SKIP_TIMEOUT = "model_timeout"
 SKIP_MODEL_ERROR = "model_error"
+SKIP_RETIRED_MODEL = "model_not_served"
 NO_KEY_MESSAGE = "ANTHROPIC_API_KEY is empty: set the anthropic-api-key input from a secret"
 
 
@@ -90,6 +91,7 @@ class TaskOptions:
     timeout_seconds: float | None = 300.0
     max_retries: int = 2
     ephemeral_ledger: bool = False
+    check_models: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,33 @@ def call_with_deadline(
             log.warning("model call answered %s; retrying in %.1f s", exc.status_code, backoff)
             sleep(backoff)
             attempt += 1
+
+
+def models_check_stop(config: Config, workflow_id: str, options: TaskOptions, anthropic_client: Any) -> _Stop | None:
+    """The run's model lifecycle check (``--check-models``, on in the action): the Models API's word on the
+    workflow's models before any call. A retired or unlisted model stops the run red (exit 2) with
+    ``models check``'s message; a deprecated one is a warning. The check failing to ask is a warning
+    too: the run goes on and its own call reports what is wrong (no key, no network) as it always did."""
+    from datetime import date
+
+    from acme_ci_budget.lifecycle import check_online, named_models
+    from acme_ci_budget.models_api import ModelsAPI, ModelsAPIError
+
+    timeout = min(30.0, options.timeout_seconds or 30.0)
+    api = ModelsAPI(anthropic_client, api_key=options.api_key, timeout=timeout)
+    try:
+        catalogue = api.catalogue(named_models(config, [workflow_id]))
+    except ModelsAPIError as exc:
+        gha.warning(f"model lifecycle check skipped: {exc}", title="acme-ci-budget models")
+        return None
+    checks = check_online(config, catalogue, workflow_ids=[workflow_id])
+    for check in checks:
+        if check.warned:
+            gha.warning(check.message(date.today()), title="acme-ci-budget models")
+    failed = [check.message() for check in checks if check.failed]
+    if not failed:
+        return None
+    return _Stop(SKIP_RETIRED_MODEL, " | ".join(failed), "error", 2)
 
 
 # --- the budget gauge ---------------------------------------------------------------------------
@@ -642,6 +671,11 @@ class ReviewRun:
         if self.opts.dry_run:
             self._dry_run(request, workflow)
             raise _Stop(SKIP_DRY_RUN, "dry run: no model call, nothing posted")
+        if self.opts.check_models:
+            stop = models_check_stop(self.config, self.workflow_id, self.opts, self.anthropic_client)
+            if stop is not None:
+                self._post("failed", request=request, scope=scope, head=None, message=f"Not reviewed: {stop.message}")
+                raise stop
         client = self._client()
         task = f"{subject.repository}#{subject.number}@{(head_sha or 'local')[:12]}" if subject.number else None
         user = self.ctx.author if self.ctx is not None else None
@@ -967,6 +1001,10 @@ def run_qa_testgen(
             raise _Stop(SKIP_DRY_RUN, "dry run: no model call")
         if not options.api_key and anthropic_client is None:
             raise _Stop(SKIP_NO_KEY, NO_KEY_MESSAGE, "warning")
+        if options.check_models:
+            stop = models_check_stop(config, workflow_id, options, anthropic_client)
+            if stop is not None:
+                raise stop
         try:
             client = _budgeted_client(config, options, anthropic_client, clock)
             plan = call_with_deadline(
