@@ -31,7 +31,7 @@ from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
 from acme_ci_budget.tokens import estimate_messages_tokens
-from tests.fakes.anthropic_server import FakeAnthropicServer, ok, slow
+from tests.fakes.anthropic_server import FakeAnthropicServer, catalogue_serving, ok, slow
 from tests.fakes.github_server import FakeGitHubServer, pr_file
 
 REPO = "acme/app"
@@ -62,6 +62,11 @@ def config_text(changes: dict[str, Any] | None = None) -> str:
 
 TINY_DAILY = {"workflows": {"ci_cd_review": {"daily_usd": 0.000001}}}
 HUGE_DAILY = {"workflows": {"ci_cd_review": {"daily_usd": 200, "monthly_usd": 200}}}
+
+
+def config_models(text: str) -> list[str]:
+    """The models a config routes to: what the fake Models API must serve for a run to go ahead."""
+    return [m for wf in parse_config(text, "t").workflows.values() for m in wf.routing.models()]
 
 
 def review_json(summary: str, findings: list[dict[str, Any]] | None = None) -> str:
@@ -102,6 +107,7 @@ ACTION_STEP_ENV = {
     "ACB_COMMENT_BEHAVIOR": "update",
     "ACB_INCREMENTAL": "true",
     "ACB_TIMEOUT_SECONDS": "300",
+    "ACB_CHECK_MODELS": "true",
     "ACB_MONTH": "previous",
     "ACB_TICKET_FILE": "",
     "ACB_TICKET_TEXT": "",
@@ -158,6 +164,8 @@ class Action:
         }
         gh.add_repo(REPO)
         self.base_config: str | None = config_text()
+        # The action checks the models first (ACB_CHECK_MODELS): the Models API serves the config's.
+        model.set_models(catalogue_serving(*config_models(self.base_config)))
 
     def pull(self, number: int = 7, *, head_repo: str | None = None, draft: bool = False, labels=(), **kw: Any):
         kw.setdefault("files", [pr_file("src/app.py", PATCH)])

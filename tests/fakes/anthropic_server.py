@@ -332,6 +332,12 @@ DEFAULT_MODELS: tuple[dict[str, Any], ...] = (
 _DEFAULT_LIST_STATES = ("active", "deprecated")
 
 
+def catalogue_serving(*model_ids: str) -> list[dict[str, Any]]:
+    """``DEFAULT_MODELS`` plus each of ``model_ids`` it lacks, as an active model (listed first)."""
+    known = {m["id"] for m in DEFAULT_MODELS}
+    return [model_entry(m) for m in dict.fromkeys(model_ids) if m not in known] + [dict(m) for m in DEFAULT_MODELS]
+
+
 def _models_page(catalogue: Sequence[Mapping[str, Any]], query: Mapping[str, list[str]]) -> Reply:
     """GET /v1/models: filter by lifecycle, then one page around the cursor."""
     raw_limit = (query.get("limit") or ["20"])[-1]
