@@ -649,3 +649,89 @@ def test_secrets_are_never_printed(action: Action, fresh_redis) -> None:
     assert leaks == []
     masked = {line.removeprefix("::add-mask::") for line in everything.splitlines() if line.startswith("::add-mask::")}
     assert {API_KEY, GH_TOKEN, password} <= masked  # registered with the runner before anything else
+
+
+# --- the model lifecycle check before the review (issue 12, item 5) -------------------------------
+
+
+def test_a_retired_model_fails_the_step_red_before_any_model_call(action: Action) -> None:
+    retired = "claude-3-opus-20240229"  # retired in the fake Models API's catalogue
+    action.base_config = config_text(
+        {"workflows": {"ci_cd_review": {"routing": {"complex_model": retired}}}}
+    )
+    action.pull()
+    run = action.run()
+    assert run.code == 2
+    assert_clean(run)
+    assert run.outputs["skipped-reason"] == "model_not_served"
+    message = (
+        f"model '{retired}' is retired since 2026-01-05 (Models API at {action.model.url}): named at "
+        "workflows.ci_cd_review.routing.complex_model in acme/app@main:.github/acme-budget.yml; "
+        "replace it with claude-opus-4-1"
+    )
+    assert f"::error title=acme-ci-budget review::{message}" in run.stdout
+    assert message in run.summary
+    assert action.model.message_requests == []  # no 404 mid-review: nothing was sent
+    [comment] = action.comments()
+    assert "did not complete" in comment["body"] and f"Not reviewed: {message}" in comment["body"]
+    assert reviewed_head(comment["body"]) is None  # nothing was reviewed
+    assert action.enforcer().get_org_status()["spend_nano"] == 0
+
+
+def test_check_models_off_or_no_key_keeps_the_old_behaviour(action: Action) -> None:
+    action.base_config = config_text({"workflows": {"ci_cd_review": {"routing": {"simple_model": "claude-2.1"}}}})
+    action.pull()
+    run = action.run(ANTHROPIC_API_KEY="")  # a missing key is the review's own skip, not a second failure
+    assert run.code == 0 and run.outputs["skipped-reason"] == "missing_anthropic_api_key"
+    assert action.model.requests == []
+    action.model.enqueue(ok(review_json("fine")))
+    run = action.run(ACB_CHECK_MODELS="false")
+    assert run.code == 0 and run.outputs["skipped-reason"] == ""
+    assert [r.path for r in action.model.requests] == ["/v1/messages"]
+
+
+def test_a_deprecated_model_is_a_warning_and_the_review_runs(action: Action) -> None:
+    deprecated = "claude-sonnet-4-5-20250929"
+    action.base_config = config_text({"workflows": {"ci_cd_review": {"routing": {"simple_model": deprecated}}}})
+    action.pull()
+    action.model.enqueue(ok(review_json("fine")))
+    run = action.run()
+    assert run.code == 0 and run.outputs["skipped-reason"] == ""
+    assert f"::warning title=acme-ci-budget models::model '{deprecated}' is deprecated" in run.stdout
+    assert "replace it with claude-sonnet-5-5" in run.stdout
+    assert len(action.model.message_requests) == 1
+
+
+# --- routing on the change, never on the PR's text (issue 12, item 8) ------------------------------
+
+
+def test_security_in_the_pr_description_does_not_buy_the_dearer_model(action: Action) -> None:
+    action.pull(
+        title="Security: harden the architecture",
+        body="This is a security fix touching authentication, concurrency and a migration.",
+        files=[pr_file("src/app.py", PATCH)],
+    )
+    action.model.enqueue(ok(review_json("fine")))
+    run = action.run()
+    assert run.code == 0
+    sent = action.model.message_requests[-1].json
+    assert sent["model"] == HAIKU and run.outputs["model"] == HAIKU  # before: SONNET on the word "security"
+    assert "security fix" in sent["messages"][0]["content"]  # the description is still in the prompt
+    assert f"`{HAIKU}` (default)" in action.comments()[0]["body"]
+
+
+def test_a_change_under_a_complex_path_gets_the_complex_model_and_says_why(action: Action) -> None:
+    action.base_config = config_text(
+        {"workflows": {"ci_cd_review": {"routing": {"complex_paths": ["**/auth/**", "**/*crypto*"]}}}}
+    )
+    action.pull(title="typo", files=[pr_file("src/app.py", PATCH), pr_file("lib/net/auth/session.py", PATCH)])
+    action.model.enqueue(ok(review_json("careful")))
+    run = action.run()
+    assert run.code == 0
+    assert action.model.message_requests[-1].json["model"] == SONNET
+    reason = (
+        "changed path 'lib/net/auth/session.py' matches '**/auth/**' (workflows.ci_cd_review.routing.complex_paths)"
+    )
+    body = action.comments()[0]["body"]
+    assert f"Escalated to the larger model: {reason}" in body and f"`{SONNET}` ({reason})" in body
+    assert f"Reviewer focus: {reason}" in action.model.message_requests[-1].json["messages"][0]["content"]
