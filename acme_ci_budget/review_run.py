@@ -31,7 +31,7 @@ from acme_ci_budget import gha
 from acme_ci_budget.config import Config, Workflow, load_config, parse_config
 from acme_ci_budget.errors import UsageError
 from acme_ci_budget.money import fmt_usd, nano_to_decimal, pct
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.resources import starter_config_path
 
 log = logging.getLogger("acme_ci_budget.review_run")
 
@@ -76,6 +76,7 @@ SKIP_TIMEOUT = "model_timeout"
 SKIP_MODEL_ERROR = "model_error"
 SKIP_RETIRED_MODEL = "model_not_served"
 NO_KEY_MESSAGE = "ANTHROPIC_API_KEY is empty: set the anthropic-api-key input from a secret"
+INIT_COMMAND = "acme-ci-budget config init"
 
 
 @dataclass(frozen=True)
@@ -465,6 +466,7 @@ class ReviewRun:
         self.report = _Report(f"acme-ci-budget review ({self.workflow_id})")
         self.config: Config | None = None
         self.config_source = ""
+        self.config_notice = ""  # set when the base branch has no config and the starter one is used
         self.templates: Any = None
         self.api: Any = None
         self.ctx: Any = None
@@ -602,11 +604,7 @@ class ReviewRun:
         else:
             text = self.api.base_file(in_repo, ctx.base_ref)
             if text is None:
-                self.config = load_config(default_config_path())
-                self.config_source = f"built-in default ({where} has no {in_repo})"
-                gha.notice(
-                    f"{where} has no {in_repo}; using the built-in default budget config", title="acme-ci-budget"
-                )
+                self._starter(where, in_repo, ctx.base_ref)
             else:
                 self.config = parse_config(text, f"{where}:{in_repo}")
                 self.config_source = f"{where}:{in_repo}"
@@ -618,6 +616,21 @@ class ReviewRun:
                 overrides[name] = text
                 origins[name] = f"{where}:{repo_name}"
         self.templates = PromptTemplates(overrides, origins=origins)
+
+    def _starter(self, where: str, in_repo: str, base_ref: str) -> None:
+        """No config on the base branch: the starter config (small budgets, its own ledger namespace), never
+        another team's, said in the notice, the job summary and the PR comment with the command that writes one."""
+        self.config = load_config(starter_config_path())
+        self.config_source = f"starter config ({where} has no {in_repo})"
+        wf = self.config.workflows.get(self.workflow_id)
+        budget = f"${wf.monthly_usd:,.2f}/month and ${wf.daily_usd:,.2f}/day" if wf else "the starter budgets"
+        self.config_notice = (
+            f"{where} has no {in_repo}, so this review ran on the starter budget config ({budget}, ledger "
+            f"namespace {self.config.namespace!r}), not on budgets this repository set. Write one with "
+            f"`{INIT_COMMAND}`, edit it and commit it to {base_ref}."
+        )
+        gha.notice(self.config_notice, title="acme-ci-budget starter config")
+        self.report.lines.append(self.config_notice)
 
     def _files(self, ctx: Any) -> tuple[tuple[Any, ...], dict[str, Any], int]:
         """The files to review and the scope: the whole PR, or only the commits since the reviewed head."""
@@ -917,6 +930,7 @@ class ReviewRun:
             escalation=neutralize(request.escalation),
             workflow_label=wf.label if wf else self.workflow_id,
             config_source=md_code(self.config_source, 300),
+            config_notice=neutralize(self.config_notice),
             review_start=REVIEW_START,
             review_end=REVIEW_END,
         )

@@ -28,7 +28,7 @@ from acme_ci_budget import github as gh_mod
 from acme_ci_budget.config import parse_config
 from acme_ci_budget.github import reviewed_head, sticky_marker
 from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.resources import default_config_path, starter_config_path
 from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
 from acme_ci_budget.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import FakeAnthropicServer, catalogue_serving, ok, slow
@@ -416,18 +416,33 @@ def test_prompt_templates_come_from_the_base_branch(action: Action) -> None:
     assert action.model.message_requests[-1].json["system"][0]["text"] == "BASE BRANCH REVIEWER PROMPT"
 
 
-def test_base_branch_without_a_config_uses_the_built_in_default_not_the_heads(action: Action) -> None:
+def test_base_branch_without_a_config_runs_on_the_starter_not_acmes_budgets_nor_the_heads(action: Action) -> None:
+    # Before: the built-in default, i.e. Acme's own budgets and ledger namespace, silently.
     action.base_config = None
     action.pull()
     (action.ws / ".github").mkdir()
     (action.ws / ".github" / "acme-budget.yml").write_text(
         config_text({"workflows": {"ci_cd_review": {"label": "HEAD"}}})
     )
+    action.model.enqueue(ok(review_json("fine")))
     run = action.run()
-    assert run.code == 0
-    assert "has no .github/acme-budget.yml; using the built-in default" in run.stdout
+    assert run.code == 0, run.stderr
+    assert_clean(run)
+    notice = (
+        "acme/app@main has no .github/acme-budget.yml, so this review ran on the starter budget config "
+        "($50.00/month and $5.00/day, ledger namespace 'starter'), not on budgets this repository set. "
+        "Write one with `acme-ci-budget config init`, edit it and commit it to main."
+    )
+    assert f"::notice title=acme-ci-budget starter config::{notice}" in run.stdout
+    assert f"- {notice}" in run.summary
     body = action.comments()[0]["body"]
-    assert "built-in default" in body and "| HEAD |" not in body and "| CI/CD code review |" in body
+    assert f"> ⚠️ {notice}" in body
+    assert "| HEAD |" not in body and "| CI/CD code review |" in body and "$5.00" in body
+    assert "budget config: `starter config (acme/app@main has no .github/acme-budget.yml)`" in body
+    assert action.model.message_requests[-1].json["model"] == "claude-haiku-5-5"  # the starter's model
+    starter = BudgetEnforcer(parse_config(starter_config_path().read_text(), "starter"), redis_url=action.redis_url)
+    assert starter.get_org_status()["spend_nano"] > 0
+    assert action.enforcer().get_org_status()["spend_nano"] == 0  # not a cent on the configured namespace
 
 
 def test_bad_base_config_is_one_line_exit_2(action: Action) -> None:

@@ -8,16 +8,7 @@ import click
 
 from acme_ci_budget.commands._options import config_option
 
-STARTER_NAME = "starter-budget.yml"
 DEFAULT_INIT_PATH = ".github/acme-budget.yml"
-INIT_COMMAND = "acme-ci-budget config init"
-
-
-def starter_config_path() -> Path:
-    """The commented starter config ``config init`` writes (shipped with the templates)."""
-    from acme_ci_budget.resources import templates_dir
-
-    return templates_dir() / STARTER_NAME
 
 
 @click.group()
@@ -59,6 +50,7 @@ def init(path: str, force: bool) -> None:
     """
     from acme_ci_budget.config import parse_config
     from acme_ci_budget.errors import UsageError
+    from acme_ci_budget.resources import starter_config_path
 
     target = Path(path)
     text = starter_config_path().read_text(encoding="utf-8")
