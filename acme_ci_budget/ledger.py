@@ -533,8 +533,11 @@ class BudgetEnforcer:
             "in_reserve": state != "normal",
         }
 
-    def workflow_status(self, workflow_id: str, counters: Mapping[str, int] | None = None) -> dict:
+    def workflow_status(
+        self, workflow_id: str, counters: Mapping[str, int] | None = None, refused: Mapping[str, int] | None = None
+    ) -> dict:
         c = counters if counters is not None else self._read_counters()
+        refused = refused if refused is not None else self.refusals()
         wf = self.config.workflow(workflow_id)
         d_s, d_h = c[f"{workflow_id}:d_spent"], c[f"{workflow_id}:d_held"]
         m_s = c[f"{workflow_id}:m_spent"]
@@ -549,36 +552,48 @@ class BudgetEnforcer:
             "monthly_limit": wf.monthly_usd,
             "monthly_pct": monthly_pct,
             "held_usd": nano_to_usd(d_h),
-            "health": self.health(daily_pct, monthly_pct, org),
+            "health": self.health(daily_pct, monthly_pct, org, workflow_id, c, refused),
             "daily_spend_nano": d_s,
             "monthly_spend_nano": m_s,
             "held_nano": d_h,
         }
 
-    def health(self, daily_pct: float, monthly_pct: float, org: Mapping[str, Any]) -> str:
-        """OK / WARN / CRIT from the worst of daily, monthly and the org (reserve counts as WARN)."""
-        warn, crit = self.config.alerts.warn_pct * 100, self.config.alerts.critical_pct * 100
-        worst = max(daily_pct, monthly_pct, org["pct"])
-        if worst >= crit or org["reserve_state"] == "exhausted":
-            return "CRIT"
-        if worst >= warn or org["in_reserve"]:
-            return "WARN"
-        return "OK"
+    def health(
+        self,
+        daily_pct: float,
+        monthly_pct: float,
+        org: Mapping[str, Any],
+        workflow_id: str | None = None,
+        counters: Mapping[str, int] | None = None,
+        refused: Mapping[str, int] | None = None,
+    ) -> str:
+        """OK / WARN / CRIT; the rule (a refused call or less than one call left is CRIT) is ``health.health_level``."""
+        from acme_ci_budget.health import health_level
+
+        return health_level(self.config, daily_pct, monthly_pct, org, workflow_id, counters, refused).level
+
+    def refusals(self, now: datetime | None = None) -> dict[str, int]:
+        """This month's money-limit refusals for health: {wf: monthly-limit blocks, "org": org-limit blocks}."""
+        from acme_ci_budget.health import refusal_fields, refused_counts
+
+        fields = refusal_fields(self.config.workflows)
+        values = self.redis.hmget(self.keys.stats(self.periods(now)[1]), fields)
+        return refused_counts(dict(zip(fields, values, strict=True)), self.config.workflows)
 
     def get_all_status(self) -> dict:
-        counters = self._read_counters()
-        return {wf: self.workflow_status(wf, counters) for wf in self.config.workflows}
+        counters, refused = self._read_counters(), self.refusals()
+        return {wf: self.workflow_status(wf, counters, refused) for wf in self.config.workflows}
 
     def status_snapshot(self) -> dict:
-        """Everything ``status`` shows, from one round trip."""
-        counters = self._read_counters()
+        """Everything ``status`` shows, from two round trips (the counters, this month's refusals)."""
+        counters, refused = self._read_counters(), self.refusals()
         day, month = self.periods()
         return {
             "day": day,
             "month": month,
             "timezone": self.config.timezone,
             "org": self.get_org_status(counters),
-            "workflows": {wf: self.workflow_status(wf, counters) for wf in self.config.workflows},
+            "workflows": {wf: self.workflow_status(wf, counters, refused) for wf in self.config.workflows},
         }
 
     def pressure(self, workflow_id: str) -> tuple[bool, float]:
