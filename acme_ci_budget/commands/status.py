@@ -25,7 +25,8 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     """Spend against every budget: today's and this month's per workflow, open holds, health, org reserve.
 
     Health is the worst of the daily, monthly and org figures: WARN from alerts.warn_pct (or once the org is in
-    its reserve), CRIT from alerts.critical_pct. One Redis round trip per refresh.
+    its reserve); CRIT from alerts.critical_pct, once a money limit refused a call this month, or with less than
+    one worst-case call left before a limit. Two Redis round trips per refresh.
     """
     from acme_ci_budget.ledger import BudgetEnforcer
     from acme_ci_budget.store import redact_url
