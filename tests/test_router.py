@@ -288,8 +288,9 @@ def test_several_matches_are_counted_and_the_first_is_named(path_router: TaskRou
 
 
 def test_without_complex_paths_the_built_in_security_globs_apply_and_an_empty_list_turns_them_off(
-    router: TaskRouter, make_config
+    make_config,
 ) -> None:
+    router = TaskRouter(make_config({"workflows": {"ci_cd_review": {"routing": {"complex_paths": None}}}}))
     built_in = router.route("ci_cd_review", "", _change_context("deploy/Dockerfile"))
     assert built_in.rule == RULE_COMPLEX_PATH
     assert built_in.reason == "changed path 'deploy/Dockerfile' matches 'Dockerfile' (built-in security paths)"

@@ -164,11 +164,18 @@ def test_review_file_names_cannot_break_out_of_their_line(default_config) -> Non
 
 
 def test_review_escalates_security_paths_and_config_globs(make_config) -> None:
-    config = make_config({"review": {"escalate_globs": ["billing/**"]}})
+    config = make_config(
+        {
+            "review": {"escalate_globs": ["billing/**"]},
+            "workflows": {"ci_cd_review": {"routing": {"complex_paths": ["**/auth/**"]}}},
+        }
+    )
     wf = config.workflow("ci_cd_review")
     request = fit_request([_change("src/auth/login.py")], config, wf)
     assert request.context["changed_paths"] == ("src/auth/login.py",)
-    assert request.escalation == "changed path 'src/auth/login.py' matches '**/auth/**' (built-in security paths)"
+    assert request.escalation == (
+        "changed path 'src/auth/login.py' matches '**/auth/**' (workflows.ci_cd_review.routing.complex_paths)"
+    )
     request = fit_request([_change("billing/charge.py")], config, wf)
     assert request.escalation == "changed path 'billing/charge.py' matches 'billing/**' (review.escalate_globs)"
     assert fit_request([_change("src/plain.py")], config, wf).escalation == ""
@@ -246,9 +253,8 @@ def test_review_run_escalation_reaches_the_router(client, server) -> None:
     request = fit_request([_change(".github/workflows/ci.yml")], config, config.workflow("ci_cd_review"))
     outcome = review.run(client, request)
     assert server.message_requests[-1].json["model"] == SONNET
-    assert outcome.result.route_reason == (
-        "changed path '.github/workflows/ci.yml' matches '.github/workflows/**' (built-in security paths)"
-    )
+    # Acme's complex_paths (or, without them, the built-in security globs) name the workflows folder.
+    assert outcome.result.route_reason.startswith("changed path '.github/workflows/ci.yml' matches '.github/workflows/**'")
 
 
 def test_review_run_blocked_is_not_parsed(redis_url, server, make_config) -> None:
