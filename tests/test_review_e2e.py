@@ -721,6 +721,8 @@ def test_a_deprecated_model_is_a_warning_and_the_review_runs(action: Action) -> 
 
 
 def test_security_in_the_pr_description_does_not_buy_the_dearer_model(action: Action) -> None:
+    keywords = ["security", "architecture", "concurrency", "migration", "authentication"]
+    action.base_config = config_text({"workflows": {"ci_cd_review": {"routing": {"complexity_keywords": keywords}}}})
     action.pull(
         title="Security: harden the architecture",
         body="This is a security fix touching authentication, concurrency and a migration.",

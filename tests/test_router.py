@@ -222,20 +222,28 @@ def test_fast_keyword_match_agrees_with_the_whole_word_regex(text, keyword):
 COMPLEX_PATHS = ["**/auth/**", ".github/workflows/**", "**/*crypto*"]
 
 
+def _review_routing(**routing) -> dict:
+    # Pinned here, not taken from Acme's file: keywords a PR text could hit, and the size threshold.
+    base = {"complexity_keywords": ["security", "architecture"], "threshold_tokens": 8000}
+    return {"workflows": {"ci_cd_review": {"routing": {**base, **routing}}}}
+
+
 @pytest.fixture
 def path_router(make_config) -> TaskRouter:
-    return TaskRouter(make_config({"workflows": {"ci_cd_review": {"routing": {"complex_paths": COMPLEX_PATHS}}}}))
+    return TaskRouter(make_config(_review_routing(complex_paths=COMPLEX_PATHS)))
 
 
 def _change_context(*paths: str, tokens: int = 100) -> dict:
     return {CHANGED_PATHS: paths, CHANGE_TOKENS: tokens}
 
 
-def test_a_word_in_the_pr_text_does_not_buy_the_dearer_model(router: TaskRouter) -> None:
+def test_a_word_in_the_pr_text_does_not_buy_the_dearer_model(path_router: TaskRouter) -> None:
     # Before: "security" (a ci_cd_review keyword) in the description routed to Sonnet, ~3.8x per review.
-    prompt = "Title: small fix\n\nThis touches security and architecture, please be careful. " + "x" * 40_000
-    assert router.route("ci_cd_review", prompt).rule == RULE_THRESHOLD  # a task that is not a change: as before
-    decision = router.route("ci_cd_review", prompt, _change_context("src/app.py"), input_tokens=12_000)
+    prompt = "Title: small fix\n\nThis touches security and architecture, please be careful."
+    assert path_router.route("ci_cd_review", prompt).rule == RULE_KEYWORD  # a task that is not a change: as before
+    long_prompt = prompt + "x" * 40_000
+    assert path_router.route("ci_cd_review", long_prompt).rule == RULE_THRESHOLD
+    decision = path_router.route("ci_cd_review", long_prompt, _change_context("src/app.py"), input_tokens=12_000)
     assert (decision.model, decision.rule, decision.reason) == (HAIKU, RULE_DEFAULT, "default")
 
 
@@ -290,11 +298,11 @@ def test_several_matches_are_counted_and_the_first_is_named(path_router: TaskRou
 def test_without_complex_paths_the_built_in_security_globs_apply_and_an_empty_list_turns_them_off(
     make_config,
 ) -> None:
-    router = TaskRouter(make_config({"workflows": {"ci_cd_review": {"routing": {"complex_paths": None}}}}))
+    router = TaskRouter(make_config(_review_routing(complex_paths=None)))
     built_in = router.route("ci_cd_review", "", _change_context("deploy/Dockerfile"))
     assert built_in.rule == RULE_COMPLEX_PATH
     assert built_in.reason == "changed path 'deploy/Dockerfile' matches 'Dockerfile' (built-in security paths)"
-    off = TaskRouter(make_config({"workflows": {"ci_cd_review": {"routing": {"complex_paths": []}}}}))
+    off = TaskRouter(make_config(_review_routing(complex_paths=[])))
     assert off.route("ci_cd_review", "", _change_context("deploy/Dockerfile", ".github/workflows/x.yml")).rule == (
         RULE_DEFAULT
     )
