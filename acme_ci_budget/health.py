@@ -16,7 +16,9 @@ is therefore CRITICAL when any of these holds:
    checks against (a call's worst case, not its actual cost, decides whether it is refused, and
    the average actual cost is far smaller, so with one average call left most calls are already
    refused), and because it needs no history: a new month or an idle workflow is judged alike.
-   The org's margin is the largest worst-case call of any workflow;
+   The org's margin is the largest worst-case call of any workflow. A period with nothing spent
+   or held yet is not judged by this rule (an idle budget smaller than one call is a config
+   choice, not an emergency to page on);
 3. spent reached ``alerts.critical_pct`` of the limit, or the org budget is exhausted (as before).
 
 WARN: spent reached ``alerts.warn_pct`` of a limit, or the org is in its reserve. Health is the
@@ -80,7 +82,9 @@ def critical_reason(kind: str, spent: int, held: int, limit: int, margin: int, r
     if refused > 0:
         return f"the {kind} limit refused {refused:,} call(s) this period"
     left = limit - spent - held
-    if margin > 0 and left < margin:
+    # A period nothing was spent or held in yet is not critical: a budget smaller than one worst-case call
+    # shows once its first call arrives (alerting on an idle budget would page on a config choice).
+    if margin > 0 and spent + held > 0 and left < margin:
         return (
             f"{fmt_usd(max(left, 0), 4)} of the {kind} limit left ({fmt_usd(spent)} spent + {fmt_usd(held)} held of "
             f"{fmt_usd(limit)}), less than one worst-case call ({fmt_usd(margin, 4)})"

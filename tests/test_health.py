@@ -163,6 +163,8 @@ def test_health_without_counters_keeps_the_percentage_rule(config):
 def test_critical_reason_texts():
     assert critical_reason("monthly", 100, 0, 1000, 10, refused=2) == "the monthly limit refused 2 call(s) this period"
     assert critical_reason("daily", 0, 0, 0, 10) == ""  # no limit, nothing to judge
+    assert critical_reason("daily", 0, 0, 5, 10) == ""  # nothing spent or held yet: an idle budget is not paged on
+    assert critical_reason("daily", 0, 1, 5, 10) != ""
     text = critical_reason("daily", 9_990_000_000, 0, 10_000_000_000, 40_000_000)
     assert text == (
         "$0.0100 of the daily limit left ($9.99 spent + $0.00 held of $10.00), less than one worst-case call ($0.0400)"
