@@ -285,3 +285,26 @@ def test_models_modules_import_without_the_sdk():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_qa_run_with_check_models_stops_on_a_retired_model_before_any_call(
+    tmp_path, monkeypatch, capsys, fake_anthropic, api_env, redis_url
+):
+    from tests.conftest import DEFAULT_CONFIG_TEXT
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw["namespace"] = "qa-lifecycle"
+    raw["workflows"]["qa_test_gen"]["routing"]["default_model"] = RETIRED
+    path = tmp_path / "qa.yml"
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setitem(cli.COMMANDS, "qa-testgen", ("qa_testgen", "qa_testgen", "QA"))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(
+        monkeypatch, capsys,
+        ["qa-testgen", "--ticket-text", "Add a logout button", "--config", str(path), "--redis-url", redis_url],
+        **api_env, ACB_CHECK_MODELS="true",
+    )
+    assert code == 2, err
+    assert f"model {RETIRED!r} is retired since 2026-01-05" in err  # outside Actions annotations go to stderr
+    assert "named at workflows.qa_test_gen.routing.default_model" in err and API_KEY not in out + err
+    assert fake_anthropic.message_requests == [] and not (tmp_path / "qa-test-plan.md").exists()
