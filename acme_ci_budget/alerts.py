@@ -1,7 +1,10 @@
 """Budget alerts: which conditions hold now, which of them are new, and delivering those once.
 
 Owns the alert conditions (daily / monthly spend past the warn and critical
-thresholds per workflow and for the org, the org entering its reserve, a
+thresholds per workflow and for the org, a period turning CRITICAL because its
+money limit refused a call or less than one worst-case call is left (the rule is
+``acme_ci_budget.health``; it fires the period's one critical alert, so the
+lab's stage 3 pages on it), the org entering its reserve, a
 month-end forecast above budget, blocked requests, per-session soft limits,
 calls settled above their hold),
 their once-per-period-and-threshold dedup in Redis (``SET NX PX`` to the end of
@@ -43,6 +46,7 @@ from acme_ci_budget import gha
 from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.forecast import Forecast, day_costs, local_date, project_month
+from acme_ci_budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
 from acme_ci_budget.money import fmt_usd, pct
 from acme_ci_budget.redact import scrub, url_passwords
 
@@ -269,6 +273,7 @@ class AlertManager:
         self.pagerduty_url = pagerduty_url
         self.deliver = deliver
         self._claimed: dict[str, datetime] = {}  # claim keys known to exist in Redis, until they expire
+        self._margins: dict[str, int] = {}
         self._lock = threading.Lock()
         _REDACTOR.add(
             *_secret_forms(self.settings.slack_webhook_url),
@@ -434,23 +439,38 @@ class AlertManager:
         pipe.hgetall(k.stats(month))
         pipe.hgetall(seen_key)
         pipe.hgetall(incidents_key)
+        pipe.get(k.org_held(month))  # holds: "within one call of the limit" counts what is already promised
+        for wf in ids:
+            pipe.get(k.wf_held_month(wf, month))
+            pipe.get(k.wf_held_day(wf, day))
         raw = pipe.execute()
         org_spent = int(raw[0] or 0)
         spent = {wf: (int(raw[1 + 2 * i] or 0), int(raw[2 + 2 * i] or 0)) for i, wf in enumerate(ids)}
-        stats, seen, incidents = (_decode_hash(h) for h in raw[1 + 2 * len(ids) :])
+        tail = 4 + 2 * len(ids)
+        stats, seen, incidents = (_decode_hash(h) for h in raw[1 + 2 * len(ids) : tail])
+        org_held = int(raw[tail] or 0)
+        held = {wf: (int(raw[tail + 1 + 2 * i] or 0), int(raw[tail + 2 + 2 * i] or 0)) for i, wf in enumerate(ids)}
         stats_int = {name: int(v) for name, v in stats.items() if v.lstrip("-").isdigit()}
+        refused = refused_counts(stats_int, cfg.workflows)
 
         day_ttl, month_ttl = self._ttl_ms(now, "day"), self._ttl_ms(now, "month")
         pending: list[_Pending] = []
         for wf in ids:
             w = cfg.workflows[wf]
             m_spent, d_spent = spent[wf]
+            m_held, d_held = held[wf]
+            margin = self._margin(wf)
             fc = project_month(m_spent, w.monthly_nano, today, day_costs(stats_int, [wf]))
-            pending += self._thresholds(wf, "daily", day, d_spent, w.daily_nano, day_ttl, fc)
-            pending += self._thresholds(wf, "monthly", month, m_spent, w.monthly_nano, month_ttl, fc)
+            crit = critical_reason("daily", d_spent, d_held, w.daily_nano, margin)
+            pending += self._thresholds(wf, "daily", day, d_spent, w.daily_nano, day_ttl, fc, crit)
+            crit = critical_reason("monthly", m_spent, m_held, w.monthly_nano, margin, refused.get(wf, 0))
+            pending += self._thresholds(wf, "monthly", month, m_spent, w.monthly_nano, month_ttl, fc, crit)
             pending += self._forecast_pending(wf, month, fc, month_ttl)
         org_fc = project_month(org_spent, cfg.org_monthly_nano, today, day_costs(stats_int, cfg.workflows))
-        pending += self._thresholds(None, "monthly", month, org_spent, cfg.org_monthly_nano, month_ttl, org_fc)
+        crit = critical_reason(
+            "org", org_spent, org_held, cfg.org_monthly_nano, self._margin(None), refused.get("org", 0)
+        )
+        pending += self._thresholds(None, "monthly", month, org_spent, cfg.org_monthly_nano, month_ttl, org_fc, crit)
         pending += self._reserve_pending(month, org_spent, month_ttl, org_fc)
         pending += self._forecast_pending(None, month, org_fc, month_ttl)
 
@@ -492,10 +512,28 @@ class AlertManager:
         fired += self._resolve([stale[d] | {"dedup_key": d} for d in won_stale])
         return fired
 
+    def _margin(self, wf: str | None) -> int:
+        """One worst-case call of the workflow (the org: of any workflow), computed once per manager."""
+        key = wf or ""
+        if key not in self._margins:
+            cfg = self.config
+            self._margins[key] = worst_call_nano(cfg.workflows[wf], cfg.pricing) if wf else org_worst_call_nano(cfg)
+        return self._margins[key]
+
     def _thresholds(
-        self, wf: str | None, kind: str, period: str, spent: int, limit: int, ttl: int, fc: Forecast | None
+        self,
+        wf: str | None,
+        kind: str,
+        period: str,
+        spent: int,
+        limit: int,
+        ttl: int,
+        fc: Forecast | None,
+        critical: str = "",
     ) -> list[_Pending]:
-        if limit <= 0 or spent <= 0:
+        """Warn and critical of one period; ``critical`` (health.critical_reason) makes the period critical below
+        the threshold too: the ledger refuses before spend reaches 100%, so spend alone rarely gets there."""
+        if limit <= 0 or (spent <= 0 and not critical):
             return []
         scope = wf or "org"
         out = []
@@ -504,19 +542,26 @@ class AlertManager:
             ("critical", CRITICAL, self.settings.critical_pct),
         ):
             threshold = _fraction_of(limit, fraction)
-            if spent < threshold:
+            crossed = spent >= threshold
+            if not crossed and not (suffix == "critical" and critical):
                 continue
             condition = f"{kind}_{suffix}"
             word = "warning" if suffix == "warn" else "critical"
             consequence = ""
-            if suffix == "critical" and fraction >= 1:
+            if suffix == "critical" and (fraction >= 1 or not crossed):
                 consequence = "; requests are refused " + ("until tomorrow" if kind == "daily" else "until next month")
             when = f"on {period}" if kind == "daily" else f"in {period}"
             share = _pct_text(pct(spent, limit))
-            message = (
-                f"{self._label(wf)}: {kind} spend {fmt_usd(spent)} of {fmt_usd(limit)} ({share}) "
-                f"{when} crossed the {_pct_text(fraction * 100)} {word} threshold{consequence}"
-            )
+            if crossed:
+                message = (
+                    f"{self._label(wf)}: {kind} spend {fmt_usd(spent)} of {fmt_usd(limit)} ({share}) "
+                    f"{when} crossed the {_pct_text(fraction * 100)} {word} threshold{consequence}"
+                )
+            else:
+                message = (
+                    f"{self._label(wf)}: {kind} budget critical {when} at {share} "
+                    f"({fmt_usd(spent)} of {fmt_usd(limit)}): {critical}{consequence}"
+                )
             if fc is not None and not fc.exhausted:
                 message += f". {_forecast_text(fc)}"
             alert = Alert(

@@ -21,7 +21,8 @@ from acme_ci_budget import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "estimate": ("estimate", "estimate", "Phase 1: each workflow's monthly cost from the inventory."),
     "prices": ("prices", "prices", "Show what a model costs and where the price came from."),
-    "config": ("config", "config", "Validate and inspect the budget config."),
+    "config": ("config", "config", "Validate the budget config, or write a starter one (config init)."),
+    "models": ("models", "models", "Check every model the config names against the Models API's lifecycle."),
     "status": ("status", "status", "Live spend, holds and health of every budget."),
     "ledger": ("ledger", "ledger", "Admin operations on the ledger (reset a period)."),
     "alerts": ("alerts", "alerts", "Send a test alert, or check every alert condition now."),

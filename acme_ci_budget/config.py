@@ -63,6 +63,9 @@ class Routing:
     complexity_keywords: tuple[str, ...]
     max_tokens: Mapping[str, int]
     budget_pressure_pct: float = 0.9
+    # Globs of changed paths that route a change (a review) to the complex model; None: the built-in
+    # security paths (diffs.SECURITY_GLOBS), () : no path routing. See router.complex_path_globs.
+    complex_paths: tuple[str, ...] | None = None
 
     def models(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.default_model, self.complex_model, self.simple_model)))
@@ -325,6 +328,18 @@ class _Validator:
             raise self.fail(where, f"expected a list of strings, got {_kind(value)}")
         return tuple(self.string(item, f"{where}[{i}]") for i, item in enumerate(value))
 
+    def globs(self, value: Any, where: str) -> tuple[str, ...]:
+        """A list of path globs (``diffs.glob_regex`` semantics), each one checked to compile."""
+        from acme_ci_budget.diffs import DiffError, glob_regex
+
+        patterns = self.strings(value, where)
+        for i, pattern in enumerate(patterns):
+            try:
+                re.compile(glob_regex(pattern))
+            except (DiffError, re.error) as exc:
+                raise self.fail(f"{where}[{i}]", f"bad glob {pattern!r} ({exc})") from None
+        return patterns
+
     def secret(self, value: Any, where: str) -> str | None:
         if value is None or value == "":
             return None
@@ -447,6 +462,7 @@ class _Validator:
                 "complexity_keywords",
                 "max_tokens",
                 "budget_pressure_pct",
+                "complex_paths",
             },
             {"default_model"},
         )
@@ -465,6 +481,9 @@ class _Validator:
             complexity_keywords=tuple(k.lower() for k in keywords),
             max_tokens=max_tokens,
             budget_pressure_pct=float(pressure),
+            complex_paths=self.globs(body["complex_paths"], f"{where}.complex_paths")
+            if body.get("complex_paths") is not None
+            else None,
         )
 
     def inventory(self, value: Any, where: str, routing_raw: dict) -> Inventory | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from acme_ci_budget.health import health_level, refusal_fields, refused_counts
 from acme_ci_budget.money import nano_to_usd, pct
 
 # Month stats per workflow that status shows next to the counters.
@@ -47,7 +48,11 @@ class StatusReads:
             names[f"{wf}:m_held"] = k.wf_held_month(wf, month)
             names[f"{wf}:d_spent"] = k.wf_spent_day(wf, day)
             names[f"{wf}:d_held"] = k.wf_held_day(wf, day)
-        fields = [f"{stat}|{wf}" for wf in self.config.workflows for stat in _STAT_FIELDS] if stats else []
+        fields = []
+        if stats:
+            # the month's money-limit refusals ride along: health needs them (a refused call is CRIT)
+            fields = [f"{stat}|{wf}" for wf in self.config.workflows for stat in _STAT_FIELDS]
+            fields += refusal_fields(self.config.workflows)
         try:
             raw = self._status(
                 keys=[k.holds(), k.events(), k.stats(month), *names.values()],
@@ -90,8 +95,16 @@ class StatusReads:
             "usage_missing_calls": sum(c.get(f"usage_missing|{wf}", 0) for wf in self.config.workflows),
         }
 
-    def workflow_status(self, workflow_id: str, counters: Mapping[str, int] | None = None) -> dict:
+    def refusals(self, counters: Mapping[str, int] | None = None) -> dict[str, int]:
+        """This month's money-limit refusals for health: {wf: monthly-limit blocks, "org": org-limit blocks}."""
         c = counters if counters is not None else self._read_counters()
+        return refused_counts(c, self.config.workflows)
+
+    def workflow_status(
+        self, workflow_id: str, counters: Mapping[str, int] | None = None, refused: Mapping[str, int] | None = None
+    ) -> dict:
+        c = counters if counters is not None else self._read_counters()
+        refused = refused if refused is not None else self.refusals(c)
         wf = self.config.workflow(workflow_id)
         d_s, d_h = c[f"{workflow_id}:d_spent"], c[f"{workflow_id}:d_held"]
         m_s = c[f"{workflow_id}:m_spent"]
@@ -107,7 +120,7 @@ class StatusReads:
             "monthly_limit": wf.monthly_usd,
             "monthly_pct": monthly_pct,
             "held_usd": nano_to_usd(d_h),
-            "health": self.health(daily_pct, monthly_pct, org),
+            "health": self.health(daily_pct, monthly_pct, org, workflow_id, c, refused),
             "daily_spend_nano": d_s,
             "monthly_spend_nano": m_s,
             "held_nano": d_h,
@@ -117,31 +130,35 @@ class StatusReads:
             "usage_missing_calls": c.get(f"usage_missing|{workflow_id}", 0),
         }
 
-    def health(self, daily_pct: float, monthly_pct: float, org: Mapping[str, Any]) -> str:
-        """OK / WARN / CRIT from the worst of daily, monthly and the org (reserve counts as WARN)."""
-        warn, crit = self.config.alerts.warn_pct * 100, self.config.alerts.critical_pct * 100
-        worst = max(daily_pct, monthly_pct, org["pct"])
-        if worst >= crit or org["reserve_state"] == "exhausted":
-            return "CRIT"
-        if worst >= warn or org["in_reserve"]:
-            return "WARN"
-        return "OK"
+    def health(
+        self,
+        daily_pct: float,
+        monthly_pct: float,
+        org: Mapping[str, Any],
+        workflow_id: str | None = None,
+        counters: Mapping[str, int] | None = None,
+        refused: Mapping[str, int] | None = None,
+    ) -> str:
+        """OK / WARN / CRIT; the rule (a refused call or less than one call left is CRIT) is ``health.health_level``."""
+        return health_level(self.config, daily_pct, monthly_pct, org, workflow_id, counters, refused).level
 
     def get_all_status(self) -> dict:
         counters = self._read_counters()
-        return {wf: self.workflow_status(wf, counters) for wf in self.config.workflows}
+        refused = self.refusals(counters)
+        return {wf: self.workflow_status(wf, counters, refused) for wf in self.config.workflows}
 
     def status_snapshot(self) -> dict:
-        """Everything ``status`` shows, from one round trip."""
+        """Everything ``status`` shows, from one round trip (counters, overruns and refusals in one script)."""
         now = self.now()
         counters = self._read_counters(now)
+        refused = self.refusals(counters)
         day, month = self.periods(now)
         return {
             "day": day,
             "month": month,
             "timezone": self.config.timezone,
             "org": self.get_org_status(counters),
-            "workflows": {wf: self.workflow_status(wf, counters) for wf in self.config.workflows},
+            "workflows": {wf: self.workflow_status(wf, counters, refused) for wf in self.config.workflows},
             "expired_holds_left": counters["expired_holds_left"],
         }
 

@@ -641,6 +641,7 @@ class _Context:
 
 def _workflow_report(ctx: _Context, wf: Workflow | None, wid: str, estimate: Any) -> WorkflowReport:
     from acme_ci_budget.forecast import project_month
+    from acme_ci_budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
 
     parsed, counters, state, today, elapsed, n_days = (
         ctx.parsed,
@@ -668,7 +669,12 @@ def _workflow_report(ctx: _Context, wf: Workflow | None, wid: str, estimate: Any
     else:
         daily_spend, basis = 0, "none"
     near = sum(1 for v in daily if daily_limit and v * 100 >= daily_limit * NEAR_LIMIT_PCT)
-    health = ctx.enforcer.health(pct(daily_spend, daily_limit), pct(m_spent, monthly_limit), ctx.org_status)
+    # A refused call or less than one call left is CRIT too (acme_ci_budget.health), not spend alone.
+    org_refused = sum(d["blocked"].get(ORG_REFUSAL, 0) for d in parsed.workflows.values())
+    refused = {wid: data["blocked"].get(MONTHLY_REFUSAL, 0), "org": org_refused}
+    health = ctx.enforcer.health(
+        pct(daily_spend, daily_limit), pct(m_spent, monthly_limit), ctx.org_status, wid, counters, refused
+    )
     est_nano = estimate.cost_nano if estimate is not None else None
     est_to_date = est_nano * elapsed // n_days if est_nano is not None else None
     forecast = None

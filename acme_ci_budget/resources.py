@@ -23,5 +23,10 @@ def default_config_path() -> Path:
     return packaged if packaged.is_file() else _REPO_ROOT / ".github" / "acme-budget.yml"
 
 
+def starter_config_path() -> Path:
+    """The commented starter config (``config init`` writes it; a review without a config runs on it)."""
+    return templates_dir() / "starter-budget.yml"
+
+
 def lua_path(name: str) -> Path:
     return PACKAGE_DIR / "lua" / name

@@ -32,7 +32,7 @@ from acme_ci_budget.config import Config, Workflow, load_config, parse_config
 from acme_ci_budget.errors import UsageError
 from acme_ci_budget.files import MAX_DIFF_BYTES, MAX_TICKET_BYTES, read_bounded
 from acme_ci_budget.money import fmt_usd, nano_to_decimal, pct
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.resources import starter_config_path
 
 log = logging.getLogger("acme_ci_budget.review_run")
 
@@ -75,7 +75,9 @@ SKIP_LEDGER = "ledger_unavailable"
 SKIP_DRY_RUN = "dry_run"
 SKIP_TIMEOUT = "model_timeout"
 SKIP_MODEL_ERROR = "model_error"
+SKIP_RETIRED_MODEL = "model_not_served"
 NO_KEY_MESSAGE = "ANTHROPIC_API_KEY is empty: set the anthropic-api-key input from a secret"
+INIT_COMMAND = "acme-ci-budget config init"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class TaskOptions:
     timeout_seconds: float | None = 300.0
     max_retries: int = 2
     ephemeral_ledger: bool = False
+    check_models: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,33 @@ def call_with_deadline(
             log.warning("model call answered %s; retrying in %.1f s", exc.status_code, backoff)
             sleep(backoff)
             attempt += 1
+
+
+def models_check_stop(config: Config, workflow_id: str, options: TaskOptions, anthropic_client: Any) -> _Stop | None:
+    """The run's model lifecycle check (``--check-models``, on in the action): the Models API's word on the
+    workflow's models before any call. A retired or unlisted model stops the run red (exit 2) with
+    ``models check``'s message; a deprecated one is a warning. The check failing to ask is a warning
+    too: the run goes on and its own call reports what is wrong (no key, no network) as it always did."""
+    from datetime import date
+
+    from acme_ci_budget.lifecycle import check_online, named_models
+    from acme_ci_budget.models_api import ModelsAPI, ModelsAPIError
+
+    timeout = min(30.0, options.timeout_seconds or 30.0)
+    api = ModelsAPI(anthropic_client, api_key=options.api_key, timeout=timeout)
+    try:
+        catalogue = api.catalogue(named_models(config, [workflow_id]))
+    except ModelsAPIError as exc:
+        gha.warning(f"model lifecycle check skipped: {exc}", title="acme-ci-budget models")
+        return None
+    checks = check_online(config, catalogue, workflow_ids=[workflow_id])
+    for check in checks:
+        if check.warned:
+            gha.warning(check.message(date.today()), title="acme-ci-budget models")
+    failed = [check.message() for check in checks if check.failed]
+    if not failed:
+        return None
+    return _Stop(SKIP_RETIRED_MODEL, " | ".join(failed), "error", 2)
 
 
 # --- the budget gauge ---------------------------------------------------------------------------
@@ -432,6 +462,7 @@ class ReviewRun:
         self.report = _Report(f"acme-ci-budget review ({self.workflow_id})")
         self.config: Config | None = None
         self.config_source = ""
+        self.config_notice = ""  # set when the base branch has no config and the starter one is used
         self.templates: Any = None
         self.api: Any = None
         self.ctx: Any = None
@@ -569,11 +600,7 @@ class ReviewRun:
         else:
             text = self.api.base_file(in_repo, ctx.base_ref)
             if text is None:
-                self.config = load_config(default_config_path())
-                self.config_source = f"built-in default ({where} has no {in_repo})"
-                gha.notice(
-                    f"{where} has no {in_repo}; using the built-in default budget config", title="acme-ci-budget"
-                )
+                self._starter(where, in_repo, ctx.base_ref)
             else:
                 self.config = parse_config(text, f"{where}:{in_repo}")
                 self.config_source = f"{where}:{in_repo}"
@@ -585,6 +612,21 @@ class ReviewRun:
                 overrides[name] = text
                 origins[name] = f"{where}:{repo_name}"
         self.templates = PromptTemplates(overrides, origins=origins)
+
+    def _starter(self, where: str, in_repo: str, base_ref: str) -> None:
+        """No config on the base branch: the starter config (small budgets, its own ledger namespace), never
+        another team's, said in the notice, the job summary and the PR comment with the command that writes one."""
+        self.config = load_config(starter_config_path())
+        self.config_source = f"starter config ({where} has no {in_repo})"
+        wf = self.config.workflows.get(self.workflow_id)
+        budget = f"${wf.monthly_usd:,.2f}/month and ${wf.daily_usd:,.2f}/day" if wf else "the starter budgets"
+        self.config_notice = (
+            f"{where} has no {in_repo}, so this review ran on the starter budget config ({budget}, ledger "
+            f"namespace {self.config.namespace!r}), not on budgets this repository set. Write one with "
+            f"`{INIT_COMMAND}`, edit it and commit it to {base_ref}."
+        )
+        gha.notice(self.config_notice, title="acme-ci-budget starter config")
+        self.report.lines.append(self.config_notice)
 
     def _files(self, ctx: Any) -> tuple[tuple[Any, ...], dict[str, Any], int]:
         """The files to review and the scope: the whole PR, or only the commits since the reviewed head."""
@@ -638,6 +680,11 @@ class ReviewRun:
         if self.opts.dry_run:
             self._dry_run(request, workflow)
             raise _Stop(SKIP_DRY_RUN, "dry run: no model call, nothing posted")
+        if self.opts.check_models:
+            stop = models_check_stop(self.config, self.workflow_id, self.opts, self.anthropic_client)
+            if stop is not None:
+                self._post("failed", request=request, scope=scope, head=None, message=f"Not reviewed: {stop.message}")
+                raise stop
         client = self._client()
         task = f"{subject.repository}#{subject.number}@{(head_sha or 'local')[:12]}" if subject.number else None
         user = self.ctx.author if self.ctx is not None else None
@@ -876,9 +923,10 @@ class ReviewRun:
             previous=previous,
             previous_head=md_code(previous_head[:12]) if previous_head else "",
             inline=inline,
-            escalation=neutralize(request.context.get("reason", "")),
+            escalation=neutralize(request.escalation),
             workflow_label=wf.label if wf else self.workflow_id,
             config_source=md_code(self.config_source, 300),
+            config_notice=neutralize(self.config_notice),
             review_start=REVIEW_START,
             review_end=REVIEW_END,
         )
@@ -963,6 +1011,10 @@ def run_qa_testgen(
             raise _Stop(SKIP_DRY_RUN, "dry run: no model call")
         if not options.api_key and anthropic_client is None:
             raise _Stop(SKIP_NO_KEY, NO_KEY_MESSAGE, "warning")
+        if options.check_models:
+            stop = models_check_stop(config, workflow_id, options, anthropic_client)
+            if stop is not None:
+                raise stop
         try:
             client = _budgeted_client(config, options, anthropic_client, clock)
             plan = call_with_deadline(

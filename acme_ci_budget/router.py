@@ -8,6 +8,19 @@ this order, the first that fires deciding the model and being reported as the re
    the ledger holds against), above ``threshold_tokens`` -> complex model;
 3. complexity keywords, matched as whole words, case-insensitively ("design" matches "Design the
    API" and "re-design", not "designated" or "designs") -> complex model;
+
+   A change (a review) is routed on what it is, not on what its author writes about it: its
+   context carries ``changed_paths`` (every path the change touches, old names of renames too)
+   and ``change_tokens`` (the whole reviewable diff before clipping), and rules 2-3 become
+   2a. a changed path matching ``routing.complex_paths`` (absent: the built-in security globs,
+       ``diffs.SECURITY_GLOBS``) or ``review.escalate_globs`` -> complex model, the reason naming
+       the path and the glob;
+   2b. ``change_tokens`` above ``threshold_tokens`` -> complex model.
+   Keywords never route a change, and neither does the prompt's size: the PR title and
+   description are in the prompt, and an author could otherwise buy the dearer model with a word
+   ("security") or a long description. Globs follow ``diffs.glob_regex``: ``**`` as a whole
+   segment spans any number of directories, ``*``/``?``/``[...]`` stay within one, a glob with
+   no ``/`` matches the file name at any depth, one with a ``/`` is anchored at the repository root.
 4. budget pressure: the org budget in its reserve, or the workflow at or past
    ``budget_pressure_pct`` of its month -> the cheapest of the workflow's models (by input + output
    price); complex work that rules 1-3 recognised keeps its model, routine work gets cheaper;
@@ -22,7 +35,7 @@ or price a request.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -36,11 +49,17 @@ RULE_CONTEXT_COMPLEX = "context_complex"
 RULE_CONTEXT_SIMPLE = "context_simple"
 RULE_THRESHOLD = "threshold"
 RULE_KEYWORD = "keyword"
+RULE_COMPLEX_PATH = "complex_path"
 RULE_PRESSURE = "budget_pressure"
 RULE_DEFAULT = "default"
 
 # (org budget in its reserve, share of the workflow's monthly budget spent, 0..1+)
 Pressure = tuple[bool, float]
+
+# Routing context keys of a change (see the module docstring).
+CHANGED_PATHS = "changed_paths"
+CHANGE_TOKENS = "change_tokens"
+_MAX_PATH_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,52 @@ def cheapest_model(routing: Routing, overrides: Mapping[str, object] | None = No
     return min(models, key=lambda m: price_for(m, overrides).input + price_for(m, overrides).output)
 
 
+@dataclass(frozen=True)
+class PathMatch:
+    """A changed path that matched a complex-path glob, and where that glob is configured."""
+
+    path: str
+    glob: str
+    source: str
+
+    def describe(self) -> str:
+        return f"changed path {_printable(self.path)!r} matches {self.glob!r} ({self.source})"
+
+
+def _printable(path: str) -> str:
+    """A path as one printable line (paths are the change author's text, and may hold newlines)."""
+    text = "".join(c if c.isprintable() else "?" for c in path)
+    return text if len(text) <= _MAX_PATH_CHARS else text[: _MAX_PATH_CHARS - 1] + "…"
+
+
+def complex_path_globs(config: Config, workflow_id: str) -> tuple[tuple[str, str], ...]:
+    """(glob, source) pairs that send a change of this workflow to the complex model, in match order."""
+    routing = config.workflow(workflow_id).routing
+    if routing.complex_paths is None:
+        from acme_ci_budget.diffs import SECURITY_GLOBS
+
+        own = tuple((glob, "built-in security paths") for glob in SECURITY_GLOBS)
+    else:
+        own = tuple((glob, f"workflows.{workflow_id}.routing.complex_paths") for glob in routing.complex_paths)
+    return own + tuple((glob, "review.escalate_globs") for glob in config.review.escalate_globs)
+
+
+def complex_path_matches(paths: Iterable[str], globs: Sequence[tuple[str, str]]) -> list[PathMatch]:
+    """Every path (in order) that matches one of ``globs``, with the first glob it matches."""
+    from acme_ci_budget.diffs import path_matches
+
+    patterns = tuple(glob for glob, _ in globs)
+    if not patterns:
+        return []
+    found = []
+    for path in dict.fromkeys(paths):
+        # One combined regex per path; only a matching path pays for finding which glob matched.
+        if path_matches(path, patterns):
+            glob, source = next((g, s) for g, s in globs if path_matches(path, (g,)))
+            found.append(PathMatch(path, glob, source))
+    return found
+
+
 class TaskRouter:
     """Picks a model and ``max_tokens`` for a task from its workflow's routing rules."""
 
@@ -156,19 +221,35 @@ class TaskRouter:
             return decide("complex", RULE_CONTEXT_COMPLEX, "context: is_complex")
         if ctx.get("is_simple"):
             return decide("simple", RULE_CONTEXT_SIMPLE, "context: is_simple")
-        if tokens > routing.threshold_tokens:
-            return decide(
-                "complex", RULE_THRESHOLD, f"input ~{tokens:,} tokens > threshold {routing.threshold_tokens:,}"
-            )
-        keyword = match_keyword(prompt or "", routing.complexity_keywords)
-        if keyword:
-            return decide("complex", RULE_KEYWORD, f"keyword {keyword!r}")
+        if CHANGED_PATHS in ctx:
+            hit = self.change_rule(workflow_id, ctx[CHANGED_PATHS], int(ctx.get(CHANGE_TOKENS) or 0))
+            if hit is not None:
+                return decide("complex", *hit)
+        else:
+            if tokens > routing.threshold_tokens:
+                return decide(
+                    "complex", RULE_THRESHOLD, f"input ~{tokens:,} tokens > threshold {routing.threshold_tokens:,}"
+                )
+            keyword = match_keyword(prompt or "", routing.complexity_keywords)
+            if keyword:
+                return decide("complex", RULE_KEYWORD, f"keyword {keyword!r}")
         why = self._pressure_reason(workflow_id, routing, pressure)
         if why:
             cheapest = cheapest_model(routing, self.config.pricing)
             # The task is routine-sized, so it keeps the default tier's output allowance on the cheaper model.
             return decide("default", RULE_PRESSURE, f"budget pressure: {why}; cheapest allowed model", cheapest)
         return decide("default", RULE_DEFAULT, "default")
+
+    def change_rule(self, workflow_id: str, paths: Iterable[str], change_tokens: int) -> tuple[str, str] | None:
+        """(rule, reason) when a change goes to the complex model on its paths or its size, else None."""
+        matches = complex_path_matches(paths, complex_path_globs(self.config, workflow_id))
+        if matches:
+            more = f" (and {len(matches) - 1} more matching path(s))" if len(matches) > 1 else ""
+            return RULE_COMPLEX_PATH, matches[0].describe() + more
+        threshold = self.config.workflow(workflow_id).routing.threshold_tokens
+        if change_tokens > threshold:
+            return RULE_THRESHOLD, f"diff ~{change_tokens:,} tokens before clipping > threshold {threshold:,}"
+        return None
 
     @staticmethod
     def _pressure_reason(workflow_id: str, routing: Routing, pressure: Pressure | None) -> str:

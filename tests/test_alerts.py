@@ -35,6 +35,7 @@ from acme_ci_budget.alerts import (
     AlertError,
     slack_payload,
 )
+from acme_ci_budget.health import worst_call_nano
 from acme_ci_budget.ledger import DAILY, LOOP_STEPS, BudgetEnforcer
 from tests.clock import Clock
 from tests.redis_harness import free_port
@@ -763,3 +764,50 @@ def test_check_and_dedup_on_a_redis_cluster(config, redis_cluster_url, clock, ht
     clock.advance(days=1)
     assert [a.condition for a in manager.check()] == ["daily_critical_resolved"]
     assert len(posts(http, SLACK_URL)) == 1 and len(posts(http, PAGERDUTY_EVENTS_URL)) == 2
+
+
+# --- CRIT is reachable: a refused call or less than one call left pages (issue 12, item 7) ---------
+
+
+def test_less_than_one_worst_case_call_left_fires_the_critical_once_and_pages(manager, enforcer, config, http):
+    margin = worst_call_nano(config.workflow("ci_cd_review"), config.pricing)
+    # Spend up to half a worst-case call below the $10 daily limit: the ledger refuses the next big call, and
+    # spend never reaches 100%, so before this only the 80% warning fired.
+    usd = Decimal(10_000_000_000 - margin // 2) / Decimal(10**9)
+    spend(enforcer, "ci_cd_review", str(usd.quantize(Decimal("0.001"), rounding="ROUND_DOWN")))
+    fired = manager.check("ci_cd_review")
+    assert conditions(fired) == {(DAILY_CRITICAL, "ci_cd_review")}
+    (alert,) = fired
+    assert alert.level == "CRITICAL" and alert.delivered_to == ("log", "slack", "pagerduty")
+    assert alert.message.startswith("CI/CD code review (ci_cd_review): daily budget critical on 2026-11-10 at 99.")
+    assert "of the daily limit left" in alert.message and "less than one worst-case call" in alert.message
+    assert "; requests are refused until tomorrow. Month-end forecast" in alert.message
+    (trigger,) = posts(http, PAGERDUTY_EVENTS_URL)
+    assert trigger["payload"]["severity"] == "critical"
+    assert trigger["dedup_key"] == "acme-ci-budget/alerts-test/daily_critical/ci_cd_review/2026-11-10"
+    assert manager.check("ci_cd_review") == []  # once per period
+    spend(enforcer, "ci_cd_review", "0.001")
+    assert manager.check("ci_cd_review") == []
+
+
+def test_a_monthly_refusal_far_below_the_limit_is_critical(make_config, redis_url, clock, http):
+    cfg = make_config(settings(), workflows={"ci_cd_review": {"monthly_usd": 10, "daily_usd": 10}})
+    ledger = BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
+    manager = AlertManager(cfg, enforcer=ledger, sleep=lambda s: None)
+    spend(ledger, "ci_cd_review", "5.00")
+    held = ledger.reserve("ci_cd_review", MODEL, 2450, 2450)  # $4.90 promised to a call in flight
+    assert held.allowed
+    assert ledger.reserve("ci_cd_review", MODEL, 500, 500).reason == "monthly_limit_exceeded"
+    ledger.release(held)  # the call failed: 50% spent, nothing held, yet a call was refused this month
+    fired = manager.check()
+    assert conditions(fired) == {
+        (MONTHLY_CRITICAL, "ci_cd_review"), (BLOCKED, "ci_cd_review"), (FORECAST, "ci_cd_review")
+    }
+    critical = next(a for a in fired if a.condition == MONTHLY_CRITICAL)
+    assert critical.message.startswith(
+        "CI/CD code review (ci_cd_review): monthly budget critical in 2026-11 at 50% ($5.00 of $10.00): "
+        "the monthly limit refused 1 call(s) this period; requests are refused until next month."
+    )
+    assert "pagerduty" in critical.delivered_to
+    assert ledger.status_snapshot()["workflows"]["ci_cd_review"]["health"] == "CRIT"
+    assert manager.check() == []

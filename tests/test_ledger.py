@@ -288,10 +288,11 @@ def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_url):
 
 
 def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
+    # Budgets many worst-case calls wide: with less than one call left a period is CRIT (test_health.py).
     cfg = make_config(
-        {"org": {"monthly_usd": 0.1, "reserve_pct": 0.2}},
+        {"org": {"monthly_usd": 100, "reserve_pct": 0.2}},
         workflows={
-            wid: {"monthly_usd": 0.025, "daily_usd": 0.025}
+            wid: {"monthly_usd": 25, "daily_usd": 25}
             for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
         },
     )
@@ -309,18 +310,18 @@ def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
     }
     assert all(s["health"] == "OK" for s in status.values())
     for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
-        e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, 5000)  # $0.0208 each: 83.2% of its budget
+        e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, 5_199_800)  # $20.80 each: 83.2% of its budget
     org = e.get_org_status()
-    assert org["reserve_state"] == "reserve" and org["in_reserve"]  # $0.0832 > $0.08
+    assert org["reserve_state"] == "reserve" and org["in_reserve"]  # $83.20 > $80
     status = e.get_all_status()
     assert status["pm_assistant"]["health"] == "WARN"
     assert e.pressure("pm_assistant") == (True, pytest.approx(0.832))
 
 
 def test_health_looks_at_monthly_and_org_not_daily_alone(make_config, ledger_url, clock):
-    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.02, "daily_usd": 0.02}}})
+    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 20, "daily_usd": 20}}})
     e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
-    e.settle(e.reserve("pm_assistant", HAIKU, 1000, 4000), 1000, 4000)  # $0.0168 = 84%
+    e.settle(e.reserve("pm_assistant", HAIKU, 1000, 4000), 1000, 4_199_800)  # $16.80 = 84%
     clock.advance(days=1)
     s = e.get_all_status()["pm_assistant"]
     assert s["daily_pct"] == 0 and s["monthly_pct"] == pytest.approx(84.0)

@@ -20,8 +20,8 @@ from acme_ci_budget.config import parse_config
 from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
-from tests.fakes.anthropic_server import FakeAnthropicServer, ok, server_error, slow
-from tests.test_review_e2e import ACTION_STEP_ENV, parse_outputs
+from tests.fakes.anthropic_server import FakeAnthropicServer, catalogue_serving, ok, server_error, slow
+from tests.test_review_e2e import ACTION_STEP_ENV, config_models, parse_outputs
 
 API_KEY = "sk-ant-qa-secret-key-0123456789"
 SONNET = "claude-3-5-sonnet-20241022"
@@ -35,6 +35,8 @@ class QA:
         self.tmp, self.monkeypatch, self.capsys, self.model, self.redis_url = tmp, monkeypatch, capsys, model, redis_url
         self.config_path = tmp / "acme-budget.yml"
         self.write_config()
+        # The action checks the models first (ACB_CHECK_MODELS): the Models API serves the config's.
+        model.set_models(catalogue_serving(*config_models(self.config_path.read_text())))
         self.output_path = tmp / "github_output"
         self.summary_path = tmp / "step_summary"
         self.ticket_path = tmp / "ticket.md"

@@ -97,7 +97,8 @@ def test_text_shows_warn_and_crit(make_config, redis_url):
             "pricing": PRICES,
             "workflows": {
                 "pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01},
-                "qa_test_gen": {"monthly_usd": 0.01, "daily_usd": 0.01},
+                # WARN needs headroom: with less than one worst-case call ($0.17) left a period is CRIT.
+                "qa_test_gen": {"monthly_usd": 10, "daily_usd": 10},
             },
         },
         namespace="hl",
@@ -105,7 +106,7 @@ def test_text_shows_warn_and_crit(make_config, redis_url):
     clock = Clock(datetime(2026, 11, 10, 15, tzinfo=UTC))
     e = BudgetEnforcer(config, redis_url=redis_url, clock=clock)
     e.settle(e.reserve("pm_assistant", HAIKU, 1000, 1000), 1000, 2000)  # 110%
-    e.settle(e.reserve("qa_test_gen", SONNET, 500, 466), 500, 466)  # 84.9%
+    e.settle(e.reserve("qa_test_gen", SONNET, 500, 466), 500, 565_900)  # $8.49: 84.9%
     text = render_text(build_report(config, e.redis, "current", clock))
     assert "[CRIT] PM requirements assistant" in text and "[WARN] QA test generation" in text
 

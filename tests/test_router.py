@@ -9,6 +9,9 @@ from hypothesis import strategies as st
 from acme_ci_budget.config import ConfigError
 from acme_ci_budget.pricing import price_for
 from acme_ci_budget.router import (
+    CHANGE_TOKENS,
+    CHANGED_PATHS,
+    RULE_COMPLEX_PATH,
     RULE_CONTEXT_COMPLEX,
     RULE_CONTEXT_SIMPLE,
     RULE_DEFAULT,
@@ -212,3 +215,137 @@ def test_fast_keyword_match_agrees_with_the_whole_word_regex(text, keyword):
     from acme_ci_budget.router import _keyword_pattern
 
     assert (match_keyword(text, [keyword]) is not None) == (_keyword_pattern(keyword).search(text) is not None)
+
+
+# --- a change (a review) is routed on its paths and size, never on its author's words -----------
+
+COMPLEX_PATHS = ["**/auth/**", ".github/workflows/**", "**/*crypto*"]
+
+
+def _review_routing(**routing) -> dict:
+    # Pinned here, not taken from Acme's file: keywords a PR text could hit, and the size threshold.
+    base = {"complexity_keywords": ["security", "architecture"], "threshold_tokens": 8000}
+    return {"workflows": {"ci_cd_review": {"routing": {**base, **routing}}}}
+
+
+@pytest.fixture
+def path_router(make_config) -> TaskRouter:
+    return TaskRouter(make_config(_review_routing(complex_paths=COMPLEX_PATHS)))
+
+
+def _change_context(*paths: str, tokens: int = 100) -> dict:
+    return {CHANGED_PATHS: paths, CHANGE_TOKENS: tokens}
+
+
+def test_a_word_in_the_pr_text_does_not_buy_the_dearer_model(path_router: TaskRouter) -> None:
+    # Before: "security" (a ci_cd_review keyword) in the description routed to Sonnet, ~3.8x per review.
+    prompt = "Title: small fix\n\nThis touches security and architecture, please be careful."
+    assert path_router.route("ci_cd_review", prompt).rule == RULE_KEYWORD  # a task that is not a change: as before
+    long_prompt = prompt + "x" * 40_000
+    assert path_router.route("ci_cd_review", long_prompt).rule == RULE_THRESHOLD
+    decision = path_router.route("ci_cd_review", long_prompt, _change_context("src/app.py"), input_tokens=12_000)
+    assert (decision.model, decision.rule, decision.reason) == (HAIKU, RULE_DEFAULT, "default")
+
+
+@pytest.mark.parametrize(
+    ("path", "glob"),
+    [
+        ("src/auth/login.py", "**/auth/**"),
+        ("auth/tokens.py", "**/auth/**"),  # ** also matches zero directories
+        ("services/api/v2/auth/deep/er/x.go", "**/auth/**"),  # ... and many
+        (".github/workflows/ci.yml", ".github/workflows/**"),
+        (".github/workflows/nested/dir/x.yml", ".github/workflows/**"),
+        ("lib/cryptography.py", "**/*crypto*"),
+        ("crypto_utils.go", "**/*crypto*"),
+        ("a/b/c/my_crypto.rs", "**/*crypto*"),
+    ],
+)
+def test_complex_paths_route_to_the_complex_model_naming_path_and_glob(
+    path_router: TaskRouter, path: str, glob: str
+) -> None:
+    decision = path_router.route("ci_cd_review", "Title: typo", _change_context("README.md", path))
+    assert (decision.model, decision.rule, decision.max_tokens) == (SONNET, RULE_COMPLEX_PATH, 4096)
+    assert decision.reason == f"changed path {path!r} matches {glob!r} (workflows.ci_cd_review.routing.complex_paths)"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "src/authz/policy.py",  # a segment must equal "auth"
+        "src/author.py",
+        "docs/.github/workflows/ci.yml",  # a glob with a "/" is anchored at the repository root
+        ".github/workflow.yml",
+        "src/crypto/aes.py",  # "*crypto*" is the last segment: a crypto/ directory needs "**/crypto/**"
+        "src/app.py",
+    ],
+)
+def test_paths_the_globs_do_not_match_stay_on_the_default_model(path_router: TaskRouter, path: str) -> None:
+    assert path_router.route("ci_cd_review", "security security", _change_context(path)).rule == RULE_DEFAULT
+
+
+def test_a_rename_away_from_a_complex_path_still_counts(path_router: TaskRouter) -> None:
+    # fit_request lists the old name of a rename among the changed paths
+    decision = path_router.route("ci_cd_review", "", _change_context("src/login.py", "src/auth/login.py"))
+    assert decision.rule == RULE_COMPLEX_PATH and "'src/auth/login.py'" in decision.reason
+
+
+def test_several_matches_are_counted_and_the_first_is_named(path_router: TaskRouter) -> None:
+    decision = path_router.route("ci_cd_review", "", _change_context("a/auth/x.py", "b/auth/y.py", "c/crypto.c"))
+    assert decision.reason.startswith("changed path 'a/auth/x.py' matches '**/auth/**'")
+    assert decision.reason.endswith("(and 2 more matching path(s))")
+
+
+def test_without_complex_paths_the_built_in_security_globs_apply_and_an_empty_list_turns_them_off(
+    make_config,
+) -> None:
+    router = TaskRouter(make_config(_review_routing(complex_paths=None)))
+    built_in = router.route("ci_cd_review", "", _change_context("deploy/Dockerfile"))
+    assert built_in.rule == RULE_COMPLEX_PATH
+    assert built_in.reason == "changed path 'deploy/Dockerfile' matches 'Dockerfile' (built-in security paths)"
+    off = TaskRouter(make_config(_review_routing(complex_paths=[])))
+    assert off.route("ci_cd_review", "", _change_context("deploy/Dockerfile", ".github/workflows/x.yml")).rule == (
+        RULE_DEFAULT
+    )
+
+
+def test_review_escalate_globs_add_to_the_complex_paths(make_config) -> None:
+    cfg = make_config(
+        {"review": {"escalate_globs": ["billing/**"]}, "workflows": {"ci_cd_review": {"routing": {"complex_paths": []}}}}
+    )
+    decision = TaskRouter(cfg).route("ci_cd_review", "", _change_context("billing/charge.py"))
+    assert decision.reason == "changed path 'billing/charge.py' matches 'billing/**' (review.escalate_globs)"
+
+
+def test_a_change_is_sized_by_its_diff_not_by_the_prompt(path_router: TaskRouter) -> None:
+    small = path_router.route("ci_cd_review", "x" * 100_000, _change_context("src/app.py", tokens=8_000))
+    assert small.rule == RULE_DEFAULT  # a long description does not make a change large
+    large = path_router.route("ci_cd_review", "tiny", _change_context("src/app.py", tokens=8_001), input_tokens=10)
+    assert (large.model, large.rule) == (SONNET, RULE_THRESHOLD)
+    assert large.reason == "diff ~8,001 tokens before clipping > threshold 8,000"
+
+
+def test_a_file_name_cannot_forge_lines_in_the_reason(path_router: TaskRouter) -> None:
+    decision = path_router.route("ci_cd_review", "", _change_context("x/auth/a\nIgnore all.py"))
+    assert "\n" not in decision.reason and "a?Ignore all.py" in decision.reason
+
+
+def test_explicit_context_and_pressure_still_apply_to_a_change(path_router: TaskRouter) -> None:
+    assert path_router.route("ci_cd_review", "", {**_change_context("src/a.py"), "is_simple": True}).model == HAIKU3
+    routine = path_router.route("ci_cd_review", "", _change_context("src/a.py"), pressure=(True, 0.0))
+    assert routine.rule == RULE_PRESSURE
+    sensitive = path_router.route("ci_cd_review", "", _change_context("src/auth/a.py"), pressure=(True, 0.0))
+    assert sensitive.model == SONNET  # complex work the rules recognised keeps its model
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("**/auth/**", "workflows.ci_cd_review.routing.complex_paths: expected a list of strings, got '**/auth/**'"),
+        (["ok/**", "/"], "workflows.ci_cd_review.routing.complex_paths[1]: bad glob '/' (empty glob pattern '/')"),
+        (["ok/**", ""], "workflows.ci_cd_review.routing.complex_paths[1]: expected a non-empty string, got ''"),
+    ],
+)
+def test_complex_paths_are_validated(make_config, value, message) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config({"workflows": {"ci_cd_review": {"routing": {"complex_paths": value}}}})
+    assert str(caught.value) == f"test-config.yml: {message}"

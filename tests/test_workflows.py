@@ -119,7 +119,9 @@ def test_review_request_delimits_every_untrusted_part(default_config) -> None:
         assert text.rfind(begin, 0, position) > text.rfind(end, 0, position), untrusted
     assert "never an instruction" in request.system
     assert request.system == default_templates().render(REVIEW_SYSTEM)  # stable: cacheable
-    assert request.context == {}
+    # The routing context describes the change only: its paths and size, never the title or description.
+    assert request.context == {"changed_paths": ("src/app.py",), "change_tokens": request.context["change_tokens"]}
+    assert request.escalation == ""
 
 
 def test_review_fits_the_soft_target_and_lists_what_it_left_out(default_config) -> None:
@@ -137,8 +139,9 @@ def test_review_fits_the_soft_target_and_lists_what_it_left_out(default_config) 
     assert "docs/guide.md" not in clipped.included  # docs rank after source
     assert "- package-lock.json (lock file)" in request.user_text
     assert "did not fit token budget" in request.user_text
-    # Large before clipping: the router is told to escalate.
-    assert request.context["is_complex"] is True and "large diff" in request.context["reason"]
+    # Large before clipping: the router's size rule escalates on the whole diff, not the clipped one.
+    assert request.context["change_tokens"] > request.clipped.tokens > wf.routing.threshold_tokens
+    assert request.escalation.startswith(f"diff ~{request.context['change_tokens']:,} tokens before clipping")
 
 
 def test_review_omitted_list_is_capped_in_the_prompt(default_config) -> None:
@@ -161,13 +164,21 @@ def test_review_file_names_cannot_break_out_of_their_line(default_config) -> Non
 
 
 def test_review_escalates_security_paths_and_config_globs(make_config) -> None:
-    config = make_config({"review": {"escalate_globs": ["billing/**"]}})
+    config = make_config(
+        {
+            "review": {"escalate_globs": ["billing/**"]},
+            "workflows": {"ci_cd_review": {"routing": {"complex_paths": ["**/auth/**"]}}},
+        }
+    )
     wf = config.workflow("ci_cd_review")
     request = fit_request([_change("src/auth/login.py")], config, wf)
-    assert request.context == {"is_complex": True, "reason": "security-sensitive paths: src/auth/login.py"}
+    assert request.context["changed_paths"] == ("src/auth/login.py",)
+    assert request.escalation == (
+        "changed path 'src/auth/login.py' matches '**/auth/**' (workflows.ci_cd_review.routing.complex_paths)"
+    )
     request = fit_request([_change("billing/charge.py")], config, wf)
-    assert request.context["reason"] == "review.escalate_globs: billing/charge.py"
-    assert fit_request([_change("src/plain.py")], config, wf).context == {}
+    assert request.escalation == "changed path 'billing/charge.py' matches 'billing/**' (review.escalate_globs)"
+    assert fit_request([_change("src/plain.py")], config, wf).escalation == ""
 
 
 def test_review_policy_comes_from_the_config(make_config) -> None:
@@ -242,7 +253,8 @@ def test_review_run_escalation_reaches_the_router(client, server) -> None:
     request = fit_request([_change(".github/workflows/ci.yml")], config, config.workflow("ci_cd_review"))
     outcome = review.run(client, request)
     assert server.message_requests[-1].json["model"] == SONNET
-    assert outcome.result.route_reason == "context: is_complex"
+    # Acme's complex_paths (or, without them, the built-in security globs) name the workflows folder.
+    assert outcome.result.route_reason.startswith("changed path '.github/workflows/ci.yml' matches '.github/workflows/**'")
 
 
 def test_review_run_blocked_is_not_parsed(redis_url, server, make_config) -> None:

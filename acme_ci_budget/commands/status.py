@@ -26,7 +26,8 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     """Spend against every budget: today's and this month's per workflow, open holds, health, org reserve.
 
     Health is the worst of the daily, monthly and org figures: WARN from alerts.warn_pct (or once the org is in
-    its reserve), CRIT from alerts.critical_pct. Holds past their TTL (a crashed worker) are given back before
+    its reserve); CRIT from alerts.critical_pct, once a money limit refused a call this month, or with less than
+    one worst-case call left before a limit. Holds past their TTL (a crashed worker) are given back before
     reading, never shown as held. Also this month's calls settled above their hold and replies without usage.
     One Redis round trip per refresh.
     """

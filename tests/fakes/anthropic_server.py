@@ -30,6 +30,15 @@ Fidelity notes (what the fake mimics, and where it stops):
 - missing x-api-key -> 401 authentication_error; missing anthropic-version, model, max_tokens
   or messages -> 400 invalid_request_error. These checks run before a behaviour is consumed.
 - count_tokens does not consume the behaviour queue; it always answers the estimate.
+- GET /v1/models lists a catalogue (``DEFAULT_MODELS`` or ``models=``) as the Models API does:
+  newest first, pages of ``limit`` (default 20, 1..1000, else 400) after ``after_id`` / before
+  ``before_id``, with ``data``, ``has_more``, ``first_id``, ``last_id``; each model carries
+  ``lifecycle`` (active | deprecated | retired), ``deprecated_at`` and ``retires_at``; without a
+  ``lifecycle[]`` filter retired models are left out, as in the API. GET /v1/models/{id} answers
+  any catalogued model (retired ones too) and 404 not_found_error otherwise.
+- POST /v1/messages naming a model the catalogue lists as retired answers 404 not_found_error
+  ("model: X") without consuming a behaviour; models the catalogue does not list are answered
+  as before (tests use made-up names).
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
 
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization"})
@@ -269,6 +279,102 @@ def _normalise(result: Reply | dict[str, Any]) -> Reply:
     raise TypeError(f"behaviour returned {type(result).__name__}, expected Reply or dict")
 
 
+# ---- the Models API catalogue ---------------------------------------------------------------
+
+
+def model_entry(
+    model_id: str,
+    display_name: str = "",
+    *,
+    created_at: str = "2026-01-01T00:00:00Z",
+    lifecycle: str = "active",
+    deprecated_at: str | None = None,
+    retires_at: str | None = None,
+) -> dict[str, Any]:
+    """One Models API object (the fields the SDK's ``ModelInfo`` reads)."""
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": display_name or model_id,
+        "created_at": created_at,
+        "lifecycle": lifecycle,
+        "deprecated_at": deprecated_at,
+        "retires_at": retires_at,
+        "max_input_tokens": 200_000,
+        "max_tokens": 64_000,
+    }
+
+
+# Newest first, as the API lists them.
+DEFAULT_MODELS: tuple[dict[str, Any], ...] = (
+    model_entry("claude-opus-5-5", "Claude Opus 5.5", created_at="2026-09-15T00:00:00Z"),
+    model_entry("claude-sonnet-5-5", "Claude Sonnet 5.5", created_at="2026-09-15T00:00:00Z"),
+    model_entry("claude-haiku-5-5", "Claude Haiku 5.5", created_at="2026-09-15T00:00:00Z"),
+    model_entry(
+        "claude-sonnet-4-5-20250929",
+        "Claude Sonnet 4.5",
+        created_at="2025-09-29T00:00:00Z",
+        lifecycle="deprecated",
+        deprecated_at="2026-09-15T00:00:00Z",
+        retires_at="2026-11-30T00:00:00Z",
+    ),
+    model_entry(
+        "claude-3-opus-20240229",
+        "Claude Opus 3",
+        created_at="2024-02-29T00:00:00Z",
+        lifecycle="retired",
+        deprecated_at="2025-06-30T00:00:00Z",
+        retires_at="2026-01-05T00:00:00Z",
+    ),
+    model_entry(
+        "claude-2.1",
+        "Claude 2.1",
+        created_at="2023-11-21T00:00:00Z",
+        lifecycle="retired",
+        deprecated_at="2025-01-21T00:00:00Z",
+        retires_at="2025-07-21T00:00:00Z",
+    ),
+)
+_DEFAULT_LIST_STATES = ("active", "deprecated")
+
+
+def catalogue_serving(*model_ids: str) -> list[dict[str, Any]]:
+    """``DEFAULT_MODELS`` plus each of ``model_ids`` it lacks, as an active model (listed first)."""
+    known = {m["id"] for m in DEFAULT_MODELS}
+    return [model_entry(m) for m in dict.fromkeys(model_ids) if m not in known] + [dict(m) for m in DEFAULT_MODELS]
+
+
+def _models_page(catalogue: Sequence[Mapping[str, Any]], query: Mapping[str, list[str]]) -> Reply:
+    """GET /v1/models: filter by lifecycle, then one page around the cursor."""
+    raw_limit = (query.get("limit") or ["20"])[-1]
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 1000:
+        return Reply(400, error_body("invalid_request_error", "limit: Input should be between 1 and 1000"))
+    states = query.get("lifecycle[]") or query.get("lifecycle") or list(_DEFAULT_LIST_STATES)
+    models = [m for m in catalogue if m.get("lifecycle", "active") in states]
+    ids = [m["id"] for m in models]
+    after, before = (query.get("after_id") or [None])[-1], (query.get("before_id") or [None])[-1]
+    if before is not None:
+        end = ids.index(before) if before in ids else 0
+        start = max(0, end - limit)
+        page, has_more = models[start:end], start > 0
+    else:
+        start = ids.index(after) + 1 if after in ids else 0
+        page, has_more = models[start : start + limit], start + limit < len(models)
+    return Reply(
+        200,
+        {
+            "data": [dict(m) for m in page],
+            "has_more": has_more,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        },
+    )
+
+
 # ---- server -----------------------------------------------------------------------------------
 
 
@@ -278,6 +384,7 @@ class _State:
     default: Behaviour = field(default_factory=ok)
     requests: list[RecordedRequest] = field(default_factory=list)
     handler_errors: list[str] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=lambda: [dict(m) for m in DEFAULT_MODELS])
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -299,6 +406,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._record(None)
+        url = urlsplit(self.path)
+        if url.path == "/v1/models" or url.path.startswith("/v1/models/"):
+            problem = self._validate_headers()
+            if problem is not None:
+                self._send(problem)
+                return
+            with self.state.lock:
+                catalogue = [dict(m) for m in self.state.models]
+            if url.path == "/v1/models":
+                self._send(_models_page(catalogue, parse_qs(url.query)))
+                return
+            wanted = url.path[len("/v1/models/") :]
+            found = next((m for m in catalogue if m["id"] == wanted), None)
+            if found is None:
+                self._send(Reply(404, error_body("not_found_error", f"model: {wanted}")))
+            else:
+                self._send(Reply(200, found))
+            return
         self._send(Reply(404, error_body("not_found_error", f"Not found: {self.path}")))
 
     def do_POST(self) -> None:
@@ -321,6 +446,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply(200, {"input_tokens": estimate_request_tokens(body)}))
             return
         with self.state.lock:
+            retired = {m["id"] for m in self.state.models if m.get("lifecycle") == "retired"}
+        if body.get("model") in retired:  # the API refuses a retired model before doing anything
+            self._send(Reply(404, error_body("not_found_error", f"model: {body.get('model')}")))
+            return
+        with self.state.lock:
             behaviour = self.state.queue.popleft() if self.state.queue else self.state.default
         try:
             reply = _normalise(behaviour(body))
@@ -335,11 +465,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(reply)
 
-    def _validate(self, body: Any) -> Reply | None:
+    def _validate_headers(self) -> Reply | None:
         if not self.headers.get("x-api-key") and not self.headers.get("authorization"):
             return Reply(401, error_body("authentication_error", "x-api-key header is required"))
         if not self.headers.get("anthropic-version"):
             return Reply(400, error_body("invalid_request_error", "anthropic-version: header is required"))
+        return None
+
+    def _validate(self, body: Any) -> Reply | None:
+        problem = self._validate_headers()
+        if problem is not None:
+            return problem
         if not isinstance(body, dict):
             return Reply(400, error_body("invalid_request_error", "request body must be a JSON object"))
         required = (
@@ -432,10 +568,12 @@ class _Server(ThreadingHTTPServer):
 class FakeAnthropicServer:
     """The fake Messages API. start()/stop(), or use as a context manager."""
 
-    def __init__(self, default: Behaviour | None = None) -> None:
+    def __init__(self, default: Behaviour | None = None, models: Iterable[Mapping[str, Any]] | None = None) -> None:
         self._state = _State()
         if default is not None:
             self._state.default = default
+        if models is not None:
+            self._state.models = [dict(m) for m in models]
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -494,6 +632,11 @@ class FakeAnthropicServer:
         """What /v1/messages answers once the queue is empty (initially ok())."""
         with self._state.lock:
             self._state.default = behaviour
+
+    def set_models(self, models: Iterable[Mapping[str, Any]]) -> None:
+        """The Models API catalogue, newest first (``model_entry`` builds one entry)."""
+        with self._state.lock:
+            self._state.models = [dict(m) for m in models]
 
     @property
     def pending(self) -> int:
