@@ -694,7 +694,7 @@ def test_a_retired_model_fails_the_step_red_before_any_model_call(action: Action
 
 
 def test_check_models_off_or_no_key_keeps_the_old_behaviour(action: Action) -> None:
-    action.base_config = config_text({"workflows": {"ci_cd_review": {"routing": {"simple_model": "claude-2.1"}}}})
+    action.base_config = config_text({"workflows": {"ci_cd_review": {"routing": {"simple_model": "claude-3-haiku-20240307"}}}})
     action.pull()
     run = action.run(ANTHROPIC_API_KEY="")  # a missing key is the review's own skip, not a second failure
     assert run.code == 0 and run.outputs["skipped-reason"] == "missing_anthropic_api_key"
