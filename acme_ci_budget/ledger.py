@@ -93,6 +93,8 @@ class Settlement:
     day_spent_nano: int
     hold_found: bool
     duplicate: bool = False
+    # False: Redis was unreachable and a fail-open call's cost is not in the ledger (the client journals it).
+    recorded: bool = True
 
     @property
     def cost_usd(self) -> float:
@@ -408,7 +410,7 @@ class BudgetEnforcer:
             if not reservation.fail_open or not _is_connection_error(exc):
                 raise
             log.warning("LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded", wf, cost)
-            return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False)
+            return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False, recorded=False)
         data = json.loads(payload)
         return Settlement(
             reservation_id=reservation.id,
@@ -419,6 +421,50 @@ class BudgetEnforcer:
             hold_found=bool(data["hold_found"]),
             duplicate=(status in (b"dup", "dup")),
         )
+
+    def record_journaled(self, entry: Any) -> Settlement:
+        """Settle a call the journal kept while Redis was unreachable (see ``acme_ci_budget.journal``).
+
+        Charged to the day and month the call was spent in, through ``settle`` (idempotent by
+        reservation id: a second replay records nothing). Raises ``LedgerUnavailable`` while Redis
+        is still unreachable, so the entry stays in the journal.
+        """
+        counts = (
+            entry.input_tokens,
+            entry.output_tokens,
+            entry.cache_creation_input_tokens,
+            entry.cache_read_input_tokens,
+        )
+        reservation = Reservation(
+            id=entry.reservation,
+            workflow_id=entry.workflow,
+            model=entry.model,
+            allowed=True,
+            reason=LEDGER_DOWN if entry.fail_open else "",
+            input_tokens=entry.input_tokens,
+            max_output_tokens=max(1, entry.output_tokens),
+            requested_max_output_tokens=max(1, entry.output_tokens),
+            held_nano=0,
+            day=entry.day,
+            month=entry.month,
+            session_id=entry.session,
+            user_id=entry.user,
+            task_id=entry.task,
+            loop_step=entry.loop_step,
+            fail_open=entry.fail_open,
+        )
+        unreachable = f"budget ledger unreachable at {redact_url(self.redis_url)}; the journal keeps the call"
+        try:
+            settled = self.settle(
+                reservation, *counts, latency_ms=entry.latency_ms, route_reason=entry.route_reason, model=entry.model
+            )
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            raise LedgerUnavailable(unreachable) from None
+        if not settled.recorded:  # a fail-open settle reports the outage instead of raising
+            raise LedgerUnavailable(unreachable)
+        return settled
 
     def release(self, reservation: Reservation, error: str = "", latency_ms: int | None = None) -> bool:
         """The call failed: drop the hold, record nothing spent, log the failure. False if already final."""
