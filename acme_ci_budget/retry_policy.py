@@ -115,6 +115,8 @@ class Attempts:
             # The SDK's backoff: 0.5 s doubling per retry, at most 8 s, minus up to 25% jitter.
             wait = min(INITIAL_BACKOFF_SECONDS * 2.0**self.retries, MAX_BACKOFF_SECONDS) * (1 - 0.25 * random.random())
         left = self.remaining()
+        if left <= MIN_ATTEMPT_SECONDS:
+            return None  # the deadline is spent (the error itself says so)
         if wait + MIN_ATTEMPT_SECONDS >= left:
             why = f"the API asked to retry after {asked:g} s" if asked and asked > 0 else f"a {wait:.1f} s backoff"
             self.stopped = f"{why}, past the call's deadline ({max(left, 0):.1f} s of {self.deadline_seconds:g} s left)"
