@@ -445,6 +445,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name in required:
             if name not in body:
                 return Reply(400, error_body("invalid_request_error", f"{name}: Field required"))
+        if not isinstance(body["messages"], list):
+            return Reply(400, error_body("invalid_request_error", "messages: Input should be a valid list"))
         return None
 
     def _record(self, body: Any) -> None:
