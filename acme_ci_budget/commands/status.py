@@ -27,10 +27,12 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     Health is the worst of the daily, monthly and org figures: WARN from alerts.warn_pct (or once the org is in
     its reserve), CRIT from alerts.critical_pct. One Redis round trip per refresh.
     """
+    from acme_ci_budget.journal import replay_pending
     from acme_ci_budget.ledger import BudgetEnforcer
     from acme_ci_budget.store import redact_url
 
     enforcer = BudgetEnforcer(load(config_path), redis_url=redis_url, ephemeral_ledger=ephemeral_ledger)
+    replay_pending(enforcer)  # spend journaled while Redis was down is recorded before it is shown
     where = redact_url(enforcer.redis_url)
     shown = 0
     while True:
