@@ -455,11 +455,12 @@ class BudgetedClient:
             timeout,
             max_tokens_cap,
         )
-        self._replay_journal(plan)
         if isinstance(plan, CompletionResult):
+            self._replay_journal(plan)
             return plan
         started = time.monotonic()
-        attempts = self._attempts(plan)
+        attempts = self._attempts(plan)  # the deadline runs from the hold, so before the replay
+        self._replay_journal(plan)
         try:
             message = self._create(plan, attempts)
         except BaseException as exc:
@@ -1020,11 +1021,12 @@ class AsyncBudgetedClient(BudgetedClient):
             timeout,
             max_tokens_cap,
         )
-        self._replay_journal(plan)
         if isinstance(plan, CompletionResult):
+            self._replay_journal(plan)
             return plan
         started = time.monotonic()
-        attempts = self._attempts(plan)
+        attempts = self._attempts(plan)  # the deadline runs from the hold, so before the replay
+        self._replay_journal(plan)
         try:
             message = await self._create_async(plan, attempts)
         except BaseException as exc:
