@@ -890,27 +890,7 @@ class BudgetedClient:
         from acme_ci_budget import journal
 
         cost = cost_nano(model, *counts, overrides=self.config.pricing)
-        entry = journal.JournalEntry(
-            reservation=res.id,
-            namespace=self.config.namespace,
-            workflow=res.workflow_id,
-            model=model,
-            input_tokens=counts[0],
-            output_tokens=counts[1],
-            cache_creation_input_tokens=counts[2],
-            cache_read_input_tokens=counts[3],
-            cost_nano=cost,
-            day=res.day,
-            month=res.month,
-            ts_ms=int(time.time() * 1000),
-            fail_open=res.fail_open,
-            session=res.session_id,
-            user=res.user_id,
-            task=res.task_id,
-            loop_step=res.loop_step,
-            latency_ms=latency_ms,
-            route_reason=route_reason,
-        )
+        entry = journal.entry_for(res, self.config.namespace, model, counts, cost, latency_ms, route_reason)
         try:
             path = journal.append(entry)
         except OSError as exc:

@@ -67,6 +67,39 @@ class JournalEntry:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def entry_for(
+    reservation: Any,
+    namespace: str,
+    model: str,
+    counts: tuple[int, int, int, int],
+    cost_nano: int,
+    latency_ms: int | None = None,
+    route_reason: str | None = None,
+) -> JournalEntry:
+    """The entry for a settled call of ``reservation`` (a ``ledger.Reservation``) the ledger could not record."""
+    return JournalEntry(
+        reservation=reservation.id,
+        namespace=namespace,
+        workflow=reservation.workflow_id,
+        model=model,
+        input_tokens=counts[0],
+        output_tokens=counts[1],
+        cache_creation_input_tokens=counts[2],
+        cache_read_input_tokens=counts[3],
+        cost_nano=cost_nano,
+        day=reservation.day,
+        month=reservation.month,
+        ts_ms=int(time.time() * 1000),
+        fail_open=reservation.fail_open,
+        session=reservation.session_id,
+        user=reservation.user_id,
+        task=reservation.task_id,
+        loop_step=reservation.loop_step,
+        latency_ms=latency_ms,
+        route_reason=route_reason,
+    )
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     """What one replay did: entries recorded now, already recorded before, and still pending."""

@@ -7,6 +7,7 @@ cannot cover the configured deadline.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -23,7 +24,15 @@ from acme_ci_budget.config import ConfigError, hold_margin_seconds, parse_config
 from acme_ci_budget.pricing import cost_nano
 from acme_ci_budget.tokens import estimate_messages_tokens
 from tests.conftest import DEFAULT_CONFIG_TEXT
-from tests.fakes.anthropic_server import FakeAnthropicServer, error, ok, rate_limited, server_error, slow
+from tests.fakes.anthropic_server import (
+    FakeAnthropicServer,
+    error,
+    ok,
+    overloaded,
+    rate_limited,
+    server_error,
+    slow,
+)
 
 API_KEY = "sk-ant-deadline-test-key"
 HAIKU = "claude-3-5-haiku-20241022"
@@ -240,3 +249,38 @@ def test_retry_after_as_an_http_date_and_in_milliseconds() -> None:
     assert retry_after_seconds({"retry-after": formatdate(now + 5, usegmt=True)}, now=lambda: now) == 5.0
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None
+
+
+def test_the_fake_sends_retry_after_on_429_and_529_like_the_api(server) -> None:
+    sdk = anthropic.Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0)
+    for behaviour, kind in ((rate_limited(), anthropic.RateLimitError), (overloaded(), anthropic.InternalServerError)):
+        server.enqueue(behaviour)
+        with pytest.raises(kind) as caught:
+            sdk.messages.create(model=HAIKU, max_tokens=5, messages=ASK)
+        assert float(caught.value.response.headers["retry-after"]) > 0
+
+
+def test_the_async_client_retries_the_same_way(make_config, redis_url, server) -> None:
+    from acme_ci_budget.client import AsyncBudgetedClient
+
+    times: list[float] = []
+
+    async def run():
+        sdk = anthropic.AsyncAnthropic(base_url=server.url, api_key=API_KEY)  # the SDK's default 2 retries
+        cfg = make_config({"ledger": {"hold_ttl_seconds": 10}})  # a 9 s deadline
+        client = AsyncBudgetedClient(cfg, redis_url=redis_url, anthropic_client=sdk, alerts=False)
+        server.enqueue(
+            _stamping(overloaded(retry_after=0.5), times),
+            _stamping(rate_limited(retry_after=20), times),
+        )
+        with pytest.raises(ModelAPIError) as caught:
+            await client.complete("dev_assistant", ASK)
+        await sdk.close()
+        return client, caught.value
+
+    client, failure = asyncio.run(run())
+    assert _gaps(times)[0] >= 0.5
+    assert "429 rate_limit_error after 1 retries" in str(failure)
+    assert "the API asked to retry after 20 s, past the call's deadline" in str(failure)
+    assert [r.headers["x-stainless-retry-count"] for r in server.message_requests] == ["0", "1"]
+    assert client.enforcer.open_holds() == 0
