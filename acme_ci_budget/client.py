@@ -890,7 +890,8 @@ class BudgetedClient:
         from acme_ci_budget import journal
 
         cost = cost_nano(model, *counts, overrides=self.config.pricing)
-        entry = journal.entry_for(res, self.config.namespace, model, counts, cost, latency_ms, route_reason)
+        ledger = journal.ledger_id(self.enforcer.redis_url)
+        entry = journal.entry_for(res, self.config.namespace, ledger, model, counts, cost, latency_ms, route_reason)
         try:
             path = journal.append(entry)
         except OSError as exc:

@@ -9,7 +9,9 @@ in, and when. Lines are only ever appended (under an exclusive lock, fsynced); a
 (later steps of the job replay it), else ``journal.jsonl`` in the data folder beside the
 embedded ledger.
 
-``replay_pending(enforcer)`` settles each pending entry of the enforcer's namespace through
+``replay_pending(enforcer)`` settles each pending entry of the enforcer's namespace and Redis
+(``ledger``: a hash of the Redis URL with any password removed, so an entry kept for the shared
+Redis never lands in a local embedded one) through
 ``BudgetEnforcer.record_journaled`` (idempotent by reservation id, so a replay run twice
 charges once). This module must not touch Redis keys itself, and never writes a secret: an
 entry holds ids, counts and money only.
@@ -17,6 +19,7 @@ entry holds ids, counts and money only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -59,6 +62,7 @@ class JournalEntry:
     loop_step: int | None = None
     latency_ms: int | None = None
     route_reason: str | None = None
+    ledger: str = ""
     v: int = FORMAT_VERSION
 
     @classmethod
@@ -67,9 +71,17 @@ class JournalEntry:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def ledger_id(redis_url: str | None) -> str:
+    """Which Redis an entry belongs to, without the URL (or a password) in the file."""
+    from acme_ci_budget.store import redact_url
+
+    return hashlib.sha256(redact_url(redis_url).encode()).hexdigest()[:16]
+
+
 def entry_for(
     reservation: Any,
     namespace: str,
+    ledger: str,
     model: str,
     counts: tuple[int, int, int, int],
     cost_nano: int,
@@ -97,6 +109,7 @@ def entry_for(
         loop_step=reservation.loop_step,
         latency_ms=latency_ms,
         route_reason=route_reason,
+        ledger=ledger,
     )
 
 
@@ -214,14 +227,18 @@ def replay_pending(enforcer: Any, path: Path | None = None) -> ReplayResult:
         return ReplayResult()
     from acme_ci_budget.ledger import LedgerUnavailable
 
-    namespace = enforcer.config.namespace
+    namespace, ledger = enforcer.config.namespace, ledger_id(enforcer.redis_url)
+
+    def ours(entry: JournalEntry) -> bool:
+        return entry.namespace == namespace and entry.ledger in ("", ledger)
+
     replayed = replayed_nano = duplicates = 0
     errors: list[str] = []
     fd = os.open(path, os.O_RDWR | os.O_APPEND)
     try:
         with _locked(fd):
             entries, done, bad = _read(fd)
-            pending = [e for rid, e in entries.items() if rid not in done and e.namespace == namespace]
+            pending = [e for rid, e in entries.items() if rid not in done and ours(e)]
             for entry in pending:
                 try:
                     settlement = enforcer.record_journaled(entry)
@@ -243,7 +260,7 @@ def replay_pending(enforcer: Any, path: Path | None = None) -> ReplayResult:
                 os.ftruncate(fd, 0)
     finally:
         os.close(fd)
-    mine = [e for e in left if e.namespace == namespace]
+    mine = [e for e in left if ours(e)]
     result = ReplayResult(
         replayed, replayed_nano, duplicates, len(mine), sum(e.cost_nano for e in mine), tuple(errors)
     )

@@ -200,3 +200,20 @@ def test_where_the_journal_lives(tmp_path) -> None:
     assert journal.journal_path(actions) == tmp_path / "acme-ci-budget" / "journal.jsonl"
     local = journal.journal_path({})
     assert local.name == "journal.jsonl" and local.parent == Path(os.environ["ACME_BUDGET_DATA_DIR"])
+
+
+def test_an_entry_is_replayed_only_into_the_redis_it_was_kept_for(make_config, fresh_redis, server) -> None:
+    shared = fresh_redis("--appendonly", "yes", password="journal-pw-must-not-leak")
+    cfg = make_config({"ledger": {"fail_open": True}})
+    client = _client(cfg, shared.url, server)
+    shared.stop()
+    client.complete("dev_assistant", ASK)
+    path = journal.journal_path()
+    assert "journal-pw-must-not-leak" not in path.read_text()
+    other = fresh_redis()
+    elsewhere = journal.replay_pending(BudgetEnforcer(cfg, redis_url=other.url))
+    assert (elsewhere.replayed, elsewhere.pending) == (0, 0)
+    assert len(_lines(path)) == 1  # kept for the Redis it belongs to
+    shared.start()
+    home = journal.replay_pending(BudgetEnforcer(cfg, redis_url=shared.url))
+    assert (home.replayed, home.pending) == (1, 0) and path.read_text() == ""
