@@ -5,10 +5,17 @@ estimate its input with THE estimator (``tokens``), reserve its worst case on th
 ``messages.create`` with the (possibly clamped) ``max_tokens``, settle with the API's real usage
 (input, output, cache write, cache read), run the alerts hook, and hand back a
 ``CompletionResult`` that looks the same on success and on a block. A blocked call never
-reaches the API. Any failure of the call itself (API error after the SDK's retries, timeout,
-Ctrl-C, task cancellation) releases the hold before the error propagates, so nothing stays held
-and the failure is an event; API errors become typed ``ModelCallError`` subclasses whose
-messages name the model and, for a 404, where the config names it.
+reaches the API. The call runs under one deadline that ends before its hold expires
+(``Config.call_deadline_seconds``): the client retries 429/529/5xx/timeouts itself, honouring
+``retry-after`` within that deadline (``retry_policy``), with the SDK's own retries off. Any
+failure of the call itself (API error after the retries, timeout, Ctrl-C, task cancellation)
+releases the hold before the error propagates, so nothing stays held and the failure is an
+event; API errors become typed ``ModelCallError`` subclasses whose messages name the model, the
+retries made and, for a 404, where the config names it. A 200 whose body cannot be read was
+billed by the API with unknown usage: it is charged at its hold and raised as
+``ModelResponseError``. Requests with non-text content, or near the per-task limit, are held at
+the API's exact input count (``input_count``). A call the ledger cannot record (Redis down) is
+written to the local journal (``journal``) and replayed by the next call that reaches Redis.
 
 It must not decide limits (the ledger does), pick models (the router does), or send alerts
 itself (``acme_ci_budget.alerts`` does, through a duck-typed ``check(workflow_id)`` hook).
@@ -29,9 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.errors import AcmeError, UsageError
+from acme_ci_budget.input_count import InputCount, count_input, needs_exact_count
 from acme_ci_budget.ledger import BudgetEnforcer, Clock, Reservation, Settlement
 from acme_ci_budget.money import fmt_usd, nano_to_usd, pct
 from acme_ci_budget.pricing import UnknownModelError, cost_nano, price_for
+from acme_ci_budget.retry_policy import Attempts, is_retryable
 from acme_ci_budget.router import RouteDecision, TaskRouter
 from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
 
@@ -42,7 +51,6 @@ log = logging.getLogger("acme_ci_budget.client")
 
 # Used for the model field of a block event when the workflow is unknown and nothing was routed.
 UNROUTED = "-"
-SDK_DEFAULT_MAX_RETRIES = 2
 SETTLE_ATTEMPTS = 4  # waits 0.1 + 0.3 + 0.9 s for Redis to come back before giving up
 # Signals that must propagate unchanged once the hold is released.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
@@ -82,6 +90,17 @@ class ModelTimeoutError(ModelCallError, TimeoutError):
 
 class ModelAPIError(ModelCallError):
     """Any other API failure: rate limit or overload after retries, 5xx, 4xx, connection, credentials."""
+
+
+class ModelResponseError(ModelCallError, ValueError):
+    """The API answered 200 but the body could not be read (cut short, not JSON): billed, usage unknown.
+
+    The call is charged at its hold (its worst case), the only figure known to cover what was billed.
+    """
+
+    def __init__(self, message: str, *, charged_nano: int = 0, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.charged_nano = charged_nano
 
 
 # --- the result ---------------------------------------------------------------------------------
@@ -278,6 +297,31 @@ def _is_transient_store_error(exc: BaseException) -> bool:
     return isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
 
 
+# httpx errors raised after the request was sent, while the reply was being read.
+_MID_REPLY_ERRORS = frozenset({"RemoteProtocolError", "ReadError"})
+
+
+class _UnreadableReply(ValueError):
+    """The SDK handed back text instead of a message: a 200 whose body was not JSON."""
+
+
+def _unreadable_reply(exc: BaseException) -> bool:
+    """A 200 the SDK could not turn into a message (only a 2xx body is parsed: errors become APIStatusError)."""
+    if isinstance(exc, (json.JSONDecodeError, _UnreadableReply)):
+        return True
+    try:
+        import anthropic
+    except ImportError:  # pragma: no cover - anthropic is a dependency
+        return False
+    return isinstance(exc, anthropic.APIResponseValidationError)
+
+
+def _message_or_raise(message: Any) -> Any:
+    if isinstance(message, (str, bytes)):
+        raise _UnreadableReply(f"a {len(message)}-character reply that is not a JSON message")
+    return message
+
+
 def _status_code(exc: BaseException) -> int | None:
     code = getattr(exc, "status_code", None)
     return code if isinstance(code, int) else None
@@ -292,8 +336,11 @@ class BudgetedClient:
     ``config=None`` loads the default config. ``anthropic_client`` (anything with
     ``messages.create``) wins; otherwise ``anthropic.Anthropic()`` is built on first use, which
     reads ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` (gateways, proxies). ``max_retries``
-    is the SDK's retry count for 429/529/5xx/timeouts (None: the SDK default of 2, or the given
-    client's own). ``alerts``: an object with ``check(workflow_id)``; None builds
+    is the client's retry count for 429/529/5xx/timeouts, ``timeout`` each attempt's timeout, and
+    ``deadline`` the whole call's (None: the given SDK client's own, else ``client:`` in the
+    config). However they are set, no call runs past ``Config.call_deadline_seconds``, so its hold
+    outlives it; a given SDK client's own retries are turned off (``with_options``) because they
+    would wait past it. ``alerts``: an object with ``check(workflow_id)``; None builds
     ``acme_ci_budget.alerts.AlertManager`` when that module exists; False turns alerts off.
     """
 
@@ -310,6 +357,7 @@ class BudgetedClient:
         max_retries: int | None = None,
         timeout: float | None = None,
         ephemeral_ledger: bool = False,
+        deadline: float | None = None,
     ) -> None:
         self.config = config or (enforcer.config if enforcer is not None else load_config())
         self.enforcer = enforcer or BudgetEnforcer(
@@ -318,8 +366,13 @@ class BudgetedClient:
         self.router = router or TaskRouter(self.config)
         self.max_retries = max_retries
         self.timeout = timeout
+        self.deadline = deadline
         self._anthropic = anthropic_client
         self._configured = anthropic_client is None
+        # what a given SDK client was built with, read before its own retries are turned off
+        self._given_retries: int | None = None
+        self._given_timeout: float | None = None
+        self._sync_twin: Any = None
         self._alerts = alerts
         self._alerts_resolved = alerts is not None
 
@@ -332,19 +385,59 @@ class BudgetedClient:
             self._anthropic = self._build_client()
         elif not self._configured:
             self._configured = True
-            if self.max_retries is not None and hasattr(self._anthropic, "with_options"):
-                self._anthropic = self._anthropic.with_options(max_retries=self.max_retries)
+            retries = getattr(self._anthropic, "max_retries", None)
+            self._given_retries = retries if isinstance(retries, int) else None
+            timeout = getattr(self._anthropic, "timeout", None)
+            timeout = getattr(timeout, "read", timeout)  # an httpx Timeout: its read timeout
+            self._given_timeout = float(timeout) if isinstance(timeout, (int, float)) else None
+            if hasattr(self._anthropic, "with_options"):
+                self._anthropic = self._anthropic.with_options(max_retries=0)
         return self._anthropic
 
     def _build_client(self) -> Any:
         import anthropic
 
-        kwargs: dict[str, Any] = {
-            "max_retries": self.max_retries if self.max_retries is not None else SDK_DEFAULT_MAX_RETRIES
-        }
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        return anthropic.Anthropic(**kwargs)
+        return anthropic.Anthropic(max_retries=0, timeout=self._attempt_timeout())
+
+    def _attempt_timeout(self) -> float:
+        for value in (self.timeout, self._given_timeout):
+            if value is not None:
+                return value
+        return self.config.client.request_timeout_seconds
+
+    def _max_retries(self) -> int:
+        for value in (self.max_retries, self._given_retries):
+            if value is not None:
+                return value
+        return self.config.client.max_retries
+
+    def _attempts(self, plan: _Plan) -> Attempts:
+        """The call's time budget, from now (the hold was just taken): never past what its hold covers."""
+        self.anthropic  # noqa: B018 - resolves the SDK client's own retries and timeout first
+        deadline = self.config.call_deadline_seconds
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
+        timeout = plan.timeout if plan.timeout is not None else self._attempt_timeout()
+        return Attempts(deadline, self._max_retries(), timeout)
+
+    def _create(self, plan: _Plan, attempts: Attempts) -> Any:
+        sdk = self.anthropic
+        while True:
+            try:
+                return _message_or_raise(sdk.messages.create(**plan.params, **self._call_options(sdk, attempts)))
+            except Exception as exc:
+                wait = attempts.wait_after(exc)
+                if wait is None:
+                    raise
+                log.info("%s: %s; retry %d in %.2f s", plan.workflow.id, self._describe(exc), attempts.retries, wait)
+                time.sleep(wait)
+
+    @staticmethod
+    def _call_options(sdk: Any, attempts: Attempts) -> dict[str, Any]:
+        options = attempts.options()
+        if not hasattr(sdk, "with_options"):  # a stand-in, not the SDK: it gets the timeout only
+            options.pop("extra_headers", None)
+        return options
 
     @property
     def alerts(self) -> Any:
@@ -423,19 +516,19 @@ class BudgetedClient:
             max_tokens_cap,
         )
         if isinstance(plan, CompletionResult):
+            self._replay_journal(plan)
             return plan
         started = time.monotonic()
+        attempts = self._attempts(plan)  # the deadline runs from the hold, so before the replay
+        self._replay_journal(plan)
         try:
-            message = self.anthropic.messages.create(**plan.params, **self._request_options(plan))
+            message = self._create(plan, attempts)
         except BaseException as exc:
-            error = self._fail(plan, exc, started)
+            error = self._fail(plan, exc, started, attempts)
             if error is exc:
                 raise
             raise error from exc
         return self._finish(plan, message, started)
-
-    def _request_options(self, plan: _Plan) -> dict[str, Any]:
-        return {"timeout": plan.timeout} if plan.timeout is not None else {}
 
     def _prepare(
         self,
@@ -458,16 +551,12 @@ class BudgetedClient:
             raise UsageError(f"{workflow_id}: max_tokens must be >= 1, got {max_tokens}")
         input_tokens = estimate_messages_tokens(messages, system)
         wf = self.config.workflows.get(workflow_id)
+        counted: InputCount | None = None
         if wf is None:
             decision = RouteDecision(UNROUTED, max_tokens or 1, f"unknown workflow {workflow_id!r}", "unknown")
         else:
-            decision = self.router.route(
-                workflow_id,
-                last_user_text(messages),
-                context,
-                pressure=self._pressure(workflow_id),
-                input_tokens=input_tokens,
-            )
+            decision, counted = self._route_and_count(wf, messages, system, context, input_tokens, max_tokens)
+            input_tokens = counted.tokens if counted is not None else input_tokens
         wanted = max_tokens or decision.max_tokens
         capped = max_tokens_cap is not None and 1 <= max_tokens_cap < wanted
         # held at the cache-write rates: the system prompt as sent (marked when the workflow caches it)
@@ -484,6 +573,8 @@ class BudgetedClient:
             cache_write_tokens=cw_5m,
             cache_write_1h_tokens=cw_1h,
         )
+        if counted is not None and counted.warning:
+            reservation = replace(reservation, warnings=(*reservation.warnings, counted.warning))
         if not reservation.allowed:
             self._check_alerts(workflow_id)
             return self._blocked(wf, decision, reservation)
@@ -500,6 +591,34 @@ class BudgetedClient:
         if system:
             params["system"] = self._system_param(wf, system)
         return _Plan(wf, decision, reservation, params, timeout if timeout is not None else self.timeout)
+
+    def _route_and_count(
+        self,
+        wf: Workflow,
+        messages: Sequence[Mapping[str, Any]],
+        system: Any,
+        context: Mapping[str, Any] | None,
+        estimate: int,
+        max_tokens: int | None,
+    ) -> tuple[RouteDecision, InputCount | None]:
+        """Route on the estimate; when the estimate cannot be trusted, count exactly and route on that."""
+        text, pressure = last_user_text(messages), self._pressure(wf.id)
+        decision = self.router.route(wf.id, text, context, pressure=pressure, input_tokens=estimate)
+        why = needs_exact_count(messages, system, estimate, max_tokens or decision.max_tokens, wf.per_task_tokens.hard)
+        if not why:
+            return decision, None
+        sent_system = self._system_param(wf, system) if system else system
+        counted = count_input(self._counting_sdk(), decision.model, messages, sent_system, estimate, why)
+        if counted.tokens != estimate:
+            rerouted = self.router.route(wf.id, text, context, pressure=pressure, input_tokens=counted.tokens)
+            if rerouted.model != decision.model and counted.counted:
+                # tokenizers differ between model generations: count again for the model that will answer
+                counted = count_input(self._counting_sdk(), rerouted.model, messages, sent_system, estimate, why)
+            decision = rerouted
+        return decision, counted
+
+    def _counting_sdk(self) -> Any:
+        return self.anthropic
 
     def _pressure(self, workflow_id: str) -> tuple[bool, float] | None:
         try:
@@ -577,10 +696,14 @@ class BudgetedClient:
             return requested
         return answered_by
 
-    def _fail(self, plan: _Plan, exc: BaseException, started: float) -> BaseException:
-        """Release the hold (always), then say what went wrong as a typed error."""
+    def _fail(self, plan: _Plan, exc: BaseException, started: float, attempts: Attempts | None = None) -> BaseException:
+        """Release the hold (or charge it, for an unreadable 200), then say what went wrong as a typed error."""
         latency_ms = int((time.monotonic() - started) * 1000)
         res = plan.reservation
+        if _unreadable_reply(exc):
+            charged = self._charge_hold(plan, exc, latency_ms)
+            if charged is not None:
+                return charged
         try:
             self.enforcer.release(res, error=self._describe(exc), latency_ms=latency_ms)
         except Exception as release_exc:  # the hold expires by TTL; the original error matters more
@@ -593,7 +716,30 @@ class BudgetedClient:
             )
         if isinstance(exc, _PASS_THROUGH):
             return exc
-        return self._translate(plan, exc)
+        return self._translate(plan, exc, attempts)
+
+    def _charge_hold(self, plan: _Plan, exc: BaseException, latency_ms: int) -> ModelResponseError | None:
+        """A 200 whose body could not be read: the API billed it, for usage we cannot see. Charge the hold.
+
+        The hold is the call's worst case (input, cache writes and max_tokens), the only figure known to cover the bill;
+        releasing it instead would record a billed call as free. None when even that settle failed.
+        """
+        res, decision = plan.reservation, plan.decision
+        try:  # usage None: charged exactly its hold and flagged usage_missing, as a reply without usage is
+            settlement = self._settle_with_retries(res, None, latency_ms, decision.reason, decision.model)
+        except Exception as settle_exc:  # then release below, so at least nothing stays held
+            log.error("%s: could not charge unreadable reply (%s)", res.workflow_id, type(settle_exc).__name__)
+            return None
+        detail = f"{type(exc).__name__}: {str(exc)[:120]}" if str(exc) else type(exc).__name__
+        return ModelResponseError(
+            f"{plan.workflow.id}: the Messages API answered 200 but its reply could not be read ({detail}); the "
+            f"usage is unknown, so the call was charged at its hold, {fmt_usd(settlement.cost_nano, 6)}",
+            model=decision.model,
+            workflow_id=plan.workflow.id,
+            status_code=200,
+            reservation_id=res.id,
+            charged_nano=settlement.cost_nano,
+        )
 
     @staticmethod
     def _describe(exc: BaseException) -> str:
@@ -610,11 +756,7 @@ class BudgetedClient:
             parts.append(api_message[:200])
         return ": ".join(parts)
 
-    def _retries(self) -> int:
-        value = getattr(self._anthropic, "max_retries", None)
-        return value if isinstance(value, int) else (self.max_retries or 0)
-
-    def _translate(self, plan: _Plan, exc: BaseException) -> BaseException:
+    def _translate(self, plan: _Plan, exc: BaseException, attempts: Attempts | None = None) -> BaseException:
         try:
             import anthropic
         except ImportError:  # pragma: no cover - anthropic is a dependency
@@ -624,7 +766,8 @@ class BudgetedClient:
         code = _status_code(exc)
         error_type = getattr(exc, "type", None) if isinstance(getattr(exc, "type", None), str) else None
         api_message = getattr(exc, "api_message", None) or ""
-        retries = self._retries()
+        retries = attempts.retries if attempts is not None else 0
+        stopped = f"; {attempts.stopped}" if attempts is not None and attempts.stopped else ""
         if isinstance(exc, anthropic.NotFoundError):
             uses = self.config.model_uses(model)
             where = (
@@ -640,22 +783,31 @@ class BudgetedClient:
                 **common,
             )
         if isinstance(exc, anthropic.APITimeoutError):
+            deadline = f" within the call's deadline of {attempts.deadline_seconds:g} s" if attempts else ""
             return ModelTimeoutError(
-                f"{wid}: {model} did not answer in time ({retries} retries); the hold was released",
+                f"{wid}: {model} did not answer in time ({retries} retries{deadline}){stopped}; the hold was released",
                 **common,
             )
         if isinstance(exc, anthropic.APIStatusError):
-            retried = f" after {retries} retries" if code == 429 or (code or 0) >= 500 else ""
+            retried = f" after {retries} retries" if retries or is_retryable(exc) else ""
             return ModelAPIError(
                 f"{wid}: the Messages API answered {code} {error_type or ''}{retried} (model {model}): "
-                f"{api_message or 'no message'}".replace("  ", " "),
+                f"{api_message or 'no message'}{stopped}".replace("  ", " "),
                 status_code=code,
                 error_type=error_type,
                 **common,
             )
         if isinstance(exc, anthropic.APIConnectionError):
+            cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else type(exc).__name__
+            if cause in _MID_REPLY_ERRORS:
+                return ModelAPIError(
+                    f"{wid}: the connection to the Messages API dropped before the reply was complete "
+                    f"({retries} retries{stopped}): {cause}; the hold was released (whether the API billed the "
+                    "call is unknown)",
+                    **common,
+                )
             return ModelAPIError(
-                f"{wid}: could not reach the Messages API ({retries} retries): {type(exc).__name__}", **common
+                f"{wid}: could not reach the Messages API ({retries} retries{stopped}): {cause}", **common
             )
         if isinstance(exc, TypeError) and "authentication" in str(exc).lower():
             return ModelAPIError(
@@ -748,7 +900,7 @@ class BudgetedClient:
         if wf is None:
             return {}
         h = res.headroom
-        if settlement is not None and not res.fail_open:
+        if settlement is not None and settlement.recorded and not res.fail_open:
             day, month, org = settlement.day_spent_nano, settlement.month_spent_nano, settlement.org_spent_nano
         else:
             day, month, org = h.get("daily_spent_nano", 0), h.get("monthly_spent_nano", 0), h.get("org_spent_nano", 0)
@@ -788,12 +940,15 @@ class BudgetedClient:
     ) -> Settlement:
         """Settle; the money is spent, so a Redis blip is retried (settle is idempotent by reservation id).
 
-        ``usage`` None (the reply had none): the call is charged its hold's worst case, flagged.
+        ``usage`` None (the reply had none, or could not be read): the call is charged its hold's
+        worst case, flagged. When Redis stays unreachable (a fail-open call, or the retries ran out)
+        the call goes to the local journal, replayed later under the same reservation id, and an
+        unrecorded settlement is returned: the caller still gets the answer it paid for.
         """
         counts, one_hour = (usage[:4], usage[4]) if usage is not None else ((), 0)
         for attempt in range(SETTLE_ATTEMPTS):
             try:
-                return self.enforcer.settle(
+                settlement = self.enforcer.settle(
                     res,
                     *counts,
                     latency_ms=latency_ms,
@@ -803,17 +958,68 @@ class BudgetedClient:
                     usage_missing=usage is None,
                 )
             except Exception as exc:
-                last = attempt == SETTLE_ATTEMPTS - 1
-                if last or not _is_transient_store_error(exc):
-                    log.error(
-                        "%s: the call succeeded but its settle failed (%s); reservation %s stays held until its TTL",
-                        res.workflow_id,
-                        type(exc).__name__,
-                        res.id,
-                    )
+                if not _is_transient_store_error(exc):
+                    log.error("%s: the call succeeded but its settle failed (%s)", res.workflow_id, type(exc).__name__)
                     raise
+                if attempt == SETTLE_ATTEMPTS - 1:
+                    return self._journal(res, usage, latency_ms, route_reason, model, exc)
                 time.sleep(0.1 * 3**attempt)
+                continue
+            if not settlement.recorded:
+                return self._journal(res, usage, latency_ms, route_reason, model, None)
+            return settlement
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _journal(
+        self,
+        res: Reservation,
+        usage: tuple[int, int, int, int, int] | None,
+        latency_ms: int,
+        route_reason: str,
+        model: str,
+        error: Exception | None,
+    ) -> Settlement:
+        """Keep a call the ledger could not record in the local journal; raise ``error`` if even that fails."""
+        from acme_ci_budget import journal
+
+        if usage is None:  # no usage: the hold's worst case is both the counts and the charge
+            cw = res.cache_write_tokens + res.cache_write_1h_tokens
+            counts = (res.input_tokens - cw, res.max_output_tokens, cw, 0, res.cache_write_1h_tokens)
+            model, cost = res.model, res.held_nano
+        else:
+            counts, cost = usage, self.enforcer.usage_cost(model, *usage)
+        ledger = journal.ledger_id(self.enforcer.redis_url)
+        entry = journal.entry_for(
+            res, self.config.namespace, ledger, model, counts, cost, latency_ms, route_reason, usage is None
+        )
+        try:
+            path = journal.append(entry)
+        except OSError as exc:
+            log.critical(
+                "%s: %s nano-USD spent and NOT RECORDED: the ledger is unreachable and the journal cannot be "
+                "written (%s)",
+                res.workflow_id,
+                cost,
+                type(exc).__name__,
+            )
+            if error is not None:
+                raise error from None
+            return Settlement(res.id, cost, 0, 0, 0, hold_found=False, recorded=False)
+        journal.announce(entry, path)
+        return Settlement(res.id, cost, 0, 0, 0, hold_found=False, recorded=False)
+
+    def _replay_journal(self, plan: _Plan | CompletionResult) -> None:
+        """The reserve just reached Redis: record what the journal kept while it could not."""
+        if isinstance(plan, _Plan) and plan.reservation.fail_open:
+            return
+        from acme_ci_budget import journal
+
+        if not journal.has_pending():
+            return
+        try:
+            journal.replay_pending(self.enforcer)
+        except Exception as exc:  # the journal stays; the next call tries again
+            log.warning("journal replay failed (%s); it is kept for the next call", type(exc).__name__)
 
     def _check_session_soft_limit(self, wf: Workflow, res: Reservation, used: int) -> None:
         """INFO alert once per session when it passes its soft token limit (the alerts module dedups)."""
@@ -850,12 +1056,24 @@ class AsyncBudgetedClient(BudgetedClient):
     def _build_client(self) -> Any:
         import anthropic
 
-        kwargs: dict[str, Any] = {
-            "max_retries": self.max_retries if self.max_retries is not None else SDK_DEFAULT_MAX_RETRIES
-        }
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        return anthropic.AsyncAnthropic(**kwargs)
+        return anthropic.AsyncAnthropic(max_retries=0, timeout=self._attempt_timeout())
+
+    def _counting_sdk(self) -> Any:
+        """count_tokens runs before the hold, synchronously (as the ledger round trips do): a sync twin."""
+        import anthropic
+
+        sdk = self.anthropic
+        if not isinstance(sdk, anthropic.AsyncAnthropic):
+            return sdk
+        if self._sync_twin is None:
+            self._sync_twin = anthropic.Anthropic(
+                api_key=sdk.api_key,
+                auth_token=sdk.auth_token,
+                base_url=sdk.base_url,
+                max_retries=0,
+                default_headers=getattr(sdk, "_custom_headers", None),
+            )
+        return self._sync_twin
 
     async def complete(  # type: ignore[override]
         self,
@@ -885,16 +1103,31 @@ class AsyncBudgetedClient(BudgetedClient):
             max_tokens_cap,
         )
         if isinstance(plan, CompletionResult):
+            self._replay_journal(plan)
             return plan
         started = time.monotonic()
+        attempts = self._attempts(plan)  # the deadline runs from the hold, so before the replay
+        self._replay_journal(plan)
         try:
-            message = await self.anthropic.messages.create(**plan.params, **self._request_options(plan))
+            message = await self._create_async(plan, attempts)
         except BaseException as exc:
-            error = self._fail(plan, exc, started)
+            error = self._fail(plan, exc, started, attempts)
             if error is exc:
                 raise
             raise error from exc
         return self._finish(plan, message, started)
+
+    async def _create_async(self, plan: _Plan, attempts: Attempts) -> Any:
+        sdk = self.anthropic
+        while True:
+            try:
+                return _message_or_raise(await sdk.messages.create(**plan.params, **self._call_options(sdk, attempts)))
+            except Exception as exc:
+                wait = attempts.wait_after(exc)
+                if wait is None:
+                    raise
+                log.info("%s: %s; retry %d in %.2f s", plan.workflow.id, self._describe(exc), attempts.retries, wait)
+                await asyncio.sleep(wait)
 
     def session(self, *args: Any, **kwargs: Any) -> Session:
         raise NotImplementedError("sessions are synchronous: use BudgetedClient.session()")

@@ -9,6 +9,7 @@ references only in secret fields, so a config cannot read arbitrary variables.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -35,7 +36,7 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_USD = Decimal(10_000_000)  # per month (and so per day) for the org and each workflow
 MAX_TOKENS = 10_000_000  # any token figure: limits, thresholds, max_tokens, inventory averages
 MAX_LOOP_STEPS = 10_000
-MIN_HOLD_TTL_SECONDS, MAX_HOLD_TTL_SECONDS = 10, 86_400
+MIN_HOLD_TTL_SECONDS, MAX_HOLD_TTL_SECONDS = 1, 86_400  # below 2 s the deadline cross-check refuses it, saying why
 MAX_RETENTION_DAYS = 3_650  # 10 years
 MAX_PRICE_PER_MTOK = Decimal(10_000)  # USD per million tokens
 MAX_MONTHLY_TASKS = 10_000_000
@@ -116,6 +117,27 @@ class LedgerSettings:
 
 
 @dataclass(frozen=True)
+class ClientSettings:
+    """How long one model call may take, retries and their waits included (``client:``).
+
+    The call's hold must outlive it: without ``deadline_seconds`` the deadline is the hold's TTL
+    less ``hold_margin_seconds``; a configured one above that is a config error.
+    """
+
+    request_timeout_seconds: float = 300.0
+    max_retries: int = 2
+    deadline_seconds: float | None = None
+
+
+def hold_margin_seconds(hold_ttl_seconds: float) -> float:
+    """How long a hold must outlive its call: the settle after it, and clock skew between runners.
+
+    10% of the TTL, between 1 s and 30 s (30 s with the default TTL of 600 s).
+    """
+    return max(1.0, min(30.0, hold_ttl_seconds / 10))
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     slack_webhook_url: str | None = field(default=None, repr=False)
     pagerduty_routing_key: str | None = field(default=None, repr=False)
@@ -169,6 +191,14 @@ class Config:
     alerts: AlertSettings
     roi: Roi | None
     review: ReviewSettings
+    client: ClientSettings = ClientSettings()
+
+    @property
+    def call_deadline_seconds(self) -> float:
+        """The longest one model call may run: the configured deadline, and never past its hold's TTL."""
+        ttl = self.ledger.hold_ttl_seconds
+        covered = ttl - hold_margin_seconds(ttl)
+        return covered if self.client.deadline_seconds is None else min(self.client.deadline_seconds, covered)
 
     @property
     def org_monthly_usd(self) -> float:
@@ -356,7 +386,7 @@ class _Validator:
         top = self.mapping(
             raw,
             "",
-            {"org", "timezone", "namespace", "ledger", "pricing", "workflows", "alerts", "roi", "review"},
+            {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review"},
             {"org", "workflows"},
         )
         org = self.mapping(top["org"], "org", {"monthly_usd", "reserve_pct"}, {"monthly_usd"})
@@ -395,7 +425,9 @@ class _Validator:
             alerts=self.alerts(top.get("alerts") or {}),
             roi=self.roi(top.get("roi"), workflows),
             review=self.review(top.get("review") or {}),
+            client=self.client(top.get("client") or {}),
         )
+        self.check_deadline(config)
         self.check_models(config)
         return config
 
@@ -518,6 +550,35 @@ class _Validator:
                 body.get("retention_days", 400), "ledger.retention_days", 1, MAX_RETENTION_DAYS
             ),
         )
+
+    def client(self, value: Any) -> ClientSettings:
+        body = self.mapping(value, "client", {"request_timeout_seconds", "max_retries", "deadline_seconds"})
+        seconds: dict[str, float] = {}
+        for key, high in (("request_timeout_seconds", 3600), ("deadline_seconds", 86400)):
+            if key not in body:
+                continue
+            number = self.number(body[key], f"client.{key}", minimum=Decimal("0.1"))
+            if number > high:
+                raise self.fail(f"client.{key}", f"must be <= {high}, got {body[key]!r}")
+            seconds[key] = float(number)
+        retries = self.integer(body.get("max_retries", ClientSettings.max_retries), "client.max_retries")
+        if retries > 10:
+            raise self.fail("client.max_retries", f"must be <= 10, got {body['max_retries']!r}")
+        return ClientSettings(max_retries=retries, **seconds)
+
+    def check_deadline(self, config: Config) -> None:
+        """A hold that expires while its call still runs frees room that is sold again: refuse that TTL."""
+        ttl, deadline = config.ledger.hold_ttl_seconds, config.client.deadline_seconds
+        margin = hold_margin_seconds(ttl)
+        if deadline is None and ttl - margin < 1:
+            raise self.fail("ledger.hold_ttl_seconds", f"{ttl} s leaves no time for a model call; use >= 2")
+        if deadline is not None and deadline + margin > ttl:
+            raise self.fail(
+                "ledger.hold_ttl_seconds",
+                f"{ttl} s cannot cover a model call: client.deadline_seconds is {deadline:g} s and a hold must "
+                f"outlive its call by {margin:g} s; raise hold_ttl_seconds to >= {math.ceil(deadline + margin)} "
+                "or lower client.deadline_seconds",
+            )
 
     def pricing(self, value: Any) -> dict[str, PriceOverride]:
         body = self.mapping(value, "pricing", set(value) if isinstance(value, dict) else set())

@@ -114,6 +114,8 @@ class Settlement:
     duplicate: bool = False
     over_hold_nano: int = 0  # the part of the cost no live hold covered (the API billed above the worst case)
     usage_missing: bool = False  # the reply had no usage: charged the hold's worst case
+    # False: Redis was unreachable and a fail-open call's cost is not in the ledger (the client journals it).
+    recorded: bool = True
 
     @property
     def cost_usd(self) -> float:
@@ -458,15 +460,7 @@ class BudgetEnforcer(StatusReads):
                 f"cache_creation_input_tokens ({cache_creation_input_tokens}) and cannot exceed it"
             )
         model = model or reservation.model
-        cost = cost_nano(
-            model,
-            input_tokens,
-            output_tokens,
-            cache_creation_input_tokens - cache_creation_1h_input_tokens,
-            cache_read_input_tokens,
-            overrides=self.config.pricing,
-            cache_write_1h_tokens=cache_creation_1h_input_tokens,
-        )
+        cost = self.usage_cost(model, *counts, cache_creation_1h_input_tokens)
         if usage_missing and reservation.held_nano:
             cost = reservation.held_nano  # exactly what was held, even if prices changed since
         now = self.now()
@@ -518,7 +512,9 @@ class BudgetEnforcer(StatusReads):
             if not reservation.fail_open or not is_connection_error(exc):
                 raise
             log.warning("LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded", wf, cost)
-            return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False, usage_missing=usage_missing)
+            return Settlement(
+                reservation.id, cost, 0, 0, 0, hold_found=False, usage_missing=usage_missing, recorded=False
+            )
         status, cost_s, org_s, month_s, day_s, found, over = (_text(x) for x in raw[:7])
         settlement = Settlement(
             reservation_id=reservation.id,
@@ -540,6 +536,81 @@ class BudgetEnforcer(StatusReads):
                 settlement.over_hold_nano,
             )
         return settlement
+
+    def record_journaled(self, entry: Any) -> Settlement:
+        """Settle a call the journal kept while Redis was unreachable (see ``acme_ci_budget.journal``).
+
+        Charged to the day and month the call was spent in, through ``settle`` (idempotent by
+        reservation id: a second replay records nothing). Raises ``LedgerUnavailable`` while Redis
+        is still unreachable, so the entry stays in the journal.
+        """
+        counts = (
+            entry.input_tokens,
+            entry.output_tokens,
+            entry.cache_creation_input_tokens,
+            entry.cache_read_input_tokens,
+        )
+        one_hour = entry.cache_creation_1h_input_tokens
+        # A call whose reply had no usage was journaled with its worst case as the counts and that
+        # worst case as its cost: the stand-in reservation holds exactly that, so the replay charges it, flagged.
+        reservation = Reservation(
+            id=entry.reservation,
+            workflow_id=entry.workflow,
+            model=entry.model,
+            allowed=True,
+            reason=LEDGER_DOWN if entry.fail_open else "",
+            input_tokens=entry.input_tokens + entry.cache_creation_input_tokens,
+            max_output_tokens=max(1, entry.output_tokens),
+            requested_max_output_tokens=max(1, entry.output_tokens),
+            held_nano=entry.cost_nano if entry.usage_missing else 0,
+            day=entry.day,
+            month=entry.month,
+            session_id=entry.session,
+            user_id=entry.user,
+            task_id=entry.task,
+            loop_step=entry.loop_step,
+            fail_open=entry.fail_open,
+            cache_write_tokens=entry.cache_creation_input_tokens - one_hour,
+            cache_write_1h_tokens=one_hour,
+        )
+        unreachable = f"budget ledger unreachable at {redact_url(self.redis_url)}; the journal keeps the call"
+        try:
+            settled = self.settle(
+                reservation,
+                *counts,
+                latency_ms=entry.latency_ms,
+                route_reason=entry.route_reason,
+                model=entry.model,
+                cache_creation_1h_input_tokens=one_hour,
+                usage_missing=entry.usage_missing,
+            )
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            raise LedgerUnavailable(unreachable) from None
+        if not settled.recorded:  # a fail-open settle reports the outage instead of raising
+            raise LedgerUnavailable(unreachable)
+        return settled
+
+    def usage_cost(
+        self,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cache_creation_input_tokens: int = 0,
+        cache_read_input_tokens: int = 0,
+        cache_creation_1h_input_tokens: int = 0,
+    ) -> int:
+        """What a call costs from the API's usage (cache writes as the API counts them: all, and the 1-hour part)."""
+        return cost_nano(
+            model,
+            input_tokens,
+            output_tokens,
+            cache_creation_input_tokens - cache_creation_1h_input_tokens,
+            cache_read_input_tokens,
+            overrides=self.config.pricing,
+            cache_write_1h_tokens=cache_creation_1h_input_tokens,
+        )
 
     def release(self, reservation: Reservation, error: str = "", latency_ms: int | None = None) -> Release:
         """The call failed: drop the hold, record nothing spent, log the failure.

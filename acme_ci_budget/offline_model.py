@@ -1,7 +1,8 @@
 """The offline model stand-in: answers Messages API calls with a plausible usage, without a network.
 
 Owns an object with the surface ``BudgetedClient`` calls on an ``anthropic.Anthropic`` client,
-``model.messages.create(model=, max_tokens=, messages=, system=, ...)``, returning objects shaped
+``model.messages.create(model=, max_tokens=, messages=, system=, ...)`` (and
+``model.messages.count_tokens(model=, messages=, system=)``, the free exact count), returning objects shaped
 like the SDK's ``Message``: ``.id``, ``.type``, ``.role``, ``.model`` (the requested model),
 ``.content`` (a list of text blocks with ``.type`` and ``.text``), ``.stop_reason``,
 ``.stop_sequence`` and ``.usage`` (``input_tokens``, ``output_tokens``,
@@ -85,6 +86,13 @@ class OfflineMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class TokensCount:
+    """Shaped like ``anthropic.types.MessageTokensCount``."""
+
+    input_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     output_tokens: int
     latency_ms: int | None
@@ -121,6 +129,10 @@ class _Messages:
 
     def create(self, **params: Any) -> OfflineMessage:
         return self._owner.create(**params)
+
+    def count_tokens(self, *, model: str, messages: list[Mapping[str, Any]], system: Any = "", **_: Any) -> TokensCount:
+        """All input tokens, cached or not, as the real endpoint counts them (the input a create would bill)."""
+        return TokensCount(self._owner.count_input_tokens(messages, system))
 
 
 class OfflineModel:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -56,9 +55,6 @@ OUTPUT_NAMES = (
     "comment-url",
     "report-path",
 )
-# Statuses worth another attempt within the deadline (the SDK's own retries are off: the deadline is ours).
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
-MAX_BACKOFF_SECONDS = 8.0
 SEVERITY_ICONS = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🔵", "info": "⚪"}
 REVIEW_START = "<!-- acme-ci-budget:review-body -->"
 REVIEW_END = "<!-- acme-ci-budget:review-body-end -->"
@@ -216,7 +212,7 @@ def build_anthropic(api_key: str | None) -> Any:
 
 
 def _budgeted_client(config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any) -> Any:
-    """The run's ``BudgetedClient``; its SDK retries are off too (``call_with_deadline`` retries)."""
+    """The run's ``BudgetedClient``: it retries within the run's deadline, waiting what ``retry-after`` asks."""
     from acme_ci_budget.client import BudgetedClient
 
     return BudgetedClient(
@@ -224,42 +220,16 @@ def _budgeted_client(config: Config | None, options: TaskOptions, anthropic_clie
         redis_url=options.redis_url,
         anthropic_client=anthropic_client or build_anthropic(options.api_key),
         clock=clock,
-        max_retries=0,
+        max_retries=options.max_retries,
+        deadline=options.timeout_seconds,
         ephemeral_ledger=options.ephemeral_ledger,
     )
 
 
-def call_with_deadline(
-    call: Callable[[float | None], Any],
-    timeout_seconds: float | None,
-    max_retries: int,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    monotonic: Callable[[], float] = time.monotonic,
-) -> Any:
-    """``call(remaining_seconds)`` until it succeeds, retrying 429/5xx/529 within one overall deadline.
-
-    A timeout is not retried: the deadline is the whole call's, so there is no time left.
-    """
-    from acme_ci_budget.client import ModelAPIError, ModelTimeoutError
-
-    deadline = monotonic() + timeout_seconds if timeout_seconds else None
-    attempt = 0
-    while True:
-        remaining = None if deadline is None else deadline - monotonic()
-        if remaining is not None and remaining <= 0:
-            raise ModelTimeoutError(f"no time left for the model call ({timeout_seconds:g} s)")
-        try:
-            return call(remaining)
-        except ModelAPIError as exc:
-            if exc.status_code not in RETRY_STATUSES or attempt >= max_retries:
-                raise
-            backoff = min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt)
-            if deadline is not None and monotonic() + backoff >= deadline:
-                raise
-            log.warning("model call answered %s; retrying in %.1f s", exc.status_code, backoff)
-            sleep(backoff)
-            attempt += 1
+def call_with_deadline(call: Callable[[float | None], Any], timeout_seconds: float | None) -> Any:
+    """``call(timeout_seconds)`` once: the budgeted client retries 429/5xx/529 inside it, under one hold,
+    honouring ``retry-after`` and never past ``timeout_seconds`` (its ``deadline``)."""
+    return call(timeout_seconds)
 
 
 def models_check_stop(config: Config, workflow_id: str, options: TaskOptions, anthropic_client: Any) -> _Stop | None:
@@ -696,7 +666,6 @@ class ReviewRun:
                     client, request, self.workflow_id, user_id=user, task_id=task, timeout=remaining
                 ),
                 self.opts.timeout_seconds,
-                self.opts.max_retries,
             )
         except ModelTimeoutError:
             seconds = f"{self.opts.timeout_seconds:g}"
@@ -1023,7 +992,6 @@ def run_qa_testgen(
                     task_id=options.ticket_id or None, timeout=remaining,
                 ),
                 options.timeout_seconds,
-                options.max_retries,
             )
         except ModelTimeoutError:
             raise _Stop(

@@ -30,6 +30,7 @@ from acme_ci_budget.pricing import cost_nano
 from acme_ci_budget.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
+    estimate_request_tokens,
     not_found,
     ok,
     overloaded,
@@ -233,7 +234,9 @@ def test_alias_and_default_sdk_client_from_environment(
     result = client.complete("dev_assistant", ASK)
     assert result.content == "after retry"
     assert len(server.message_requests) == 2
-    assert client.anthropic.max_retries == 1
+    # the client retries itself, within the hold's deadline; the SDK's own retries are off
+    assert client.anthropic.max_retries == 0
+    assert [r.headers["x-stainless-retry-count"] for r in server.message_requests] == ["0", "1"]
     assert_ledger(client, cost_nano(HAIKU, 10, 3))
 
 
@@ -262,8 +265,11 @@ def test_max_tokens_is_the_clamped_reservation(make_client, make_config, server)
     client = make_client(cfg)
     server.enqueue(ok("short", input_tokens=30, output_tokens=5))
     result = client.complete("dev_assistant", ASK)
-    estimate = estimate_messages_tokens(ASK)
-    assert server.message_requests[0].json["max_tokens"] == 200 - estimate
+    # input + max_tokens reaches the hard limit: the input is held at the API's exact count, not the estimate
+    [count] = [r for r in server.requests if r.path == "/v1/messages/count_tokens"]
+    counted = estimate_request_tokens(count.json)
+    assert counted != estimate_messages_tokens(ASK)
+    assert server.message_requests[0].json["max_tokens"] == 200 - counted
     assert any("clamped" in w for w in result.warnings)
     assert result.budget["task"]["hard"] == 200
     assert_ledger(client, cost_nano(HAIKU, 30, 5))
