@@ -4,7 +4,9 @@ Owns the two bases and their arithmetic:
 
 - ``monthly_hours`` (the lab's Phase 5): each role saves a fixed number of hours a month at its hourly
   rate (engineer 180 h x $90 = $16,200, ...). A month in progress counts the days elapsed so far
-  (day 15 of 30 is half the month's hours), so its ROI is not set against half a month's spend.
+  (day 15 of 30 is half the month's hours), so its ROI is not set against half a month's spend; and a
+  role counts only once its workflows ran that month (a role mapped to no workflow, once anything ran),
+  so a workflow not rolled out yet (the lab's week 1 runs only the review) claims no hours.
 - ``per_task``: each task or session of a workflow saves its ``hours_saved_per_task``, so value grows
   with use.
 
@@ -52,6 +54,7 @@ class RoiLine:
     units: int | None = None  # per_task: tasks + sessions
     hours_saved_per_task: Decimal | None = None  # per_task
     hours_saved_per_month: Decimal | None = None  # monthly_hours: the configured month
+    ran: bool = True  # monthly_hours: its workflows ran this month (else it counts no hours)
 
     @property
     def workflow_id(self) -> str:
@@ -107,6 +110,9 @@ class RoiSummary:
         if self.prorated:
             days, n_days = self.prorated
             note += f", counted for day {days} of {n_days} so far"
+        idle = [line.role for line in self.lines if not line.ran]
+        if idle:
+            note += f"; no hours for {', '.join(idle)}: {'its' if len(idle) == 1 else 'their'} workflows did not run"
         return note
 
 
@@ -142,11 +148,14 @@ def build_roi(
         value = sum(line.value_nano for line in lines)
         return RoiSummary("per_task", tuple(lines), value, org_spend_nano, value)
     share = Decimal(days_counted) / Decimal(days_in_month) if days_in_month else Decimal(0)
+    anything_ran = any(wf.units or wf.spend_nano for wf in workflows)
     lines = []
     month_value = 0
     for role, entry in roi.roles.items():
         hours = entry.hours_saved_per_month or Decimal(0)
         wids = tuple(wid for wid, m in roi.workflows.items() if m.role == role)
+        ran = any(by_id[w].units or by_id[w].spend_nano for w in wids if w in by_id) if wids else anything_ran
+        counted = share if ran else Decimal(0)
         role_month = usd_to_nano(hours * entry.hourly_rate_usd)
         month_value += role_month
         lines.append(
@@ -155,12 +164,13 @@ def build_roi(
                 label=role,
                 role=role,
                 hourly_rate=entry.hourly_rate_usd,
-                hours_saved=hours * share,
-                value_nano=usd_to_nano(hours * entry.hourly_rate_usd * share),
+                hours_saved=hours * counted,
+                value_nano=usd_to_nano(hours * entry.hourly_rate_usd * counted),
                 spend_nano=sum(by_id[w].spend_nano for w in wids if w in by_id),
                 workflow_ids=wids,
                 month_value_nano=role_month,
                 hours_saved_per_month=hours,
+                ran=ran,
             )
         )
     prorated = (days_counted, days_in_month) if days_counted != days_in_month else None
@@ -227,6 +237,7 @@ def roi_json(roi: RoiSummary) -> dict:
                 "hours_saved_per_month": float(line.hours_saved_per_month),
                 "month_value_usd": nano_to_usd(line.month_value_nano),
                 "workflows": list(line.workflow_ids),
+                "workflows_ran": line.ran,
             }
         lines[line.key] = entry
     data["roles" if roi.basis == "monthly_hours" else "workflows"] = lines
