@@ -25,8 +25,10 @@ from acme_ci_budget.client import (
     ModelNotFoundError,
     ModelTimeoutError,
 )
+from acme_ci_budget.config import load_config
 from acme_ci_budget.errors import UsageError
 from acme_ci_budget.pricing import cost_nano
+from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
@@ -39,9 +41,10 @@ from tests.fakes.anthropic_server import (
 )
 
 API_KEY = "sk-ant-client-test-key-must-not-leak"
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
-HAIKU3 = "claude-3-haiku-20240307"
+# The lab's two roles as the shipped config names them (qa_test_gen: Sonnet by default, Haiku for simple work).
+_QA_ROUTING = load_config(default_config_path()).workflows["qa_test_gen"].routing
+HAIKU = _QA_ROUTING.simple_model  # the Haiku role: the default of dev_assistant, pm_assistant and the review
+SONNET = _QA_ROUTING.default_model  # the Sonnet role
 ASK = [{"role": "user", "content": "extract the function name from this code: def foo(): pass"}]
 RESULT_KEYS = {
     "content",
@@ -284,9 +287,10 @@ def test_routing_reaches_the_api(make_client, server) -> None:
     assert server.message_requests[0].json["model"] == SONNET
     assert server.message_requests[0].json["max_tokens"] == 4096
     assert result.route_reason == "keyword 'design'"
-    # explicit context
-    client.complete("dev_assistant", ASK, context={"is_simple": True})
-    assert server.message_requests[1].json["model"] == HAIKU3
+    # explicit context: QA's simple work goes to the Haiku role, with the Haiku allowance
+    client.complete("qa_test_gen", ASK, context={"is_simple": True})
+    assert server.message_requests[1].json["model"] == HAIKU
+    assert server.message_requests[1].json["max_tokens"] == 3000
     # the keyword rule reads the latest user message, not the whole history
     history = [
         {"role": "user", "content": "design something"},
@@ -297,24 +301,25 @@ def test_routing_reaches_the_api(make_client, server) -> None:
 
 
 def test_budget_pressure_from_the_ledger_routes_cheaper(make_client, make_config, server) -> None:
-    cfg = make_config({"workflows": {"dev_assistant": {"routing": {"budget_pressure_pct": 0.000001}}}})
+    # qa_test_gen defaults to the Sonnet role; under pressure its routine work drops to the Haiku role
+    cfg = make_config({"workflows": {"qa_test_gen": {"routing": {"budget_pressure_pct": 0.000001}}}})
     client = make_client(cfg)
     server.set_default(ok("x", input_tokens=1000, output_tokens=100))
-    first = client.complete("dev_assistant", ASK)
-    second = client.complete("dev_assistant", ASK)
-    assert first.model == HAIKU and first.route_reason == "default"
-    assert second.model == HAIKU3
-    assert second.route_reason.startswith("budget pressure: dev_assistant at ")
-    assert [r.json["model"] for r in server.message_requests] == [HAIKU, HAIKU3]
-    assert_ledger(client, cost_nano(HAIKU, 1000, 100) + cost_nano(HAIKU3, 1000, 100))
+    first = client.complete("qa_test_gen", ASK)
+    second = client.complete("qa_test_gen", ASK)
+    assert first.model == SONNET and first.route_reason == "default"
+    assert second.model == HAIKU
+    assert second.route_reason.startswith("budget pressure: qa_test_gen at ")
+    assert [r.json["model"] for r in server.message_requests] == [SONNET, HAIKU]
+    assert_ledger(client, cost_nano(SONNET, 1000, 100) + cost_nano(HAIKU, 1000, 100))
 
 
 def test_org_reserve_routes_cheaper(make_client, make_config, server) -> None:
     client = make_client(make_config({"org": {"reserve_pct": 0.999999}}))
     server.set_default(ok("x", input_tokens=1000, output_tokens=100))
-    client.complete("pm_assistant", ASK)
-    second = client.complete("pm_assistant", ASK)
-    assert second.model == HAIKU3
+    client.complete("qa_test_gen", ASK)
+    second = client.complete("qa_test_gen", ASK)
+    assert second.model == HAIKU
     assert "org budget in its reserve" in second.route_reason
 
 
@@ -431,7 +436,7 @@ def test_529_then_500_then_success_with_retries(make_client, server) -> None:
 def test_500_after_retries(make_client, server) -> None:
     client = make_client(max_retries=1)
     server.set_default(server_error(retry_after=0.01))
-    with pytest.raises(ModelAPIError, match=r"500 api_error after 1 retries \(model claude-3-5-haiku-20241022\)"):
+    with pytest.raises(ModelAPIError, match=rf"500 api_error after 1 retries \(model {HAIKU}\)"):
         client.complete("dev_assistant", ASK)
     assert len(server.message_requests) == 2
     _assert_failure_logged(client, "InternalServerError: 500")
@@ -463,7 +468,7 @@ def test_404_names_the_model_and_where_the_config_uses_it(make_client, server) -
     with pytest.raises(ModelNotFoundError) as caught:
         client.complete("dev_assistant", ASK)
     message = str(caught.value)
-    assert "model 'claude-3-5-haiku-20241022' was not found" in message
+    assert f"model '{HAIKU}' was not found" in message
     assert "workflows.dev_assistant.routing.default_model" in message
     assert "test-config.yml" in message
     assert caught.value.status_code == 404
