@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP
 
-from acme_ci_budget.config import Config, Inventory, Workflow
+from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.money import NANO_PER_USD
 from acme_ci_budget.pricing import min_cacheable_tokens, price_for
 
@@ -82,8 +82,8 @@ def estimate_workflow(config: Config, wf: Workflow, growth: int = 1) -> Workflow
     calls = tasks * inv.calls_per_task
     input_tokens = calls * inv.avg_input_tokens
     output_tokens = calls * inv.avg_output_tokens
-    input_cost = month_cost(config, inv.model, inv, input_tokens=input_tokens)
-    output_cost = month_cost(config, inv.model, inv, output_tokens=output_tokens)
+    input_cost = month_cost(config, inv.model, inv.avg_input_tokens, input_tokens=input_tokens)
+    output_cost = month_cost(config, inv.model, inv.avg_input_tokens, output_tokens=output_tokens)
     cached, note = input_cost + output_cost, ""
     if not wf.cache_system_prompt:
         note = "caching off"
@@ -121,7 +121,7 @@ def _cached_cost(config: Config, wf: Workflow, tasks: int, calls: int) -> int:
     return month_cost(
         config,
         inv.model,
-        inv,
+        inv.avg_input_tokens,
         input_tokens=fresh_input,
         output_tokens=calls * inv.avg_output_tokens,
         cache_write_tokens=writes,
@@ -132,7 +132,7 @@ def _cached_cost(config: Config, wf: Workflow, tasks: int, calls: int) -> int:
 def month_cost(
     config: Config,
     model: str,
-    inv: Inventory,
+    prompt_tokens: int,
     *,
     input_tokens: int = 0,
     output_tokens: int = 0,
@@ -141,11 +141,11 @@ def month_cost(
 ) -> int:
     """A month's tokens on ``model`` in nano-USD, exact and rounded once, at the tier of one average call.
 
-    Every call of the inventory sends the same prompt (``avg_input_tokens``, cached or not), so the
-    long-context tier it pays is the one that prompt falls in (as ``pricing.cost_nano`` picks it
-    for a single request).
+    ``prompt_tokens`` is one call's prompt (input + cache write + cache read): every call of the
+    inventory sends ``avg_input_tokens``, cached or not, so the long-context tier it pays is the one
+    that prompt falls in (as ``pricing.cost_nano`` picks it for a single request).
     """
-    tier = price_for(model, config.pricing).tier_for(inv.avg_input_tokens)
+    tier = price_for(model, config.pricing).tier_for(prompt_tokens)
     exact = (
         input_tokens * tier.input
         + output_tokens * tier.output
@@ -222,8 +222,8 @@ def build_what_if(config: Config, models: tuple[str, ...], growths: tuple[int, .
             continue
         inv = wf.inventory
         costs = tuple(
-            month_cost(config, model, inv, input_tokens=base.input_tokens)
-            + month_cost(config, model, inv, output_tokens=base.output_tokens)
+            month_cost(config, model, inv.avg_input_tokens, input_tokens=base.input_tokens)
+            + month_cost(config, model, inv.avg_input_tokens, output_tokens=base.output_tokens)
             for model in models
         )
         lines.append(
