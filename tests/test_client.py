@@ -225,6 +225,24 @@ def test_lab_phase6_review_integration(make_client, server) -> None:
     assert_ledger(client, cost_nano(HAIKU, 2345, 21))
 
 
+def test_lab_phase6_full_workflow_integration(make_client, server) -> None:
+    # the lab's test_full_workflow_integration, exactly, with the loopback API instead of its MagicMock
+    client = make_client()
+    server.enqueue(ok("Test output", input_tokens=500, output_tokens=200, stop_reason="end_turn"))
+    result = client.complete(
+        workflow_id="ci_cd_review",
+        messages=[{"role": "user", "content": "Review this code: def foo(): pass"}],
+        system="You are a code reviewer.",
+        user_id="engineer_001",
+    )
+    assert result["budget_blocked"] is False
+    assert result["content"] == "Test output"
+    assert result["input_tokens"] == 500
+    assert result["model"] == HAIKU and "haiku" in result["model"]  # the review's default: the Haiku role
+    assert server.message_requests[0].json["model"] == HAIKU
+    assert_ledger(client, cost_nano(HAIKU, 500, 200))
+
+
 def test_alias_and_default_sdk_client_from_environment(
     monkeypatch: pytest.MonkeyPatch, redis_url: str, make_config, server
 ) -> None:
