@@ -42,6 +42,7 @@ MAX_PRICE_PER_MTOK = Decimal(10_000)  # USD per million tokens
 MAX_MONTHLY_TASKS = 10_000_000
 MAX_HOURLY_RATE_USD = Decimal(100_000)
 MAX_HOURS_SAVED = Decimal(1_000)
+MAX_HOURS_SAVED_PER_MONTH = Decimal(100_000)  # a role's hours saved in a month (the lab: 40 to 180)
 MAX_FILE_BYTES = 20 * 1024 * 1024  # one file's patch cannot exceed the whole diff's read limit
 
 
@@ -156,16 +157,32 @@ class PriceOverride:
     cache_read: Decimal | None = None
 
 
+ROI_BASES = ("monthly_hours", "per_task")
+
+
+@dataclass(frozen=True)
+class RoiRole:
+    hourly_rate_usd: Decimal
+    hours_saved_per_month: Decimal | None = None  # the monthly_hours basis (the lab's)
+
+
 @dataclass(frozen=True)
 class RoiWorkflow:
     role: str
-    hours_saved_per_task: Decimal
+    hours_saved_per_task: Decimal | None = None  # the per_task basis
 
 
 @dataclass(frozen=True)
 class Roi:
-    hourly_rates: Mapping[str, Decimal]
+    """The ROI model: ``monthly_hours`` (fixed hours per role per month, the lab's) or ``per_task``."""
+
+    basis: str
+    roles: Mapping[str, RoiRole]
     workflows: Mapping[str, RoiWorkflow]
+
+    @property
+    def hourly_rates(self) -> Mapping[str, Decimal]:
+        return {role: r.hourly_rate_usd for role, r in self.roles.items()}
 
 
 @dataclass(frozen=True)
@@ -617,29 +634,77 @@ class _Validator:
         )
 
     def roi(self, value: Any, workflows: Mapping[str, Workflow]) -> Roi | None:
+        """``roi:``: roles with rates (and monthly hours), workflows mapped to a role (and hours per task).
+
+        ``basis`` says which hours count; omitted, it is inferred only when the file gives one kind of hours.
+        """
         if value is None:
             return None
-        body = self.mapping(value, "roi", {"roles", "workflows"}, {"roles", "workflows"})
+        body = self.mapping(value, "roi", {"basis", "roles", "workflows"}, {"roles"})
         roles_raw = self.mapping(
             body["roles"], "roi.roles", set(body["roles"]) if isinstance(body["roles"], dict) else set()
         )
-        rates = {}
+        if not roles_raw:
+            raise self.fail("roi.roles", "expected at least one role (e.g. engineer: {hourly_rate_usd: 90})")
+        roles = {}
         for role, entry in roles_raw.items():
-            entry = self.mapping(entry, f"roi.roles.{role}", {"hourly_rate_usd"}, {"hourly_rate_usd"})
-            rates[role] = self.number(
-                entry["hourly_rate_usd"], f"roi.roles.{role}.hourly_rate_usd", maximum=MAX_HOURLY_RATE_USD
+            where = f"roi.roles.{role}"
+            entry = self.mapping(entry, where, {"hourly_rate_usd", "hours_saved_per_month"}, {"hourly_rate_usd"})
+            monthly = entry.get("hours_saved_per_month")
+            roles[role] = RoiRole(
+                hourly_rate_usd=self.number(
+                    entry["hourly_rate_usd"], f"{where}.hourly_rate_usd", maximum=MAX_HOURLY_RATE_USD
+                ),
+                hours_saved_per_month=(
+                    self.number(monthly, f"{where}.hours_saved_per_month", maximum=MAX_HOURS_SAVED_PER_MONTH)
+                    if monthly is not None
+                    else None
+                ),
             )
-        wfs_raw = self.mapping(body["workflows"], "roi.workflows", set(workflows))
+        wfs_raw = self.mapping(body.get("workflows") or {}, "roi.workflows", set(workflows))
         mapped = {}
         for wid, entry in wfs_raw.items():
             where = f"roi.workflows.{wid}"
-            entry = self.mapping(entry, where, {"role", "hours_saved_per_task"}, {"role", "hours_saved_per_task"})
+            entry = self.mapping(entry, where, {"role", "hours_saved_per_task"}, {"role"})
             role = self.string(entry["role"], f"{where}.role")
-            if role not in rates:
-                raise self.fail(f"{where}.role", f"unknown role {role!r} (defined: {', '.join(sorted(rates))})")
-            hours = self.number(entry["hours_saved_per_task"], f"{where}.hours_saved_per_task", maximum=MAX_HOURS_SAVED)
-            mapped[wid] = RoiWorkflow(role, hours)
-        return Roi(hourly_rates=rates, workflows=mapped)
+            if role not in roles:
+                raise self.fail(f"{where}.role", f"unknown role {role!r} (defined: {', '.join(sorted(roles))})")
+            per_task = entry.get("hours_saved_per_task")
+            mapped[wid] = RoiWorkflow(
+                role,
+                self.number(per_task, f"{where}.hours_saved_per_task", maximum=MAX_HOURS_SAVED)
+                if per_task is not None
+                else None,
+            )
+        basis = self.roi_basis(body.get("basis"), roles, mapped)
+        if basis == "monthly_hours":
+            for role, entry in roles.items():
+                if entry.hours_saved_per_month is None:
+                    raise self.fail(
+                        f"roi.roles.{role}.hours_saved_per_month", "missing required field (roi.basis is monthly_hours)"
+                    )
+        else:
+            if not mapped:
+                raise self.fail("roi.workflows", "missing required field (roi.basis is per_task)")
+            for wid, entry in mapped.items():
+                if entry.hours_saved_per_task is None:
+                    raise self.fail(
+                        f"roi.workflows.{wid}.hours_saved_per_task", "missing required field (roi.basis is per_task)"
+                    )
+        return Roi(basis=basis, roles=roles, workflows=mapped)
+
+    def roi_basis(self, value: Any, roles: Mapping[str, RoiRole], mapped: Mapping[str, RoiWorkflow]) -> str:
+        if value is not None:
+            basis = self.string(value, "roi.basis")
+            if basis not in ROI_BASES:
+                raise self.fail("roi.basis", f"expected one of {', '.join(ROI_BASES)}, got {value!r}")
+            return basis
+        monthly = any(r.hours_saved_per_month is not None for r in roles.values())
+        per_task = any(w.hours_saved_per_task is not None for w in mapped.values())
+        if monthly != per_task:
+            return "monthly_hours" if monthly else "per_task"
+        given = "both hours_saved_per_month and hours_saved_per_task" if monthly else "no hours saved"
+        raise self.fail("roi.basis", f"missing: the file gives {given}; set monthly_hours or per_task")
 
     def review(self, value: Any) -> ReviewSettings:
         body = self.mapping(

@@ -22,6 +22,7 @@ from acme_ci_budget import charts
 from acme_ci_budget.money import fmt_usd
 from acme_ci_budget.report import Report
 from acme_ci_budget.resources import templates_dir
+from acme_ci_budget.roi import fmt_multiple
 
 _MD_SPECIAL = re.compile(r"([\\*_`~|\[\]])")
 FORMATS = ("text", "markdown", "html", "json")
@@ -65,6 +66,7 @@ def environment() -> Environment:
         rjust=lambda s, w: str(s).rjust(w),
         hours=lambda d: f"{d:,.1f}",
         signed_pct=lambda v: "n/a" if v is None else f"{v:+,.1f}%",
+        multiple=fmt_multiple,
     )
     return env
 
@@ -171,7 +173,7 @@ def html_charts(report: Report) -> dict[str, Any]:
     if report.roi is not None and report.roi.lines:
         out["roi"] = charts.roi_bars(
             "roi-chart",
-            "Value created and AI spend per workflow",
+            f"Value created and AI spend per {'role' if report.roi.basis == 'monthly_hours' else 'workflow'}",
             [(line.label, line.value_nano, line.spend_nano) for line in report.roi.lines],
         )
     return out

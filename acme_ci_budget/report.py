@@ -3,7 +3,7 @@
 Owns what the report says: which month ``current`` / ``previous`` mean in the
 configured timezone, the organisation summary and forecast, per-workflow spend,
 health, calls, tokens, cache hit rate and model mix, the Phase 1 estimate next
-to the actual, ROI from the config's ``roi:`` section, and the optimization
+to the actual, ROI from the config's ``roi:`` section (``roi.py``), and the optimization
 rules. Everything comes from one pipelined round trip (the month's stats hash
 plus the spent/held counters), never from scanning events, so a month of a
 million calls costs the same as a month of ten. Money stays integer nano-USD
@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo
 
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.money import nano_to_usd, pct, usd_to_nano
+from acme_ci_budget.money import nano_to_usd, pct
 from acme_ci_budget.pricing import min_cacheable_tokens
+from acme_ci_budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 
 Clock = Callable[[], datetime]
 NANO = 1_000_000_000
@@ -99,45 +100,6 @@ class ModelShare:
     calls: int
     cost_nano: int
     share_pct: float  # of the workflow's (or the org's) spend in the stats
-
-
-@dataclass(frozen=True)
-class RoiLine:
-    workflow_id: str
-    label: str
-    role: str
-    units: int  # tasks + sessions
-    hours_saved_per_task: Decimal
-    hourly_rate: Decimal
-    value_nano: int
-    spend_nano: int
-
-    @property
-    def hours_saved(self) -> Decimal:
-        return self.units * self.hours_saved_per_task
-
-    @property
-    def net_roi_pct(self) -> float | None:
-        return _roi_pct(self.value_nano, self.spend_nano)
-
-
-@dataclass(frozen=True)
-class RoiSummary:
-    lines: tuple[RoiLine, ...]
-    value_nano: int
-    spend_nano: int  # all AI spend of the month (the org counter), not only the mapped workflows
-
-    @property
-    def net_nano(self) -> int:
-        return self.value_nano - self.spend_nano
-
-    @property
-    def net_roi_pct(self) -> float | None:
-        return _roi_pct(self.value_nano, self.spend_nano)
-
-    @property
-    def hours_saved(self) -> Decimal:
-        return sum((line.hours_saved for line in self.lines), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -371,27 +333,7 @@ class Report:
             ],
         }
         if self.roi is not None:
-            roi = self.roi
-            data["roi"] = {
-                "value_usd": nano_to_usd(roi.value_nano),
-                "spend_usd": nano_to_usd(roi.spend_nano),
-                "net_usd": nano_to_usd(roi.net_nano),
-                "net_roi_pct": roi.net_roi_pct,
-                "hours_saved": float(roi.hours_saved),
-                "workflows": {
-                    line.workflow_id: {
-                        "role": line.role,
-                        "tasks": line.units,
-                        "hours_saved_per_task": float(line.hours_saved_per_task),
-                        "hourly_rate_usd": float(line.hourly_rate),
-                        "hours_saved": float(line.hours_saved),
-                        "value_usd": nano_to_usd(line.value_nano),
-                        "spend_usd": nano_to_usd(line.spend_nano),
-                        "net_roi_pct": line.net_roi_pct,
-                    }
-                    for line in roi.lines
-                },
-            }
+            data["roi"] = roi_json(self.roi)
         return data
 
 
@@ -438,10 +380,6 @@ def _workflow_json(wf: WorkflowReport) -> dict[str, Any]:
         "forecast_usd": _usd_or_none(wf.forecast_nano),
         "daily_spend_by_day": [nano_to_usd(v) for v in wf.daily_nano],
     }
-
-
-def _roi_pct(value_nano: int, spend_nano: int) -> float | None:
-    return (value_nano - spend_nano) * 100.0 / spend_nano if spend_nano else None
 
 
 # --- which month --------------------------------------------------------------------------------
@@ -522,7 +460,13 @@ def build_report(config: Config, redis: Any, month: str = "current", clock: Cloc
         days_elapsed=elapsed,
         org=org,
         workflows=wf_tuple,
-        roi=_roi(config, wf_tuple, org_spend),
+        roi=build_roi(
+            config,
+            [WorkflowMonth(w.id, w.label, w.units, w.monthly_spend_nano) for w in wf_tuple],
+            org_spend,
+            elapsed,
+            n_days,
+        ),
         opportunities=tuple(_opportunities(config, wf_tuple, state, elapsed, n_days)),
         model_mix=_shares(parsed.org_models()),
     )
@@ -719,36 +663,6 @@ def _org_days(workflows: tuple[WorkflowReport, ...] | list[WorkflowReport]) -> d
             if value:
                 out[i] = out.get(i, 0) + value
     return out
-
-
-# --- ROI ----------------------------------------------------------------------------------------
-
-
-def _roi(config: Config, workflows: tuple[WorkflowReport, ...], org_spend: int) -> RoiSummary | None:
-    """Value = tasks-or-sessions x hours saved per task x the role's hourly rate; only from ``roi:``."""
-    if config.roi is None:
-        return None
-    by_id = {wf.id: wf for wf in workflows}
-    lines = []
-    for wid, mapping in config.roi.workflows.items():
-        wf = by_id.get(wid)
-        if wf is None:
-            continue
-        rate = config.roi.hourly_rates[mapping.role]
-        value = usd_to_nano(Decimal(wf.units) * mapping.hours_saved_per_task * rate)
-        lines.append(
-            RoiLine(
-                workflow_id=wid,
-                label=wf.label,
-                role=mapping.role,
-                units=wf.units,
-                hours_saved_per_task=mapping.hours_saved_per_task,
-                hourly_rate=rate,
-                value_nano=value,
-                spend_nano=wf.monthly_spend_nano,
-            )
-        )
-    return RoiSummary(tuple(lines), sum(line.value_nano for line in lines), org_spend)
 
 
 # --- optimization opportunities -----------------------------------------------------------------

@@ -19,8 +19,8 @@ workflow id, so editing one workflow's inventory leaves the others' traffic unch
 
 - Calendar: Monday to Friday are working days; nothing happens at weekends. A workflow's month of
   units (tasks, or sessions when the inventory has ``avg_turns``) is ``monthly_tasks x scale``,
-  split across the month's weeks in proportion to their working days (so QA's 8 tickets are two
-  per sprint week), each unit on a random working day of its week. Tasks start uniformly between
+  split across the month's weeks in proportion to their working days (so QA's 16 tickets are about
+  four a full week), each unit on a random working day of its week. Tasks start uniformly between
   09:00 and 18:00 local time, sessions between 09:00 and 17:00.
 - Units: a task is one call (a PR review, a QA ticket). A session has ``1 + Poisson(avg_turns - 1)``
   turns (mean ``avg_turns``), each turn a call with the session id and its loop step; the next
@@ -41,14 +41,16 @@ workflow id, so editing one workflow's inventory leaves the others' traffic unch
   the two compare like for like. Per-call cost has a coefficient of variation of about 0.4 for
   single-call tasks and about 1.0 for session turns (turns grow, and a session's turns move
   together), so a workflow's month lands within about ``3 x CV / sqrt(calls)`` of its estimate
-  (3 standard deviations). With the lab's config at scale 1 (observed over 12 seeds): the whole
-  month within +/-10% (mean -1%, sd 3%), dev assistant (1,280 calls) +/-10%, PR review (240)
-  +/-12%, PM (288) +/-20%; QA's 8 calls -40%..+20%. A workflow whose replies often reach
+  (3 standard deviations). With the lab's config on today's models at scale 1 (observed over seeds
+  0-3): the whole month within -4%..-2%, dev assistant (2,300 calls) within 2%, PR review (160)
+  -13%..-8%, PM (288) -7%..+7%, QA's 16 calls -6%..-1%. A workflow whose replies often reach
   ``max_tokens`` lands below its estimate by the cut-off tokens (``truncated`` counts the replies
-  cut): QA's 7,000-token average against an 8,192 cap costs it about 10%. Actual spend is above
-  the inventory-priced figure by the routing uplift: the 10% keyword share plus the long tail
-  send 10-15% of calls to a complex model costing 3.75x, +25-45% per workflow, about +35% for the
-  month (observed 1.25-1.45x the estimate).
+  cut). Actual spend is above the inventory-priced figure by the routing uplift: the 10% keyword
+  share plus the size threshold (the lab's 6,000 tokens is 1.28x its 4,700-token average review,
+  so about one review in six escalates) send 10-15% of calls to the Sonnet role, which costs 20x
+  the Haiku role today: the review's spend is 4.3-4.8x its inventory price, the assistants'
+  2.5-3.5x, the month 2.0-2.25x the estimate. (On the lab's 2024 pair, 3.75x apart, the month
+  was about 1.35x.)
 
 Speed: each call costs three round trips (budget pressure, reserve, settle). Alert conditions
 are evaluated once per simulated hour with traffic and at the end of each day instead of after
@@ -771,8 +773,7 @@ def _summaries(
     block_days: Mapping[str, Mapping[str, set[date]]],
 ) -> tuple[WorkflowSummary, ...]:
     """Per-workflow figures from the ledger's month stats (the same counters the report reads)."""
-    from acme_ci_budget.estimate import estimate_workflow
-    from acme_ci_budget.pricing import cost_nano
+    from acme_ci_budget.estimate import estimate_workflow, month_cost
 
     stats = _decode(enforcer.redis.hgetall(enforcer.keys.stats(month)))
     out = []
@@ -812,14 +813,17 @@ def _summaries(
                 first_blocked=dict(sorted(first_blocked.get(wid, {}).items(), key=lambda kv: kv[1])),
                 days_blocked={r: len(d) for r, d in sorted(block_days.get(wid, {}).items())},
                 spend_nano=spend,
+                # priced call by call, as the estimate is: the month's tokens are not one request, so a
+                # long-context tier applies only at the average call's prompt size
                 at_inventory_price_nano=(
-                    cost_nano(
+                    month_cost(
+                        config,
                         inv.model,
-                        tokens["input"],
-                        tokens["output"],
-                        tokens["cache_write"],
-                        tokens["cache_read"],
-                        overrides=config.pricing,
+                        (tokens["input"] + tokens["cache_write"] + tokens["cache_read"]) // calls if calls else 0,
+                        input_tokens=tokens["input"],
+                        output_tokens=tokens["output"],
+                        cache_write_tokens=tokens["cache_write"],
+                        cache_read_tokens=tokens["cache_read"],
                     )
                     if inv is not None
                     else None

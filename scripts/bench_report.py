@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 YEAR, MONTH, DAYS = 2026, 10, 31
-MODELS = ("claude-3-5-haiku-20241022", "claude-3-5-sonnet-20241022", "claude-3-haiku-20240307")
+MODELS = ("claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5")  # the models the API serves today
 
 
 def seed_real(enforcer, n: int, rng: random.Random) -> None:

@@ -52,6 +52,8 @@ def settings(min_level: str = "CRITICAL", **extra) -> dict:
     return {
         "namespace": "alerts-test",
         "pricing": {MODEL: {"input": 1000, "output": 1000}},
+        # the amounts below are written against these daily limits, not against whatever the shipped config says
+        "workflows": {"ci_cd_review": {"daily_usd": 10}, "pm_assistant": {"daily_usd": 5}},
         "alerts": {"slack_webhook_url": SLACK_URL, "pagerduty_routing_key": PD_KEY, "min_level": min_level, **extra},
     }
 
@@ -316,7 +318,7 @@ def test_blocked_requests_alert_once_per_workflow_reason_and_day(manager, enforc
     (alert,) = fired
     assert alert.reason == DAILY and alert.level == "WARNING"
     assert (
-        alert.message == "PM requirements assistant (pm_assistant): 3 requests blocked (daily_limit_exceeded) "
+        alert.message == "PM requirements drafting (pm_assistant): 3 requests blocked (daily_limit_exceeded) "
         "since the last check on 2026-11-10"
     )
     (body,) = posts(http, SLACK_URL)
@@ -388,7 +390,7 @@ def test_unconfigured_channels_are_skipped(make_config, redis_url, clock, monkey
     )
     assert cfg.alerts.slack_webhook_url is None
     ledger = BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
-    spend(ledger, "ci_cd_review", "10.00")
+    spend(ledger, "ci_cd_review", f"{cfg.workflows['ci_cd_review'].daily_usd:.2f}")  # the whole day: critical
     with responses.RequestsMock() as mock:  # any request would fail the test
         (alert,) = AlertManager(cfg, enforcer=ledger).check()
         assert len(mock.calls) == 0

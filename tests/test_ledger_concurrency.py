@@ -26,9 +26,13 @@ CALL_SECONDS = 0.005  # the model call between the check and the record
 
 
 def _config_text() -> str:
+    import yaml
+
     from tests.conftest import DEFAULT_CONFIG_TEXT
 
-    return DEFAULT_CONFIG_TEXT.replace("    daily_usd: 10\n", f"    daily_usd: {DAILY_USD}\n", 1)
+    raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw["workflows"]["ci_cd_review"]["daily_usd"] = DAILY_USD
+    return yaml.safe_dump(raw)
 
 
 def _clock() -> datetime:

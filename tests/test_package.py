@@ -24,10 +24,12 @@ def test_the_labs_names_are_importable_from_the_package():
     assert AcmeBudgetedClient is BudgetedClient
     assert BudgetEnforcer.__module__ == "acme_ci_budget.ledger"
     assert AlertManager.__module__ == "acme_ci_budget.alerts"
+    config = load_config()
     assert TaskRouter().select_model("dev_assistant", "extract the function name from this code") == \
-        "claude-3-5-haiku-20241022"
-    assert calculate_cost("claude-3-5-sonnet-20241022", 1_000_000, 0) == 3.0
-    assert load_config().org_monthly_usd == 800.0
+        config.workflows["dev_assistant"].routing.default_model  # the Haiku role
+    sonnet = config.workflows["qa_test_gen"].routing.default_model  # the Sonnet role: $2 per million input tokens
+    assert calculate_cost(sonnet, 1_000_000, 0) == 2.0
+    assert config.org_monthly_usd == 800.0
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         acme_ci_budget.Nope  # noqa: B018
 

@@ -34,8 +34,9 @@ from tests.fakes.anthropic_server import (
 from tests.test_review_e2e import ACTION_STEP_ENV, config_models, parse_outputs
 
 API_KEY = "sk-ant-qa-secret-key-0123456789"
-SONNET = "claude-3-5-sonnet-20241022"
-HAIKU = "claude-3-5-haiku-20241022"
+_QA_ROUTING = yaml.safe_load(default_config_path().read_text())["workflows"]["qa_test_gen"]["routing"]
+SONNET = _QA_ROUTING["default_model"]  # the lab: always the Sonnet role for test quality
+HAIKU = _QA_ROUTING["simple_model"]  # the Haiku role, for simple CRUD tickets
 PLAN = "# Test plan: CSV export\n## Test cases\n| ID | Title |\n|---|---|\n| TC-01 | export works |\n"
 COMMAND_ENTRY = ("qa_testgen", "qa_testgen", "QA test plan for a feature ticket.")
 

@@ -83,12 +83,13 @@ def test_text_follows_the_labs_layout_with_health_tags(report):
     assert "ORGANISATION" in text and "OPTIMIZATION OPPORTUNITIES" in text
     assert "Spend:      $0.06 of $800.00 (0.0% used)" in text
     assert "[OK]   CI/CD code review (ci_cd_review)" in text
-    assert "Monthly: $0.01 / $200.00 (0.0%)   Today: $0.01 / $10.00 (0.1%)" in text
+    assert "Monthly: $0.01 / $200.00 (0.0%)   Today: $0.01 / $7.00 (0.1%)" in text
     assert "Blocked: 1 (loop steps 1)" in text
     assert "Cache hit rate: 28.6%" in text
     assert "Forecast:   $0.17 by month end" in text
     assert re.search(r"CI/CD code review\s+\$1\.\d\d\s+\$0\.\d\d\s+\$0\.01\s+[-+][\d,.]+%", text)
-    assert f"Net ROI: {(142.5 - 0.0566) / 0.0566 * 100:,.1f}%" in text
+    # the lab's monthly hours, day 10 of 30: only the engineer's workflows ran, 180 h x $90 x 10/30 = $5,400
+    assert f"Net ROI: {(5400 - 0.0566) / 0.0566 * 100:,.1f}%" in text
 
 
 def test_text_shows_warn_and_crit(make_config, redis_url):
@@ -108,7 +109,7 @@ def test_text_shows_warn_and_crit(make_config, redis_url):
     e.settle(e.reserve("pm_assistant", HAIKU, 1000, 1000), 1000, 2000)  # 110%
     e.settle(e.reserve("qa_test_gen", SONNET, 500, 466), 500, 565_900)  # $8.49: 84.9%
     text = render_text(build_report(config, e.redis, "current", clock))
-    assert "[CRIT] PM requirements assistant" in text and "[WARN] QA test generation" in text
+    assert "[CRIT] PM requirements drafting" in text and "[WARN] QA test generation" in text
 
 
 def test_markdown_flavours(report):
@@ -128,7 +129,7 @@ def test_markdown_flavours(report):
 
 def test_missing_roi_section_is_simply_not_shown(report):
     no_roi = type(report)(**{**report.__dict__, "roi": None})
-    assert "ROI (from the config" not in render_text(no_roi)
+    assert "\nROI: " not in render_text(no_roi) and "\nROI: fixed monthly hours" in render_text(report)
     assert "### ROI" not in render_markdown(no_roi) and "*ROI*" not in render_markdown(no_roi, "slack")
     html = render_html(no_roi)
     assert "Return on investment" not in html and "Net ROI" not in html

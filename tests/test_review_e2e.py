@@ -37,8 +37,9 @@ from tests.fakes.github_server import FakeGitHubServer, pr_file
 REPO = "acme/app"
 API_KEY = "sk-ant-e2e-secret-api-key-0123456789"
 GH_TOKEN = "ghs_e2eSecretToken0123456789abcdef"
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
+_REVIEW_ROUTING = yaml.safe_load(default_config_path().read_text())["workflows"]["ci_cd_review"]["routing"]
+HAIKU = _REVIEW_ROUTING["default_model"]  # the lab's Haiku role reviews by default
+SONNET = _REVIEW_ROUTING["complex_model"]  # the Sonnet role takes large diffs
 NAMESPACE = "e2e"
 PATCH = "@@ -10,3 +10,4 @@ def f():\n     a = 1\n-    b = 2\n+    b = 3\n+    c = 4\n     return a"
 NEW_PATCH = "@@ -0,0 +1,3 @@\n+def g():\n+    return 42\n+"
@@ -238,7 +239,9 @@ def assert_clean(run: Run) -> None:
 
 def test_first_push_creates_the_comment_second_push_updates_it(action: Action) -> None:
     action.pull()
-    action.model.enqueue(ok(review_json("First look: fine.", [{"path": "src/app.py", "line": 12, "title": "c?"}])))
+    # the lab's average review, 4,700 tokens in and 650 out: $0.000795 on the Haiku role, 0.01% of a $7 day
+    first_review = review_json("First look: fine.", [{"path": "src/app.py", "line": 12, "title": "c?"}])
+    action.model.enqueue(ok(first_review, input_tokens=4700, output_tokens=650))
     first = action.run()
     assert first.code == 0, first.stderr
     assert_clean(first)
@@ -254,7 +257,8 @@ def test_first_push_creates_the_comment_second_push_updates_it(action: Action) -
     assert out["comment-url"].endswith(f"#issuecomment-{comment['id']}")
     org = action.enforcer().get_org_status()
     assert out["cost-usd"] == usd_text(org["spend_nano"]) and org["spend_nano"] > 0
-    assert float(out["budget-pct"]) > 0 and float(out["budget-remaining-usd"]) < 10
+    daily_limit = yaml.safe_load(config_text())["workflows"]["ci_cd_review"]["daily_usd"]
+    assert float(out["budget-pct"]) > 0 and float(out["budget-remaining-usd"]) < daily_limit
     assert "acme-ci-budget review (ci_cd_review)" in first.summary and "| Cost |" in first.summary
     assert "First look" not in first.summary  # the job summary carries costs, not the model's prose
 

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acme_ci_budget.config import ConfigError
+from acme_ci_budget.config import ConfigError, load_config
 from acme_ci_budget.pricing import price_for
+from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.router import (
     CHANGE_TOKENS,
     CHANGED_PATHS,
@@ -24,9 +25,11 @@ from acme_ci_budget.router import (
 )
 from acme_ci_budget.tokens import estimate_tokens
 
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
-HAIKU3 = "claude-3-haiku-20240307"
+# The lab's two model roles, read from the shipped config (dev_assistant routes between them) rather than named
+# here, so a model migration changes the config, not the tests.
+_DEFAULT = load_config(default_config_path())
+HAIKU = _DEFAULT.workflows["dev_assistant"].routing.default_model  # the Haiku role
+SONNET = _DEFAULT.workflows["dev_assistant"].routing.complex_model  # the Sonnet role
 
 
 @pytest.fixture
@@ -34,9 +37,36 @@ def router(default_config) -> TaskRouter:
     return TaskRouter(default_config)
 
 
+def test_the_roles_are_todays_haiku_and_sonnet(default_config) -> None:
+    # the lab's Haiku and Sonnet roles, on models the API serves today (not the lab's retired 2024 ones)
+    assert "haiku" in HAIKU and "sonnet" in SONNET and "2024" not in HAIKU + SONNET
+    for wid, wf in default_config.workflows.items():
+        routing = wf.routing
+        assert routing.simple_model == HAIKU, wid  # the lab's "simple" (QA) or, where it names none, the default
+        expected_default = SONNET if wid == "qa_test_gen" else HAIKU
+        assert (routing.default_model, routing.complex_model) == (expected_default, SONNET), wid
+
+
 def test_lab_examples(router: TaskRouter) -> None:
-    assert router.select_model("dev_assistant", "extract the function name from this code") == HAIKU
-    assert router.select_model("dev_assistant", "design the architecture for our microservices") == SONNET
+    # Phase 6: test_router_selects_haiku_for_simple_task / test_router_escalates_to_sonnet_for_architecture_task
+    simple = router.select_model("dev_assistant", "extract the function name from this code")
+    assert "haiku" in simple and simple == HAIKU
+    complex_ = router.select_model("dev_assistant", "design the architecture for our microservices")
+    assert "sonnet" in complex_ and complex_ == SONNET
+
+
+def test_labs_max_tokens_table(router: TaskRouter, default_config) -> None:
+    # Phase 3's get_max_tokens: per workflow, by model tier
+    lab = {
+        "ci_cd_review": {"haiku": 1024, "sonnet": 2048},
+        "dev_assistant": {"haiku": 2048, "sonnet": 4096},
+        "qa_test_gen": {"haiku": 3000, "sonnet": 6000},
+        "pm_assistant": {"haiku": 1500, "sonnet": 3000},
+    }
+    for wid, table in lab.items():
+        routing = default_config.workflows[wid].routing
+        for model in routing.models():
+            assert router.get_max_tokens(wid, model) == table["sonnet" if model == SONNET else "haiku"], (wid, model)
 
 
 def test_router_without_arguments_uses_the_default_config(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -48,19 +78,23 @@ def test_router_without_arguments_uses_the_default_config(monkeypatch: pytest.Mo
 
 def test_default_rule(router: TaskRouter) -> None:
     decision = router.route("dev_assistant", "extract the function name from this code")
-    assert (decision.model, decision.max_tokens, decision.rule, decision.reason) == (
+    assert (decision.model, decision.max_tokens, decision.rule, decision.reason, decision.tier) == (
         HAIKU,
         2048,
         RULE_DEFAULT,
+        "default",
         "default",
     )
 
 
 def test_explicit_context_wins_over_everything(router: TaskRouter) -> None:
     long_prompt = "design " * 10_000
-    simple = router.route("dev_assistant", long_prompt, {"is_simple": True}, pressure=(True, 2.0))
-    assert (simple.model, simple.max_tokens, simple.rule) == (HAIKU3, 1024, RULE_CONTEXT_SIMPLE)
+    # qa_test_gen: the lab's "simple" model (the Haiku role) is not its default (the Sonnet role)
+    simple = router.route("qa_test_gen", long_prompt, {"is_simple": True}, pressure=(True, 2.0))
+    assert (simple.model, simple.max_tokens, simple.rule, simple.tier) == (HAIKU, 3000, RULE_CONTEXT_SIMPLE, "simple")
     assert simple.reason == "context: is_simple"
+    dev_simple = router.route("dev_assistant", long_prompt, {"is_simple": True}, pressure=(True, 2.0))
+    assert (dev_simple.model, dev_simple.rule, dev_simple.tier) == (HAIKU, RULE_CONTEXT_SIMPLE, "simple")
     complex_ = router.route("dev_assistant", "hi", {"is_complex": True}, pressure=(True, 2.0))
     assert (complex_.model, complex_.max_tokens, complex_.rule) == (SONNET, 4096, RULE_CONTEXT_COMPLEX)
     assert complex_.reason == "context: is_complex"
@@ -70,28 +104,34 @@ def test_explicit_context_wins_over_everything(router: TaskRouter) -> None:
     assert router.route("dev_assistant", "hi", {"is_complex": False, "is_simple": 0}).rule == RULE_DEFAULT
 
 
-def test_threshold_uses_the_shared_estimator(router: TaskRouter) -> None:
-    threshold = 6000  # dev_assistant.routing.threshold_tokens
+def test_labs_review_threshold_is_6000(default_config) -> None:
+    assert default_config.workflows["ci_cd_review"].routing.threshold_tokens == 6000
+
+
+@pytest.mark.parametrize("workflow_id", ["ci_cd_review", "dev_assistant"])
+def test_threshold_uses_the_shared_estimator(router: TaskRouter, default_config, workflow_id: str) -> None:
+    threshold = default_config.workflows[workflow_id].routing.threshold_tokens
     chars_at = int(threshold * 3.5)  # estimate_tokens is ceil(len / 3.5)
     at_threshold = "x" * chars_at
     above = "x" * (chars_at + 4)
     assert estimate_tokens(at_threshold) == threshold
     assert estimate_tokens(above) > threshold
-    assert router.route("dev_assistant", at_threshold).rule == RULE_DEFAULT
-    decision = router.route("dev_assistant", above)
+    assert router.route(workflow_id, at_threshold).rule == RULE_DEFAULT
+    decision = router.route(workflow_id, above)
     assert (decision.model, decision.rule) == (SONNET, RULE_THRESHOLD)
-    assert decision.reason == f"input ~{estimate_tokens(above):,} tokens > threshold 6,000"
+    assert decision.reason == f"input ~{estimate_tokens(above):,} tokens > threshold {threshold:,}"
 
 
-def test_threshold_prefers_the_whole_request_estimate(router: TaskRouter) -> None:
+def test_threshold_prefers_the_whole_request_estimate(router: TaskRouter, default_config) -> None:
     # a short prompt inside a long conversation is still a big input
-    decision = router.route("dev_assistant", "and now?", input_tokens=6001)
+    threshold = default_config.workflows["dev_assistant"].routing.threshold_tokens
+    decision = router.route("dev_assistant", "and now?", input_tokens=threshold + 1)
     assert decision.rule == RULE_THRESHOLD
     assert router.route("dev_assistant", "x" * 50_000, input_tokens=10).rule == RULE_DEFAULT
 
 
 def test_threshold_comes_before_keywords(router: TaskRouter) -> None:
-    decision = router.route("dev_assistant", "design " + "x" * 30_000)
+    decision = router.route("dev_assistant", "design " + "x" * 40_000)
     assert decision.rule == RULE_THRESHOLD
 
 
@@ -103,8 +143,12 @@ def test_threshold_comes_before_keywords(router: TaskRouter) -> None:
         ("please re-design this", "design"),
         ("(design)", "design"),
         ("design.", "design"),
-        ("we need to refactor, then optimize", "refactor"),
+        ("we need to check performance, then security", "performance"),
+        ("the System is slow", "system"),
+        ("ask the architect", "architect"),
         ("the designated driver", None),
+        ("systems and subsystem", None),
+        ("architecture", None),  # the lab matched substrings; this router matches the keyword as a whole word
         ("designs and redesigned", None),
         ("undebuggable", None),
         ("securityteam", None),
@@ -140,20 +184,24 @@ def test_keywords_are_per_workflow(router: TaskRouter) -> None:
 
 
 def test_budget_pressure_org_reserve_picks_the_cheapest_model(router: TaskRouter) -> None:
-    decision = router.route("dev_assistant", "extract the function name", pressure=(True, 0.1))
-    assert decision.model == HAIKU3
+    # qa_test_gen's default is the Sonnet role; under pressure routine work goes to its cheapest, the Haiku role
+    decision = router.route("qa_test_gen", "write tests for the login form", pressure=(True, 0.1))
+    assert decision.model == HAIKU
     assert decision.rule == RULE_PRESSURE
-    assert decision.max_tokens == 2048  # routine work keeps the default allowance
+    assert decision.max_tokens == 6000  # routine work keeps the default allowance
     assert "budget pressure" in decision.reason and "reserve" in decision.reason
     assert "cheapest allowed model" in decision.reason
+    # where the default is already the cheapest, the rule still fires and says so, on the same model
+    dev = router.route("dev_assistant", "extract the function name", pressure=(True, 0.1))
+    assert (dev.model, dev.rule, dev.max_tokens) == (HAIKU, RULE_PRESSURE, 2048)
 
 
 def test_budget_pressure_month_share(router: TaskRouter) -> None:
-    below = router.route("dev_assistant", "extract the function name", pressure=(False, 0.899))
-    assert below.rule == RULE_DEFAULT and below.model == HAIKU
-    at = router.route("dev_assistant", "extract the function name", pressure=(False, 0.90))
-    assert at.rule == RULE_PRESSURE and at.model == HAIKU3
-    assert "dev_assistant at 90.0% of its monthly budget (>= 90%)" in at.reason
+    below = router.route("qa_test_gen", "write tests", pressure=(False, 0.899))
+    assert below.rule == RULE_DEFAULT and below.model == SONNET
+    at = router.route("qa_test_gen", "write tests", pressure=(False, 0.90))
+    assert at.rule == RULE_PRESSURE and at.model == HAIKU
+    assert "qa_test_gen at 90.0% of its monthly budget (>= 90%)" in at.reason
 
 
 def test_budget_pressure_threshold_is_configurable(make_config) -> None:
@@ -171,27 +219,32 @@ def test_pressure_comes_after_complexity_rules(router: TaskRouter) -> None:
 def test_cheapest_model_is_by_price_and_honours_overrides(default_config, make_config) -> None:
     routing = default_config.workflows["dev_assistant"].routing
     prices = {m: price_for(m).input + price_for(m).output for m in routing.models()}
-    assert cheapest_model(routing) == min(prices, key=prices.get) == HAIKU3
+    assert cheapest_model(routing) == min(prices, key=prices.get) == HAIKU
     # a negotiated price makes Sonnet the cheapest
     cfg = make_config({"pricing": {SONNET: {"input": 0.01, "output": 0.01}}})
     assert cheapest_model(cfg.workflows["dev_assistant"].routing, cfg.pricing) == SONNET
     assert TaskRouter(cfg).route("dev_assistant", "hi", pressure=(True, 0.0)).model == SONNET
 
 
-def test_qa_pressure_uses_its_own_cheapest(router: TaskRouter) -> None:
-    # qa_test_gen routes between Sonnet and 3.5 Haiku only
+def test_qa_pressure_uses_its_own_cheapest(router: TaskRouter, make_config) -> None:
+    # qa_test_gen routes between the Sonnet and Haiku roles only: a cheaper model elsewhere is not its to pick
     assert router.route("qa_test_gen", "write tests", pressure=(True, 0.0)).model == HAIKU
+    cfg = make_config({"pricing": {"claude-opus-5-5": {"input": 0.01, "output": 0.01}},
+                       "workflows": {"pm_assistant": {"routing": {"complex_model": "claude-opus-5-5"}}}})
+    assert TaskRouter(cfg).route("qa_test_gen", "write tests", pressure=(True, 0.0)).model == HAIKU
+    assert TaskRouter(cfg).route("pm_assistant", "draft it", pressure=(True, 0.0)).model == "claude-opus-5-5"
 
 
-def test_get_max_tokens_by_tier(router: TaskRouter) -> None:
+def test_get_max_tokens_by_tier(router: TaskRouter, make_config) -> None:
     assert router.get_max_tokens("dev_assistant", HAIKU) == 2048
     assert router.get_max_tokens("dev_assistant", SONNET) == 4096
-    assert router.get_max_tokens("dev_assistant", HAIKU3) == 1024
     # a model named by two tiers takes the default tier first
-    assert router.get_max_tokens("qa_test_gen", SONNET) == 8192
-    assert router.get_max_tokens("qa_test_gen", HAIKU) == 4096
+    assert router.get_max_tokens("qa_test_gen", SONNET) == 6000
+    assert router.get_max_tokens("qa_test_gen", HAIKU) == 3000
+    cfg = make_config({"workflows": {"dev_assistant": {"routing": {"max_tokens": {"simple": 512}}}}})
+    assert TaskRouter(cfg).get_max_tokens("dev_assistant", HAIKU) == 2048  # default and simple: default first
     # a model the workflow does not route to: the default tier
-    assert router.get_max_tokens("pm_assistant", "claude-opus-4-1") == 2048
+    assert router.get_max_tokens("pm_assistant", "claude-opus-5-5") == 1500
 
 
 def test_max_tokens_table_comes_from_config(make_config) -> None:
@@ -264,7 +317,8 @@ def test_complex_paths_route_to_the_complex_model_naming_path_and_glob(
     path_router: TaskRouter, path: str, glob: str
 ) -> None:
     decision = path_router.route("ci_cd_review", "Title: typo", _change_context("README.md", path))
-    assert (decision.model, decision.rule, decision.max_tokens) == (SONNET, RULE_COMPLEX_PATH, 4096)
+    complex_cap = _DEFAULT.workflows["ci_cd_review"].routing.max_tokens["complex"]
+    assert (decision.model, decision.rule, decision.max_tokens) == (SONNET, RULE_COMPLEX_PATH, complex_cap)
     assert decision.reason == f"changed path {path!r} matches {glob!r} (workflows.ci_cd_review.routing.complex_paths)"
 
 
@@ -330,7 +384,8 @@ def test_a_file_name_cannot_forge_lines_in_the_reason(path_router: TaskRouter) -
 
 
 def test_explicit_context_and_pressure_still_apply_to_a_change(path_router: TaskRouter) -> None:
-    assert path_router.route("ci_cd_review", "", {**_change_context("src/a.py"), "is_simple": True}).model == HAIKU3
+    simple = path_router.route("ci_cd_review", "", {**_change_context("src/a.py"), "is_simple": True})
+    assert simple.model == _DEFAULT.workflows["ci_cd_review"].routing.simple_model and "is_simple" in simple.reason
     routine = path_router.route("ci_cd_review", "", _change_context("src/a.py"), pressure=(True, 0.0))
     assert routine.rule == RULE_PRESSURE
     sensitive = path_router.route("ci_cd_review", "", _change_context("src/auth/a.py"), pressure=(True, 0.0))

@@ -17,8 +17,10 @@ import anthropic
 import pytest
 
 from acme_ci_budget.client import BudgetedClient
+from acme_ci_budget.config import load_config
 from acme_ci_budget.diffs import FileChange
 from acme_ci_budget.errors import UsageError
+from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.tokens import estimate_messages_tokens
 from acme_ci_budget.workflows import (
     ALL_TEMPLATES,
@@ -37,9 +39,9 @@ from acme_ci_budget.workflows.review import Review, ReviewSubject, fit_request, 
 from tests.fakes.anthropic_server import FakeAnthropicServer, ok
 
 API_KEY = "sk-ant-workflows-test-key"
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
-HAIKU3 = "claude-3-haiku-20240307"
+_QA_ROUTING = load_config(default_config_path()).workflows["qa_test_gen"].routing
+HAIKU = _QA_ROUTING.simple_model  # the lab's Haiku role (the review's and assistants' default)
+SONNET = _QA_ROUTING.default_model  # the Sonnet role (QA's default, everyone's complex model)
 PATCH = "@@ -10,3 +10,4 @@ def f():\n     a = 1\n-    b = 2\n+    b = 3\n+    c = 4\n     return a"
 
 
