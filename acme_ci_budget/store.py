@@ -124,7 +124,13 @@ def _cluster(url: str, tls: bool) -> Any:
 
 def _embedded() -> Any:
     # The server's life (start, share with concurrent commands, stop at exit) is embedded.py's.
-    from acme_ci_budget import embedded
+    try:
+        from acme_ci_budget import embedded
+    except ModuleNotFoundError as exc:
+        if exc.name != "fcntl":
+            raise
+        # Its file locks (fcntl.flock) exist on Linux and macOS only.
+        raise StoreError("the embedded ledger needs Linux or macOS: set REDIS_URL to a Redis") from None
 
     path = embedded_path()
     try:

@@ -333,3 +333,16 @@ def test_a_data_folder_deleted_under_the_server_still_gets_it_stopped(data_dir, 
     embedded.release_all()
     assert not alive(server_pid)
     assert capfd.readouterr().err == ""
+
+
+def test_a_data_folder_that_cannot_be_created_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = subprocess.run(
+        [sys.executable, "-m", "acme_ci_budget", "status"], env=env_for(blocker / "data"), capture_output=True,
+        text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1 and "cannot start the embedded Redis" in lines[0], lines
