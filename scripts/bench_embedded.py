@@ -92,7 +92,7 @@ def server_alone(data_dir: Path, old: bool) -> float:
         lease = embedded.acquire(data_dir / "ledger.rdb")
         import redis
 
-        redis.Redis(unix_socket_path=str(lease.socket)).ping()
+        redis.Redis(unix_socket_path=str(lease.layout.socket)).ping()
         lease.release()
     return time.perf_counter() - t0
 
