@@ -100,7 +100,7 @@ SEED = """
 from acme_ci_budget.ledger import BudgetEnforcer
 e = BudgetEnforcer()
 model = e.config.workflows["dev_assistant"].routing.default_model
-e.settle(e.reserve("dev_assistant", model, 10_000, 1000), 9_000, 800)
+e.settle(e.reserve("dev_assistant", model, 4_000, 1000), 3_000, 800)  # inside the per-task hard limit
 import json, os
 print(json.dumps({"spend": e.status_snapshot()["workflows"]["dev_assistant"]["daily_spend"],
                   "pid": client.info("server")["process_id"]}))
