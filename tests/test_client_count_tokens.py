@@ -20,8 +20,10 @@ from acme_ci_budget.client import (
     ModelNotFoundError,
     ModelResponseError,
 )
+from acme_ci_budget.config import load_config
 from acme_ci_budget.input_count import DOCUMENT_BYTES_PER_TOKEN, IMAGE_FALLBACK_TOKENS
 from acme_ci_budget.pricing import cost_nano
+from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
@@ -34,8 +36,9 @@ from tests.fakes.anthropic_server import (
 )
 
 API_KEY = "sk-ant-count-test-key"
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
+REVIEW_ROUTING = load_config(default_config_path()).workflows["ci_cd_review"].routing
+HAIKU = REVIEW_ROUTING.default_model  # the Haiku role: the review's default
+SONNET = REVIEW_ROUTING.complex_model  # the Sonnet role: the review's complex tier
 PDF_BYTES = b"%PDF-1.7\n" + bytes(3_000_000)  # a 3 MB document: 4 MB of base64
 PDF = base64.b64encode(PDF_BYTES).decode()
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(60_000)).decode()
@@ -101,7 +104,8 @@ def test_a_large_pdf_is_held_at_what_the_api_bills(make_client, server) -> None:
 
 
 def test_a_document_past_the_task_limit_is_blocked_before_it_is_sent(make_client, server) -> None:
-    client = make_client()  # ci_cd_review: 40,000 tokens a task
+    client = make_client()
+    assert client.config.workflows["ci_cd_review"].per_task_tokens.hard < 40_000  # the document is ~43,000
     result = client.complete("ci_cd_review", _ask_with(_document()))
     assert result.budget_blocked and result.budget_reason == "task_token_limit_exceeded"
     assert "(~42," in result.message or "(~43," in result.message
@@ -247,4 +251,6 @@ def test_a_valid_reply_after_a_cut_one_is_settled_normally(make_client, server) 
     client = make_client()
     server.enqueue(handler(lambda request: build_message(request, "fine", input_tokens=12, output_tokens=3)))
     result = client.complete("dev_assistant", [{"role": "user", "content": "hi"}])
-    assert result.cost_nano == cost_nano(HAIKU, 12, 3) == _spent(client)
+    model = client.config.workflows["dev_assistant"].routing.default_model
+    assert result.model == model
+    assert result.cost_nano == cost_nano(model, 12, 3) == _spent(client)

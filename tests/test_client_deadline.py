@@ -20,8 +20,9 @@ import yaml
 
 from acme_ci_budget.cli import main
 from acme_ci_budget.client import BudgetedClient, ModelAPIError, ModelTimeoutError
-from acme_ci_budget.config import ConfigError, hold_margin_seconds, parse_config
+from acme_ci_budget.config import ConfigError, hold_margin_seconds, load_config, parse_config
 from acme_ci_budget.pricing import cost_nano
+from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.tokens import estimate_messages_tokens
 from tests.conftest import DEFAULT_CONFIG_TEXT
 from tests.fakes.anthropic_server import (
@@ -35,7 +36,7 @@ from tests.fakes.anthropic_server import (
 )
 
 API_KEY = "sk-ant-deadline-test-key"
-HAIKU = "claude-3-5-haiku-20241022"
+HAIKU = load_config(default_config_path()).workflows["dev_assistant"].routing.default_model  # the Haiku role
 ASK = [{"role": "user", "content": "extract the function name from this code: def foo(): pass"}]
 
 
@@ -69,7 +70,8 @@ def _stamping(behaviour, times: list[float]):
 def test_no_second_call_is_admitted_on_the_room_of_a_call_still_running(make_config, redis_url, server) -> None:
     """Room for one call; the first is slow. Before: its hold expired mid-call and the room was sold again."""
     ttl = 3
-    hold = cost_nano(HAIKU, estimate_messages_tokens(ASK), 2048)
+    routing = make_config().workflows["dev_assistant"].routing  # ASK is a default-tier call on this model
+    hold = cost_nano(routing.default_model, estimate_messages_tokens(ASK), routing.max_tokens["default"])
     daily_usd = hold * 1.5 / 1e9
     cfg = make_config({"ledger": {"hold_ttl_seconds": ttl}, "workflows": {"dev_assistant": {"daily_usd": daily_usd}}})
     assert cfg.call_deadline_seconds == ttl - hold_margin_seconds(ttl) == 2

@@ -34,8 +34,11 @@ WF = "ci_cd_review"
 
 def write_config(tmp_path, **changes) -> Path:
     """ci_cd_review at $250/month and $250/day; its models priced $1 per million tokens in and out, so
-    one worst-case call (the per-task hard limit of 40,000 tokens) is exactly $0.04."""
+    one worst-case call (the per-task hard limit of 40,000 tokens) is exactly $0.04. The org budget is
+    pinned at $800 (the org test fills it to the cent), and dev_assistant at $300 so the workflows fit in it."""
     raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw["org"]["monthly_usd"] = 800
+    raw["workflows"]["dev_assistant"]["monthly_usd"] = 300
     routing = raw["workflows"][WF]["routing"]
     models = {routing["default_model"], routing.get("complex_model"), routing.get("simple_model")} - {None}
     raw["namespace"] = changes.pop("namespace", "health")
@@ -65,9 +68,12 @@ def model(config) -> str:
 
 
 def spend(e: BudgetEnforcer, usd: str, workflow: str = WF) -> None:
-    """Spend exactly ``usd`` at $1 per million tokens (actual above the hold is recorded, as after a long answer)."""
+    """Spend exactly ``usd`` at $1 per million tokens (actual above the hold is recorded, as after a long answer).
+
+    The tokens are output: a price override keeps the model's long-context tiers (scaled), and those
+    are chosen on the prompt, so a prompt this size would be billed at a long-context multiple."""
     tokens = round(float(usd) * 1_000_000)
-    e.settle(e.reserve(workflow, model(e.config), 1000, 1000), tokens - 1000, 1000)
+    e.settle(e.reserve(workflow, model(e.config), 1000, 1000), 1000, tokens - 1000)
 
 
 def health_of(e: BudgetEnforcer, workflow: str = WF) -> str:
@@ -124,7 +130,7 @@ def test_a_daily_limit_within_one_call_is_crit_and_the_next_day_is_not(tmp_path,
     cfg = load_config(write_config(tmp_path, daily_usd=10, namespace="h-day"))
     clock = Clock(START)
     e = BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
-    e.settle(e.reserve(WF, model(cfg), 1000, 1000), 9_990_000 - 1000, 1000)  # $9.99 of $10 today
+    e.settle(e.reserve(WF, model(cfg), 1000, 1000), 1000, 9_990_000 - 1000)  # $9.99 of $10 today (as spend())
     assert e.status_snapshot()["workflows"][WF]["health"] == CRIT
     clock.advance(days=1)
     assert e.status_snapshot()["workflows"][WF]["health"] == OK

@@ -21,6 +21,7 @@ from acme_ci_budget.config import load_config
 from acme_ci_budget.diffs import FileChange
 from acme_ci_budget.errors import UsageError
 from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.router import TaskRouter
 from acme_ci_budget.tokens import estimate_messages_tokens
 from acme_ci_budget.workflows import (
     ALL_TEMPLATES,
@@ -126,11 +127,21 @@ def test_review_request_delimits_every_untrusted_part(default_config) -> None:
     assert request.escalation == ""
 
 
-def test_review_fits_the_soft_target_and_lists_what_it_left_out(default_config) -> None:
-    wf = default_config.workflow("ci_cd_review")
+# A soft target well above the size threshold, so even the clipped diff is a large one (the shipped config's
+# soft target equals its threshold: see the next test).
+ROOMY_REVIEW = {"per_task_tokens": {"soft": 20_000, "hard": 40_000}, "routing": {"threshold_tokens": 8000}}
+
+
+def _big_change() -> list[FileChange]:
     files = [_change(f"src/mod{i}.py", _big_patch(200)) for i in range(40)]
-    files += [_change("package-lock.json", _big_patch(5)), _change("docs/guide.md", _big_patch(50))]
-    request = fit_request(files, default_config, wf, subject=ReviewSubject(title="big"))
+    return [*files, _change("package-lock.json", _big_patch(5)), _change("docs/guide.md", _big_patch(50))]
+
+
+def test_review_fits_the_soft_target_and_lists_what_it_left_out(make_config) -> None:
+    config = make_config({"workflows": {"ci_cd_review": ROOMY_REVIEW}})
+    wf = config.workflow("ci_cd_review")
+    files = _big_change()
+    request = fit_request(files, config, wf, subject=ReviewSubject(title="big"))
     total = estimate_messages_tokens(request.messages, request.system)
     assert total == request.input_tokens
     assert total + request.reserve_output_tokens <= wf.per_task_tokens.soft
@@ -144,6 +155,16 @@ def test_review_fits_the_soft_target_and_lists_what_it_left_out(default_config) 
     # Large before clipping: the router's size rule escalates on the whole diff, not the clipped one.
     assert request.context["change_tokens"] > request.clipped.tokens > wf.routing.threshold_tokens
     assert request.escalation.startswith(f"diff ~{request.context['change_tokens']:,} tokens before clipping")
+
+
+def test_a_review_clipped_below_the_threshold_still_escalates_on_its_whole_diff(default_config) -> None:
+    wf = default_config.workflow("ci_cd_review")
+    request = fit_request(_big_change(), default_config, wf, subject=ReviewSubject(title="big"))
+    assert request.input_tokens + request.reserve_output_tokens <= wf.per_task_tokens.soft
+    assert request.clipped.tokens <= wf.routing.threshold_tokens < request.context["change_tokens"]
+    assert request.escalation.startswith(f"diff ~{request.context['change_tokens']:,} tokens before clipping")
+    routed = TaskRouter(default_config).route(wf.id, request.user_text, request.context, input_tokens=request.input_tokens)
+    assert routed.model == wf.routing.complex_model != wf.routing.default_model
 
 
 def test_review_omitted_list_is_capped_in_the_prompt(default_config) -> None:
