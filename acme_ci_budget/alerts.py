@@ -19,11 +19,16 @@ highest level whose channel is switched on (INFO in week 1: log and GitHub only;
 WARNING in week 2: Slack too; CRITICAL in week 3: paging too). An alert above
 the stage still goes to the channels the stage allows.
 
-It reads spend, never writes it, and it must not fail its caller: delivery
-failures are retried with backoff a bounded number of times, then logged,
-recorded as an ``alert_delivery_failed`` event and counted; ``check`` swallows a
-Redis outage unless ``strict``. Webhook URLs and routing keys never appear in a
-log line, an error, an event or an ``Alert``.
+It reads spend, never writes it, and it must not fail its caller: a failed
+delivery is logged, recorded as an ``alert_delivery_failed`` event and counted;
+``check`` swallows a Redis outage unless ``strict``. Each external channel an
+alert is meant for has its own claim next to the condition's (``...:to:slack``),
+so a channel that delivered is never sent again, and one that failed for a
+transient reason (429, 5xx, network; ``acme_ci_budget.delivery`` has the policy)
+is tried again by a check after ``redeliver_after`` seconds or the service's
+``Retry-After``, whichever is later. A refusal (any other 4xx) is final for the
+period. Webhook URLs and routing keys never appear in a log line, an error, an
+event or an ``Alert``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from urllib.parse import urlsplit
 
 from acme_ci_budget import gha
 from acme_ci_budget.config import Config, load_config
+from acme_ci_budget.delivery import CAS_SCRIPT, FAILED, SENT, Delivery, due_ms, pending_value, post_json, retry_value
 from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.forecast import Forecast, day_costs, local_date, project_month
 from acme_ci_budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
@@ -90,7 +96,8 @@ EVENT_TYPE_FAILED = "alert_delivery_failed"
 # Dedup keys outlive their period by a day so processes whose clocks disagree a little still agree.
 _DEDUP_MARGIN = timedelta(days=1)
 _INCIDENT_TTL_MS = 62 * 86_400_000
-_MAX_BACKOFF_SECONDS = 10.0
+_MAX_BACKOFF_SECONDS = 10.0  # also the longest Retry-After a delivery waits for in-process
+_REDELIVER_AFTER_SECONDS = 60.0  # a failed channel is not retried on every model call during an outage
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -142,23 +149,16 @@ class Alert:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """The outcome of posting to one channel (``error`` is secret-free)."""
-
-    channel: str
-    ok: bool
-    attempts: int
-    status: int | None = None
-    error: str = ""
-
-
-@dataclass(frozen=True)
 class _Pending:
     alert: Alert
     claim_key: str
     ttl_ms: int
     group: str = ""  # warn and critical of one scope and period: only the highest claimed is sent
     incident_kind: str = ""  # 'day' / 'month': a PagerDuty trigger is resolved when this period is over
+    # Set by _claim: whether this process fired the alert (log, GitHub, returned) or only owes a
+    # redelivery, and the channel claims it holds, as (channel, the value it wrote there).
+    fire: bool = True
+    held: tuple[tuple[str, str], ...] = ()
 
 
 # --- secrets out of every log line -----------------------------------------------------------
@@ -232,7 +232,10 @@ class AlertManager:
 
     ``config``/``redis_url``/``redis``/``clock`` mean what they mean for ``BudgetEnforcer``
     (pass ``enforcer=`` to share one). ``http`` is a ``requests.Session``; ``sleep`` is the
-    backoff sleep (tests inject one); a delivery is tried ``max_attempts`` times at most.
+    backoff sleep (tests inject one); a delivery is tried ``max_attempts`` times at most, and
+    waits at most ``max_wait`` seconds between tries (a longer ``Retry-After`` ends the tries).
+    A channel that failed transiently is tried again by a check ``redeliver_after`` seconds
+    later (on ``clock``), or after the service's ``Retry-After`` if that is later.
 
     ``deliver=False`` evaluates and deduplicates exactly as usual (the claims go to Redis, so a
     delivering manager on the same ledger will not repeat them) and returns the alerts from
@@ -256,9 +259,13 @@ class AlertManager:
         backoff_seconds: float = 0.5,
         pagerduty_url: str = PAGERDUTY_EVENTS_URL,
         deliver: bool = True,
+        max_wait: float = _MAX_BACKOFF_SECONDS,
+        redeliver_after: float = _REDELIVER_AFTER_SECONDS,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
+        if max_wait < 0 or redeliver_after < 0:
+            raise ValueError("max_wait and redeliver_after must be >= 0")
         self.config = config or (enforcer.config if enforcer is not None else load_config())
         self.settings = self.config.alerts
         self._enforcer = enforcer
@@ -272,7 +279,11 @@ class AlertManager:
         self.backoff_seconds = backoff_seconds
         self.pagerduty_url = pagerduty_url
         self.deliver = deliver
-        self._claimed: dict[str, datetime] = {}  # claim keys known to exist in Redis, until they expire
+        self.max_wait = max_wait
+        self.redeliver_after = redeliver_after
+        self._cas: Any = None
+        # Claim keys known to be settled in Redis, until they expire (or a channel's retry falls due).
+        self._claimed: dict[str, datetime] = {}
         self._margins: dict[str, int] = {}
         self._lock = threading.Lock()
         _REDACTOR.add(
@@ -505,6 +516,7 @@ class AlertManager:
                 for dedup, info in ((d, _loads(v)) for d, v in incidents.items())
                 if info
                 and info.get("period") != current.get(info.get("kind", ""), info.get("period"))
+                and _int(info.get("retry_at_ms")) <= _ms(now)  # a failed resolve waits for its retry time
                 and (workflow_id is None or info.get("workflow") in (workflow_id, None))
             }
         won, won_stale = self._claim(pending, now, (seen_key, seen_updates, month_ttl), (incidents_key, stale))
@@ -686,18 +698,28 @@ class AlertManager:
     ) -> tuple[list[_Pending], list[str]]:
         """SET NX each new condition's key in one round trip (with the blocked-count and incident updates).
 
-        Returns the conditions and the stale PagerDuty incidents this process won.
+        Returns the conditions this process must act on, and the stale PagerDuty incidents it won.
+        A condition it won comes back with ``fire`` set and a claim on each channel it is meant
+        for; one another process fired earlier comes back (``fire`` unset) only when a channel's
+        delivery failed transiently and its retry is due, holding just that channel.
         """
+        now_ms = _ms(now)
         with self._lock:
             self._claimed = {key: until for key, until in self._claimed.items() if until > now}
-            todo = [p for p in pending if p.claim_key not in self._claimed]
+            todo = [
+                (p, channels)
+                for p, channels in ((p, self._channels_for(p.alert)) for p in pending)
+                if any(k not in self._claimed for k in (p.claim_key, *(_channel_key(p, c) for c in channels)))
+            ]
         has_seen = bool(seen and seen[1])
         has_stale = bool(stale and stale[1])
         if not todo and not has_seen and not has_stale:
             return [], []
         pipe = self.redis.pipeline(transaction=False)
-        for p in todo:
+        for p, channels in todo:
             pipe.set(p.claim_key, p.alert.dedup_key, nx=True, px=p.ttl_ms)
+            for channel in channels:
+                pipe.get(_channel_key(p, channel))
         if has_seen:
             seen_key, updates, ttl = seen
             pipe.hset(seen_key, mapping=dict(updates))
@@ -706,42 +728,155 @@ class AlertManager:
         for dedup in stale_ids:
             pipe.hdel(stale[0], dedup)  # HDEL returns 1 to exactly one process: it sends the resolve
         results = pipe.execute()
-        won = [p for p, ok in zip(todo, results[: len(todo)], strict=True) if ok]
         won_stale = [d for d, n in zip(stale_ids, results[len(results) - len(stale_ids) :], strict=True) if n]
+
+        cache: dict[str, datetime] = {}
+        fired: list[tuple[_Pending, tuple[str, ...]]] = []
+        owed: dict[int, list[tuple[str, str]]] = {}  # todo index -> (channel, the due value seen)
+        i = 0
+        for n, (p, channels) in enumerate(todo):
+            won, values = bool(results[i]), results[i + 1 : i + 1 + len(channels)]
+            i += 1 + len(channels)
+            until = now + timedelta(milliseconds=p.ttl_ms)
+            cache[p.claim_key] = until
+            if won:
+                fired.append((p, channels))
+                continue
+            for channel, value in zip(channels, values, strict=True):
+                due = due_ms(value)
+                if value is None:
+                    # Fired before this channel was switched on, or by a manager that sends nothing: not
+                    # owed. Looked at again later in case its claimant has not written it yet.
+                    cache[_channel_key(p, channel)] = min(until, now + timedelta(seconds=self.redeliver_after))
+                elif due is None:
+                    cache[_channel_key(p, channel)] = until  # sent, or refused for good
+                elif due > now_ms:
+                    cache[_channel_key(p, channel)] = now + timedelta(milliseconds=due - now_ms)
+                else:
+                    owed.setdefault(n, []).append((channel, value.decode() if isinstance(value, bytes) else value))
+        held = self._hold_channels(fired, owed, todo, now_ms)
+        for p, _channels in todo:
+            for channel, _value in held.get(p.claim_key, ()):
+                cache[_channel_key(p, channel)] = now + timedelta(milliseconds=p.ttl_ms)
         with self._lock:
-            for p in todo:
-                self._claimed[p.claim_key] = now + timedelta(milliseconds=p.ttl_ms)
-        return won, won_stale
+            self._claimed.update(cache)
+        fired_keys = {p.claim_key for p, _ in fired}
+        out = [
+            replace(p, fire=p.claim_key in fired_keys, held=tuple(held.get(p.claim_key, ())))
+            for p, _ in todo
+            if p.claim_key in fired_keys or held.get(p.claim_key)
+        ]
+        return out, won_stale
+
+    def _hold_channels(
+        self,
+        fired: list[tuple[_Pending, tuple[str, ...]]],
+        owed: Mapping[int, list[tuple[str, str]]],
+        todo: list[tuple[_Pending, tuple[str, ...]]],
+        now_ms: int,
+    ) -> dict[str, list[tuple[str, str]]]:
+        """Take the channel claims: every channel of a condition just won, and each due retry (compare-and-set)."""
+        held: dict[str, list[tuple[str, str]]] = {}
+        top: dict[str, int] = {}
+        for p, _ in fired:
+            if p.group:
+                top[p.group] = max(top.get(p.group, -1), _RANK[p.alert.level])
+        plan = [
+            (p, channel, pending_value(now_ms))
+            for p, channels in fired
+            if not (p.group and _RANK[p.alert.level] < top[p.group])  # superseded: nothing to send, ever
+            for channel in channels
+        ]
+        if plan:
+            pipe = self.redis.pipeline(transaction=False)
+            for p, channel, value in plan:
+                pipe.set(_channel_key(p, channel), value, nx=True, px=p.ttl_ms)
+            for (p, channel, value), ok in zip(plan, pipe.execute(), strict=True):
+                if ok:
+                    held.setdefault(p.claim_key, []).append((channel, value))
+        for n, due in owed.items():
+            p = todo[n][0]
+            for channel, seen in due:
+                value = pending_value(now_ms)
+                if self._swap(_channel_key(p, channel), seen, value):
+                    held.setdefault(p.claim_key, []).append((channel, value))
+        return held
+
+    def _swap(self, key: str, expected: str, value: str) -> bool:
+        """Compare-and-set one channel claim (keeps its TTL); False when another process changed it first."""
+        if self._cas is None:
+            self._cas = self.redis.register_script(CAS_SCRIPT)
+        return bool(self._cas(keys=[key], args=[expected, value]))
+
+    def _settle(self, p: _Pending, channel: str, value: str, result: Delivery, now: datetime) -> None:
+        """Record a channel's outcome on its claim: sent, refused for good, or due again after a wait."""
+        key = _channel_key(p, channel)
+        if result.ok:
+            final = SENT
+        elif not result.retryable:
+            final = FAILED
+        else:
+            wait = max(self.redeliver_after, result.retry_after or 0.0)
+            final = retry_value(_ms(now) + int(wait * 1000))
+            with self._lock:
+                self._claimed[key] = now + timedelta(seconds=wait)
+        try:
+            self._swap(key, value, final)
+        except Exception as exc:  # the claim then goes stale and another check takes it over
+            log.warning("could not record the %s delivery outcome: %s", channel, self._describe(exc))
+
+    def _channels_for(self, alert: Alert) -> tuple[str, ...]:
+        """The outside channels ``alert`` goes to at this rollout stage (none when not delivering)."""
+        if not self.deliver:
+            return ()
+        stage = min(_RANK[alert.level], _RANK.get(self.settings.min_level, 0))
+        channels = []
+        if stage >= _RANK[WARNING] and self.settings.slack_webhook_url:
+            channels.append(SLACK)
+        if stage >= _RANK[CRITICAL] and self.settings.pagerduty_routing_key:
+            channels.append(PAGERDUTY)
+        return tuple(channels)
 
     # --- delivery -------------------------------------------------------------------------------
 
     def _deliver_all(self, claimed: list[_Pending], now: datetime) -> list[Alert]:
         by_group: dict[str, int] = {}
         for p in claimed:
-            if p.group:
+            if p.group and p.fire:
                 by_group[p.group] = max(by_group.get(p.group, -1), _RANK[p.alert.level])
         fired = []
         for p in claimed:
-            if p.group and _RANK[p.alert.level] < by_group[p.group]:
+            if p.group and _RANK[p.alert.level] < by_group.get(p.group, -1):
                 continue  # warn and critical crossed at once: send the critical only
             fired.append(self._deliver(p, now) if self.deliver else p.alert)
         return fired
 
     def _deliver(self, p: _Pending, now: datetime) -> Alert:
         alert = p.alert
-        stage = min(_RANK[alert.level], _RANK.get(self.settings.min_level, 0))
+        held = dict(p.held)
         delivered: list[str] = []
         failed: list[str] = []
-        log.log(
-            _LOG_LEVEL[alert.level],
-            "budget alert %s %s [%s]: %s",
-            alert.level,
-            alert.condition,
-            alert.scope,
-            alert.message,
-        )
+        if p.fire:
+            log.log(
+                _LOG_LEVEL[alert.level],
+                "budget alert %s %s [%s]: %s",
+                alert.level,
+                alert.condition,
+                alert.scope,
+                alert.message,
+            )
+        else:  # an earlier delivery of this alert failed for a reason that passes: say it again, there only
+            log.log(
+                _LOG_LEVEL[alert.level],
+                "budget alert %s %s [%s] sent again to %s: %s",
+                alert.level,
+                alert.condition,
+                alert.scope,
+                ", ".join(held),
+                alert.message,
+            )
         delivered.append("log")
-        if gha.in_actions():
+        if p.fire and gha.in_actions():
             annotate = {INFO: gha.notice, WARNING: gha.warning, CRITICAL: gha.error}[alert.level]
             try:
                 annotate(alert.message, title=f"Budget {alert.level.lower()}: {alert.condition}")
@@ -750,13 +885,15 @@ class AlertManager:
             except OSError as exc:  # an unwritable summary file must not cost the Slack and PagerDuty legs
                 log.warning("GitHub annotation or job summary failed: %s", exc.__class__.__name__)
                 failed.append("github")
-        if stage >= _RANK[WARNING] and self.settings.slack_webhook_url:
+        if SLACK in held and self.settings.slack_webhook_url:
             result = self._post(SLACK, self.settings.slack_webhook_url, slack_payload(alert, _run_url()))
+            self._settle(p, SLACK, held[SLACK], result, now)
             (delivered if result.ok else failed).append(SLACK)
             if not result.ok:
                 self._record_failure(result, alert, now)
-        if stage >= _RANK[CRITICAL] and self.settings.pagerduty_routing_key:
+        if PAGERDUTY in held and self.settings.pagerduty_routing_key:
             result = self._post(PAGERDUTY, self.pagerduty_url, self._pd_trigger(alert, now))
+            self._settle(p, PAGERDUTY, held[PAGERDUTY], result, now)
             (delivered if result.ok else failed).append(PAGERDUTY)
             if result.ok and p.incident_kind:
                 self._open_incident(alert, p.incident_kind)
@@ -773,6 +910,16 @@ class AlertManager:
             pipe.execute()
         except Exception as exc:
             log.warning("could not record the open PagerDuty incident: %s", self._describe(exc))
+
+    def _reopen_incident(self, info: Mapping[str, Any], retry_at_ms: int) -> None:
+        entry = {k: v for k, v in info.items() if k != "dedup_key"} | {"retry_at_ms": retry_at_ms}
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(self._key("incidents"), str(info["dedup_key"]), json.dumps(entry))
+            pipe.pexpire(self._key("incidents"), _INCIDENT_TTL_MS)
+            pipe.execute()
+        except Exception as exc:
+            log.warning("could not keep the PagerDuty incident for a later resolve: %s", self._describe(exc))
 
     def _resolve(self, incidents: list[dict]) -> list[Alert]:
         out = []
@@ -793,7 +940,11 @@ class AlertManager:
             result = self._post(PAGERDUTY, self.pagerduty_url, self._pd_resolve(alert.dedup_key))
             log.info("budget alert %s", alert.message)
             if not result.ok:
-                self._record_failure(result, alert, self.now())
+                now = self.now()
+                self._record_failure(result, alert, now)
+                if result.retryable:  # back in the hash, due later: the incident must not stay open for good
+                    wait = max(self.redeliver_after, result.retry_after or 0.0)
+                    self._reopen_incident(info, _ms(now) + int(wait * 1000))
             out.append(
                 replace(
                     alert,
@@ -838,33 +989,20 @@ class AlertManager:
         return {"routing_key": self.settings.pagerduty_routing_key, "event_action": "resolve", "dedup_key": dedup_key}
 
     def _post(self, channel: str, url: str, payload: Mapping[str, Any]) -> Delivery:
-        """POST JSON with bounded retries and exponential backoff; never raises, never leaks ``url``."""
-        import requests
-
-        status: int | None = None
-        error = ""
-        for attempt in range(1, self.max_attempts + 1):
-            wait = self.backoff_seconds * (2 ** (attempt - 1))
-            try:
-                response = self.http.post(url, json=payload, timeout=self.timeout)
-                status = response.status_code
-                if 200 <= status < 300:
-                    return Delivery(channel, True, attempt, status)
-                body = self.scrub(" ".join((response.text or "").split()))[:120]
-                error = f"HTTP {status}" + (f" {body}" if body else "")
-                retry_after = response.headers.get("Retry-After", "")
-                if status == 429 and retry_after.isdigit():
-                    wait = float(retry_after)
-            except requests.Timeout:
-                status, error = None, f"timeout after {self.timeout:g}s"
-            except requests.RequestException as exc:
-                status, error = None, exc.__class__.__name__  # the exception text carries the URL
-            log.debug("%s delivery attempt %d of %d failed: %s", channel, attempt, self.max_attempts, error)
-            if attempt < self.max_attempts:
-                self.sleep(min(wait, _MAX_BACKOFF_SECONDS))
-        where = _where(url) if channel == SLACK else url
-        log.warning("%s alert delivery to %s failed after %d attempts: %s", channel, where, self.max_attempts, error)
-        return Delivery(channel, False, self.max_attempts, status, error)
+        """POST JSON under the services' retry contract (``delivery.post_json``); never raises, never leaks ``url``."""
+        return post_json(
+            self.http,
+            url,
+            payload,
+            channel=channel,
+            where=_where(url) if channel == SLACK else url,
+            timeout=self.timeout,
+            max_attempts=self.max_attempts,
+            backoff_seconds=self.backoff_seconds,
+            max_wait=self.max_wait,
+            sleep=self.sleep,
+            scrub=self.scrub,
+        )
 
     def _record_failure(self, result: Delivery, alert: Alert, now: datetime) -> None:
         """An ``alert_delivery_failed`` event and an ``alert_failed|{channel}`` count; best effort."""
@@ -1013,6 +1151,22 @@ def _forecast_text(fc: Forecast) -> str:
 
 def _calls(n: int) -> str:
     return f"{n:,} call{'s' if n != 1 else ''}"
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _channel_key(p: _Pending, channel: str) -> str:
+    """The claim on one channel of one alert; beside the condition's, so in the same cluster slot."""
+    return f"{p.claim_key}:to:{channel}"
 
 
 def _safe_id(value: str) -> str:

@@ -4,7 +4,8 @@ Owns every PyGithub call the review makes: reading the Actions event, the pull r
 context and changed files (and the files of the commits since a reviewed head, for the
 incremental review), files of the base branch (the budget config and the prompt templates are
 read from there, never from the PR's head), the one sticky comment (found again by a hidden
-marker, never by its author's name: an Actions ``GITHUB_TOKEN`` cannot read ``/user``), inline
+marker and its author: our login when the token may read ``/user``, else the bot account an Actions
+``GITHUB_TOKEN`` or a GitHub App posts as, ``$ACB_BOT_LOGIN``, default ``github-actions[bot]``), inline
 review comments on added lines, and making model text safe to post (``neutralize``).
 
 PyGithub is imported lazily. API failures become ``GitHubError`` with one line naming the call,
@@ -33,6 +34,9 @@ MARKER_PREFIX = "acme-ci-budget:"
 # GitHub refuses issue comments longer than this many characters.
 COMMENT_LIMIT = 65_536
 COMPARE_FILES_CAP = 300
+# The author of comments made with an Actions GITHUB_TOKEN; a GitHub App posts as "<slug>[bot]".
+ACTIONS_BOT_LOGIN = "github-actions[bot]"
+BOT_LOGIN_ENV = "ACB_BOT_LOGIN"
 BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
 # Extra keyword arguments for github.Github(); tests switch PyGithub's request throttle off here.
 CLIENT_OPTIONS: dict[str, Any] = {}
@@ -56,7 +60,10 @@ def _describe(exc: BaseException, what: str) -> GitHubError:
     errors = data.get("errors") if isinstance(data, Mapping) else None
     if isinstance(errors, list) and errors:
         first = errors[0]
-        detail = first.get("message") if isinstance(first, Mapping) else first
+        if isinstance(first, Mapping):  # {"field": "pull_request_review_thread.line", "message": "could not be ..."}
+            detail = " ".join(str(p) for p in (first.get("field"), first.get("message") or first.get("code")) if p)
+        else:
+            detail = first
         if isinstance(detail, str) and detail:
             message = f"{message}: {detail}" if message else detail
     detail = f"{status} {message or ''}".strip() if status is not None else type(exc).__name__
@@ -267,13 +274,17 @@ def _file_change(raw: Mapping[str, Any]) -> FileChange:
 class PullRequestAPI:
     """One pull request through PyGithub: context, files, base-branch files, the sticky comment, inline comments."""
 
-    def __init__(self, gh: Any, repo: str, number: int) -> None:
+    def __init__(self, gh: Any, repo: str, number: int, *, bot_login: str | None = None) -> None:
         self.gh = gh
         self.repo_name = repo
         self.number = number
+        # Whose comments are ours when the token cannot read /user: $ACB_BOT_LOGIN (a GitHub App's
+        # "<slug>[bot]") or the Actions GITHUB_TOKEN's author.
+        self.bot_login = (bot_login or os.environ.get(BOT_LOGIN_ENV) or ACTIONS_BOT_LOGIN).strip()
         self._repo: Any = None
         self._pull: Any = None
         self._login: str | bool | None = False  # False: not looked up yet
+        self._files: PullFiles | None = None
 
     # lookups
 
@@ -320,20 +331,29 @@ class PullRequestAPI:
         )
 
     def files(self) -> PullFiles:
-        """Every file the API lists (it stops at 3,000; ``total`` keeps the true count)."""
+        """Every file the API lists (it stops at 3,000; ``total`` keeps the true count). Read once."""
         from github import GithubException
 
-        try:
-            changes = tuple(_file_change(f.raw_data) for f in self.pull.get_files())
-        except GithubException as exc:
-            raise _describe(exc, f"list files of #{self.number}") from None
-        total = max(int(self.pull.changed_files or 0), len(changes))
-        return PullFiles(changes, total)
+        if self._files is None:
+            try:
+                changes = tuple(_file_change(f.raw_data) for f in self.pull.get_files())
+            except GithubException as exc:
+                raise _describe(exc, f"list files of #{self.number}") from None
+            total = max(int(self.pull.changed_files or 0), len(changes))
+            self._files = PullFiles(changes, total)
+        return self._files
 
     def files_since(self, base_sha: str, head_sha: str) -> tuple[FileChange, ...] | None:
-        """Files changed by the commits from ``base_sha`` to ``head_sha``; None when that cannot be told
-        (history rewritten by a force-push, diverged, or more files than compare lists): review all."""
+        """The PR's own changes in the commits from ``base_sha`` to ``head_sha``; None when that cannot be
+        told (history rewritten by a force-push, diverged, more files than compare lists, or a PR file
+        list GitHub cut short): review all.
+
+        Compare also lists what a merge of the base branch brought in; only files and lines the
+        PR's own diff (``pulls/N/files``) has are kept (``diff_scope.restrict_to_pull``).
+        """
         from github import GithubException
+
+        from acme_ci_budget.diff_scope import restrict_to_pull
 
         try:
             comparison = self.repo.compare(base_sha, head_sha)
@@ -347,7 +367,14 @@ class PullRequestAPI:
             return ()
         if status != "ahead" or len(raw_files) >= COMPARE_FILES_CAP:
             return None
-        return tuple(_file_change(raw) for raw in raw_files)
+        listed = self.files()
+        if listed.not_listed:
+            return None  # a compare file missing from a cut list may still be the PR's own
+        try:
+            return restrict_to_pull((_file_change(raw) for raw in raw_files), listed.files)
+        except DiffError as exc:  # a patch we cannot read: the whole PR is reviewed instead
+            log.warning("compare %s...%s: %s; reviewing the whole pull request", base_sha[:12], head_sha[:12], exc)
+            return None
 
     def base_file(self, path: str, ref: str) -> str | None:
         """Text of ``path`` on ``ref`` (the base branch); None when it does not exist there."""
@@ -386,14 +413,19 @@ class PullRequestAPI:
         return self._login or None
 
     def _trusted(self, comment: Any) -> bool:
-        """Only our own comments count: anyone can paste the marker into a comment of theirs."""
+        """Only our own comments count: anyone (another bot too) can paste the marker into a comment of theirs.
+
+        With a token that may read /user, ours are the ones by that login. An Actions
+        ``GITHUB_TOKEN`` (or an App installation token) gets 403 there, so ours are the bot
+        account's: ``bot_login`` (``github-actions[bot]`` unless configured).
+        """
         user = comment.user
         if user is None:
             return False
         login = self.own_login()
         if login is not None:
             return user.login == login
-        return user.type == "Bot"
+        return user.type == "Bot" and str(user.login or "").casefold() == self.bot_login.casefold()
 
     def find_sticky(self, workflow_id: str) -> Sticky:
         """The newest comment of ours carrying the workflow's marker, and any older ones."""

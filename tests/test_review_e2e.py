@@ -287,6 +287,37 @@ def test_first_push_creates_the_comment_second_push_updates_it(action: Action) -
     assert len(action.model.message_requests) == 2
 
 
+def test_after_a_merge_of_the_base_branch_only_the_prs_own_new_lines_are_reviewed(action: Action) -> None:
+    action.pull()
+    action.model.enqueue(ok(review_json("First look.")))
+    assert action.run().code == 0
+    main_file = "@@ -0,0 +1,3 @@\n+def from_main():\n+    MAIN_ONLY = 1\n+    return MAIN_ONLY"
+    main_edit = "@@ -40,3 +40,3 @@ def h():\n     x = 1\n-    y = 2\n+    y = MAIN_EDIT\n     return x"
+    action.gh.merge_base_into_pull(
+        REPO, 7, merge_sha="m3", base_sha="b2",
+        base_files=[pr_file("src/main.py", main_file, status="added"), pr_file("src/app.py", main_edit)],
+    )
+    # the author then pushes h4: one more line of their own in src/app.py
+    pushed = "@@ -10,3 +10,5 @@ def f():\n     a = 1\n-    b = 2\n+    b = 3\n+    c = 4\n+    d = PR_NEW\n     return a"
+    action.gh.update_pull(REPO, 7, head_sha="h4", files=[pr_file("src/app.py", pushed)])
+    own_new = "@@ -12,2 +12,3 @@ def f():\n     c = 4\n+    d = PR_NEW\n     return a"
+    action.gh.set_compare(REPO, "h1", "h4", commits=["m3", "h4"], files=[
+        pr_file("src/main.py", main_file, status="added"), pr_file("src/app.py", own_new + "\n" + main_edit),
+    ])
+    action.event(head_sha="h4")
+    findings = [{"path": "src/app.py", "line": 13, "severity": "low", "title": "name d", "body": "Say what d is."}]
+    action.model.enqueue(ok(review_json("d is new.", findings)))
+    run = action.run(ACB_INLINE_COMMENTS="true")
+    assert run.code == 0, run.stderr
+    sent = action.model.message_requests[-1].json["messages"][0]["content"]
+    assert "PR_NEW" in sent
+    assert "MAIN_ONLY" not in sent and "MAIN_EDIT" not in sent  # the base branch's changes: not reviewed, not paid for
+    [comment] = action.comments()
+    assert reviewed_head(comment["body"]) == "h4" and "d is new." in comment["body"]
+    [inline] = action.gh.review_comments(REPO, 7)
+    assert (inline["path"], inline["line"], inline["commit_id"]) == ("src/app.py", 13, "h4")
+
+
 def test_rewritten_history_falls_back_to_the_whole_diff(action: Action) -> None:
     action.pull()
     action.model.enqueue(ok(review_json("one")))
