@@ -49,12 +49,12 @@ from urllib.parse import urlsplit
 
 from acme_ci_budget import gha
 from acme_ci_budget.config import Config, load_config
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.money import fmt_usd, pct
+from acme_ci_budget.core.redact import scrub, url_passwords
 from acme_ci_budget.delivery import CAS_SCRIPT, FAILED, SENT, Delivery, due_ms, pending_value, post_json, retry_value
-from acme_ci_budget.errors import AcmeError
 from acme_ci_budget.forecast import Forecast, day_costs, local_date, project_month
 from acme_ci_budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
-from acme_ci_budget.money import fmt_usd, pct
-from acme_ci_budget.redact import scrub, url_passwords
 
 log = logging.getLogger("acme_ci_budget.alerts")
 
@@ -1055,7 +1055,7 @@ def _jinja() -> Any:
     if _JINJA is None:
         import jinja2
 
-        from acme_ci_budget.resources import templates_dir
+        from acme_ci_budget.core.resources import templates_dir
 
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir())),

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.money import usd_to_nano
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.strict_yaml import load_yaml
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.globs import GlobError, glob_regex
+from acme_ci_budget.core.money import usd_to_nano
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.strict_yaml import load_yaml
 
 CONFIG_ENV = "ACME_BUDGET_CONFIG"
 LOCAL_CONFIG = Path(".github") / "acme-budget.yml"
@@ -261,7 +262,7 @@ def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate the budget config; ``None`` follows the search order."""
-    from acme_ci_budget.files import MAX_CONFIG_BYTES, read_bounded
+    from acme_ci_budget.core.files import MAX_CONFIG_BYTES, read_bounded
 
     resolved = resolve_config_path(path)
     text = read_bounded(resolved, MAX_CONFIG_BYTES, str(resolved), kind="config file", error=ConfigError)
@@ -272,7 +273,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML text into a ``Config``; ``source`` names the file in errors."""
     import yaml
 
-    from acme_ci_budget.files import MAX_CONFIG_BYTES
+    from acme_ci_budget.core.files import MAX_CONFIG_BYTES
 
     # The same bound as a file read: text fetched from a branch is as untrusted as a file.
     if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
@@ -376,14 +377,13 @@ class _Validator:
         return tuple(self.string(item, f"{where}[{i}]") for i, item in enumerate(value))
 
     def globs(self, value: Any, where: str) -> tuple[str, ...]:
-        """A list of path globs (``diffs.glob_regex`` semantics), each one checked to compile."""
-        from acme_ci_budget.diffs import DiffError, glob_regex
+        """A list of path globs (``core.globs`` semantics), each one checked to compile."""
 
         patterns = self.strings(value, where)
         for i, pattern in enumerate(patterns):
             try:
                 re.compile(glob_regex(pattern))
-            except (DiffError, re.error) as exc:
+            except (GlobError, re.error) as exc:
                 raise self.fail(f"{where}[{i}]", f"bad glob {pattern!r} ({exc})") from None
         return patterns
 

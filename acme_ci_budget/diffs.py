@@ -7,7 +7,7 @@ change touches security-sensitive paths, and which new-file lines an inline
 review comment may target.
 
 It must not call GitHub or the model, read configuration files, or estimate
-tokens any other way than acme_ci_budget.tokens (the one shared estimator).
+tokens any other way than acme_ci_budget.core.tokens (the one shared estimator).
 
 Clipping (after pr-agent's compression), given a token budget:
 
@@ -36,12 +36,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 # The module, not the function: one estimator, and a test that swaps it for a
 # stranger one reaches the clipper too.
-from acme_ci_budget import tokens as _tokens
+from acme_ci_budget.core import globs as _globs
+from acme_ci_budget.core import tokens as _tokens
 
 STATUSES = ("added", "modified", "removed", "renamed")
 
@@ -200,79 +200,16 @@ class ClippedDiff:
 # Globs
 
 
-def _segment_regex(seg: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(seg):
-        c = seg[i]
-        if c == "*":
-            while i < len(seg) and seg[i] == "*":
-                i += 1
-            out.append("[^/]*")
-            continue
-        if c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = i + 1
-            if j < len(seg) and seg[j] in "!^":
-                j += 1
-            if j < len(seg) and seg[j] == "]":
-                j += 1
-            j = seg.find("]", j)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = seg[i + 1 : j]
-                negate = body[:1] in ("!", "^") and body != ""
-                if negate:
-                    body = body[1:]
-                body = body.replace("\\", "\\\\").replace("[", "\\[")
-                out.append(f"[^/{body}]" if negate else f"[{body}]")
-                i = j + 1
-                continue
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
 def glob_regex(pattern: str) -> str:
-    """Regex source for one glob over a POSIX relative path.
-
-    ``**`` as a whole segment matches zero or more directories; ``*``, ``?`` and ``[...]``
-    stay within one segment. A pattern with no ``/`` matches the file name at any depth (as in
-    .gitignore); a pattern with a ``/`` is anchored at the repository root; a trailing ``/``
-    means everything under that directory.
-    """
-    if not isinstance(pattern, str) or not pattern.strip("/"):
-        raise DiffError(f"empty glob pattern {pattern!r}")
-    pattern = pattern.lstrip("/")
-    if pattern.endswith("/"):
-        pattern += "**"
-    if "/" not in pattern:
-        pattern = "**/" + pattern
-    segs = pattern.split("/")
-    out: list[str] = []
-    for idx, seg in enumerate(segs):
-        last = idx == len(segs) - 1
-        if seg == "**":
-            out.append(".*" if last else "(?:[^/]+/)*")
-        else:
-            out.append(_segment_regex(seg) + ("" if last else "/"))
-    return "".join(out)
+    """``core.globs.glob_regex``, raising ``DiffError`` (diff policy input) for an empty pattern."""
+    try:
+        return _globs.glob_regex(pattern)
+    except _globs.GlobError as exc:
+        raise DiffError(str(exc)) from None
 
 
-@lru_cache(maxsize=512)
-def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{glob_regex(p)})" for p in patterns), re.DOTALL)
-
-
-def path_matches(path: str, patterns: Iterable[str]) -> bool:
-    """True if ``path`` matches any of the globs (semantics: see ``glob_regex``)."""
-    rx = _compiled(tuple(patterns))
-    return bool(rx is not None and rx.fullmatch(path))
+_compiled = _globs.compiled
+path_matches = _globs.path_matches
 
 
 # ---------------------------------------------------------------------------

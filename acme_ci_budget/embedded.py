@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.core.errors import AcmeError
 
 AOF = "appendonly.aof"
 PIDFILE, LOGFILE = "redis.pid", "redis.log"

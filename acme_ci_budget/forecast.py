@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from acme_ci_budget.money import pct
+from acme_ci_budget.core.money import pct
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 # The one Redis URL parser (``redact``) decides what is a password; this module only masks it.
-from acme_ci_budget.redact import redact_url, url_passwords
+from acme_ci_budget.core.redact import redact_url, url_passwords
 
 # The runner rejects a step summary above 1 MiB; keep within it rather than lose all of it.
 SUMMARY_LIMIT_BYTES = 1024 * 1024

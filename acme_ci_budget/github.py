@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from acme_ci_budget.core.errors import AcmeError, UsageError
 from acme_ci_budget.diffs import DiffError, FileChange, added_lines
-from acme_ci_budget.errors import AcmeError, UsageError
 
 log = logging.getLogger("acme_ci_budget.github")
 
@@ -159,7 +159,7 @@ def read_event(env: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     path = env.get("GITHUB_EVENT_PATH")
     if not path:
         return None
-    from acme_ci_budget.files import MAX_EVENT_BYTES, read_bounded
+    from acme_ci_budget.core.files import MAX_EVENT_BYTES, read_bounded
 
     text = read_bounded(path, MAX_EVENT_BYTES, f"GITHUB_EVENT_PATH {path}", kind="event file")
     try:

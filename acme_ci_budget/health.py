@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acme_ci_budget.config import Config, Workflow
-from acme_ci_budget.money import fmt_usd
+from acme_ci_budget.core.money import fmt_usd
 
 OK, WARN, CRIT = "OK", "WARN", "CRIT"
 _RANK = {OK: 0, WARN: 1, CRIT: 2}

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from acme_ci_budget.tokens import estimate_tokens
+from acme_ci_budget.core.tokens import estimate_tokens
 
 log = logging.getLogger("acme_ci_budget.client")
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from acme_ci_budget import gha
-from acme_ci_budget.money import fmt_usd
+from acme_ci_budget.core.money import fmt_usd
 
 log = logging.getLogger("acme_ci_budget.journal")
 

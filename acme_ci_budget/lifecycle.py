@@ -20,8 +20,8 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from acme_ci_budget.core.resources import PACKAGE_DIR
 from acme_ci_budget.models_api import ACTIVE, DEPRECATED, RETIRED, ModelInfo
-from acme_ci_budget.resources import PACKAGE_DIR
 
 if TYPE_CHECKING:
     from acme_ci_budget.config import Config

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.core.errors import AcmeError
 
 ACTIVE, DEPRECATED, RETIRED = "active", "deprecated", "retired"
 STATES = (ACTIVE, DEPRECATED, RETIRED)

@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.money import NANO_PER_USD
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.money import NANO_PER_USD
 
 EVENT_TYPES = ("call", "block", "failure", "hold_expired", "admin_reset")
 INT_FIELDS = frozenset(

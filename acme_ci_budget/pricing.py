@@ -30,8 +30,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from acme_ci_budget import model_ids
-from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.money import NANO_PER_USD
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.money import NANO_PER_USD
 
 # Anthropic's published multipliers, used only when an override gives no cache prices.
 CACHE_WRITE_MULTIPLIER = Decimal("1.25")

@@ -27,8 +27,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from acme_ci_budget.config import Config, Workflow
-from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.money import nano_to_usd, pct
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.pricing import min_cacheable_tokens
 from acme_ci_budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 
@@ -671,7 +671,7 @@ def _org_days(workflows: tuple[WorkflowReport, ...] | list[WorkflowReport]) -> d
 def _opportunities(
     config: Config, workflows: tuple[WorkflowReport, ...], state: str, elapsed: int, n_days: int
 ) -> list[Opportunity]:
-    from acme_ci_budget.money import fmt_usd
+    from acme_ci_budget.core.money import fmt_usd
 
     found: list[Opportunity] = []
     for wf in workflows:
@@ -758,7 +758,7 @@ def _cache_rule(cfg: Workflow, wf: WorkflowReport) -> list[Opportunity]:
 
 
 def _budget_rules(cfg: Workflow, wf: WorkflowReport, state: str, elapsed: int, n_days: int) -> list[Opportunity]:
-    from acme_ci_budget.money import fmt_usd
+    from acme_ci_budget.core.money import fmt_usd
 
     found = []
     # Judge a month by its forecast once a week of it has passed; a finished month by its spend.

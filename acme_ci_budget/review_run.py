@@ -28,10 +28,10 @@ from typing import Any
 
 from acme_ci_budget import gha
 from acme_ci_budget.config import Config, Workflow, load_config, parse_config
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.files import MAX_DIFF_BYTES, MAX_TICKET_BYTES, read_bounded
-from acme_ci_budget.money import fmt_usd, nano_to_decimal, pct
-from acme_ci_budget.resources import starter_config_path
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.files import MAX_DIFF_BYTES, MAX_TICKET_BYTES, read_bounded
+from acme_ci_budget.core.money import fmt_usd, nano_to_decimal, pct
+from acme_ci_budget.core.resources import starter_config_path
 
 log = logging.getLogger("acme_ci_budget.review_run")
 
@@ -959,9 +959,9 @@ def run_qa_testgen(
     report.lines.append(f"Ticket {options.ticket_id or '(no id)'}: {'simple' if request.simple else 'standard'}")
     try:
         if options.dry_run:
+            from acme_ci_budget.core.tokens import estimate_messages_tokens
             from acme_ci_budget.pricing import cost_nano
             from acme_ci_budget.router import TaskRouter
-            from acme_ci_budget.tokens import estimate_messages_tokens
 
             tokens = estimate_messages_tokens(request.messages, request.system)
             decision = TaskRouter(config).route(

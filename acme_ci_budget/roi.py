@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from acme_ci_budget.config import Config
-from acme_ci_budget.money import fmt_usd, nano_to_usd, usd_to_nano
+from acme_ci_budget.core.money import fmt_usd, nano_to_usd, usd_to_nano
 
 BASIS_LABELS = {
     "monthly_hours": "fixed monthly hours per role",

@@ -4,7 +4,7 @@ Owns the routing rules of a workflow (``workflows.<id>.routing`` in the config),
 this order, the first that fires deciding the model and being reported as the reason:
 
 1. explicit context: ``{"is_complex": True}`` -> complex model, ``{"is_simple": True}`` -> simple model;
-2. input size: the request's input, measured with THE estimator (``acme_ci_budget.tokens``, the one
+2. input size: the request's input, measured with THE estimator (``acme_ci_budget.core.tokens``, the one
    the ledger holds against), above ``threshold_tokens`` -> complex model;
 3. complexity keywords, matched as whole words, case-insensitively ("design" matches "Design the
    API" and "re-design", not "designated" or "designs") -> complex model;
@@ -41,8 +41,8 @@ from functools import lru_cache
 from typing import Any
 
 from acme_ci_budget.config import Config, Routing, load_config
+from acme_ci_budget.core.tokens import estimate_tokens
 from acme_ci_budget.pricing import price_for
-from acme_ci_budget.tokens import estimate_tokens
 
 # Machine-readable names of the rules, in the order they are tried.
 RULE_CONTEXT_COMPLEX = "context_complex"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from acme_ci_budget.client import ModelCallError
-from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 
 if TYPE_CHECKING:
     from acme_ci_budget.client import BudgetedClient, CompletionResult

@@ -77,8 +77,8 @@ from functools import lru_cache
 from typing import Any
 
 from acme_ci_budget.config import Config, Workflow
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.money import nano_to_usd, pct
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.offline_model import MESSAGE_FRAMING_TOKENS, OfflineModel, chars_for_tokens, real_tokens
 
 SIGMA = 0.35

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.core.errors import AcmeError
 
 log = logging.getLogger("acme_ci_budget.slack_post")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.redact import query_values, redact_url, scrub, split_url, url_passwords
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.redact import query_values, redact_url, scrub, split_url, url_passwords
 
 __all__ = ["StoreError", "connect", "embedded_path", "prefix", "redact_url", "url_passwords"]
 

@@ -26,10 +26,10 @@ from acme_ci_budget.client import (
     ModelTimeoutError,
 )
 from acme_ci_budget.config import load_config
-from acme_ci_budget.errors import UsageError
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
     estimate_request_tokens,

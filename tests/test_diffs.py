@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acme_ci_budget import tokens
+from acme_ci_budget.core import tokens
+from acme_ci_budget.core.tokens import estimate_tokens
 from acme_ci_budget.diffs import (
     REASON_BINARY,
     REASON_BUDGET,
@@ -31,7 +32,6 @@ from acme_ci_budget.diffs import (
     render_diff,
     right_side_lines,
 )
-from acme_ci_budget.tokens import estimate_tokens
 
 # Produced by `git diff --cached -M` (git 2.39) on a scratch repository. <TAB> stands for the tab git
 # puts after a file name that contains a space; the octal escapes are git's quoting of "café.md".

@@ -18,7 +18,7 @@ import github as pygithub
 import pytest
 
 from acme_ci_budget import github as gh_mod
-from acme_ci_budget.errors import UsageError
+from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.github import (
     COMMENT_LIMIT,
     GitHubError,

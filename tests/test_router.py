@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acme_ci_budget.config import ConfigError, load_config
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_tokens
 from acme_ci_budget.pricing import price_for
-from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.router import (
     CHANGE_TOKENS,
     CHANGED_PATHS,
@@ -23,7 +24,6 @@ from acme_ci_budget.router import (
     cheapest_model,
     match_keyword,
 )
-from acme_ci_budget.tokens import estimate_tokens
 
 # The lab's two model roles, read from the shipped config (dev_assistant routes between them) rather than named
 # here, so a model migration changes the config, not the tests.

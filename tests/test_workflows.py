@@ -18,11 +18,11 @@ import pytest
 
 from acme_ci_budget.client import BudgetedClient
 from acme_ci_budget.config import load_config
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.diffs import FileChange
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.resources import default_config_path
 from acme_ci_budget.router import TaskRouter
-from acme_ci_budget.tokens import estimate_messages_tokens
 from acme_ci_budget.workflows import (
     ALL_TEMPLATES,
     QA_SYSTEM,

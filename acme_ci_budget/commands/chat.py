@@ -142,7 +142,7 @@ def _tokens(session: Any) -> str:
 
 def gauge(session: Any, result: Any) -> str:
     """The one line after each reply."""
-    from acme_ci_budget.money import fmt_usd
+    from acme_ci_budget.core.money import fmt_usd
 
     daily = result.budget.get("daily", {})
     parts = [
@@ -165,7 +165,7 @@ def gauge(session: Any, result: Any) -> str:
 
 
 def _status(client: Any, session: Any) -> str:
-    from acme_ci_budget.money import fmt_usd
+    from acme_ci_budget.core.money import fmt_usd
 
     wf = client.enforcer.workflow_status(session.workflow_id)
     return (

@@ -49,8 +49,8 @@ def init(path: str, force: bool) -> None:
     $SLACK_WEBHOOK_URL / $PAGERDUTY_ROUTING_KEY are set. Refuses to overwrite without --force.
     """
     from acme_ci_budget.config import parse_config
-    from acme_ci_budget.errors import UsageError
-    from acme_ci_budget.resources import starter_config_path
+    from acme_ci_budget.core.errors import UsageError
+    from acme_ci_budget.core.resources import starter_config_path
 
     target = Path(path)
     text = starter_config_path().read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from acme_ci_budget.commands._options import config_option, echo_json, format_option, load
-from acme_ci_budget.money import fmt_usd, nano_to_decimal, nano_to_usd
+from acme_ci_budget.core.money import fmt_usd, nano_to_decimal, nano_to_usd
 
 
 @click.command()

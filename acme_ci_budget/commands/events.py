@@ -36,7 +36,7 @@ def events(
     Times are read and printed in the config's timezone; costs are exact (cost_nano, and
     cost_usd as a decimal string), so exported sums reconcile with `status`.
     """
-    from acme_ci_budget.errors import UsageError
+    from acme_ci_budget.core.errors import UsageError
     from acme_ci_budget.ledger import BudgetEnforcer
     from acme_ci_budget.monitor_export import iter_events, parse_time, write_csv, write_jsonl
 

@@ -117,7 +117,7 @@ def _build(config, redis_url: str | None, month: str, ephemeral_ledger: bool):
 
 
 def _post(config, result, artifact_url: str | None) -> None:
-    from acme_ci_budget.errors import UsageError
+    from acme_ci_budget.core.errors import UsageError
     from acme_ci_budget.render import render_markdown
     from acme_ci_budget.slack_post import post_markdown
 

@@ -144,7 +144,7 @@ def _days_in(month: str, days: int | None) -> int:
 
 
 def _usd(nano: int | None, places: int = 2) -> str:
-    from acme_ci_budget.money import fmt_usd
+    from acme_ci_budget.core.money import fmt_usd
 
     return "n/a" if nano is None else fmt_usd(nano, places)
 

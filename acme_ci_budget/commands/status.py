@@ -7,7 +7,7 @@ import time
 import click
 
 from acme_ci_budget.commands._options import config_option, echo_json, format_option, load, redis_option
-from acme_ci_budget.money import fmt_usd
+from acme_ci_budget.core.money import fmt_usd
 
 
 @click.command()

@@ -22,8 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.resources import templates_dir
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import templates_dir
 
 # Workflow module name -> the budget config's workflow id it charges by default.
 WORKFLOW_IDS: Mapping[str, str] = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from acme_ci_budget.errors import UsageError
+from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.workflows import PM_SYSTEM, PromptTemplates, default_templates
 from acme_ci_budget.workflows.dev_assistant import fence
 

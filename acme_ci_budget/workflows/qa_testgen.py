@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from acme_ci_budget.errors import UsageError
+from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.workflows import QA_SYSTEM, QA_TASK, PromptTemplates, data_delimiters, default_templates
 from acme_ci_budget.workflows._task import TaskRequest, complete
 

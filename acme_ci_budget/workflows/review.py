@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from acme_ci_budget.config import Config, Workflow
+from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 from acme_ci_budget.diffs import ClippedDiff, DiffPolicy, FileChange, clip_diff, render_file
 from acme_ci_budget.router import CHANGE_TOKENS, CHANGED_PATHS
-from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
 from acme_ci_budget.workflows import (
     REVIEW_SYSTEM,
     REVIEW_TASK,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from acme_ci_budget.errors import UsageError
+from acme_ci_budget.core.errors import UsageError
 
 # Each limit is far above a real input of its kind and far below what would hurt a runner.
 MAX_CONFIG_BYTES = 1024 * 1024  # a budget config is a few KB

@@ -1,4 +1,4 @@
-"""Where packaged data lives: the default config, the Jinja templates, the Lua scripts.
+"""Where packaged data lives: the default config, the Jinja templates, the Lua scripts, the lifecycle table.
 
 In a wheel, ``templates/`` and the default config are copied inside the package;
 in a source checkout (editable install) they sit at the repository root. This
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+# this module sits in acme_ci_budget/core/; the data hangs off the package root
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _REPO_ROOT = PACKAGE_DIR.parent
 
 
@@ -29,4 +30,9 @@ def starter_config_path() -> Path:
 
 
 def lua_path(name: str) -> Path:
-    return PACKAGE_DIR / "lua" / name
+    return PACKAGE_DIR / "ledger" / "lua" / name
+
+
+def lifecycle_table_path() -> Path:
+    """The bundled model lifecycle table (``catalog/model_lifecycle.json``)."""
+    return PACKAGE_DIR / "catalog" / "model_lifecycle.json"
