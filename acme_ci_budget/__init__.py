@@ -15,7 +15,7 @@ _EXPORTS = {
     "load_config": "acme_ci_budget.config",
     "Config": "acme_ci_budget.config",
     "ConfigError": "acme_ci_budget.config",
-    "calculate_cost": "acme_ci_budget.pricing",
+    "calculate_cost": "acme_ci_budget.catalog.pricing",
     "build_estimate": "acme_ci_budget.estimate",
     "BudgetEnforcer": "acme_ci_budget.ledger",
     "TaskRouter": "acme_ci_budget.router",

@@ -47,7 +47,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from acme_ci_budget import gha
 from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import fmt_usd, pct
@@ -55,6 +54,7 @@ from acme_ci_budget.core.redact import scrub, url_passwords
 from acme_ci_budget.delivery import CAS_SCRIPT, FAILED, SENT, Delivery, due_ms, pending_value, post_json, retry_value
 from acme_ci_budget.forecast import Forecast, day_costs, local_date, project_month
 from acme_ci_budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
+from acme_ci_budget.integrations import gha
 
 log = logging.getLogger("acme_ci_budget.alerts")
 

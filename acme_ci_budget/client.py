@@ -34,13 +34,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from acme_ci_budget.catalog.pricing import UnknownModelError, cost_nano, price_for
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.errors import AcmeError, UsageError
 from acme_ci_budget.core.money import fmt_usd, nano_to_usd, pct
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 from acme_ci_budget.input_count import InputCount, count_input, needs_exact_count
 from acme_ci_budget.ledger import BudgetEnforcer, Clock, Reservation, Settlement
-from acme_ci_budget.pricing import UnknownModelError, cost_nano, price_for
 from acme_ci_budget.retry_policy import Attempts, is_retryable
 from acme_ci_budget.router import RouteDecision, TaskRouter
 

@@ -728,8 +728,8 @@ class _Validator:
 
         A name the snapshot would only match by prefix (``claude-3-5-haiku-20241022-typo``) is an error.
         """
-        from acme_ci_budget import model_ids
-        from acme_ci_budget.pricing import UnknownModelError, price_for
+        from acme_ci_budget.catalog import model_ids
+        from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
 
         self.check_override_families(config.pricing)
         for wf in config.workflows.values():
@@ -754,7 +754,7 @@ class _Validator:
 
     def check_override_families(self, pricing: Mapping[str, PriceOverride]) -> None:
         """Two dated overrides of one family need an alias override too, or an alias reply's price is a guess."""
-        from acme_ci_budget import model_ids
+        from acme_ci_budget.catalog import model_ids
 
         families: dict[str, list[str]] = {}
         for key in pricing:

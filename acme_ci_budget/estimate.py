@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP
 
+from acme_ci_budget.catalog.pricing import min_cacheable_tokens, price_for
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.money import NANO_PER_USD
-from acme_ci_budget.pricing import min_cacheable_tokens, price_for
 
 _NANO_PER_MTOK_USD = NANO_PER_USD // 1_000_000  # $1 per million tokens is 1,000 nano per token
 

@@ -50,7 +50,7 @@ class Health:
 
 def worst_call_nano(workflow: Workflow, pricing: Mapping[str, Any] | None = None) -> int:
     """The largest hold one routed call of ``workflow`` can take (module docstring, rule 2)."""
-    from acme_ci_budget.pricing import cost_nano
+    from acme_ci_budget.catalog.pricing import cost_nano
 
     hard = workflow.per_task_tokens.hard
     output = min(max(workflow.routing.max_tokens.values()), hard)

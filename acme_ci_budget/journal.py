@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from acme_ci_budget import gha
 from acme_ci_budget.core.money import fmt_usd
+from acme_ci_budget.integrations import gha
 
 log = logging.getLogger("acme_ci_budget.journal")
 

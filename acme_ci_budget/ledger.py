@@ -22,13 +22,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from acme_ci_budget.catalog.pricing import calculate_cost as _calculate_cost
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.core.resources import lua_path
 from acme_ci_budget.ledger_status import StatusReads, is_connection_error
-from acme_ci_budget.pricing import calculate_cost as _calculate_cost
-from acme_ci_budget.pricing import cost_nano
 from acme_ci_budget.store import connect, prefix, redact_url
 
 log = logging.getLogger("acme_ci_budget.ledger")

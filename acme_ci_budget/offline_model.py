@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from acme_ci_budget.pricing import min_cacheable_tokens
+from acme_ci_budget.catalog.pricing import min_cacheable_tokens
 
 REAL_CHARS_PER_TOKEN = 3.8
 MESSAGE_FRAMING_TOKENS = 3

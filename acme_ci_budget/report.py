@@ -26,10 +26,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from acme_ci_budget.catalog.pricing import min_cacheable_tokens
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd, pct
-from acme_ci_budget.pricing import min_cacheable_tokens
 from acme_ci_budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 
 Clock = Callable[[], datetime]

@@ -11,7 +11,7 @@ step outputs, a job summary and annotations. Model text reaches the log only ins
 ``::stop-commands::`` and the summary only when asked.
 
 Budget limits are the ledger's, routing the router's, prompts the workflow modules', API calls
-``acme_ci_budget.github``'s. Nothing here prints a secret: the keys are masked first and never
+``acme_ci_budget.integrations.github``'s. Nothing here prints a secret: the keys are masked first and never
 formatted into a message.
 """
 
@@ -26,12 +26,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from acme_ci_budget import gha
 from acme_ci_budget.config import Config, Workflow, load_config, parse_config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.files import MAX_DIFF_BYTES, MAX_TICKET_BYTES, read_bounded
 from acme_ci_budget.core.money import fmt_usd, nano_to_decimal, pct
 from acme_ci_budget.core.resources import starter_config_path
+from acme_ci_budget.integrations import gha
 
 log = logging.getLogger("acme_ci_budget.review_run")
 
@@ -239,8 +239,8 @@ def models_check_stop(config: Config, workflow_id: str, options: TaskOptions, an
     too: the run goes on and its own call reports what is wrong (no key, no network) as it always did."""
     from datetime import date
 
-    from acme_ci_budget.lifecycle import check_online, named_models
-    from acme_ci_budget.models_api import ModelsAPI, ModelsAPIError
+    from acme_ci_budget.catalog.lifecycle import check_online, named_models
+    from acme_ci_budget.integrations.models_api import ModelsAPI, ModelsAPIError
 
     timeout = min(30.0, options.timeout_seconds or 30.0)
     api = ModelsAPI(anthropic_client, api_key=options.api_key, timeout=timeout)
@@ -473,7 +473,7 @@ class ReviewRun:
     # --- local diff ----------------------------------------------------------------------------
 
     def _local(self) -> None:
-        from acme_ci_budget.diffs import DiffError, parse_unified_diff
+        from acme_ci_budget.diffs.unified import DiffError, parse_unified_diff
         from acme_ci_budget.workflows import default_templates
         from acme_ci_budget.workflows.review import ReviewSubject
 
@@ -493,7 +493,7 @@ class ReviewRun:
     # --- a pull request ------------------------------------------------------------------------
 
     def _target(self) -> tuple[str, int, Any]:
-        from acme_ci_budget.github import pull_request_from_event, read_event
+        from acme_ci_budget.integrations.github import pull_request_from_event, read_event
 
         o = self.opts
         if o.repo or o.pr is not None:
@@ -512,7 +512,7 @@ class ReviewRun:
         return info.repo, info.number, info
 
     def _github(self, repo: str, number: int) -> Any:
-        from acme_ci_budget.github import PullRequestAPI, connect
+        from acme_ci_budget.integrations.github import PullRequestAPI, connect
 
         gh = self.gh if self.gh is not None else connect(self.opts.github_token, self.opts.api_url)
         return PullRequestAPI(gh, repo, number)
@@ -713,7 +713,7 @@ class ReviewRun:
             inline=inline,
         )
         if self.opts.summary_review:
-            from acme_ci_budget.github import neutralize
+            from acme_ci_budget.integrations.github import neutralize
 
             self.report.extra_markdown = "#### Review\n\n" + neutralize(outcome.review.summary)
 
@@ -734,7 +734,7 @@ class ReviewRun:
             enabled = self.config.review.inline_comments
         if not enabled or self.api is None or head_sha is None or not review.findings:
             return None
-        from acme_ci_budget.github import GitHubError, changed_paths, neutralize
+        from acme_ci_budget.integrations.github import GitHubError, changed_paths, neutralize
 
         def render(finding: Any) -> str:
             icon = SEVERITY_ICONS.get(finding.severity, "")
@@ -752,7 +752,7 @@ class ReviewRun:
     # --- output --------------------------------------------------------------------------------
 
     def _dry_run(self, request: Any, workflow: Workflow) -> None:
-        from acme_ci_budget.pricing import cost_nano
+        from acme_ci_budget.catalog.pricing import cost_nano
         from acme_ci_budget.router import TaskRouter
 
         assert self.config is not None
@@ -813,7 +813,7 @@ class ReviewRun:
             return
         if self.opts.dry_run:
             return
-        from acme_ci_budget.github import GitHubError
+        from acme_ci_budget.integrations.github import GitHubError
 
         try:
             url = self.api.write_sticky(body, self.sticky, self.opts.comment_behavior)
@@ -834,7 +834,7 @@ class ReviewRun:
         gauge: Gauge | None,
         inline: Any,
     ) -> str:
-        from acme_ci_budget.github import md_code, neutralize, state_marker, sticky_marker
+        from acme_ci_budget.integrations.github import md_code, neutralize, state_marker, sticky_marker
         from acme_ci_budget.workflows import REVIEW_COMMENT
         from acme_ci_budget.workflows.review import MAX_OMITTED_LISTED
 
@@ -934,7 +934,7 @@ def run_qa_testgen(
 ) -> RunOutcome:
     """Generate a test plan for a ticket under the QA budget, write it to a file, report the run."""
     from acme_ci_budget.client import ModelCallError, ModelTimeoutError
-    from acme_ci_budget.github import neutralize
+    from acme_ci_budget.integrations.github import neutralize
     from acme_ci_budget.workflows import qa_testgen
 
     _mask_secrets(options.api_key, redis_url=options.redis_url)
@@ -959,8 +959,8 @@ def run_qa_testgen(
     report.lines.append(f"Ticket {options.ticket_id or '(no id)'}: {'simple' if request.simple else 'standard'}")
     try:
         if options.dry_run:
+            from acme_ci_budget.catalog.pricing import cost_nano
             from acme_ci_budget.core.tokens import estimate_messages_tokens
-            from acme_ci_budget.pricing import cost_nano
             from acme_ci_budget.router import TaskRouter
 
             tokens = estimate_messages_tokens(request.messages, request.system)

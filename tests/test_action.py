@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from acme_ci_budget import gha
+from acme_ci_budget.integrations import gha
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"

@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 import pytest
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.client import (
     AcmeBudgetedClient,
     AsyncBudgetedClient,
@@ -29,7 +30,6 @@ from acme_ci_budget.config import load_config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
-from acme_ci_budget.pricing import cost_nano
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
     estimate_request_tokens,

@@ -18,12 +18,12 @@ import anthropic
 import pytest
 import yaml
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.cli import main
 from acme_ci_budget.client import BudgetedClient, ModelAPIError, ModelTimeoutError
 from acme_ci_budget.config import ConfigError, hold_margin_seconds, load_config, parse_config
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
-from acme_ci_budget.pricing import cost_nano
 from tests.conftest import DEFAULT_CONFIG_TEXT
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,

@@ -1,4 +1,4 @@
-"""Tests for acme_ci_budget.diffs: parsing, filtering, clipping and comment-line mapping."""
+"""Tests for acme_ci_budget.diffs.unified: parsing, filtering, clipping and comment-line mapping."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from acme_ci_budget.core import tokens
 from acme_ci_budget.core.tokens import estimate_tokens
-from acme_ci_budget.diffs import (
+from acme_ci_budget.diffs.unified import (
     REASON_BINARY,
     REASON_BUDGET,
     REASON_DELETION_ONLY,
@@ -745,7 +745,7 @@ def test_clip_never_exceeds_budget_and_accounts_for_every_file(
 
 # --- the PR's own part of an incremental compare (after a merge of the base branch) -------------
 
-from acme_ci_budget.diff_scope import restrict_to_pull  # noqa: E402
+from acme_ci_budget.diffs.scope import restrict_to_pull  # noqa: E402
 
 
 def _git(repo, *args: str) -> str:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.cli import cli
 from acme_ci_budget.config import load_config
 from acme_ci_budget.health import (
@@ -22,7 +23,6 @@ from acme_ci_budget.health import (
     worst_call_nano,
 )
 from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.pricing import cost_nano
 from acme_ci_budget.render import render
 from acme_ci_budget.report import build_report
 from tests.clock import Clock

@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 
 from acme_ci_budget.alerts import OVER_HOLD, WARNING, AlertManager
+from acme_ci_budget.catalog.pricing import cost_nano, price_for
 from acme_ci_budget.commands.status import render_status
 from acme_ci_budget.ledger import (
     LOOP_STEPS,
@@ -27,7 +28,6 @@ from acme_ci_budget.ledger import (
     SettleError,
     _run,
 )
-from acme_ci_budget.pricing import cost_nano, price_for
 from acme_ci_budget.render import render
 from acme_ci_budget.report import build_report
 from tests.clock import Clock

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from acme_ci_budget import gha, store
+from acme_ci_budget import store
 from acme_ci_budget.core.redact import redact_url, scrub, url_passwords
+from acme_ci_budget.integrations import gha
 from acme_ci_budget.store import StoreError, connect
 
 FORMS = [

@@ -14,10 +14,10 @@ import responses
 import yaml
 
 from acme_ci_budget import cli as cli_module
+from acme_ci_budget.catalog.pricing import min_cacheable_tokens
 from acme_ci_budget.estimate import build_estimate
 from acme_ci_budget.forecast import project_month
 from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.pricing import min_cacheable_tokens
 from acme_ci_budget.report import ReportError, build_report, resolve_month
 from tests.clock import Clock
 from tests.conftest import DEFAULT_CONFIG_TEXT

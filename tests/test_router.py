@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acme_ci_budget.catalog.pricing import price_for
 from acme_ci_budget.config import ConfigError, load_config
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_tokens
-from acme_ci_budget.pricing import price_for
 from acme_ci_budget.router import (
     CHANGE_TOKENS,
     CHANGED_PATHS,

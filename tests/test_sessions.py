@@ -8,11 +8,11 @@ from typing import Any
 import anthropic
 import pytest
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.client import BudgetedClient, ModelAPIError
 from acme_ci_budget.config import ConfigError, load_config
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
-from acme_ci_budget.pricing import cost_nano
 from acme_ci_budget.sessions import SUMMARY_HEADER, Session, compact_history, split_turns
 from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, handler, server_error
 

@@ -26,8 +26,8 @@ def validate(path: str | None, config_path: str | None) -> None:
     Models that the bundled lifecycle table (Anthropic's deprecations page, dated) lists as deprecated
     or retired are warnings on stderr (exit 0); `acme-ci-budget models check` asks the API itself.
     """
+    from acme_ci_budget.catalog.lifecycle import check_offline
     from acme_ci_budget.config import load_config
-    from acme_ci_budget.lifecycle import check_offline
 
     cfg = load_config(path or config_path)
     total = sum(wf.monthly_nano for wf in cfg.workflows.values())

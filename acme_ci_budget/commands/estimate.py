@@ -60,7 +60,7 @@ def fmt_exact(nano: int) -> str:
 
 
 def _parse_models(spec: str, config) -> tuple[str, ...]:
-    from acme_ci_budget.pricing import UnknownModelError, price_for
+    from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
 
     models = tuple(dict.fromkeys(m.strip() for m in spec.split(",") if m.strip()))
     if not models:

@@ -65,10 +65,10 @@ def report(
     the Phase 1 estimate next to the actual; ROI from the config's roi: section;
     and optimization opportunities.
     """
-    from acme_ci_budget import gha
+    from acme_ci_budget.integrations import gha
+    from acme_ci_budget.integrations.slack import actions_run_url
     from acme_ci_budget.render import render, render_markdown
     from acme_ci_budget.report import resolve_month
-    from acme_ci_budget.slack_post import actions_run_url
 
     config = load(config_path)
     try:
@@ -118,8 +118,8 @@ def _build(config, redis_url: str | None, month: str, ephemeral_ledger: bool):
 
 def _post(config, result, artifact_url: str | None) -> None:
     from acme_ci_budget.core.errors import UsageError
+    from acme_ci_budget.integrations.slack import post_markdown
     from acme_ci_budget.render import render_markdown
-    from acme_ci_budget.slack_post import post_markdown
 
     webhook = config.alerts.slack_webhook_url
     if not webhook:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
-from acme_ci_budget.diffs import ClippedDiff, DiffPolicy, FileChange, clip_diff, render_file
+from acme_ci_budget.diffs.unified import ClippedDiff, DiffPolicy, FileChange, clip_diff, render_file
 from acme_ci_budget.router import CHANGE_TOKENS, CHANGED_PATHS
 from acme_ci_budget.workflows import (
     REVIEW_SYSTEM,
@@ -129,7 +129,7 @@ class Escalation:
 
 def policy_from_config(config: Config) -> DiffPolicy:
     """The diff policy the config's ``review:`` section describes; ``escalate_globs`` count as security paths."""
-    from acme_ci_budget.diffs import SECURITY_GLOBS
+    from acme_ci_budget.diffs.unified import SECURITY_GLOBS
 
     review = config.review
     return DiffPolicy(

@@ -7,7 +7,7 @@ errors into ``ModelInfo`` and ``ModelsAPIError``. The API key and base URL come 
 caller or, as in the SDK, ``$ANTHROPIC_API_KEY`` / ``$ANTHROPIC_BASE_URL``.
 
 It must not know the budget config or decide what a lifecycle state means for it
-(``lifecycle`` does); it never prints, and no message it builds carries the API key or
+(``catalog.lifecycle`` does); it never prints, and no message it builds carries the API key or
 credentials in the base URL. The SDK is imported only when a call is made.
 """
 

@@ -10,7 +10,8 @@ review comments on added lines, and making model text safe to post (``neutralize
 
 PyGithub is imported lazily. API failures become ``GitHubError`` with one line naming the call,
 the status and GitHub's message, never a header or token. This module must not decide budgets,
-call the model, or lay out the comment (``templates/review_comment.md.j2`` does).
+call the model, or lay out the comment (``templates/review_comment.md.j2`` does); as an integration it
+imports only ``core`` and the pure diff model (``diffs``), never config, ledger, client or runs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acme_ci_budget.core.errors import AcmeError, UsageError
-from acme_ci_budget.diffs import DiffError, FileChange, added_lines
+from acme_ci_budget.diffs.unified import DiffError, FileChange, added_lines
 
 log = logging.getLogger("acme_ci_budget.github")
 
@@ -353,7 +354,7 @@ class PullRequestAPI:
         """
         from github import GithubException
 
-        from acme_ci_budget.diff_scope import restrict_to_pull
+        from acme_ci_budget.diffs.scope import restrict_to_pull
 
         try:
             comparison = self.repo.compare(base_sha, head_sha)

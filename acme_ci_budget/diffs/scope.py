@@ -13,7 +13,7 @@ too: an added line by its new-side number, a removed line by its position and te
 the base branch's is cut out and its hunk split there, every piece with a header whose numbers
 stay true (so inline comments still land). A file left with no change is dropped.
 
-It must not call GitHub, read configuration or estimate tokens (``diffs`` and ``github`` do).
+It must not call GitHub, read configuration or estimate tokens (``diffs.unified`` and ``integrations.github`` do).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from acme_ci_budget.diffs import _HUNK_RE, DiffError, FileChange, _split_hunks
+from acme_ci_budget.diffs.unified import _HUNK_RE, DiffError, FileChange, _split_hunks
 
 
 def restrict_to_pull(since: Iterable[FileChange], pull: Iterable[FileChange]) -> tuple[FileChange, ...]:

@@ -20,15 +20,15 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from acme_ci_budget.core.resources import PACKAGE_DIR
-from acme_ci_budget.models_api import ACTIVE, DEPRECATED, RETIRED, ModelInfo
+from acme_ci_budget.core.resources import lifecycle_table_path
+from acme_ci_budget.integrations.models_api import ACTIVE, DEPRECATED, RETIRED, ModelInfo
 
 if TYPE_CHECKING:
     from acme_ci_budget.config import Config
-    from acme_ci_budget.models_api import Catalogue
+    from acme_ci_budget.integrations.models_api import Catalogue
 
 UNLISTED = "unlisted"
-TABLE_PATH = PACKAGE_DIR / "model_lifecycle.json"
+TABLE_PATH = lifecycle_table_path()
 
 
 @dataclass(frozen=True)

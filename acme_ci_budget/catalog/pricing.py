@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from acme_ci_budget import model_ids
+from acme_ci_budget.catalog import model_ids
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import NANO_PER_USD
 
