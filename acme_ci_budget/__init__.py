@@ -16,7 +16,7 @@ _EXPORTS = {
     "Config": "acme_ci_budget.config",
     "ConfigError": "acme_ci_budget.config",
     "calculate_cost": "acme_ci_budget.catalog.pricing",
-    "build_estimate": "acme_ci_budget.estimate",
+    "build_estimate": "acme_ci_budget.budget.estimate",
     "BudgetEnforcer": "acme_ci_budget.ledger",
     "TaskRouter": "acme_ci_budget.router",
     "BudgetedClient": "acme_ci_budget.client",

@@ -3,7 +3,7 @@
 Owns the alert conditions (daily / monthly spend past the warn and critical
 thresholds per workflow and for the org, a period turning CRITICAL because its
 money limit refused a call or less than one worst-case call is left (the rule is
-``acme_ci_budget.health``; it fires the period's one critical alert, so the
+``acme_ci_budget.budget.health``; it fires the period's one critical alert, so the
 lab's stage 3 pages on it), the org entering its reserve, a
 month-end forecast above budget, blocked requests, per-session soft limits,
 calls settled above their hold),
@@ -47,13 +47,13 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from acme_ci_budget.budget.forecast import Forecast, day_costs, local_date, project_month
+from acme_ci_budget.budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
 from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import fmt_usd, pct
 from acme_ci_budget.core.redact import scrub, url_passwords
 from acme_ci_budget.delivery import CAS_SCRIPT, FAILED, SENT, Delivery, due_ms, pending_value, post_json, retry_value
-from acme_ci_budget.forecast import Forecast, day_costs, local_date, project_month
-from acme_ci_budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
 from acme_ci_budget.integrations import gha
 
 log = logging.getLogger("acme_ci_budget.alerts")

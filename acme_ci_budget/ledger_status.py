@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from acme_ci_budget.budget.health import health_level, refusal_fields, refused_counts
 from acme_ci_budget.core.money import nano_to_usd, pct
-from acme_ci_budget.health import health_level, refusal_fields, refused_counts
 
 # Month stats per workflow that status shows next to the counters.
 _STAT_FIELDS = ("over_hold", "over_hold_nano", "usage_missing")

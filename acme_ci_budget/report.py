@@ -26,11 +26,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from acme_ci_budget.budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 from acme_ci_budget.catalog.pricing import min_cacheable_tokens
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd, pct
-from acme_ci_budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 
 Clock = Callable[[], datetime]
 NANO = 1_000_000_000
@@ -409,8 +409,8 @@ def resolve_month(spec: str | None, now: datetime, tz: Any) -> str:
 
 def build_report(config: Config, redis: Any, month: str = "current", clock: Clock | None = None) -> Report:
     """The report of ``month`` ('YYYY-MM', 'current' or 'previous') from one round trip to the ledger."""
-    from acme_ci_budget.estimate import build_estimate
-    from acme_ci_budget.forecast import local_date, project_month
+    from acme_ci_budget.budget.estimate import build_estimate
+    from acme_ci_budget.budget.forecast import local_date, project_month
     from acme_ci_budget.ledger import BudgetEnforcer
 
     enforcer = BudgetEnforcer(config=config, redis=redis, clock=clock)
@@ -584,8 +584,8 @@ class _Context:
 
 
 def _workflow_report(ctx: _Context, wf: Workflow | None, wid: str, estimate: Any) -> WorkflowReport:
-    from acme_ci_budget.forecast import project_month
-    from acme_ci_budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
+    from acme_ci_budget.budget.forecast import project_month
+    from acme_ci_budget.budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
 
     parsed, counters, state, today, elapsed, n_days = (
         ctx.parsed,
@@ -613,7 +613,7 @@ def _workflow_report(ctx: _Context, wf: Workflow | None, wid: str, estimate: Any
     else:
         daily_spend, basis = 0, "none"
     near = sum(1 for v in daily if daily_limit and v * 100 >= daily_limit * NEAR_LIMIT_PCT)
-    # A refused call or less than one call left is CRIT too (acme_ci_budget.health), not spend alone.
+    # A refused call or less than one call left is CRIT too (acme_ci_budget.budget.health), not spend alone.
     org_refused = sum(d["blocked"].get(ORG_REFUSAL, 0) for d in parsed.workflows.values())
     refused = {wid: data["blocked"].get(MONTHLY_REFUSAL, 0), "org": org_refused}
     health = ctx.enforcer.health(

@@ -239,7 +239,7 @@ def models_check_stop(config: Config, workflow_id: str, options: TaskOptions, an
     too: the run goes on and its own call reports what is wrong (no key, no network) as it always did."""
     from datetime import date
 
-    from acme_ci_budget.catalog.lifecycle import check_online, named_models
+    from acme_ci_budget.budget.models_check import check_online, named_models
     from acme_ci_budget.integrations.models_api import ModelsAPI, ModelsAPIError
 
     timeout = min(30.0, options.timeout_seconds or 30.0)

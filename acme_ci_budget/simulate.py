@@ -484,7 +484,7 @@ class _AlertRecorder:
         self.fired: list[FiredAlert] = []
 
     def check(self, workflow_id: str | None = None) -> list[Any]:
-        from acme_ci_budget.forecast import local_date
+        from acme_ci_budget.budget.forecast import local_date
 
         alerts = self.manager.check(workflow_id)
         day = local_date(self.manager.now(), self.manager.config.tz)
@@ -663,8 +663,8 @@ def run_simulation(
     ``days`` stops after that many calendar days (the plan is still the whole month's, so the
     first days are the same as in a full run).
     """
+    from acme_ci_budget.budget.forecast import local_date
     from acme_ci_budget.client import BudgetedClient
-    from acme_ci_budget.forecast import local_date
     from acme_ci_budget.ledger import BudgetEnforcer
 
     if alert_checks not in ALERT_CHECKS:
@@ -773,7 +773,7 @@ def _summaries(
     block_days: Mapping[str, Mapping[str, set[date]]],
 ) -> tuple[WorkflowSummary, ...]:
     """Per-workflow figures from the ledger's month stats (the same counters the report reads)."""
-    from acme_ci_budget.estimate import estimate_workflow, month_cost
+    from acme_ci_budget.budget.estimate import estimate_workflow, month_cost
 
     stats = _decode(enforcer.redis.hgetall(enforcer.keys.stats(month)))
     out = []

@@ -35,7 +35,7 @@ from acme_ci_budget.alerts import (
     AlertError,
     slack_payload,
 )
-from acme_ci_budget.health import worst_call_nano
+from acme_ci_budget.budget.health import worst_call_nano
 from acme_ci_budget.ledger import DAILY, LOOP_STEPS, BudgetEnforcer
 from tests.clock import Clock
 from tests.fakes.pagerduty_events import FakePagerDutyEvents

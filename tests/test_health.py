@@ -10,10 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from acme_ci_budget.catalog.pricing import cost_nano
-from acme_ci_budget.cli import cli
-from acme_ci_budget.config import load_config
-from acme_ci_budget.health import (
+from acme_ci_budget.budget.health import (
     CRIT,
     OK,
     WARN,
@@ -22,6 +19,9 @@ from acme_ci_budget.health import (
     org_worst_call_nano,
     worst_call_nano,
 )
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.cli import cli
+from acme_ci_budget.config import load_config
 from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.render import render
 from acme_ci_budget.report import build_report

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from acme_ci_budget import cli
-from acme_ci_budget.catalog.lifecycle import bundled_table, check_offline, named_models
+from acme_ci_budget.budget.models_check import check_offline, named_models
+from acme_ci_budget.catalog.lifecycle import bundled_table
 from acme_ci_budget.integrations.models_api import ModelsAPI, model_info, safe_base_url
 from tests.fakes.anthropic_server import DEFAULT_MODELS, FakeAnthropicServer, model_entry, ok
 

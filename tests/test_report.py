@@ -14,9 +14,9 @@ import responses
 import yaml
 
 from acme_ci_budget import cli as cli_module
+from acme_ci_budget.budget.estimate import build_estimate
+from acme_ci_budget.budget.forecast import project_month
 from acme_ci_budget.catalog.pricing import min_cacheable_tokens
-from acme_ci_budget.estimate import build_estimate
-from acme_ci_budget.forecast import project_month
 from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.report import ReportError, build_report, resolve_month
 from tests.clock import Clock
@@ -270,7 +270,7 @@ def test_no_roi_section_means_no_roi(seeded):
 
 
 def test_roi_multiple_format():
-    from acme_ci_budget.roi import fmt_multiple
+    from acme_ci_budget.budget.roi import fmt_multiple
 
     assert [fmt_multiple(m) for m in (50.0, 3354.2, 9.96, 2.54, 0.5, None)] == ["x50", "x3,354", "x10.0", "x2.5", "x0.5", "n/a"]
 

@@ -18,13 +18,13 @@ import responses
 import yaml
 from click.testing import CliRunner
 
+from acme_ci_budget.budget.estimate import build_estimate
 from acme_ci_budget.client import BudgetedClient
 from acme_ci_budget.commands.simulate import simulate as simulate_command
 from acme_ci_budget.config import load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
-from acme_ci_budget.estimate import build_estimate
 from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
 from acme_ci_budget.router import match_keyword

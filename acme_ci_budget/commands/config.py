@@ -26,7 +26,7 @@ def validate(path: str | None, config_path: str | None) -> None:
     Models that the bundled lifecycle table (Anthropic's deprecations page, dated) lists as deprecated
     or retired are warnings on stderr (exit 0); `acme-ci-budget models check` asks the API itself.
     """
-    from acme_ci_budget.catalog.lifecycle import check_offline
+    from acme_ci_budget.budget.models_check import check_offline
     from acme_ci_budget.config import load_config
 
     cfg = load_config(path or config_path)

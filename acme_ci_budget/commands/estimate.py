@@ -33,7 +33,7 @@ def estimate(config_path: str | None, fmt: str, growth: tuple[int, ...], models:
     Every cost is printed exactly and the total is the exact sum of the lines,
     so the figures always reconcile; the headline total is also rounded to cents.
     """
-    from acme_ci_budget.estimate import build_estimate, build_what_if
+    from acme_ci_budget.budget.estimate import build_estimate, build_what_if
 
     config = load(config_path)
     if models is not None:
