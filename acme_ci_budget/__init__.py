@@ -17,7 +17,7 @@ _EXPORTS = {
     "ConfigError": "acme_ci_budget.config",
     "calculate_cost": "acme_ci_budget.catalog.pricing",
     "build_estimate": "acme_ci_budget.budget.estimate",
-    "BudgetEnforcer": "acme_ci_budget.ledger",
+    "BudgetEnforcer": "acme_ci_budget.ledger.enforcer",
     "TaskRouter": "acme_ci_budget.router",
     "BudgetedClient": "acme_ci_budget.client",
     "AcmeBudgetedClient": "acme_ci_budget.client",

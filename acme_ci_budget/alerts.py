@@ -298,7 +298,7 @@ class AlertManager:
     def enforcer(self) -> Any:
         """The ledger (created on first use, so ``alerts test`` needs no Redis)."""
         if self._enforcer is None:
-            from acme_ci_budget.ledger import BudgetEnforcer
+            from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
             self._enforcer = BudgetEnforcer(self.config, redis_url=self._redis_url, redis=self._redis, clock=self.clock)
         return self._enforcer

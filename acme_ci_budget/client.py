@@ -40,7 +40,7 @@ from acme_ci_budget.core.errors import AcmeError, UsageError
 from acme_ci_budget.core.money import fmt_usd, nano_to_usd, pct
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 from acme_ci_budget.input_count import InputCount, count_input, needs_exact_count
-from acme_ci_budget.ledger import BudgetEnforcer, Clock, Reservation, Settlement
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer, Clock, Reservation, Settlement
 from acme_ci_budget.retry_policy import Attempts, is_retryable
 from acme_ci_budget.router import RouteDecision, TaskRouter
 
@@ -980,7 +980,7 @@ class BudgetedClient:
         error: Exception | None,
     ) -> Settlement:
         """Keep a call the ledger could not record in the local journal; raise ``error`` if even that fails."""
-        from acme_ci_budget import journal
+        from acme_ci_budget.ledger import journal
 
         if usage is None:  # no usage: the hold's worst case is both the counts and the charge
             cw = res.cache_write_tokens + res.cache_write_1h_tokens
@@ -1012,7 +1012,7 @@ class BudgetedClient:
         """The reserve just reached Redis: record what the journal kept while it could not."""
         if isinstance(plan, _Plan) and plan.reservation.fail_open:
             return
-        from acme_ci_budget import journal
+        from acme_ci_budget.ledger import journal
 
         if not journal.has_pending():
             return

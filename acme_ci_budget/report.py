@@ -411,7 +411,7 @@ def build_report(config: Config, redis: Any, month: str = "current", clock: Cloc
     """The report of ``month`` ('YYYY-MM', 'current' or 'previous') from one round trip to the ledger."""
     from acme_ci_budget.budget.estimate import build_estimate
     from acme_ci_budget.budget.forecast import local_date, project_month
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     enforcer = BudgetEnforcer(config=config, redis=redis, clock=clock)
     now = enforcer.now()

@@ -176,8 +176,8 @@ def _mask_secrets(*values: str | None, redis_url: str | None = None) -> None:
 
 
 def _is_ledger_error(exc: BaseException) -> bool:
-    from acme_ci_budget.ledger import LedgerUnavailable
-    from acme_ci_budget.store import StoreError
+    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
+    from acme_ci_budget.ledger.store import StoreError
 
     if isinstance(exc, (LedgerUnavailable, StoreError)):
         return True
@@ -189,8 +189,8 @@ def _is_ledger_error(exc: BaseException) -> bool:
 
 
 def _ledger_message(exc: BaseException) -> str:
-    from acme_ci_budget.ledger import LedgerUnavailable
-    from acme_ci_budget.store import StoreError
+    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
+    from acme_ci_budget.ledger.store import StoreError
 
     if isinstance(exc, (LedgerUnavailable, StoreError)):
         return str(exc)
@@ -758,7 +758,7 @@ class ReviewRun:
         assert self.config is not None
         pressure, note = None, ""
         try:
-            from acme_ci_budget.ledger import BudgetEnforcer
+            from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
             enforcer = BudgetEnforcer(
                 self.config, redis_url=self.opts.redis_url, ephemeral_ledger=self.opts.ephemeral_ledger

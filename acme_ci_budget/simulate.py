@@ -365,7 +365,7 @@ def simulation_config(config: Config, month: str, scale: float, seed: int) -> Co
 
 def clear_namespace(redis: Any, namespace: str) -> int:
     """Delete every key of ``namespace`` (they share one hash tag, so one slot); returns how many."""
-    from acme_ci_budget.store import prefix
+    from acme_ci_budget.ledger.store import prefix
 
     pattern = prefix(namespace).replace("[", "\\[").replace("]", "\\]").replace("?", "\\?") + "*"
     removed, batch = 0, []
@@ -665,7 +665,7 @@ def run_simulation(
     """
     from acme_ci_budget.budget.forecast import local_date
     from acme_ci_budget.client import BudgetedClient
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     if alert_checks not in ALERT_CHECKS:
         raise UsageError(f"alert_checks must be one of {', '.join(ALERT_CHECKS)}, got {alert_checks!r}")
@@ -901,7 +901,7 @@ def simulate(
     No ``redis_url``: a scratch embedded Redis. With one, the simulation namespace is emptied
     before the run and, unless ``keep_data``, after the report is written.
     """
-    from acme_ci_budget.store import connect, redact_url
+    from acme_ci_budget.ledger.store import connect, redact_url
 
     if redis_url:
         redis = connect(redis_url)

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from acme_ci_budget.config import load_config
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
     from acme_ci_budget.render import render
     from acme_ci_budget.report import build_report
 

@@ -149,7 +149,7 @@ def demo_now(through_day: int, config: Any) -> datetime:
 
 def build_demo_report(config: Any, redis: Any, complete: bool = False) -> Any:
     """Seed the demo month into ``redis`` and build its report (as of day 20, or after the month)."""
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
     from acme_ci_budget.report import build_report
 
     year, month = DEMO_MONTH

@@ -36,7 +36,7 @@ from acme_ci_budget.alerts import (
     slack_payload,
 )
 from acme_ci_budget.budget.health import worst_call_nano
-from acme_ci_budget.ledger import DAILY, LOOP_STEPS, BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import DAILY, LOOP_STEPS, BudgetEnforcer
 from tests.clock import Clock
 from tests.fakes.pagerduty_events import FakePagerDutyEvents
 from tests.fakes.slack_webhook import ERRORS, RATE_LIMITED, FakeSlackWebhook

@@ -19,7 +19,7 @@ from acme_ci_budget.commands.events import events as events_command
 from acme_ci_budget.config import load_config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.resources import default_config_path
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.monitor_export import CSV_COLUMNS, iter_events, parse_time, write_csv, write_jsonl
 from tests.clock import Clock
 

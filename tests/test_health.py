@@ -22,7 +22,7 @@ from acme_ci_budget.budget.health import (
 from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.cli import cli
 from acme_ci_budget.config import load_config
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.render import render
 from acme_ci_budget.report import build_report
 from tests.clock import Clock

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from acme_ci_budget.catalog.pricing import cost_nano
-from acme_ci_budget.ledger import (
+from acme_ci_budget.ledger.enforcer import (
     ALREADY_FINAL,
     DAILY,
     LOOP_STEPS,

@@ -18,7 +18,7 @@ import pytest
 from acme_ci_budget.alerts import OVER_HOLD, WARNING, AlertManager
 from acme_ci_budget.catalog.pricing import cost_nano, price_for
 from acme_ci_budget.commands.status import render_status
-from acme_ci_budget.ledger import (
+from acme_ci_budget.ledger.enforcer import (
     LOOP_STEPS,
     RELEASED,
     UNKNOWN_RESERVATION,

@@ -24,7 +24,7 @@ from acme_ci_budget.integrations.slack import (
     post_markdown,
     split_mrkdwn,
 )
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.render import md_escape, render, render_html, render_markdown, render_text
 from acme_ci_budget.report import build_report
 from tests.test_report import HAIKU, NY, PRICES, SONNET, Clock, seed_known_month

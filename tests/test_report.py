@@ -17,7 +17,7 @@ from acme_ci_budget import cli as cli_module
 from acme_ci_budget.budget.estimate import build_estimate
 from acme_ci_budget.budget.forecast import project_month
 from acme_ci_budget.catalog.pricing import min_cacheable_tokens
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.report import ReportError, build_report, resolve_month
 from tests.clock import Clock
 from tests.conftest import DEFAULT_CONFIG_TEXT
@@ -447,7 +447,7 @@ def test_build_report_reads_in_one_round_trip_without_scanning_events(seeded, co
 
 @pytest.mark.cluster
 def test_report_on_a_redis_cluster(config, redis_cluster_url):
-    from acme_ci_budget.store import connect
+    from acme_ci_budget.ledger.store import connect
 
     clock = Clock(datetime(2026, 11, 1, 12, tzinfo=UTC))
     e = _enforcer(config, redis_cluster_url, clock)

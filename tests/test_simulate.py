@@ -25,7 +25,8 @@ from acme_ci_budget.config import load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.ledger.store import prefix
 from acme_ci_budget.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
 from acme_ci_budget.router import match_keyword
 from acme_ci_budget.simulate import (
@@ -42,7 +43,6 @@ from acme_ci_budget.simulate import (
     simulation_namespace,
     system_prompt,
 )
-from acme_ci_budget.store import prefix
 
 MONTH = "2026-06"  # June 1st 2026 is a Monday: 22 working days in five ISO weeks (5, 5, 5, 5, 2)
 _ROUTING = load_config(default_config_path()).workflows["ci_cd_review"].routing

@@ -37,7 +37,7 @@ def events(
     cost_usd as a decimal string), so exported sums reconcile with `status`.
     """
     from acme_ci_budget.core.errors import UsageError
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
     from acme_ci_budget.monitor_export import iter_events, parse_time, write_csv, write_jsonl
 
     cfg = load(config_path)

@@ -102,9 +102,9 @@ def report(
 def _build(config, redis_url: str | None, month: str, ephemeral_ledger: bool):
     import redis as redis_lib
 
-    from acme_ci_budget.ledger import LedgerUnavailable
+    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
+    from acme_ci_budget.ledger.store import connect, redact_url
     from acme_ci_budget.report import build_report
-    from acme_ci_budget.store import connect, redact_url
 
     client = connect(redis_url, allow_ephemeral=ephemeral_ledger)
     try:

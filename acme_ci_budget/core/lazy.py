@@ -1,7 +1,7 @@
 """Lazy re-exports for the package ``__init__`` files (PEP 562).
 
-Owns the one helper that lets a layer package (``acme_ci_budget.ledger``, ``acme_ci_budget.client`` ...)
-re-export its public names without importing its modules up front, so ``import acme_ci_budget.ledger.store``
+Owns the one helper that lets a layer package (``ledger``, ``client`` ...)
+re-export its public names without importing its modules up front, so importing ``ledger.store``
 or ``--help`` does not pay for Redis, Jinja or the model SDK. It must not import any project module itself:
 it only resolves the names it is given, when they are first asked for.
 """

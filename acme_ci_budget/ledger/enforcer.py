@@ -8,7 +8,8 @@ the same script, so the counters always equal the sum of the events. A settle
 above its hold is recorded and flagged (``over_hold_nano``); a reply without
 usage is charged its hold's worst case and flagged ``usage_missing``. Every
 script checks all its arguments before its first write. The status reads live
-in ``ledger_status``. It must not route, call a model, or send alerts.
+in ``ledger.status``. It must not route, call a model, or send alerts, and nothing above the ledger
+layer may touch its Redis keys (``Keys``) or its connection except through this class.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.core.resources import lua_path
-from acme_ci_budget.ledger_status import StatusReads, is_connection_error
-from acme_ci_budget.store import connect, prefix, redact_url
+from acme_ci_budget.ledger.status import StatusReads, is_connection_error
+from acme_ci_budget.ledger.store import connect, prefix, redact_url
 
 log = logging.getLogger("acme_ci_budget.ledger")
 
@@ -538,7 +539,7 @@ class BudgetEnforcer(StatusReads):
         return settlement
 
     def record_journaled(self, entry: Any) -> Settlement:
-        """Settle a call the journal kept while Redis was unreachable (see ``acme_ci_budget.journal``).
+        """Settle a call the journal kept while Redis was unreachable (see ``acme_ci_budget.ledger.journal``).
 
         Charged to the day and month the call was spent in, through ``settle`` (idempotent by
         reservation id: a second replay records nothing). Raises ``LedgerUnavailable`` while Redis

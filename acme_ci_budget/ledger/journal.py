@@ -75,7 +75,7 @@ class JournalEntry:
 
 def ledger_id(redis_url: str | None) -> str:
     """Which Redis an entry belongs to, without the URL (or a password) in the file."""
-    from acme_ci_budget.store import redact_url
+    from acme_ci_budget.ledger.store import redact_url
 
     return hashlib.sha256(redact_url(redis_url).encode()).hexdigest()[:16]
 
@@ -138,7 +138,7 @@ def journal_path(env: Mapping[str, str] | None = None) -> Path:
         return Path(explicit)
     if env.get("GITHUB_ACTIONS") == "true" and env.get("RUNNER_TEMP"):
         return Path(env["RUNNER_TEMP"]) / "acme-ci-budget" / "journal.jsonl"
-    from acme_ci_budget.store import embedded_path
+    from acme_ci_budget.ledger.store import embedded_path
 
     return embedded_path().parent / "journal.jsonl"
 
@@ -230,7 +230,7 @@ def replay_pending(enforcer: Any, path: Path | None = None) -> ReplayResult:
     path = path or journal_path()
     if not has_pending(path):
         return ReplayResult()
-    from acme_ci_budget.ledger import LedgerUnavailable
+    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
 
     namespace, ledger = enforcer.config.namespace, ledger_id(enforcer.redis_url)
 

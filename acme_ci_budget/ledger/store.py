@@ -115,7 +115,7 @@ def _cluster(url: str, tls: bool) -> Any:
 def _embedded() -> Any:
     # The server's life (start, share with concurrent commands, stop at exit) is embedded.py's.
     try:
-        from acme_ci_budget import embedded
+        from acme_ci_budget.ledger import embedded
     except ModuleNotFoundError as exc:
         if exc.name != "fcntl":
             raise
