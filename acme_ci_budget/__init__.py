@@ -18,9 +18,9 @@ _EXPORTS = {
     "calculate_cost": "acme_ci_budget.catalog.pricing",
     "build_estimate": "acme_ci_budget.budget.estimate",
     "BudgetEnforcer": "acme_ci_budget.ledger.enforcer",
-    "TaskRouter": "acme_ci_budget.router",
-    "BudgetedClient": "acme_ci_budget.client",
-    "AcmeBudgetedClient": "acme_ci_budget.client",
+    "TaskRouter": "acme_ci_budget.client.router",
+    "BudgetedClient": "acme_ci_budget.client.budgeted",
+    "AcmeBudgetedClient": "acme_ci_budget.client.budgeted",
     "AlertManager": "acme_ci_budget.alerts",
 }
 

@@ -213,7 +213,7 @@ def build_anthropic(api_key: str | None) -> Any:
 
 def _budgeted_client(config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any) -> Any:
     """The run's ``BudgetedClient``: it retries within the run's deadline, waiting what ``retry-after`` asks."""
-    from acme_ci_budget.client import BudgetedClient
+    from acme_ci_budget.client.budgeted import BudgetedClient
 
     return BudgetedClient(
         config,
@@ -658,7 +658,7 @@ class ReviewRun:
         client = self._client()
         task = f"{subject.repository}#{subject.number}@{(head_sha or 'local')[:12]}" if subject.number else None
         user = self.ctx.author if self.ctx is not None else None
-        from acme_ci_budget.client import ModelCallError, ModelTimeoutError
+        from acme_ci_budget.client.result import ModelCallError, ModelTimeoutError
 
         try:
             outcome = call_with_deadline(
@@ -753,7 +753,7 @@ class ReviewRun:
 
     def _dry_run(self, request: Any, workflow: Workflow) -> None:
         from acme_ci_budget.catalog.pricing import cost_nano
-        from acme_ci_budget.router import TaskRouter
+        from acme_ci_budget.client.router import TaskRouter
 
         assert self.config is not None
         pressure, note = None, ""
@@ -933,7 +933,7 @@ def run_qa_testgen(
     options: QAOptions, *, anthropic_client: Any = None, clock: Any = None, out: Any = None
 ) -> RunOutcome:
     """Generate a test plan for a ticket under the QA budget, write it to a file, report the run."""
-    from acme_ci_budget.client import ModelCallError, ModelTimeoutError
+    from acme_ci_budget.client.result import ModelCallError, ModelTimeoutError
     from acme_ci_budget.integrations.github import neutralize
     from acme_ci_budget.workflows import qa_testgen
 
@@ -960,8 +960,8 @@ def run_qa_testgen(
     try:
         if options.dry_run:
             from acme_ci_budget.catalog.pricing import cost_nano
+            from acme_ci_budget.client.router import TaskRouter
             from acme_ci_budget.core.tokens import estimate_messages_tokens
-            from acme_ci_budget.router import TaskRouter
 
             tokens = estimate_messages_tokens(request.messages, request.system)
             decision = TaskRouter(config).route(

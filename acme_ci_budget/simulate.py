@@ -664,7 +664,7 @@ def run_simulation(
     first days are the same as in a full run).
     """
     from acme_ci_budget.budget.forecast import local_date
-    from acme_ci_budget.client import BudgetedClient
+    from acme_ci_budget.client.budgeted import BudgetedClient
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     if alert_checks not in ALERT_CHECKS:

@@ -16,10 +16,8 @@ import anthropic
 import pytest
 
 from acme_ci_budget.catalog.pricing import cost_nano
-from acme_ci_budget.client import (
-    AcmeBudgetedClient,
-    AsyncBudgetedClient,
-    BudgetedClient,
+from acme_ci_budget.client.budgeted import AcmeBudgetedClient, AsyncBudgetedClient, BudgetedClient
+from acme_ci_budget.client.result import (
     CompletionResult,
     ModelAPIError,
     ModelCallError,
@@ -603,7 +601,7 @@ def test_importing_the_client_does_not_import_anthropic() -> None:
     import subprocess
     import sys
 
-    code = "import sys, acme_ci_budget.client, acme_ci_budget.sessions; print('anthropic' in sys.modules)"
+    code = "import sys, acme_ci_budget.client.budgeted, acme_ci_budget.client.sessions; print('anthropic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -16,7 +16,7 @@ import anthropic
 import pytest
 
 from acme_ci_budget.catalog.pricing import cost_nano, price_for
-from acme_ci_budget.client import BudgetedClient, cache_write_tokens
+from acme_ci_budget.client.budgeted import BudgetedClient, cache_write_tokens
 from acme_ci_budget.config import load_config
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens

@@ -19,7 +19,7 @@ import pytest
 
 from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.cli import main
-from acme_ci_budget.client import BudgetedClient
+from acme_ci_budget.client.budgeted import BudgetedClient
 from acme_ci_budget.config import load_config
 from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.core.resources import default_config_path

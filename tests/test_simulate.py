@@ -19,7 +19,8 @@ import yaml
 from click.testing import CliRunner
 
 from acme_ci_budget.budget.estimate import build_estimate
-from acme_ci_budget.client import BudgetedClient
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.router import match_keyword
 from acme_ci_budget.commands.simulate import simulate as simulate_command
 from acme_ci_budget.config import load_config
 from acme_ci_budget.core.errors import AcmeError
@@ -28,7 +29,6 @@ from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.ledger.store import prefix
 from acme_ci_budget.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
-from acme_ci_budget.router import match_keyword
 from acme_ci_budget.simulate import (
     KEYWORD_RATE,
     SimClock,

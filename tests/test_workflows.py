@@ -16,13 +16,13 @@ from typing import Any
 import anthropic
 import pytest
 
-from acme_ci_budget.client import BudgetedClient
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.router import TaskRouter
 from acme_ci_budget.config import load_config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.diffs.unified import FileChange
-from acme_ci_budget.router import TaskRouter
 from acme_ci_budget.workflows import (
     ALL_TEMPLATES,
     QA_SYSTEM,

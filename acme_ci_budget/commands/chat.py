@@ -77,7 +77,8 @@ def chat(
     budget runs out, the chat stops (exit code 1). Needs ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL
     for a gateway). Type /help for commands.
     """
-    from acme_ci_budget.client import BudgetedClient, ModelCallError
+    from acme_ci_budget.client.budgeted import BudgetedClient
+    from acme_ci_budget.client.result import ModelCallError
 
     cfg = load(config_path)
     client = BudgetedClient(cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
+    from acme_ci_budget.client.budgeted import BudgetedClient
+    from acme_ci_budget.client.result import CompletionResult
 
 
 @dataclass(frozen=True)

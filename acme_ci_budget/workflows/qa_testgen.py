@@ -23,7 +23,8 @@ from acme_ci_budget.workflows import QA_SYSTEM, QA_TASK, PromptTemplates, data_d
 from acme_ci_budget.workflows._task import TaskRequest, complete
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
+    from acme_ci_budget.client.budgeted import BudgetedClient
+    from acme_ci_budget.client.result import CompletionResult
 
 WORKFLOW_ID = "qa_test_gen"
 MAX_TICKET_CHARS = 60_000

@@ -30,22 +30,28 @@ import importlib.util
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from acme_ci_budget.catalog.pricing import UnknownModelError, cost_nano, price_for
+from acme_ci_budget.client.input_count import InputCount, count_input, needs_exact_count
+from acme_ci_budget.client.result import (
+    CompletionResult,
+    ModelAPIError,
+    ModelNotFoundError,
+    ModelResponseError,
+    ModelTimeoutError,
+)
+from acme_ci_budget.client.retry_policy import Attempts, is_retryable
+from acme_ci_budget.client.router import RouteDecision, TaskRouter
+from acme_ci_budget.client.sessions import DEFAULT_KEEP_TURNS, Session
 from acme_ci_budget.config import Config, Workflow, load_config
-from acme_ci_budget.core.errors import AcmeError, UsageError
+from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.money import fmt_usd, nano_to_usd, pct
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
-from acme_ci_budget.input_count import InputCount, count_input, needs_exact_count
+from acme_ci_budget.ledger import journal
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer, Clock, Reservation, Settlement
-from acme_ci_budget.retry_policy import Attempts, is_retryable
-from acme_ci_budget.router import RouteDecision, TaskRouter
-
-if TYPE_CHECKING:
-    from acme_ci_budget.sessions import Session
 
 log = logging.getLogger("acme_ci_budget.client")
 
@@ -54,119 +60,6 @@ UNROUTED = "-"
 SETTLE_ATTEMPTS = 4  # waits 0.1 + 0.3 + 0.9 s for Redis to come back before giving up
 # Signals that must propagate unchanged once the hold is released.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-class ModelCallError(AcmeError, RuntimeError):
-    """The model call failed after the SDK's retries; its hold was released and a failure event logged."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        model: str = "",
-        workflow_id: str = "",
-        status_code: int | None = None,
-        error_type: str | None = None,
-        reservation_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.model = model
-        self.workflow_id = workflow_id
-        self.status_code = status_code
-        self.error_type = error_type
-        self.reservation_id = reservation_id
-
-
-class ModelNotFoundError(ModelCallError, LookupError):
-    """404: the model is retired, misspelled or not available to this key; names where the config uses it."""
-
-
-class ModelTimeoutError(ModelCallError, TimeoutError):
-    """The API did not answer within the timeout, retries included."""
-
-
-class ModelAPIError(ModelCallError):
-    """Any other API failure: rate limit or overload after retries, 5xx, 4xx, connection, credentials."""
-
-
-class ModelResponseError(ModelCallError, ValueError):
-    """The API answered 200 but the body could not be read (cut short, not JSON): billed, usage unknown.
-
-    The call is charged at its hold (its worst case), the only figure known to cover what was billed.
-    """
-
-    def __init__(self, message: str, *, charged_nano: int = 0, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.charged_nano = charged_nano
-
-
-# --- the result ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CompletionResult:
-    """What one ``complete()`` returns, on success and on a block alike; ``result.x`` or ``result["x"]``."""
-
-    content: str
-    model: str
-    input_tokens: int
-    output_tokens: int
-    cache_creation_input_tokens: int
-    cache_read_input_tokens: int
-    cost_usd: float
-    latency_ms: int
-    stop_reason: str | None
-    budget_blocked: bool
-    budget_reason: str
-    route_reason: str
-    warnings: tuple[str, ...] = ()
-    budget: Mapping[str, Any] = field(default_factory=dict)
-    reservation_id: str = ""
-    cost_nano: int = 0
-    # A sentence for people: why the call was blocked (empty on success).
-    message: str = ""
-    workflow_id: str = ""
-    session_id: str | None = None
-    loop_step: int | None = None
-    # Of cache_creation_input_tokens, those written at the 1-hour TTL (priced at the 1-hour rate).
-    cache_creation_1h_input_tokens: int = 0
-    # The reply had no usage: charged the hold's worst case (the token counts are that worst case).
-    usage_missing: bool = False
-
-    def __getitem__(self, key: str) -> Any:
-        if key in _RESULT_FIELDS:
-            return getattr(self, key)
-        raise KeyError(key)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _RESULT_FIELDS
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_RESULT_FIELDS)
-
-    def keys(self) -> tuple[str, ...]:
-        return _RESULT_FIELDS
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in _RESULT_FIELDS else default
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in _RESULT_FIELDS}
-        data["warnings"] = list(self.warnings)
-        data["budget"] = _plain(self.budget)
-        return data
-
-
-_RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CompletionResult))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 @dataclass(frozen=True)
@@ -469,9 +362,7 @@ class BudgetedClient:
         session_id: str | None = None,
         keep_turns: int | None = None,
     ) -> Session:
-        """A multi-turn conversation of ``workflow_id`` (see ``acme_ci_budget.sessions``)."""
-        from acme_ci_budget.sessions import DEFAULT_KEEP_TURNS, Session
-
+        """A multi-turn conversation of ``workflow_id`` (see ``acme_ci_budget.client.sessions``)."""
         return Session(
             self,
             workflow_id,
@@ -980,8 +871,6 @@ class BudgetedClient:
         error: Exception | None,
     ) -> Settlement:
         """Keep a call the ledger could not record in the local journal; raise ``error`` if even that fails."""
-        from acme_ci_budget.ledger import journal
-
         if usage is None:  # no usage: the hold's worst case is both the counts and the charge
             cw = res.cache_write_tokens + res.cache_write_1h_tokens
             counts = (res.input_tokens - cw, res.max_output_tokens, cw, 0, res.cache_write_1h_tokens)
@@ -1012,8 +901,6 @@ class BudgetedClient:
         """The reserve just reached Redis: record what the journal kept while it could not."""
         if isinstance(plan, _Plan) and plan.reservation.fail_open:
             return
-        from acme_ci_budget.ledger import journal
-
         if not journal.has_pending():
             return
         try:

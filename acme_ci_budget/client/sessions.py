@@ -2,8 +2,9 @@
 
 Owns one conversation: its session id (which the ledger uses for the per-session token and
 loop-step limits), the turn counter passed as ``loop_step``, the message history, and what to do
-as the conversation grows. Every turn goes through ``BudgetedClient.complete``, so the ledger
-stays the one judge: this module never decides whether a call may happen.
+as the conversation grows. Every turn goes through the client's ``complete`` (a ``Completer``:
+``BudgetedClient`` is one), so the ledger stays the one judge: this module never decides whether a
+call may happen. It imports from ``client`` only ``result`` (never ``budgeted``, which imports it).
 
 Compaction strategy (deterministic, extractive, no model call):
   When the session's tokens so far (the ledger's count, which grows by each turn's whole input and
@@ -32,11 +33,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from acme_ci_budget.client import ModelCallError
+from acme_ci_budget.client.result import ModelCallError
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
+    from acme_ci_budget.client.result import Completer, CompletionResult
 
 DEFAULT_KEEP_TURNS = 4
 SUMMARY_LINE_CHARS = 200
@@ -132,7 +133,7 @@ class Session:
 
     def __init__(
         self,
-        client: BudgetedClient,
+        client: Completer,
         workflow_id: str,
         user_id: str | None = None,
         *,
