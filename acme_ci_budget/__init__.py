@@ -21,7 +21,7 @@ _EXPORTS = {
     "TaskRouter": "acme_ci_budget.client.router",
     "BudgetedClient": "acme_ci_budget.client.budgeted",
     "AcmeBudgetedClient": "acme_ci_budget.client.budgeted",
-    "AlertManager": "acme_ci_budget.alerts",
+    "AlertManager": "acme_ci_budget.alerts.manager",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -21,7 +21,7 @@ import responses
 import yaml
 
 from acme_ci_budget import AlertManager
-from acme_ci_budget.alerts import (
+from acme_ci_budget.alerts.manager import (
     BLOCKED,
     DAILY_CRITICAL,
     DAILY_WARN,
@@ -493,7 +493,7 @@ def test_outside_actions_nothing_is_printed(manager, enforcer, http, capsys, mon
 
 
 def test_slack_text_is_escaped_and_stays_json(manager):
-    from acme_ci_budget.alerts import Alert
+    from acme_ci_budget.alerts.manager import Alert
 
     alert = Alert(
         level="WARNING",

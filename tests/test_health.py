@@ -23,8 +23,8 @@ from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.cli import cli
 from acme_ci_budget.config import load_config
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
-from acme_ci_budget.render import render
-from acme_ci_budget.report import build_report
+from acme_ci_budget.report.monthly import build_report
+from acme_ci_budget.report.render import render
 from tests.clock import Clock
 from tests.conftest import DEFAULT_CONFIG_TEXT
 

@@ -23,7 +23,7 @@ def test_the_labs_names_are_importable_from_the_package():
 
     assert AcmeBudgetedClient is BudgetedClient
     assert BudgetEnforcer.__module__ == "acme_ci_budget.ledger.enforcer"
-    assert AlertManager.__module__ == "acme_ci_budget.alerts"
+    assert AlertManager.__module__ == "acme_ci_budget.alerts.manager"
     config = load_config()
     assert TaskRouter().select_model("dev_assistant", "extract the function name from this code") == \
         config.workflows["dev_assistant"].routing.default_model  # the Haiku role

@@ -30,7 +30,7 @@ from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.integrations import github as gh_mod
 from acme_ci_budget.integrations.github import reviewed_head, sticky_marker
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
-from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
+from acme_ci_budget.runs.review import OUTPUT_NAMES, usd_text
 from tests.fakes.anthropic_server import FakeAnthropicServer, catalogue_serving, ok, slow
 from tests.fakes.github_server import FakeGitHubServer, pr_file
 

@@ -28,8 +28,8 @@ from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.ledger.store import prefix
-from acme_ci_budget.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
-from acme_ci_budget.simulate import (
+from acme_ci_budget.simulate.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
+from acme_ci_budget.simulate.replay import (
     KEYWORD_RATE,
     SimClock,
     build_messages,

@@ -386,7 +386,7 @@ def test_workflow_modules_do_not_import_the_sdks() -> None:
         "import sys\n"
         "import acme_ci_budget.workflows.review, acme_ci_budget.workflows.qa_testgen\n"
         "import acme_ci_budget.workflows.dev_assistant, acme_ci_budget.workflows.pm_assistant\n"
-        "import acme_ci_budget.integrations.github, acme_ci_budget.review_run\n"
+        "import acme_ci_budget.integrations.github, acme_ci_budget.runs.review\n"
         "import acme_ci_budget.commands.review, acme_ci_budget.commands.qa_testgen\n"
         "print(sorted(m for m in ('anthropic', 'github', 'redis') if m in sys.modules))\n"
     )

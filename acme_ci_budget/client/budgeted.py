@@ -18,7 +18,7 @@ the API's exact input count (``input_count``). A call the ledger cannot record (
 written to the local journal (``journal``) and replayed by the next call that reaches Redis.
 
 It must not decide limits (the ledger does), pick models (the router does), or send alerts
-itself (``acme_ci_budget.alerts`` does, through a duck-typed ``check(workflow_id)`` hook).
+itself (``acme_ci_budget.alerts.manager`` does, through a duck-typed ``check(workflow_id)`` hook).
 ``anthropic`` is imported lazily, only when a call is about to be made or has failed.
 """
 
@@ -234,7 +234,7 @@ class BudgetedClient:
     config). However they are set, no call runs past ``Config.call_deadline_seconds``, so its hold
     outlives it; a given SDK client's own retries are turned off (``with_options``) because they
     would wait past it. ``alerts``: an object with ``check(workflow_id)``; None builds
-    ``acme_ci_budget.alerts.AlertManager`` when that module exists; False turns alerts off.
+    ``acme_ci_budget.alerts.manager.AlertManager`` when that module exists; False turns alerts off.
     """
 
     def __init__(

@@ -3,7 +3,7 @@
 Owns three things: the traffic generator (a month of model calls planned from the config's
 inventory), the run loop (every call through the real ``TaskRouter``, ``BudgetedClient``,
 ``BudgetEnforcer`` and ``AlertManager`` on a simulated clock, answered by
-``acme_ci_budget.offline_model``), and the summary model of what happened. It must not print,
+``acme_ci_budget.simulate.offline_model``), and the summary model of what happened. It must not print,
 render or write files (the command does; the monthly report comes from ``report``/``render``),
 call a real model, or deliver an alert: simulated alerts are evaluated and deduplicated exactly
 as in production, then recorded with their simulated day instead of being sent.
@@ -79,7 +79,7 @@ from typing import Any
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.money import nano_to_usd, pct
-from acme_ci_budget.offline_model import MESSAGE_FRAMING_TOKENS, OfflineModel, chars_for_tokens, real_tokens
+from acme_ci_budget.simulate.offline_model import MESSAGE_FRAMING_TOKENS, OfflineModel, chars_for_tokens, real_tokens
 
 SIGMA = 0.35
 TAIL_SHARE = 0.03
@@ -478,7 +478,7 @@ class _AlertRecorder:
     """
 
     def __init__(self, config: Config, enforcer: Any) -> None:
-        from acme_ci_budget.alerts import AlertManager
+        from acme_ci_budget.alerts.manager import AlertManager
 
         self.manager = AlertManager(config, enforcer=enforcer, deliver=False)
         self.fired: list[FiredAlert] = []
@@ -861,8 +861,8 @@ def report_clock(result: SimulationResult) -> Callable[[], datetime]:
 
 
 def build_simulation_report(result: SimulationResult, redis: Any) -> Any:
-    """The monthly report (``acme_ci_budget.report.Report``) of the simulated month."""
-    from acme_ci_budget.report import build_report
+    """The monthly report (``acme_ci_budget.report.monthly.Report``) of the simulated month."""
+    from acme_ci_budget.report.monthly import build_report
 
     return build_report(result.config, redis, result.month, clock=report_clock(result))
 
@@ -871,7 +871,7 @@ def write_reports(report: Any, report_dir: Any) -> dict[str, str]:
     """The report in every format under ``report_dir``; returns format -> path."""
     from pathlib import Path
 
-    from acme_ci_budget.render import render
+    from acme_ci_budget.report.render import render
 
     folder = Path(report_dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ delivery is logged, recorded as an ``alert_delivery_failed`` event and counted;
 ``check`` swallows a Redis outage unless ``strict``. Each external channel an
 alert is meant for has its own claim next to the condition's (``...:to:slack``),
 so a channel that delivered is never sent again, and one that failed for a
-transient reason (429, 5xx, network; ``acme_ci_budget.delivery`` has the policy)
+transient reason (429, 5xx, network; ``acme_ci_budget.alerts.delivery`` has the policy)
 is tried again by a check after ``redeliver_after`` seconds or the service's
 ``Retry-After``, whichever is later. A refusal (any other 4xx) is final for the
 period. Webhook URLs and routing keys never appear in a log line, an error, an
@@ -47,13 +47,22 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from acme_ci_budget.alerts.delivery import (
+    CAS_SCRIPT,
+    FAILED,
+    SENT,
+    Delivery,
+    due_ms,
+    pending_value,
+    post_json,
+    retry_value,
+)
 from acme_ci_budget.budget.forecast import Forecast, day_costs, local_date, project_month
 from acme_ci_budget.budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
 from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import fmt_usd, pct
 from acme_ci_budget.core.redact import scrub, url_passwords
-from acme_ci_budget.delivery import CAS_SCRIPT, FAILED, SENT, Delivery, due_ms, pending_value, post_json, retry_value
 from acme_ci_budget.integrations import gha
 
 log = logging.getLogger("acme_ci_budget.alerts")

@@ -18,11 +18,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from acme_ci_budget import charts
 from acme_ci_budget.budget.roi import fmt_multiple
 from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.core.resources import templates_dir
-from acme_ci_budget.report import Report
+from acme_ci_budget.report import charts
+from acme_ci_budget.report.monthly import Report
 
 _MD_SPECIAL = re.compile(r"([\\*_`~|\[\]])")
 FORMATS = ("text", "markdown", "html", "json")
