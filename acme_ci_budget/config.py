@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from acme_ci_budget.catalog import model_ids
+from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
 from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.files import MAX_CONFIG_BYTES, read_bounded
 from acme_ci_budget.core.globs import GlobError, glob_regex
 from acme_ci_budget.core.money import usd_to_nano
 from acme_ci_budget.core.resources import default_config_path
@@ -262,7 +265,6 @@ def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate the budget config; ``None`` follows the search order."""
-    from acme_ci_budget.core.files import MAX_CONFIG_BYTES, read_bounded
 
     resolved = resolve_config_path(path)
     text = read_bounded(resolved, MAX_CONFIG_BYTES, str(resolved), kind="config file", error=ConfigError)
@@ -273,7 +275,6 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML text into a ``Config``; ``source`` names the file in errors."""
     import yaml
 
-    from acme_ci_budget.core.files import MAX_CONFIG_BYTES
 
     # The same bound as a file read: text fetched from a branch is as untrusted as a file.
     if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
@@ -728,8 +729,6 @@ class _Validator:
 
         A name the snapshot would only match by prefix (``claude-3-5-haiku-20241022-typo``) is an error.
         """
-        from acme_ci_budget.catalog import model_ids
-        from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
 
         self.check_override_families(config.pricing)
         for wf in config.workflows.values():
@@ -754,7 +753,6 @@ class _Validator:
 
     def check_override_families(self, pricing: Mapping[str, PriceOverride]) -> None:
         """Two dated overrides of one family need an alias override too, or an alias reply's price is a guess."""
-        from acme_ci_budget.catalog import model_ids
 
         families: dict[str, list[str]] = {}
         for key in pricing:

@@ -63,7 +63,9 @@ from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import fmt_usd, pct
 from acme_ci_budget.core.redact import scrub, url_passwords
+from acme_ci_budget.core.resources import templates_dir
 from acme_ci_budget.integrations import gha
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
 log = logging.getLogger("acme_ci_budget.alerts")
 
@@ -307,7 +309,6 @@ class AlertManager:
     def enforcer(self) -> Any:
         """The ledger (created on first use, so ``alerts test`` needs no Redis)."""
         if self._enforcer is None:
-            from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
             self._enforcer = BudgetEnforcer(self.config, redis_url=self._redis_url, redis=self._redis, clock=self.clock)
         return self._enforcer
@@ -1064,7 +1065,6 @@ def _jinja() -> Any:
     if _JINJA is None:
         import jinja2
 
-        from acme_ci_budget.core.resources import templates_dir
 
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir())),

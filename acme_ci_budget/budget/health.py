@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.money import fmt_usd
 
@@ -50,7 +51,6 @@ class Health:
 
 def worst_call_nano(workflow: Workflow, pricing: Mapping[str, Any] | None = None) -> int:
     """The largest hold one routed call of ``workflow`` can take (module docstring, rule 2)."""
-    from acme_ci_budget.catalog.pricing import cost_nano
 
     hard = workflow.per_task_tokens.hard
     output = min(max(workflow.routing.max_tokens.values()), hard)

@@ -43,6 +43,7 @@ from typing import Any
 from acme_ci_budget.catalog.pricing import price_for
 from acme_ci_budget.config import Config, Routing, load_config
 from acme_ci_budget.core.tokens import estimate_tokens
+from acme_ci_budget.diffs.unified import SECURITY_GLOBS, path_matches
 
 # Machine-readable names of the rules, in the order they are tried.
 RULE_CONTEXT_COMPLEX = "context_complex"
@@ -149,7 +150,6 @@ def complex_path_globs(config: Config, workflow_id: str) -> tuple[tuple[str, str
     """(glob, source) pairs that send a change of this workflow to the complex model, in match order."""
     routing = config.workflow(workflow_id).routing
     if routing.complex_paths is None:
-        from acme_ci_budget.diffs.unified import SECURITY_GLOBS
 
         own = tuple((glob, "built-in security paths") for glob in SECURITY_GLOBS)
     else:
@@ -159,7 +159,6 @@ def complex_path_globs(config: Config, workflow_id: str) -> tuple[tuple[str, str
 
 def complex_path_matches(paths: Iterable[str], globs: Sequence[tuple[str, str]]) -> list[PathMatch]:
     """Every path (in order) that matches one of ``globs``, with the first glob it matches."""
-    from acme_ci_budget.diffs.unified import path_matches
 
     patterns = tuple(glob for glob, _ in globs)
     if not patterns:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acme_ci_budget.core.errors import AcmeError, UsageError
+from acme_ci_budget.core.files import MAX_EVENT_BYTES, read_bounded
+from acme_ci_budget.diffs.scope import restrict_to_pull
 from acme_ci_budget.diffs.unified import DiffError, FileChange, added_lines
 
 log = logging.getLogger("acme_ci_budget.github")
@@ -160,7 +162,6 @@ def read_event(env: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     path = env.get("GITHUB_EVENT_PATH")
     if not path:
         return None
-    from acme_ci_budget.core.files import MAX_EVENT_BYTES, read_bounded
 
     text = read_bounded(path, MAX_EVENT_BYTES, f"GITHUB_EVENT_PATH {path}", kind="event file")
     try:
@@ -354,7 +355,6 @@ class PullRequestAPI:
         """
         from github import GithubException
 
-        from acme_ci_budget.diffs.scope import restrict_to_pull
 
         try:
             comparison = self.repo.compare(base_sha, head_sha)

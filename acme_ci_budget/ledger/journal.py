@@ -32,6 +32,8 @@ from typing import Any
 
 from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.integrations import gha
+from acme_ci_budget.ledger.enforcer import LedgerUnavailable
+from acme_ci_budget.ledger.store import embedded_path, redact_url
 
 log = logging.getLogger("acme_ci_budget.journal")
 
@@ -75,7 +77,6 @@ class JournalEntry:
 
 def ledger_id(redis_url: str | None) -> str:
     """Which Redis an entry belongs to, without the URL (or a password) in the file."""
-    from acme_ci_budget.ledger.store import redact_url
 
     return hashlib.sha256(redact_url(redis_url).encode()).hexdigest()[:16]
 
@@ -138,7 +139,6 @@ def journal_path(env: Mapping[str, str] | None = None) -> Path:
         return Path(explicit)
     if env.get("GITHUB_ACTIONS") == "true" and env.get("RUNNER_TEMP"):
         return Path(env["RUNNER_TEMP"]) / "acme-ci-budget" / "journal.jsonl"
-    from acme_ci_budget.ledger.store import embedded_path
 
     return embedded_path().parent / "journal.jsonl"
 
@@ -230,7 +230,6 @@ def replay_pending(enforcer: Any, path: Path | None = None) -> ReplayResult:
     path = path or journal_path()
     if not has_pending(path):
         return ReplayResult()
-    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
 
     namespace, ledger = enforcer.config.namespace, ledger_id(enforcer.redis_url)
 

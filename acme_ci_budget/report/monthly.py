@@ -26,11 +26,15 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from acme_ci_budget.budget.estimate import build_estimate
+from acme_ci_budget.budget.forecast import local_date, project_month
+from acme_ci_budget.budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
 from acme_ci_budget.budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 from acme_ci_budget.catalog.pricing import min_cacheable_tokens
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.errors import AcmeError
-from acme_ci_budget.core.money import nano_to_usd, pct
+from acme_ci_budget.core.money import fmt_usd, nano_to_usd, pct
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
 Clock = Callable[[], datetime]
 NANO = 1_000_000_000
@@ -409,9 +413,6 @@ def resolve_month(spec: str | None, now: datetime, tz: Any) -> str:
 
 def build_report(config: Config, redis: Any, month: str = "current", clock: Clock | None = None) -> Report:
     """The report of ``month`` ('YYYY-MM', 'current' or 'previous') from one round trip to the ledger."""
-    from acme_ci_budget.budget.estimate import build_estimate
-    from acme_ci_budget.budget.forecast import local_date, project_month
-    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     enforcer = BudgetEnforcer(config=config, redis=redis, clock=clock)
     now = enforcer.now()
@@ -584,8 +585,6 @@ class _Context:
 
 
 def _workflow_report(ctx: _Context, wf: Workflow | None, wid: str, estimate: Any) -> WorkflowReport:
-    from acme_ci_budget.budget.forecast import project_month
-    from acme_ci_budget.budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
 
     parsed, counters, state, today, elapsed, n_days = (
         ctx.parsed,
@@ -671,7 +670,6 @@ def _org_days(workflows: tuple[WorkflowReport, ...] | list[WorkflowReport]) -> d
 def _opportunities(
     config: Config, workflows: tuple[WorkflowReport, ...], state: str, elapsed: int, n_days: int
 ) -> list[Opportunity]:
-    from acme_ci_budget.core.money import fmt_usd
 
     found: list[Opportunity] = []
     for wf in workflows:
@@ -758,7 +756,6 @@ def _cache_rule(cfg: Workflow, wf: WorkflowReport) -> list[Opportunity]:
 
 
 def _budget_rules(cfg: Workflow, wf: WorkflowReport, state: str, elapsed: int, n_days: int) -> list[Opportunity]:
-    from acme_ci_budget.core.money import fmt_usd
 
     found = []
     # Judge a month by its forecast once a week of it has passed; a finished month by its spend.

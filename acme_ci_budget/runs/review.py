@@ -26,12 +26,37 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from acme_ci_budget.budget.models_check import check_online, named_models
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.result import ModelCallError, ModelTimeoutError
+from acme_ci_budget.client.router import TaskRouter
 from acme_ci_budget.config import Config, Workflow, load_config, parse_config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.files import MAX_DIFF_BYTES, MAX_TICKET_BYTES, read_bounded
 from acme_ci_budget.core.money import fmt_usd, nano_to_decimal, pct
 from acme_ci_budget.core.resources import starter_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
+from acme_ci_budget.diffs.unified import DiffError, parse_unified_diff
 from acme_ci_budget.integrations import gha
+from acme_ci_budget.integrations.github import (
+    GitHubError,
+    PullRequestAPI,
+    changed_paths,
+    connect,
+    md_code,
+    neutralize,
+    pull_request_from_event,
+    read_event,
+    state_marker,
+    sticky_marker,
+)
+from acme_ci_budget.integrations.models_api import ModelsAPI, ModelsAPIError
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer, LedgerUnavailable
+from acme_ci_budget.ledger.store import StoreError
+from acme_ci_budget.workflows import REVIEW_COMMENT, REVIEW_TEMPLATES, PromptTemplates, default_templates, qa_testgen
+from acme_ci_budget.workflows import review as review_wf
+from acme_ci_budget.workflows.review import MAX_OMITTED_LISTED, ReviewSubject
 
 log = logging.getLogger("acme_ci_budget.review_run")
 
@@ -176,8 +201,6 @@ def _mask_secrets(*values: str | None, redis_url: str | None = None) -> None:
 
 
 def _is_ledger_error(exc: BaseException) -> bool:
-    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
-    from acme_ci_budget.ledger.store import StoreError
 
     if isinstance(exc, (LedgerUnavailable, StoreError)):
         return True
@@ -189,8 +212,6 @@ def _is_ledger_error(exc: BaseException) -> bool:
 
 
 def _ledger_message(exc: BaseException) -> str:
-    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
-    from acme_ci_budget.ledger.store import StoreError
 
     if isinstance(exc, (LedgerUnavailable, StoreError)):
         return str(exc)
@@ -213,7 +234,6 @@ def build_anthropic(api_key: str | None) -> Any:
 
 def _budgeted_client(config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any) -> Any:
     """The run's ``BudgetedClient``: it retries within the run's deadline, waiting what ``retry-after`` asks."""
-    from acme_ci_budget.client.budgeted import BudgetedClient
 
     return BudgetedClient(
         config,
@@ -239,8 +259,6 @@ def models_check_stop(config: Config, workflow_id: str, options: TaskOptions, an
     too: the run goes on and its own call reports what is wrong (no key, no network) as it always did."""
     from datetime import date
 
-    from acme_ci_budget.budget.models_check import check_online, named_models
-    from acme_ci_budget.integrations.models_api import ModelsAPI, ModelsAPIError
 
     timeout = min(30.0, options.timeout_seconds or 30.0)
     api = ModelsAPI(anthropic_client, api_key=options.api_key, timeout=timeout)
@@ -473,9 +491,6 @@ class ReviewRun:
     # --- local diff ----------------------------------------------------------------------------
 
     def _local(self) -> None:
-        from acme_ci_budget.diffs.unified import DiffError, parse_unified_diff
-        from acme_ci_budget.workflows import default_templates
-        from acme_ci_budget.workflows.review import ReviewSubject
 
         o = self.opts
         text = _read_text_file(o.diff_file, "--diff-file", MAX_DIFF_BYTES)
@@ -493,7 +508,6 @@ class ReviewRun:
     # --- a pull request ------------------------------------------------------------------------
 
     def _target(self) -> tuple[str, int, Any]:
-        from acme_ci_budget.integrations.github import pull_request_from_event, read_event
 
         o = self.opts
         if o.repo or o.pr is not None:
@@ -512,7 +526,6 @@ class ReviewRun:
         return info.repo, info.number, info
 
     def _github(self, repo: str, number: int) -> Any:
-        from acme_ci_budget.integrations.github import PullRequestAPI, connect
 
         gh = self.gh if self.gh is not None else connect(self.opts.github_token, self.opts.api_url)
         return PullRequestAPI(gh, repo, number)
@@ -528,7 +541,6 @@ class ReviewRun:
         return _Stop(SKIP_NO_KEY, NO_KEY_MESSAGE, "warning")
 
     def _pull_request(self) -> None:
-        from acme_ci_budget.workflows.review import ReviewSubject
 
         o = self.opts
         repo, number, event = self._target()
@@ -557,7 +569,6 @@ class ReviewRun:
 
     def _load_base(self, ctx: Any) -> None:
         """The budget config and the templates as the base branch has them: the PR's head cannot change either."""
-        from acme_ci_budget.workflows import REVIEW_TEMPLATES, PromptTemplates
 
         o = self.opts
         path = o.config_path or DEFAULT_CONFIG
@@ -632,7 +643,6 @@ class ReviewRun:
         scope: dict[str, Any],
         not_listed: int,
     ) -> None:
-        from acme_ci_budget.workflows import review as review_wf
 
         assert self.config is not None
         request = review_wf.fit_request(files, self.config, workflow, self.templates, subject, not_listed=not_listed)
@@ -658,7 +668,6 @@ class ReviewRun:
         client = self._client()
         task = f"{subject.repository}#{subject.number}@{(head_sha or 'local')[:12]}" if subject.number else None
         user = self.ctx.author if self.ctx is not None else None
-        from acme_ci_budget.client.result import ModelCallError, ModelTimeoutError
 
         try:
             outcome = call_with_deadline(
@@ -713,7 +722,6 @@ class ReviewRun:
             inline=inline,
         )
         if self.opts.summary_review:
-            from acme_ci_budget.integrations.github import neutralize
 
             self.report.extra_markdown = "#### Review\n\n" + neutralize(outcome.review.summary)
 
@@ -734,7 +742,6 @@ class ReviewRun:
             enabled = self.config.review.inline_comments
         if not enabled or self.api is None or head_sha is None or not review.findings:
             return None
-        from acme_ci_budget.integrations.github import GitHubError, changed_paths, neutralize
 
         def render(finding: Any) -> str:
             icon = SEVERITY_ICONS.get(finding.severity, "")
@@ -752,13 +759,10 @@ class ReviewRun:
     # --- output --------------------------------------------------------------------------------
 
     def _dry_run(self, request: Any, workflow: Workflow) -> None:
-        from acme_ci_budget.catalog.pricing import cost_nano
-        from acme_ci_budget.client.router import TaskRouter
 
         assert self.config is not None
         pressure, note = None, ""
         try:
-            from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
             enforcer = BudgetEnforcer(
                 self.config, redis_url=self.opts.redis_url, ephemeral_ledger=self.opts.ephemeral_ledger
@@ -813,7 +817,6 @@ class ReviewRun:
             return
         if self.opts.dry_run:
             return
-        from acme_ci_budget.integrations.github import GitHubError
 
         try:
             url = self.api.write_sticky(body, self.sticky, self.opts.comment_behavior)
@@ -834,9 +837,6 @@ class ReviewRun:
         gauge: Gauge | None,
         inline: Any,
     ) -> str:
-        from acme_ci_budget.integrations.github import md_code, neutralize, state_marker, sticky_marker
-        from acme_ci_budget.workflows import REVIEW_COMMENT
-        from acme_ci_budget.workflows.review import MAX_OMITTED_LISTED
 
         assert self.config is not None
         clipped = request.clipped
@@ -933,9 +933,6 @@ def run_qa_testgen(
     options: QAOptions, *, anthropic_client: Any = None, clock: Any = None, out: Any = None
 ) -> RunOutcome:
     """Generate a test plan for a ticket under the QA budget, write it to a file, report the run."""
-    from acme_ci_budget.client.result import ModelCallError, ModelTimeoutError
-    from acme_ci_budget.integrations.github import neutralize
-    from acme_ci_budget.workflows import qa_testgen
 
     _mask_secrets(options.api_key, redis_url=options.redis_url)
     workflow_id = options.workflow_id or QA_WORKFLOW
@@ -959,9 +956,6 @@ def run_qa_testgen(
     report.lines.append(f"Ticket {options.ticket_id or '(no id)'}: {'simple' if request.simple else 'standard'}")
     try:
         if options.dry_run:
-            from acme_ci_budget.catalog.pricing import cost_nano
-            from acme_ci_budget.client.router import TaskRouter
-            from acme_ci_budget.core.tokens import estimate_messages_tokens
 
             tokens = estimate_messages_tokens(request.messages, request.system)
             decision = TaskRouter(config).route(

@@ -76,9 +76,17 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from acme_ci_budget.alerts.manager import AlertManager
+from acme_ci_budget.budget.estimate import estimate_workflow, month_cost
+from acme_ci_budget.budget.forecast import local_date
+from acme_ci_budget.client.budgeted import BudgetedClient
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.money import nano_to_usd, pct
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.ledger.store import connect, prefix, redact_url
+from acme_ci_budget.report.monthly import build_report
+from acme_ci_budget.report.render import render
 from acme_ci_budget.simulate.offline_model import MESSAGE_FRAMING_TOKENS, OfflineModel, chars_for_tokens, real_tokens
 
 SIGMA = 0.35
@@ -365,7 +373,6 @@ def simulation_config(config: Config, month: str, scale: float, seed: int) -> Co
 
 def clear_namespace(redis: Any, namespace: str) -> int:
     """Delete every key of ``namespace`` (they share one hash tag, so one slot); returns how many."""
-    from acme_ci_budget.ledger.store import prefix
 
     pattern = prefix(namespace).replace("[", "\\[").replace("]", "\\]").replace("?", "\\?") + "*"
     removed, batch = 0, []
@@ -478,13 +485,11 @@ class _AlertRecorder:
     """
 
     def __init__(self, config: Config, enforcer: Any) -> None:
-        from acme_ci_budget.alerts.manager import AlertManager
 
         self.manager = AlertManager(config, enforcer=enforcer, deliver=False)
         self.fired: list[FiredAlert] = []
 
     def check(self, workflow_id: str | None = None) -> list[Any]:
-        from acme_ci_budget.budget.forecast import local_date
 
         alerts = self.manager.check(workflow_id)
         day = local_date(self.manager.now(), self.manager.config.tz)
@@ -663,9 +668,6 @@ def run_simulation(
     ``days`` stops after that many calendar days (the plan is still the whole month's, so the
     first days are the same as in a full run).
     """
-    from acme_ci_budget.budget.forecast import local_date
-    from acme_ci_budget.client.budgeted import BudgetedClient
-    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     if alert_checks not in ALERT_CHECKS:
         raise UsageError(f"alert_checks must be one of {', '.join(ALERT_CHECKS)}, got {alert_checks!r}")
@@ -773,7 +775,6 @@ def _summaries(
     block_days: Mapping[str, Mapping[str, set[date]]],
 ) -> tuple[WorkflowSummary, ...]:
     """Per-workflow figures from the ledger's month stats (the same counters the report reads)."""
-    from acme_ci_budget.budget.estimate import estimate_workflow, month_cost
 
     stats = _decode(enforcer.redis.hgetall(enforcer.keys.stats(month)))
     out = []
@@ -862,7 +863,6 @@ def report_clock(result: SimulationResult) -> Callable[[], datetime]:
 
 def build_simulation_report(result: SimulationResult, redis: Any) -> Any:
     """The monthly report (``acme_ci_budget.report.monthly.Report``) of the simulated month."""
-    from acme_ci_budget.report.monthly import build_report
 
     return build_report(result.config, redis, result.month, clock=report_clock(result))
 
@@ -871,7 +871,6 @@ def write_reports(report: Any, report_dir: Any) -> dict[str, str]:
     """The report in every format under ``report_dir``; returns format -> path."""
     from pathlib import Path
 
-    from acme_ci_budget.report.render import render
 
     folder = Path(report_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -901,7 +900,6 @@ def simulate(
     No ``redis_url``: a scratch embedded Redis. With one, the simulation namespace is emptied
     before the run and, unless ``keep_data``, after the report is written.
     """
-    from acme_ci_budget.ledger.store import connect, redact_url
 
     if redis_url:
         redis = connect(redis_url)

@@ -23,8 +23,8 @@ from acme_ci_budget.workflows import QA_SYSTEM, QA_TASK, PromptTemplates, data_d
 from acme_ci_budget.workflows._task import TaskRequest, complete
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client.budgeted import BudgetedClient
-    from acme_ci_budget.client.result import CompletionResult
+
+    from acme_ci_budget.client.result import Completer, CompletionResult
 
 WORKFLOW_ID = "qa_test_gen"
 MAX_TICKET_CHARS = 60_000
@@ -97,7 +97,7 @@ def clean_markdown(text: str) -> str:
 
 
 def generate(
-    client: BudgetedClient,
+    client: Completer,
     ticket: str,
     workflow_id: str = WORKFLOW_ID,
     *,
