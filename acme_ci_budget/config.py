@@ -4,7 +4,9 @@ Owns the config schema, the search order (argument, ``ACME_BUDGET_CONFIG``,
 ``./.github/acme-budget.yml``, the packaged default) and every validation
 rule. A bad file raises ``ConfigError`` naming the file and the dotted path of
 the field. It must not touch Redis or the network, and it expands environment
-references only in secret fields, so a config cannot read arbitrary variables.
+references only in secret fields, so a config cannot read arbitrary variables. It sits between
+``catalog`` (it validates prices and model ids) and ``budget``: it imports only ``catalog`` and
+``core`` (globs from ``core.globs``), never ``diffs``, the ledger or the client.
 """
 
 from __future__ import annotations

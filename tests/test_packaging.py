@@ -27,6 +27,7 @@ def test_wheel_ships_templates_lua_scripts_and_the_default_config(tmp_path):
     assert "acme_ci_budget/default_config.yml" in names
     packaged = zipfile.ZipFile(wheel).read("acme_ci_budget/default_config.yml").decode()
     assert packaged == (ROOT / ".github" / "acme-budget.yml").read_text()
+    assert "acme_ci_budget/catalog/model_lifecycle.json" in names  # catalog/lifecycle.py reads it at run time
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
