@@ -72,7 +72,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: known errors become one line on stderr and exit code 2."""
-    from acme_ci_budget.errors import AcmeError
+    from acme_ci_budget.core.errors import AcmeError
 
     try:
         result = cli.main(args=argv, prog_name="acme-ci-budget", standalone_mode=False)

@@ -4,7 +4,9 @@ Owns the config schema, the search order (argument, ``ACME_BUDGET_CONFIG``,
 ``./.github/acme-budget.yml``, the packaged default) and every validation
 rule. A bad file raises ``ConfigError`` naming the file and the dotted path of
 the field. It must not touch Redis or the network, and it expands environment
-references only in secret fields, so a config cannot read arbitrary variables.
+references only in secret fields, so a config cannot read arbitrary variables. It sits between
+``catalog`` (it validates prices and model ids) and ``budget``: it imports only ``catalog`` and
+``core`` (globs from ``core.globs``), never ``diffs``, the ledger or the client.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.money import usd_to_nano
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.strict_yaml import load_yaml
+from acme_ci_budget.catalog import model_ids
+from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.files import MAX_CONFIG_BYTES, read_bounded
+from acme_ci_budget.core.globs import GlobError, glob_regex
+from acme_ci_budget.core.money import usd_to_nano
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.strict_yaml import load_yaml
 
 CONFIG_ENV = "ACME_BUDGET_CONFIG"
 LOCAL_CONFIG = Path(".github") / "acme-budget.yml"
@@ -261,7 +267,6 @@ def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate the budget config; ``None`` follows the search order."""
-    from acme_ci_budget.files import MAX_CONFIG_BYTES, read_bounded
 
     resolved = resolve_config_path(path)
     text = read_bounded(resolved, MAX_CONFIG_BYTES, str(resolved), kind="config file", error=ConfigError)
@@ -272,7 +277,6 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML text into a ``Config``; ``source`` names the file in errors."""
     import yaml
 
-    from acme_ci_budget.files import MAX_CONFIG_BYTES
 
     # The same bound as a file read: text fetched from a branch is as untrusted as a file.
     if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
@@ -376,14 +380,13 @@ class _Validator:
         return tuple(self.string(item, f"{where}[{i}]") for i, item in enumerate(value))
 
     def globs(self, value: Any, where: str) -> tuple[str, ...]:
-        """A list of path globs (``diffs.glob_regex`` semantics), each one checked to compile."""
-        from acme_ci_budget.diffs import DiffError, glob_regex
+        """A list of path globs (``core.globs`` semantics), each one checked to compile."""
 
         patterns = self.strings(value, where)
         for i, pattern in enumerate(patterns):
             try:
                 re.compile(glob_regex(pattern))
-            except (DiffError, re.error) as exc:
+            except (GlobError, re.error) as exc:
                 raise self.fail(f"{where}[{i}]", f"bad glob {pattern!r} ({exc})") from None
         return patterns
 
@@ -728,8 +731,6 @@ class _Validator:
 
         A name the snapshot would only match by prefix (``claude-3-5-haiku-20241022-typo``) is an error.
         """
-        from acme_ci_budget import model_ids
-        from acme_ci_budget.pricing import UnknownModelError, price_for
 
         self.check_override_families(config.pricing)
         for wf in config.workflows.values():
@@ -754,7 +755,6 @@ class _Validator:
 
     def check_override_families(self, pricing: Mapping[str, PriceOverride]) -> None:
         """Two dated overrides of one family need an alias override too, or an alias reply's price is a guess."""
-        from acme_ci_budget import model_ids
 
         families: dict[str, list[str]] = {}
         for key in pricing:

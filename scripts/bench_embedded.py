@@ -31,7 +31,7 @@ from pathlib import Path
 # The embedded ledger before embedded.py (store._embedded at commit 27d4327), run in place of the new one.
 OLD = """
 import sys
-from acme_ci_budget import store
+from acme_ci_budget.ledger import store
 
 _cache = {}
 
@@ -51,7 +51,7 @@ main()
 
 SEED = """
 import sys
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 e = BudgetEnforcer()
 model = e.config.workflows["dev_assistant"].routing.default_model
 for _ in range(int(sys.argv[1])):
@@ -87,7 +87,7 @@ def server_alone(data_dir: Path, old: bool) -> float:
         server.ping()
         server._cleanup()  # what its exit hook runs
     else:
-        from acme_ci_budget import embedded
+        from acme_ci_budget.ledger import embedded
 
         lease = embedded.acquire(data_dir / "ledger.rdb")
         import redis

@@ -29,7 +29,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def _ledger_worker(url: str, seconds: float, worker: int, out: mp.Queue) -> None:
     from acme_ci_budget.config import load_config
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     config = load_config()
     enforcer = BudgetEnforcer(config, redis_url=url)

@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from acme_ci_budget.config import load_config
-    from acme_ci_budget.ledger import BudgetEnforcer
-    from acme_ci_budget.render import render
-    from acme_ci_budget.report import build_report
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+    from acme_ci_budget.report.monthly import build_report
+    from acme_ci_budget.report.render import render
 
     config = dataclasses.replace(load_config(), namespace="bench")
     rng = random.Random(1)

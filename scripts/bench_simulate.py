@@ -34,7 +34,7 @@ def main() -> int:
     import tempfile
 
     from acme_ci_budget.config import load_config
-    from acme_ci_budget.simulate import simulate
+    from acme_ci_budget.simulate.replay import simulate
 
     config = load_config()
     print(

@@ -149,8 +149,8 @@ def demo_now(through_day: int, config: Any) -> datetime:
 
 def build_demo_report(config: Any, redis: Any, complete: bool = False) -> Any:
     """Seed the demo month into ``redis`` and build its report (as of day 20, or after the month)."""
-    from acme_ci_budget.ledger import BudgetEnforcer
-    from acme_ci_budget.report import build_report
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+    from acme_ci_budget.report.monthly import build_report
 
     year, month = DEMO_MONTH
     through = 30 if complete else 20
@@ -204,7 +204,7 @@ def dump_dom(html: Path, width: int, height: int, chromium: str, timeout: float 
 
 
 def write_dashboard(report: Any, out_dir: Path) -> Path:
-    from acme_ci_budget.render import render_html
+    from acme_ci_budget.report.render import render_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "dashboard.html"

@@ -12,7 +12,7 @@ import redis
 import yaml
 
 from acme_ci_budget.config import Config, parse_config
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.core.resources import default_config_path
 from tests.redis_harness import RedisCluster, RedisServer
 
 DEFAULT_CONFIG_TEXT = default_config_path().read_text()

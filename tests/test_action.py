@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from acme_ci_budget import gha
+from acme_ci_budget.integrations import gha
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
@@ -628,4 +628,5 @@ def test_ci_runs_lint_and_tests_against_a_redis_service():
     runs = [step["run"] for step in job["steps"] if "run" in step]
     assert any("pip install -e '.[test]'" in run for run in runs)
     assert any(run.strip() == "ruff check ." for run in runs)
+    assert any(run.strip() == "lint-imports" for run in runs)  # the layer contract (README, "Architecture")
     assert any(run.strip().startswith("pytest") for run in runs)

@@ -21,7 +21,7 @@ import responses
 import yaml
 
 from acme_ci_budget import AlertManager
-from acme_ci_budget.alerts import (
+from acme_ci_budget.alerts.manager import (
     BLOCKED,
     DAILY_CRITICAL,
     DAILY_WARN,
@@ -35,8 +35,8 @@ from acme_ci_budget.alerts import (
     AlertError,
     slack_payload,
 )
-from acme_ci_budget.health import worst_call_nano
-from acme_ci_budget.ledger import DAILY, LOOP_STEPS, BudgetEnforcer
+from acme_ci_budget.budget.health import worst_call_nano
+from acme_ci_budget.ledger.enforcer import DAILY, LOOP_STEPS, BudgetEnforcer
 from tests.clock import Clock
 from tests.fakes.pagerduty_events import FakePagerDutyEvents
 from tests.fakes.slack_webhook import ERRORS, RATE_LIMITED, FakeSlackWebhook
@@ -493,7 +493,7 @@ def test_outside_actions_nothing_is_printed(manager, enforcer, http, capsys, mon
 
 
 def test_slack_text_is_escaped_and_stays_json(manager):
-    from acme_ci_budget.alerts import Alert
+    from acme_ci_budget.alerts.manager import Alert
 
     alert = Alert(
         level="WARNING",

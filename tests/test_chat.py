@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from acme_ci_budget.commands.chat import chat
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.workflows import dev_assistant, pm_assistant
 from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, handler, server_error
 

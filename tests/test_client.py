@@ -15,10 +15,9 @@ from typing import Any
 import anthropic
 import pytest
 
-from acme_ci_budget.client import (
-    AcmeBudgetedClient,
-    AsyncBudgetedClient,
-    BudgetedClient,
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.client.budgeted import AcmeBudgetedClient, AsyncBudgetedClient, BudgetedClient
+from acme_ci_budget.client.result import (
     CompletionResult,
     ModelAPIError,
     ModelCallError,
@@ -26,10 +25,9 @@ from acme_ci_budget.client import (
     ModelTimeoutError,
 )
 from acme_ci_budget.config import load_config
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.tokens import estimate_messages_tokens
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
     estimate_request_tokens,
@@ -603,7 +601,7 @@ def test_importing_the_client_does_not_import_anthropic() -> None:
     import subprocess
     import sys
 
-    code = "import sys, acme_ci_budget.client, acme_ci_budget.sessions; print('anthropic' in sys.modules)"
+    code = "import sys, acme_ci_budget.client.budgeted, acme_ci_budget.client.sessions; print('anthropic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -13,18 +13,13 @@ from typing import Any
 import anthropic
 import pytest
 
-from acme_ci_budget.client import (
-    AsyncBudgetedClient,
-    BudgetedClient,
-    ModelAPIError,
-    ModelNotFoundError,
-    ModelResponseError,
-)
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.client.budgeted import AsyncBudgetedClient, BudgetedClient
+from acme_ci_budget.client.input_count import DOCUMENT_BYTES_PER_TOKEN, IMAGE_FALLBACK_TOKENS
+from acme_ci_budget.client.result import ModelAPIError, ModelNotFoundError, ModelResponseError
 from acme_ci_budget.config import load_config
-from acme_ci_budget.input_count import DOCUMENT_BYTES_PER_TOKEN, IMAGE_FALLBACK_TOKENS
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.tokens import estimate_messages_tokens
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
     build_message,

@@ -18,12 +18,13 @@ import anthropic
 import pytest
 import yaml
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.cli import main
-from acme_ci_budget.client import BudgetedClient, ModelAPIError, ModelTimeoutError
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.result import ModelAPIError, ModelTimeoutError
 from acme_ci_budget.config import ConfigError, hold_margin_seconds, load_config, parse_config
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.tokens import estimate_messages_tokens
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
 from tests.conftest import DEFAULT_CONFIG_TEXT
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
@@ -243,7 +244,7 @@ def test_the_error_counts_the_retries_that_happened(make_config, redis_url, serv
 def test_retry_after_as_an_http_date_and_in_milliseconds() -> None:
     from email.utils import formatdate
 
-    from acme_ci_budget.retry_policy import retry_after_seconds
+    from acme_ci_budget.client.retry_policy import retry_after_seconds
 
     assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert retry_after_seconds({"retry-after": "3"}) == 3.0
@@ -263,7 +264,7 @@ def test_the_fake_sends_retry_after_on_429_and_529_like_the_api(server) -> None:
 
 
 def test_the_async_client_retries_the_same_way(make_config, redis_url, server) -> None:
-    from acme_ci_budget.client import AsyncBudgetedClient
+    from acme_ci_budget.client.budgeted import AsyncBudgetedClient
 
     times: list[float] = []
 

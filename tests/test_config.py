@@ -314,7 +314,7 @@ def test_duplicate_keys_at_any_level(text, line, key):
 
 
 def test_merge_keys_still_override_what_they_merge():
-    from acme_ci_budget.strict_yaml import load_yaml
+    from acme_ci_budget.core.strict_yaml import load_yaml
 
     assert load_yaml("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n")["use"] == {"x": 1, "y": 3}
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from acme_ci_budget import cli
+from acme_ci_budget.budget.models_check import named_models
+from acme_ci_budget.catalog.lifecycle import bundled_table
 from acme_ci_budget.config import load_config
-from acme_ci_budget.lifecycle import bundled_table, named_models
-from acme_ci_budget.resources import default_config_path, starter_config_path
+from acme_ci_budget.core.resources import default_config_path, starter_config_path
 
 
 def run_cli(monkeypatch, capsys, args: list[str]) -> tuple[int, str, str]:

@@ -1,4 +1,4 @@
-"""Tests for acme_ci_budget.diffs: parsing, filtering, clipping and comment-line mapping."""
+"""Tests for acme_ci_budget.diffs.unified: parsing, filtering, clipping and comment-line mapping."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acme_ci_budget import tokens
-from acme_ci_budget.diffs import (
+from acme_ci_budget.core import tokens
+from acme_ci_budget.core.tokens import estimate_tokens
+from acme_ci_budget.diffs.unified import (
     REASON_BINARY,
     REASON_BUDGET,
     REASON_DELETION_ONLY,
@@ -31,7 +32,6 @@ from acme_ci_budget.diffs import (
     render_diff,
     right_side_lines,
 )
-from acme_ci_budget.tokens import estimate_tokens
 
 # Produced by `git diff --cached -M` (git 2.39) on a scratch repository. <TAB> stands for the tab git
 # puts after a file name that contains a space; the octal escapes are git's quoting of "café.md".
@@ -745,7 +745,7 @@ def test_clip_never_exceeds_budget_and_accounts_for_every_file(
 
 # --- the PR's own part of an incremental compare (after a merge of the base branch) -------------
 
-from acme_ci_budget.diff_scope import restrict_to_pull  # noqa: E402
+from acme_ci_budget.diffs.scope import restrict_to_pull  # noqa: E402
 
 
 def _git(repo, *args: str) -> str:

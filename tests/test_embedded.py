@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from acme_ci_budget import embedded
-from acme_ci_budget.store import connect
+from acme_ci_budget.ledger import embedded
+from acme_ci_budget.ledger.store import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def env_for(data_dir: Path) -> dict[str, str]:
 
 def python(data_dir: Path, code: str, **kwargs) -> subprocess.Popen:
     """A command on the embedded ledger: a fresh interpreter running ``code`` (``client`` is connected)."""
-    script = "from acme_ci_budget.store import connect\nclient = connect(None)\n" + textwrap.dedent(code)
+    script = "from acme_ci_budget.ledger.store import connect\nclient = connect(None)\n" + textwrap.dedent(code)
     return subprocess.Popen(
         [sys.executable, "-c", script], env=env_for(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, **kwargs,
@@ -97,7 +97,7 @@ def data_dir(tmp_path: Path):
 
 
 SEED = """
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 e = BudgetEnforcer()
 model = e.config.workflows["dev_assistant"].routing.default_model
 e.settle(e.reserve("dev_assistant", model, 4_000, 1000), 3_000, 800)  # inside the per-task hard limit
@@ -158,7 +158,7 @@ def test_data_folder_with_spaces_and_a_relative_path(data_dir, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     rel = Path("data") / "my ledger"
     proc = subprocess.run(
-        [sys.executable, "-c", "from acme_ci_budget.store import connect; print(connect(None).get('k').decode())"],
+        [sys.executable, "-c", "from acme_ci_budget.ledger.store import connect; print(connect(None).get('k').decode())"],
         env={**env_for(folder), "ACME_BUDGET_DATA_DIR": str(rel)}, capture_output=True, text=True, timeout=60,
         cwd=tmp_path,
     )
@@ -198,7 +198,7 @@ print(client.info("server")["process_id"])
 
 def start_together(folder: Path, sync: Path, n: int) -> list[subprocess.Popen]:
     gate = "import pathlib, sys, time\nwhile not pathlib.Path(sys.argv[1], 'go').exists(): time.sleep(0.001)\n"
-    script = gate + "from acme_ci_budget.store import connect\nclient = connect(None)\n" + HOLD
+    script = gate + "from acme_ci_budget.ledger.store import connect\nclient = connect(None)\n" + HOLD
     procs = [
         subprocess.Popen([sys.executable, "-c", script, str(sync), str(n), str(i)], env=env_for(folder),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from acme_ci_budget.budget.estimate import build_estimate, build_what_if
+from acme_ci_budget.catalog.pricing import min_cacheable_tokens, price_for
 from acme_ci_budget.cli import cli
 from acme_ci_budget.config import load_config
-from acme_ci_budget.estimate import build_estimate, build_what_if
-from acme_ci_budget.pricing import min_cacheable_tokens, price_for
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB_2024 = ROOT / "examples" / "acme-lab-2024.yml"

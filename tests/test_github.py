@@ -1,4 +1,4 @@
-"""acme_ci_budget.github against the loopback fake GitHub, through REAL PyGithub.
+"""acme_ci_budget.integrations.github against the loopback fake GitHub, through REAL PyGithub.
 
 What is checked: the event is read as Actions writes it (forks included), PR context and files
 (GitHub's 3,000-file list cap is detected), the incremental file list (and its fallback when
@@ -17,9 +17,9 @@ from typing import Any
 import github as pygithub
 import pytest
 
-from acme_ci_budget import github as gh_mod
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.github import (
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.integrations import github as gh_mod
+from acme_ci_budget.integrations.github import (
     COMMENT_LIMIT,
     GitHubError,
     PullRequestAPI,

@@ -10,9 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from acme_ci_budget.cli import cli
-from acme_ci_budget.config import load_config
-from acme_ci_budget.health import (
+from acme_ci_budget.budget.health import (
     CRIT,
     OK,
     WARN,
@@ -21,10 +19,12 @@ from acme_ci_budget.health import (
     org_worst_call_nano,
     worst_call_nano,
 )
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.render import render
-from acme_ci_budget.report import build_report
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.cli import cli
+from acme_ci_budget.config import load_config
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.report.monthly import build_report
+from acme_ci_budget.report.render import render
 from tests.clock import Clock
 from tests.conftest import DEFAULT_CONFIG_TEXT
 

@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 import anthropic
 import pytest
 
-from acme_ci_budget import journal
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.cli import main
-from acme_ci_budget.client import BudgetedClient
+from acme_ci_budget.client.budgeted import BudgetedClient
 from acme_ci_budget.config import load_config
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.money import fmt_usd
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.core.money import fmt_usd
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.ledger import journal
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from tests.clock import Clock
 from tests.conftest import DEFAULT_CONFIG_TEXT
 from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, handler, ok

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from acme_ci_budget.ledger import (
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.ledger.enforcer import (
     ALREADY_FINAL,
     DAILY,
     LOOP_STEPS,
@@ -24,7 +25,6 @@ from acme_ci_budget.ledger import (
     LedgerUnavailable,
     SettleError,
 )
-from acme_ci_budget.pricing import cost_nano
 from tests.clock import Clock
 
 HAIKU = "claude-3-5-haiku-20241022"

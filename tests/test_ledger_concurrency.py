@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.config import parse_config
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.pricing import cost_nano
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
 HAIKU = "claude-3-5-haiku-20241022"
 WORKERS = 8

@@ -15,9 +15,10 @@ from decimal import Decimal
 
 import pytest
 
-from acme_ci_budget.alerts import OVER_HOLD, WARNING, AlertManager
+from acme_ci_budget.alerts.manager import OVER_HOLD, WARNING, AlertManager
+from acme_ci_budget.catalog.pricing import cost_nano, price_for
 from acme_ci_budget.commands.status import render_status
-from acme_ci_budget.ledger import (
+from acme_ci_budget.ledger.enforcer import (
     LOOP_STEPS,
     RELEASED,
     UNKNOWN_RESERVATION,
@@ -27,9 +28,8 @@ from acme_ci_budget.ledger import (
     SettleError,
     _run,
 )
-from acme_ci_budget.pricing import cost_nano, price_for
-from acme_ci_budget.render import render
-from acme_ci_budget.report import build_report
+from acme_ci_budget.report.monthly import build_report
+from acme_ci_budget.report.render import render
 from tests.clock import Clock
 
 HAIKU = "claude-3-5-haiku-20241022"

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from acme_ci_budget.config import load_config, parse_config
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from tests.conftest import DEFAULT_CONFIG_TEXT
 
 HAIKU = load_config(default_config_path()).workflows["dev_assistant"].routing.default_model  # the Haiku role

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from acme_ci_budget import cli
-from acme_ci_budget.lifecycle import bundled_table, check_offline, named_models
-from acme_ci_budget.models_api import ModelsAPI, model_info, safe_base_url
+from acme_ci_budget.budget.models_check import check_offline, named_models
+from acme_ci_budget.catalog.lifecycle import bundled_table
+from acme_ci_budget.integrations.models_api import ModelsAPI, model_info, safe_base_url
 from tests.fakes.anthropic_server import DEFAULT_MODELS, FakeAnthropicServer, model_entry, ok
 
 API_KEY = "sk-ant-lifecycle-secret-key-0123456789"
@@ -280,7 +281,7 @@ def test_named_models_narrowed_to_a_workflow_are_its_routing_models(tmp_path, de
 
 def test_models_modules_import_without_the_sdk():
     code = (
-        "import sys, acme_ci_budget.commands.models, acme_ci_budget.lifecycle, acme_ci_budget.models_api;"
+        "import sys, acme_ci_budget.commands.models, acme_ci_budget.catalog.lifecycle, acme_ci_budget.integrations.models_api;"
         "print('anthropic' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

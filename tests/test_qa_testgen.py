@@ -19,9 +19,9 @@ import yaml
 
 from acme_ci_budget import cli
 from acme_ci_budget.config import parse_config
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.runs.review import OUTPUT_NAMES, usd_text
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
     catalogue_serving,

@@ -15,11 +15,7 @@ import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acme_ci_budget import charts
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.render import md_escape, render, render_html, render_markdown, render_text
-from acme_ci_budget.report import build_report
-from acme_ci_budget.slack_post import (
+from acme_ci_budget.integrations.slack import (
     SECTION_LIMIT,
     SlackPostError,
     actions_run_url,
@@ -27,6 +23,10 @@ from acme_ci_budget.slack_post import (
     post_markdown,
     split_mrkdwn,
 )
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.report import charts
+from acme_ci_budget.report.monthly import build_report
+from acme_ci_budget.report.render import md_escape, render, render_html, render_markdown, render_text
 from tests.test_report import HAIKU, NY, PRICES, SONNET, Clock, seed_known_month
 
 EVIL = '<script>alert("x")</script> & *Co*'

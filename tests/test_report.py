@@ -14,11 +14,11 @@ import responses
 import yaml
 
 from acme_ci_budget import cli as cli_module
-from acme_ci_budget.estimate import build_estimate
-from acme_ci_budget.forecast import project_month
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.pricing import min_cacheable_tokens
-from acme_ci_budget.report import ReportError, build_report, resolve_month
+from acme_ci_budget.budget.estimate import build_estimate
+from acme_ci_budget.budget.forecast import project_month
+from acme_ci_budget.catalog.pricing import min_cacheable_tokens
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.report.monthly import ReportError, build_report, resolve_month
 from tests.clock import Clock
 from tests.conftest import DEFAULT_CONFIG_TEXT
 
@@ -182,7 +182,7 @@ def test_roi_reproduces_the_labs_block_for_a_month_every_workflow_ran(config, re
 
 
 def test_roi_in_every_format_says_its_basis_and_shows_the_multiple(config, redis_url):
-    from acme_ci_budget.render import render_html, render_markdown, render_text
+    from acme_ci_budget.report.render import render_html, render_markdown, render_text
 
     clock = Clock(datetime(2026, 10, 1, 12, tzinfo=UTC))
     e = _enforcer(config, redis_url, clock)
@@ -247,7 +247,7 @@ def test_roi_per_task_basis_grows_with_use(seeded, make_config):
     assert roi["workflows"]["ci_cd_review"]["tasks"] == 4 and roi["workflows"]["ci_cd_review"]["value_usd"] == 95.0
     assert "roles" not in roi
     assert roi["basis_note"].startswith("per task (roi.basis: per_task)")
-    from acme_ci_budget.render import render_text
+    from acme_ci_budget.report.render import render_text
 
     text = render_text(report)
     assert "ROI: per task (roi.basis: per_task)" in text and "(x2,518 the spend)" in text
@@ -270,7 +270,7 @@ def test_no_roi_section_means_no_roi(seeded):
 
 
 def test_roi_multiple_format():
-    from acme_ci_budget.roi import fmt_multiple
+    from acme_ci_budget.budget.roi import fmt_multiple
 
     assert [fmt_multiple(m) for m in (50.0, 3354.2, 9.96, 2.54, 0.5, None)] == ["x50", "x3,354", "x10.0", "x2.5", "x0.5", "n/a"]
 
@@ -447,7 +447,7 @@ def test_build_report_reads_in_one_round_trip_without_scanning_events(seeded, co
 
 @pytest.mark.cluster
 def test_report_on_a_redis_cluster(config, redis_cluster_url):
-    from acme_ci_budget.store import connect
+    from acme_ci_budget.ledger.store import connect
 
     clock = Clock(datetime(2026, 11, 1, 12, tzinfo=UTC))
     e = _enforcer(config, redis_cluster_url, clock)

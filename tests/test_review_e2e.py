@@ -24,13 +24,13 @@ import redis
 import yaml
 
 from acme_ci_budget import cli
-from acme_ci_budget import github as gh_mod
 from acme_ci_budget.config import parse_config
-from acme_ci_budget.github import reviewed_head, sticky_marker
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.resources import default_config_path, starter_config_path
-from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
-from acme_ci_budget.tokens import estimate_messages_tokens
+from acme_ci_budget.core.resources import default_config_path, starter_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
+from acme_ci_budget.integrations import github as gh_mod
+from acme_ci_budget.integrations.github import reviewed_head, sticky_marker
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.runs.review import OUTPUT_NAMES, usd_text
 from tests.fakes.anthropic_server import FakeAnthropicServer, catalogue_serving, ok, slow
 from tests.fakes.github_server import FakeGitHubServer, pr_file
 

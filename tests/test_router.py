@@ -6,10 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acme_ci_budget.config import ConfigError, load_config
-from acme_ci_budget.pricing import price_for
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.router import (
+from acme_ci_budget.catalog.pricing import price_for
+from acme_ci_budget.client.router import (
     CHANGE_TOKENS,
     CHANGED_PATHS,
     RULE_COMPLEX_PATH,
@@ -23,7 +21,9 @@ from acme_ci_budget.router import (
     cheapest_model,
     match_keyword,
 )
-from acme_ci_budget.tokens import estimate_tokens
+from acme_ci_budget.config import ConfigError, load_config
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_tokens
 
 # The lab's two model roles, read from the shipped config (dev_assistant routes between them) rather than named
 # here, so a model migration changes the config, not the tests.
@@ -265,7 +265,7 @@ def test_unknown_workflow_is_a_config_error(router: TaskRouter) -> None:
     st.sampled_from(["design", "c++", "de sign", "ss", "σ", "is", "k8s"]),
 )
 def test_fast_keyword_match_agrees_with_the_whole_word_regex(text, keyword):
-    from acme_ci_budget.router import _keyword_pattern
+    from acme_ci_budget.client.router import _keyword_pattern
 
     assert (match_keyword(text, [keyword]) is not None) == (_keyword_pattern(keyword).search(text) is not None)
 

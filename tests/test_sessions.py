@@ -8,12 +8,13 @@ from typing import Any
 import anthropic
 import pytest
 
-from acme_ci_budget.client import BudgetedClient, ModelAPIError
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.result import ModelAPIError
+from acme_ci_budget.client.sessions import SUMMARY_HEADER, Session, compact_history, split_turns
 from acme_ci_budget.config import ConfigError, load_config
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.sessions import SUMMARY_HEADER, Session, compact_history, split_turns
-from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, handler, server_error
 
 HAIKU = load_config(default_config_path()).workflows["dev_assistant"].routing.default_model  # the Haiku role

@@ -18,16 +18,18 @@ import responses
 import yaml
 from click.testing import CliRunner
 
-from acme_ci_budget.client import BudgetedClient
+from acme_ci_budget.budget.estimate import build_estimate
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.router import match_keyword
 from acme_ci_budget.commands.simulate import simulate as simulate_command
 from acme_ci_budget.config import load_config
-from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.estimate import build_estimate
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.router import match_keyword
-from acme_ci_budget.simulate import (
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.ledger.store import prefix
+from acme_ci_budget.simulate.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
+from acme_ci_budget.simulate.replay import (
     KEYWORD_RATE,
     SimClock,
     build_messages,
@@ -41,8 +43,6 @@ from acme_ci_budget.simulate import (
     simulation_namespace,
     system_prompt,
 )
-from acme_ci_budget.store import prefix
-from acme_ci_budget.tokens import estimate_messages_tokens
 
 MONTH = "2026-06"  # June 1st 2026 is a Monday: 22 working days in five ISO weeks (5, 5, 5, 5, 2)
 _ROUTING = load_config(default_config_path()).workflows["ci_cd_review"].routing

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from acme_ci_budget.cli import cli
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
 
 def _seed(redis_url, config):

@@ -16,13 +16,13 @@ from typing import Any
 import anthropic
 import pytest
 
-from acme_ci_budget.client import BudgetedClient
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.router import TaskRouter
 from acme_ci_budget.config import load_config
-from acme_ci_budget.diffs import FileChange
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.router import TaskRouter
-from acme_ci_budget.tokens import estimate_messages_tokens
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
+from acme_ci_budget.diffs.unified import FileChange
 from acme_ci_budget.workflows import (
     ALL_TEMPLATES,
     QA_SYSTEM,
@@ -386,7 +386,7 @@ def test_workflow_modules_do_not_import_the_sdks() -> None:
         "import sys\n"
         "import acme_ci_budget.workflows.review, acme_ci_budget.workflows.qa_testgen\n"
         "import acme_ci_budget.workflows.dev_assistant, acme_ci_budget.workflows.pm_assistant\n"
-        "import acme_ci_budget.github, acme_ci_budget.review_run\n"
+        "import acme_ci_budget.integrations.github, acme_ci_budget.runs.review\n"
         "import acme_ci_budget.commands.review, acme_ci_budget.commands.qa_testgen\n"
         "print(sorted(m for m in ('anthropic', 'github', 'redis') if m in sys.modules))\n"
     )

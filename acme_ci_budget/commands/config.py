@@ -26,8 +26,8 @@ def validate(path: str | None, config_path: str | None) -> None:
     Models that the bundled lifecycle table (Anthropic's deprecations page, dated) lists as deprecated
     or retired are warnings on stderr (exit 0); `acme-ci-budget models check` asks the API itself.
     """
+    from acme_ci_budget.budget.models_check import check_offline
     from acme_ci_budget.config import load_config
-    from acme_ci_budget.lifecycle import check_offline
 
     cfg = load_config(path or config_path)
     total = sum(wf.monthly_nano for wf in cfg.workflows.values())
@@ -49,8 +49,8 @@ def init(path: str, force: bool) -> None:
     $SLACK_WEBHOOK_URL / $PAGERDUTY_ROUTING_KEY are set. Refuses to overwrite without --force.
     """
     from acme_ci_budget.config import parse_config
-    from acme_ci_budget.errors import UsageError
-    from acme_ci_budget.resources import starter_config_path
+    from acme_ci_budget.core.errors import UsageError
+    from acme_ci_budget.core.resources import starter_config_path
 
     target = Path(path)
     text = starter_config_path().read_text(encoding="utf-8")

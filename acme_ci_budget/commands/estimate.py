@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from acme_ci_budget.commands._options import config_option, echo_json, format_option, load
-from acme_ci_budget.money import fmt_usd, nano_to_decimal, nano_to_usd
+from acme_ci_budget.core.money import fmt_usd, nano_to_decimal, nano_to_usd
 
 
 @click.command()
@@ -33,7 +33,7 @@ def estimate(config_path: str | None, fmt: str, growth: tuple[int, ...], models:
     Every cost is printed exactly and the total is the exact sum of the lines,
     so the figures always reconcile; the headline total is also rounded to cents.
     """
-    from acme_ci_budget.estimate import build_estimate, build_what_if
+    from acme_ci_budget.budget.estimate import build_estimate, build_what_if
 
     config = load(config_path)
     if models is not None:
@@ -60,7 +60,7 @@ def fmt_exact(nano: int) -> str:
 
 
 def _parse_models(spec: str, config) -> tuple[str, ...]:
-    from acme_ci_budget.pricing import UnknownModelError, price_for
+    from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
 
     models = tuple(dict.fromkeys(m.strip() for m in spec.split(",") if m.strip()))
     if not models:

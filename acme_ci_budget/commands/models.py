@@ -28,8 +28,9 @@ def check(config_path: str | None, fmt: str, timeout_seconds: float) -> None:
     line per model naming the fields; a deprecated one is a warning. Needs $ANTHROPIC_API_KEY
     ($ANTHROPIC_BASE_URL points it elsewhere, as in the SDK); the key is never printed.
     """
-    from acme_ci_budget.lifecycle import bundled_table, check_online, named_models
-    from acme_ci_budget.models_api import ModelsAPI
+    from acme_ci_budget.budget.models_check import check_online, named_models
+    from acme_ci_budget.catalog.lifecycle import bundled_table
+    from acme_ci_budget.integrations.models_api import ModelsAPI
 
     config = load(config_path)
     table = bundled_table()

@@ -64,7 +64,7 @@ def qa_testgen(ctx: click.Context, **params: object) -> None:
     summary. Exit codes: 0 done or skipped, 1 blocked with --fail-on-block or the model call
     failed, 2 bad input or config.
     """
-    from acme_ci_budget.review_run import QAOptions, run_qa_testgen
+    from acme_ci_budget.runs.review import QAOptions, run_qa_testgen
 
     options = QAOptions(
         workflow_id=params["workflow_id"],

@@ -2,7 +2,7 @@
 
 Parses options (each also read from the environment variable the GitHub Action sets; an empty
 variable means the default), calls ``review_run.run_review`` and exits with its code. All logic
-is in ``acme_ci_budget.review_run``.
+is in ``acme_ci_budget.runs.review``.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def review(ctx: click.Context, **params: object) -> None:
     Exit codes: 0 reviewed or skipped (with a notice), 1 blocked with --fail-on-block or the
     model call failed, 2 bad input or config.
     """
-    from acme_ci_budget.review_run import ReviewOptions, run_review
+    from acme_ci_budget.runs.review import ReviewOptions, run_review
 
     options = ReviewOptions(
         workflow_id=params["workflow_id"],

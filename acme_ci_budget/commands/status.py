@@ -7,7 +7,7 @@ import time
 import click
 
 from acme_ci_budget.commands._options import config_option, echo_json, format_option, load, redis_option
-from acme_ci_budget.money import fmt_usd
+from acme_ci_budget.core.money import fmt_usd
 
 
 @click.command()
@@ -31,9 +31,9 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     reading, never shown as held. Also this month's calls settled above their hold and replies without usage.
     One Redis round trip per refresh.
     """
-    from acme_ci_budget.journal import replay_pending
-    from acme_ci_budget.ledger import BudgetEnforcer
-    from acme_ci_budget.store import redact_url
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+    from acme_ci_budget.ledger.journal import replay_pending
+    from acme_ci_budget.ledger.store import redact_url
 
     enforcer = BudgetEnforcer(load(config_path), redis_url=redis_url, ephemeral_ledger=ephemeral_ledger)
     replay_pending(enforcer)  # spend journaled while Redis was down is recorded before it is shown

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from acme_ci_budget.client.router import CHANGE_TOKENS, CHANGED_PATHS, TaskRouter
 from acme_ci_budget.config import Config, Workflow
-from acme_ci_budget.diffs import ClippedDiff, DiffPolicy, FileChange, clip_diff, render_file
-from acme_ci_budget.router import CHANGE_TOKENS, CHANGED_PATHS
-from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.diffs.unified import SECURITY_GLOBS, ClippedDiff, DiffPolicy, FileChange, clip_diff, render_file
 from acme_ci_budget.workflows import (
     REVIEW_SYSTEM,
     REVIEW_TASK,
@@ -36,7 +36,8 @@ from acme_ci_budget.workflows import (
 from acme_ci_budget.workflows._task import TaskRequest, complete
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
+
+    from acme_ci_budget.client.result import Completer, CompletionResult
 
 WORKFLOW_ID = "ci_cd_review"
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -129,7 +130,6 @@ class Escalation:
 
 def policy_from_config(config: Config) -> DiffPolicy:
     """The diff policy the config's ``review:`` section describes; ``escalate_globs`` count as security paths."""
-    from acme_ci_budget.diffs import SECURITY_GLOBS
 
     review = config.review
     return DiffPolicy(
@@ -148,7 +148,6 @@ def escalation(
     Only the change decides: its paths (``routing.complex_paths``) and the size of the whole
     reviewable diff before clipping (``routing.threshold_tokens``); never the PR's title or text.
     """
-    from acme_ci_budget.router import TaskRouter
 
     paths = tuple(dict.fromkeys(p for f in files for p in (f.path, f.previous_path) if p))
     reviewable = [f for f in files if policy.exclusion_reason(f) is None]
@@ -259,7 +258,7 @@ def fit_request(
 
 
 def run(
-    client: BudgetedClient,
+    client: Completer,
     request: ReviewRequest,
     workflow_id: str = WORKFLOW_ID,
     *,
