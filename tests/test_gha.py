@@ -111,6 +111,43 @@ def test_in_actions_reads_process_env(monkeypatch):
     assert not gha.in_actions()
 
 
+# -- the run's URL ----------------------------------------------------------
+
+RUN_ENV = {
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_SERVER_URL": "https://ghe.acme.example/",
+    "GITHUB_REPOSITORY": "acme/shop",
+    "GITHUB_RUN_ID": "4242",
+}
+
+
+def test_actions_run_url_links_a_rerun_to_its_own_attempt():
+    """One run URL (before: the report's link never named the attempt, the alerts' always did, even /attempts/1)."""
+    assert gha.actions_run_url(RUN_ENV) == "https://ghe.acme.example/acme/shop/actions/runs/4242"
+    first = {**RUN_ENV, "GITHUB_RUN_ATTEMPT": "1"}
+    assert gha.actions_run_url(first) == "https://ghe.acme.example/acme/shop/actions/runs/4242"
+    rerun = {**RUN_ENV, "GITHUB_RUN_ATTEMPT": "3"}
+    assert gha.actions_run_url(rerun) == "https://ghe.acme.example/acme/shop/actions/runs/4242/attempts/3"
+    assert gha.actions_run_url({**RUN_ENV, "GITHUB_RUN_ATTEMPT": "x"}).endswith("/runs/4242")
+
+
+def test_actions_run_url_none_outside_a_run():
+    assert gha.actions_run_url({**RUN_ENV, "GITHUB_ACTIONS": "false"}) is None
+    assert gha.actions_run_url({k: v for k, v in RUN_ENV.items() if k != "GITHUB_RUN_ID"}) is None
+    assert gha.actions_run_url({**RUN_ENV, "GITHUB_RUN_ID": "42/../../x"}) is None
+    assert gha.actions_run_url({**RUN_ENV, "GITHUB_SERVER_URL": ""}) == "https://github.com/acme/shop/actions/runs/4242"
+
+
+def test_actions_run_url_is_the_one_the_report_links(monkeypatch):
+    """The report's Slack link is this function's (the alerts' links too: tests/test_alerts.py, attempt 2)."""
+    from acme_ci_budget.integrations import slack
+
+    assert slack.actions_run_url is gha.actions_run_url
+    for key, value in {**RUN_ENV, "GITHUB_RUN_ATTEMPT": "2"}.items():
+        monkeypatch.setenv(key, value)
+    assert slack.actions_run_url() == "https://ghe.acme.example/acme/shop/actions/runs/4242/attempts/2"
+
+
 # -- escaping ---------------------------------------------------------------
 
 

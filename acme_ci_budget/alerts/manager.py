@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -416,7 +415,7 @@ class AlertManager:
                 raise AlertError(
                     f"{self.config.path}: alerts.slack_webhook_url is not set (e.g. ${{SLACK_WEBHOOK_URL}})"
                 )
-            result = self._post(SLACK, self.settings.slack_webhook_url, slack_payload(alert, _run_url()))
+            result = self._post(SLACK, self.settings.slack_webhook_url, slack_payload(alert, gha.actions_run_url()))
         elif channel == PAGERDUTY:
             if not self.settings.pagerduty_routing_key:
                 raise AlertError(
@@ -896,7 +895,7 @@ class AlertManager:
                 log.warning("GitHub annotation or job summary failed: %s", exc.__class__.__name__)
                 failed.append("github")
         if SLACK in held and self.settings.slack_webhook_url:
-            result = self._post(SLACK, self.settings.slack_webhook_url, slack_payload(alert, _run_url()))
+            result = self._post(SLACK, self.settings.slack_webhook_url, slack_payload(alert, gha.actions_run_url()))
             self._settle(p, SLACK, held[SLACK], result, now)
             (delivered if result.ok else failed).append(SLACK)
             if not result.ok:
@@ -990,7 +989,7 @@ class AlertManager:
                 "custom_details": details,
             },
         }
-        run = _run_url()
+        run = gha.actions_run_url()
         if run:
             body["links"] = [{"href": run, "text": "GitHub Actions run"}]
         return body
@@ -1106,18 +1105,6 @@ def slack_payload(alert: Alert, run_url: str | None = None) -> dict:
     }
     text = _jinja().get_template("slack_alert.json.j2").render(**context)
     return json.loads(text)
-
-
-def _run_url() -> str | None:
-    """The link to this GitHub Actions run, when in one."""
-    if not gha.in_actions():
-        return None
-    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    repo, run_id = os.environ.get("GITHUB_REPOSITORY"), os.environ.get("GITHUB_RUN_ID")
-    if not repo or not run_id or not run_id.isdigit():
-        return None
-    attempt = os.environ.get("GITHUB_RUN_ATTEMPT", "")
-    return f"{server}/{repo}/actions/runs/{run_id}" + (f"/attempts/{attempt}" if attempt.isdigit() else "")
 
 
 # --- small helpers ----------------------------------------------------------------------------

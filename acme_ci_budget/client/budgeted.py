@@ -49,6 +49,7 @@ from acme_ci_budget.client.sessions import DEFAULT_KEEP_TURNS, Session
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.money import fmt_usd, nano_to_usd, pct
+from acme_ci_budget.core.text import content_text, reply_text
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 from acme_ci_budget.ledger import journal
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer, Clock, Reservation, Settlement
@@ -76,31 +77,12 @@ class _Plan:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content or ():
-        kind = block.get("type") if isinstance(block, Mapping) else getattr(block, "type", None)
-        text = block.get("text") if isinstance(block, Mapping) else getattr(block, "text", None)
-        if kind in (None, "text") and isinstance(text, str):
-            parts.append(text)
-    return "\n".join(parts)
-
-
 def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
     """The text of the latest user message: what the router's keyword rule reads."""
     for message in reversed(messages):
         if message.get("role") == "user":
-            return _text_of(message.get("content"))
+            return content_text(message.get("content"))
     return ""
-
-
-def response_text(message: Any) -> str:
-    """All text blocks of a response, joined as the SDK's ``get_final_text`` joins them."""
-    return "".join(
-        block.text for block in (message.content or ()) if getattr(block, "type", None) == "text" and block.text
-    )
 
 
 def _usage(message: Any) -> tuple[int, int, int, int, int] | None:
@@ -553,7 +535,7 @@ class BudgetedClient:
         if res.session_id:
             self._check_session_soft_limit(plan.workflow, res, sum(counts))
         return CompletionResult(
-            content=response_text(message),
+            content=reply_text(message),
             model=answered_by,
             input_tokens=counts[0],
             output_tokens=counts[1],

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from acme_ci_budget.client.result import ModelCallError
+from acme_ci_budget.core.text import content_text
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 
 if TYPE_CHECKING:
@@ -56,16 +57,6 @@ class Compaction:
     tokens_after: int
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content or ():
-        if isinstance(block, Mapping) and isinstance(block.get("text"), str):
-            parts.append(block["text"])
-    return "\n".join(parts)
-
-
 def split_turns(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Group messages into turns: each user message starts one; the replies after it belong to it."""
     turns: list[list[dict[str, Any]]] = []
@@ -78,11 +69,11 @@ def split_turns(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _is_summary(message: Mapping[str, Any]) -> bool:
-    return message.get("role") == "user" and _text(message.get("content")).startswith(SUMMARY_HEADER)
+    return message.get("role") == "user" and content_text(message.get("content")).startswith(SUMMARY_HEADER)
 
 
 def _line(message: Mapping[str, Any], chars: int) -> str:
-    text = " ".join(_text(message.get("content")).split())
+    text = " ".join(content_text(message.get("content")).split())
     clipped = text if len(text) <= chars else text[:chars].rstrip() + "…"
     return f"- {message.get('role', 'user')}: {clipped}"
 
@@ -101,7 +92,7 @@ def compact_history(
     folded = 0
     rest = list(messages)
     if rest and _is_summary(rest[0]):
-        previous = _text(rest[0]["content"]).splitlines()
+        previous = content_text(rest[0]["content"]).splitlines()
         header, summary_lines = previous[0], previous[1:]
         folded = _folded_count(header)
         rest = rest[1:]

@@ -1,7 +1,7 @@
 """``acme-ci-budget qa-testgen``: a test plan for a feature ticket under the qa_test_gen budget.
 
 Parses options (each also read from the environment variable the GitHub Action sets; an empty
-variable means the default), calls ``review_run.run_qa_testgen`` and exits with its code.
+variable means the default), calls ``runs.qa.run_qa_testgen`` and exits with its code.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def qa_testgen(ctx: click.Context, **params: object) -> None:
     summary. Exit codes: 0 done or skipped, 1 blocked with --fail-on-block or the model call
     failed, 2 bad input or config.
     """
-    from acme_ci_budget.runs.review import QAOptions, run_qa_testgen
+    from acme_ci_budget.runs.options import QAOptions
+    from acme_ci_budget.runs.qa import run_qa_testgen
 
     options = QAOptions(
         workflow_id=params["workflow_id"],

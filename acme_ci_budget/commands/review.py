@@ -1,8 +1,8 @@
 """``acme-ci-budget review``: a budgeted Claude review of a pull request (or a local diff).
 
 Parses options (each also read from the environment variable the GitHub Action sets; an empty
-variable means the default), calls ``review_run.run_review`` and exits with its code. All logic
-is in ``acme_ci_budget.runs.review``.
+variable means the default), calls ``runs.review.run_review`` and exits with its code. All logic
+is in ``acme_ci_budget.runs`` (``review`` orders the run).
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ def review(ctx: click.Context, **params: object) -> None:
     Exit codes: 0 reviewed or skipped (with a notice), 1 blocked with --fail-on-block or the
     model call failed, 2 bad input or config.
     """
-    from acme_ci_budget.runs.review import ReviewOptions, run_review
+    from acme_ci_budget.runs.options import ReviewOptions
+    from acme_ci_budget.runs.review import run_review
 
     options = ReviewOptions(
         workflow_id=params["workflow_id"],

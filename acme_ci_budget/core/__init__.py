@@ -1,5 +1,5 @@
 """The bottom layer: money, tokens, errors, redaction, bounded file reads, packaged data paths,
-strict YAML, path globs.
+strict YAML, path globs, message text.
 
 Every other layer may import ``core``; ``core`` imports no other part of the project and no heavy
 library at import time. Import the modules directly (``acme_ci_budget.core.money``); the names below
@@ -25,5 +25,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "scrub": "redact",
         "glob_regex": "globs",
         "path_matches": "globs",
+        "content_text": "text",
+        "reply_text": "text",
     },
 )

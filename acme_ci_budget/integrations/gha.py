@@ -45,6 +45,21 @@ def in_actions(env: Mapping[str, str] | None = None) -> bool:
     return env.get("GITHUB_ACTIONS") == "true"
 
 
+def actions_run_url(env: Mapping[str, str] | None = None) -> str | None:
+    """The link to this GitHub Actions run (its logs and artifacts), or None outside one. A re-run
+    (``GITHUB_RUN_ATTEMPT`` above 1) links its own attempt: the run's page shows the latest attempt."""
+    env = os.environ if env is None else env
+    if not in_actions(env):
+        return None
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    repo, run_id = env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    if not repo or not run_id or not run_id.isdigit():
+        return None
+    url = f"{server}/{repo}/actions/runs/{run_id}"
+    attempt = env.get("GITHUB_RUN_ATTEMPT", "")
+    return f"{url}/attempts/{attempt}" if attempt.isdigit() and int(attempt) > 1 else url
+
+
 # -- escaping ---------------------------------------------------------------
 
 

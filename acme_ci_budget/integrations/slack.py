@@ -11,13 +11,15 @@ callers pass the text in.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from acme_ci_budget.core.errors import AcmeError
+
+# The run link Slack messages carry is the one gha.py builds (the report command imports it from here).
+from acme_ci_budget.integrations.gha import actions_run_url as actions_run_url
 
 log = logging.getLogger("acme_ci_budget.slack_post")
 
@@ -114,18 +116,6 @@ def build_messages(text: str, footer: str | None = None) -> list[dict[str, Any]]
             fallback = f"{fallback} (part {n} of {len(groups)})"
         messages.append({"text": fallback, "blocks": group})
     return messages
-
-
-def actions_run_url(env: Mapping[str, str] | None = None) -> str | None:
-    """The URL of the current GitHub Actions run (where its artifacts are listed), or None outside Actions."""
-    env = os.environ if env is None else env
-    if env.get("GITHUB_ACTIONS") != "true":
-        return None
-    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    repo, run_id = env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
-    if not repo or not run_id:
-        return None
-    return f"{server}/{repo}/actions/runs/{run_id}"
 
 
 def post_markdown(
