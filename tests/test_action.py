@@ -309,6 +309,23 @@ def test_every_uses_is_pinned_to_a_full_sha_with_version_comment(source):
         )
 
 
+# GitHub removed Node 20 from its runners on 2026-09-16: every actions/* step must pin a Node 24 release.
+NODE24_RELEASES = {
+    "actions/checkout": "08c6903cd8c0fde910a37f88322edcfb5dd907a8",  # v5.0.0
+    "actions/setup-python": "e797f83bcb11b83ae66e0230d6156d7c80228e7c",  # v6.0.0
+    "actions/cache": "a7833574556fa59680c1b7cb190c1735db73ebf0",  # v5.0.0
+    "actions/upload-artifact": "b7c566a772e6b6bfb58ed0dc250532a479d7789f",  # v6.0.0
+}
+
+
+@pytest.mark.parametrize("source", ["action.yml", *WORKFLOW_NAMES])
+def test_every_official_action_is_a_node_24_release(source):
+    for step in all_step_lists()[source]:
+        name, _, sha = step.get("uses", "").partition("@")
+        if name.startswith("actions/"):
+            assert NODE24_RELEASES.get(name) == sha, f"{source}: {name}@{sha} is not its Node 24 release"
+
+
 def test_python_is_set_up_from_the_python_version_input():
     setup = next(step for step in action_steps() if str(step.get("uses", "")).startswith("actions/setup-python@"))
     assert expression(setup["with"]["python-version"]) == "inputs.python-version"
