@@ -16,7 +16,7 @@ import anthropic
 import pytest
 
 from acme_ci_budget.catalog.pricing import cost_nano
-from acme_ci_budget.client.budgeted import AcmeBudgetedClient, AsyncBudgetedClient, BudgetedClient
+from acme_ci_budget.client.budgeted import AcmeBudgetedClient, AsyncBudgetedClient, BudgetedClient, api_error
 from acme_ci_budget.client.result import (
     CompletionResult,
     ModelAPIError,
@@ -30,6 +30,7 @@ from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
+    error,
     estimate_request_tokens,
     not_found,
     ok,
@@ -675,3 +676,26 @@ def test_session_soft_limit_crossing_notifies_the_alerts_hook(make_client, make_
     client.complete("dev_assistant", [{"role": "user", "content": "two"}], session_id="s-1")
     assert recorder.sessions == [("dev_assistant", "s-1", 1600, 1500)]
     assert recorder.checked == ["dev_assistant", "dev_assistant"]
+
+
+USAGE_LIMITS = "You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC."
+
+
+def test_the_apis_own_error_text_reaches_the_error_and_the_event(make_client, server):
+    # The message is in the body's error object ({"type": "error", "error": {"type", "message"}}), which is
+    # the API's contract; SDK attributes copied from it differ between versions.
+    server.enqueue(error(400, "invalid_request_error", USAGE_LIMITS))
+    client = make_client()
+    with pytest.raises(ModelAPIError) as caught:
+        client.complete("dev_assistant", [{"role": "user", "content": "hi"}])
+    assert USAGE_LIMITS in str(caught.value) and "400 invalid_request_error" in str(caught.value)
+    (failure,) = [e for e in _events(client) if e["type"] == "failure"]
+    assert USAGE_LIMITS in failure["reason"]
+
+
+def test_api_error_reads_the_body_when_the_sdk_copies_nothing():
+    class OlderSdkError(Exception):  # an SDK exception without .type / .api_message, as 0.x had
+        body = {"type": "error", "error": {"type": "invalid_request_error", "message": USAGE_LIMITS}}
+
+    assert api_error(OlderSdkError()) == ("invalid_request_error", USAGE_LIMITS)
+    assert api_error(ValueError("no body")) == (None, "")

@@ -197,6 +197,20 @@ def _message_or_raise(message: Any) -> Any:
     return message
 
 
+def api_error(exc: BaseException) -> tuple[str | None, str]:
+    """(error type, message) of an API error, from its body's ``error`` object as the API sends it.
+
+    SDK versions differ in the attributes they copy from the body (``type``, ``api_message``);
+    the body itself (``{"type": "error", "error": {"type": ..., "message": ...}}``) is the contract.
+    """
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    error_type = error.get("type") if isinstance(error.get("type"), str) else getattr(exc, "type", None)
+    message = error.get("message") if isinstance(error.get("message"), str) else getattr(exc, "api_message", None)
+    return (error_type if isinstance(error_type, str) else None), (message if isinstance(message, str) else "")
+
+
 def _status_code(exc: BaseException) -> int | None:
     code = getattr(exc, "status_code", None)
     return code if isinstance(code, int) else None
@@ -621,11 +635,10 @@ class BudgetedClient:
         code = _status_code(exc)
         if code is not None:
             parts.append(str(code))
-        error_type = getattr(exc, "type", None)
-        if isinstance(error_type, str):
+        error_type, api_message = api_error(exc)
+        if error_type:
             parts.append(error_type)
-        api_message = getattr(exc, "api_message", None)
-        if isinstance(api_message, str) and api_message:
+        if api_message:
             parts.append(api_message[:200])
         return ": ".join(parts)
 
@@ -637,8 +650,7 @@ class BudgetedClient:
         model, wid = plan.decision.model, plan.workflow.id
         common = {"model": model, "workflow_id": wid, "reservation_id": plan.reservation.id}
         code = _status_code(exc)
-        error_type = getattr(exc, "type", None) if isinstance(getattr(exc, "type", None), str) else None
-        api_message = getattr(exc, "api_message", None) or ""
+        error_type, api_message = api_error(exc)
         retries = attempts.retries if attempts is not None else 0
         stopped = f"; {attempts.stopped}" if attempts is not None and attempts.stopped else ""
         if isinstance(exc, anthropic.NotFoundError):
