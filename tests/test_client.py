@@ -695,7 +695,10 @@ def test_the_apis_own_error_text_reaches_the_error_and_the_event(make_client, se
 
 def test_api_error_reads_the_body_when_the_sdk_copies_nothing():
     class OlderSdkError(Exception):  # an SDK exception without .type / .api_message, as 0.x had
-        body = {"type": "error", "error": {"type": "invalid_request_error", "message": USAGE_LIMITS}}
+        def __init__(self, body: dict) -> None:
+            super().__init__("400")
+            self.body = body
 
-    assert api_error(OlderSdkError()) == ("invalid_request_error", USAGE_LIMITS)
+    older = OlderSdkError({"type": "error", "error": {"type": "invalid_request_error", "message": USAGE_LIMITS}})
+    assert api_error(older) == ("invalid_request_error", USAGE_LIMITS)
     assert api_error(ValueError("no body")) == (None, "")
