@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -269,6 +270,7 @@ class AlertManager:
         self.pagerduty_url = pagerduty_url
         self.deliver = deliver
         self._claimed: dict[str, datetime] = {}  # claim keys known to exist in Redis, until they expire
+        self._incidents_checked: date | None = None  # the day check_spend last looked for stale incidents
         self._lock = threading.Lock()
         _REDACTOR.add(
             *_secret_forms(self.settings.slack_webhook_url),
@@ -335,6 +337,67 @@ class AlertManager:
                 raise AlertError(f"alert check failed: {self._describe(exc)}") from None
             log.warning("alert check skipped: %s", self._describe(exc))
             return []
+
+    def check_spend(
+        self,
+        workflow_id: str,
+        *,
+        day: str,
+        org_spent_nano: int,
+        month_spent_nano: int,
+        day_spent_nano: int,
+        over_hold_nano: int = 0,
+        open_incidents: int = 0,
+    ) -> list[Alert]:
+        """The per-call check, from the figures a settle returned (the day its counters are charged to).
+
+        The spend conditions (daily / monthly / org thresholds, the org reserve, the month-end
+        forecasts) are evaluated locally on these figures; Redis is read (``check``) only when one
+        holds that this process has not claimed yet, when the call settled above its hold, when the
+        figures are not today's, or, once a day, when PagerDuty incidents are open (to resolve the
+        stale ones). Otherwise nothing is sent to Redis. Never raises.
+        """
+        try:
+            now = self.now()
+            today = local_date(now, self.config.tz)
+            w = self.config.workflows.get(workflow_id)
+            if w is None or over_hold_nano > 0 or day != today.isoformat():
+                return self.check(workflow_id)
+            if open_incidents and self._incidents_checked != today:
+                self._incidents_checked = today
+                return self.check(workflow_id)
+            pending = self._spend_pending(workflow_id, today, now, org_spent_nano, month_spent_nano, day_spent_nano, {})
+            with self._lock:
+                unclaimed = [p for p in pending if self._claimed.get(p.claim_key, now) <= now]
+            return self.check(workflow_id) if unclaimed else []
+        except Exception as exc:
+            log.warning("alert check skipped: %s", self._describe(exc))
+            return []
+
+    def _spend_pending(
+        self,
+        wf: str,
+        today: date,
+        now: datetime,
+        org_spent: int,
+        m_spent: int,
+        d_spent: int,
+        stats: Mapping[str, int],
+    ) -> list[_Pending]:
+        """The spend conditions of one workflow and the org that hold for these figures (``_check``'s rules)."""
+        cfg = self.config
+        w = cfg.workflows[wf]
+        day, month = today.isoformat(), today.strftime("%Y-%m")
+        day_ttl, month_ttl = self._ttl_ms(now, "day"), self._ttl_ms(now, "month")
+        fc = project_month(m_spent, w.monthly_nano, today, day_costs(stats, [wf]))
+        pending = self._thresholds(wf, "daily", day, d_spent, w.daily_nano, day_ttl, fc)
+        pending += self._thresholds(wf, "monthly", month, m_spent, w.monthly_nano, month_ttl, fc)
+        pending += self._forecast_pending(wf, month, fc, month_ttl)
+        org_fc = project_month(org_spent, cfg.org_monthly_nano, today, day_costs(stats, cfg.workflows))
+        pending += self._thresholds(None, "monthly", month, org_spent, cfg.org_monthly_nano, month_ttl, org_fc)
+        pending += self._reserve_pending(month, org_spent, month_ttl, org_fc)
+        pending += self._forecast_pending(None, month, org_fc, month_ttl)
+        return pending
 
     def notify_block(self, workflow_id: str, reason: str) -> Alert | None:
         """A request was just refused: alert once per workflow, reason and day. Never raises."""
@@ -941,6 +1004,7 @@ def _period_end(now: datetime, tz: Any, kind: str) -> datetime:
     return datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
 
 
+@lru_cache(maxsize=1024)
 def _fraction_of(limit_nano: int, fraction: float) -> int:
     """``limit * fraction`` in whole nano, through Decimal so 0.8 means exactly 80%."""
     return int(Decimal(limit_nano) * Decimal(str(fraction)))

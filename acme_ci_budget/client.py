@@ -11,7 +11,9 @@ and the failure is an event; API errors become typed ``ModelCallError`` subclass
 messages name the model and, for a 404, where the config names it.
 
 It must not decide limits (the ledger does), pick models (the router does), or send alerts
-itself (``acme_ci_budget.alerts`` does, through a duck-typed ``check(workflow_id)`` hook).
+itself (``acme_ci_budget.alerts`` does, through a duck-typed ``check(workflow_id)`` hook, or
+``check_spend`` with the settle's figures). A call is two Redis round trips, reserve and settle:
+the reserve script also decides the budget-pressure downgrade the router leaves to it.
 ``anthropic`` is imported lazily, only when a call is about to be made or has failed.
 """
 
@@ -461,13 +463,8 @@ class BudgetedClient:
         if wf is None:
             decision = RouteDecision(UNROUTED, max_tokens or 1, f"unknown workflow {workflow_id!r}", "unknown")
         else:
-            decision = self.router.route(
-                workflow_id,
-                last_user_text(messages),
-                context,
-                pressure=self._pressure(workflow_id),
-                input_tokens=input_tokens,
-            )
+            # Budget pressure is left to the reserve below: one round trip, on the live counters.
+            decision = self.router.route(workflow_id, last_user_text(messages), context, input_tokens=input_tokens)
         wanted = max_tokens or decision.max_tokens
         capped = max_tokens_cap is not None and 1 <= max_tokens_cap < wanted
         # held at the cache-write rates: the system prompt as sent (marked when the workflow caches it)
@@ -483,7 +480,9 @@ class BudgetedClient:
             user_id=user_id,
             cache_write_tokens=cw_5m,
             cache_write_1h_tokens=cw_1h,
+            pressure_model=decision.pressure_model,
         )
+        decision = self._pressure(decision, reservation)
         if not reservation.allowed:
             self._check_alerts(workflow_id)
             return self._blocked(wf, decision, reservation)
@@ -501,12 +500,14 @@ class BudgetedClient:
             params["system"] = self._system_param(wf, system)
         return _Plan(wf, decision, reservation, params, timeout if timeout is not None else self.timeout)
 
-    def _pressure(self, workflow_id: str) -> tuple[bool, float] | None:
-        try:
-            return self.enforcer.pressure(workflow_id)
-        except Exception as exc:  # the reserve right after reports a dead ledger properly
-            log.warning("budget pressure unavailable for %s (%s); routing without it", workflow_id, type(exc).__name__)
-            return None
+    def _pressure(self, decision: RouteDecision, res: Reservation) -> RouteDecision:
+        """The route as the reserve decided it: downgraded when it held the cheaper model for budget pressure."""
+        if not res.pressure:
+            return decision
+        wf = self.config.workflows[res.workflow_id]
+        spent = int(res.headroom.get("monthly_spent_nano", 0))  # as the script read it, before this hold
+        share = spent / wf.monthly_nano if wf.monthly_nano else 0.0
+        return self.router.under_pressure(res.workflow_id, decision, (res.pressure == "org_reserve", share))
 
     @staticmethod
     def _system_param(wf: Workflow, system: Any) -> Any:
@@ -539,7 +540,7 @@ class BudgetedClient:
         stop_reason = getattr(message, "stop_reason", None)
         if stop_reason == "max_tokens":
             warnings.append(f"the reply was cut at max_tokens={res.max_output_tokens}")
-        self._check_alerts(res.workflow_id)
+        self._check_alerts(res.workflow_id, res, settlement)
         if res.session_id:
             self._check_session_soft_limit(plan.workflow, res, sum(counts))
         return CompletionResult(
@@ -829,12 +830,28 @@ class BudgetedClient:
         except Exception as exc:
             log.warning("session alert for %s failed (%s)", wf.id, type(exc).__name__)
 
-    def _check_alerts(self, workflow_id: str) -> None:
+    def _check_alerts(
+        self, workflow_id: str, res: Reservation | None = None, settlement: Settlement | None = None
+    ) -> None:
+        """After a settle, from its reply's figures (Redis is read only when a threshold may be crossed);
+        after a block, or from a manager without ``check_spend``, the full ``check``."""
         manager = self.alerts
         if manager is None:
             return
         try:
-            manager.check(workflow_id)
+            check_spend = getattr(manager, "check_spend", None)
+            if res is None or settlement is None or check_spend is None or res.fail_open:
+                manager.check(workflow_id)
+                return
+            check_spend(
+                workflow_id,
+                day=res.day,
+                org_spent_nano=settlement.org_spent_nano,
+                month_spent_nano=settlement.month_spent_nano,
+                day_spent_nano=settlement.day_spent_nano,
+                over_hold_nano=settlement.over_hold_nano,
+                open_incidents=res.open_incidents,
+            )
         except Exception as exc:  # an alert failure (Slack down) must never fail the model call
             # Only the class name: exception texts of HTTP libraries can carry the webhook URL.
             log.warning("alert check for %s failed (%s)", workflow_id, type(exc).__name__)

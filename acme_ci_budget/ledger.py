@@ -7,13 +7,15 @@ hold back, however late it runs), and each settle appends the call's event in
 the same script, so the counters always equal the sum of the events. A settle
 above its hold is recorded and flagged (``over_hold_nano``); a reply without
 usage is charged its hold's worst case and flagged ``usage_missing``. Every
-script checks all its arguments before its first write. The status reads live
-in ``ledger_status``. It must not route, call a model, or send alerts.
+script checks all its arguments before its first write. Offered a cheaper model,
+``reserve`` decides the budget-pressure downgrade in its script, on the live
+counters, and holds that model's worst case (``Reservation.pressure`` says why).
+The status reads live in ``ledger_status``; the reserve script's arguments in
+``ledger_args``. It must not route, call a model, or send alerts.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import uuid
@@ -24,6 +26,10 @@ from typing import Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.ledger_args import event_dict as _event_dict
+from acme_ci_budget.ledger_args import event_fields as _event_fields
+from acme_ci_budget.ledger_args import identity as _identity
+from acme_ci_budget.ledger_args import pressure_thresholds, reserve_args, reserve_keys
 from acme_ci_budget.ledger_status import StatusReads, is_connection_error
 from acme_ci_budget.money import nano_to_usd, pct
 from acme_ci_budget.pricing import calculate_cost as _calculate_cost
@@ -93,6 +99,15 @@ class Reservation:
     # held at the cache-write prices.
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    # Budget pressure: the cheaper model the caller offered, its worst case, and why the script held
+    # it instead of the routed model ('' : it did not; 'org_reserve' / 'workflow_month'). When it
+    # did, ``model`` and ``held_nano`` are the cheaper model's.
+    pressure_model: str | None = None
+    pressure_held_nano: int = 0
+    pressure: str = ""
+    # Open PagerDuty incidents the alert module recorded (read by the same script): the client's
+    # alert check resolves stale ones only when there are some.
+    open_incidents: int = 0
 
     @property
     def held_usd(self) -> float:
@@ -176,6 +191,10 @@ class Keys:
     def events(self) -> str:
         return f"{self.p}events"
 
+    def incidents(self) -> str:
+        """The alert module's open PagerDuty incidents (``AlertManager._key("incidents")``); reserve reads its size."""
+        return f"{self.p}alert:incidents"
+
 
 def _load_script(redis: Any, name: str) -> Any:
     prelude = "\n".join(lua_path(part).read_text() for part in ("_args.lua", "_purge.lua"))
@@ -209,6 +228,7 @@ class BudgetEnforcer(StatusReads):
         self._release = _load_script(self.redis, "release.lua")
         self._status = _load_script(self.redis, "status.lua")
         self._retention_ms = self.config.ledger.retention_days * DAY_MS
+        self._thresholds = pressure_thresholds(self.config)
 
     # --- periods ------------------------------------------------------------------------------
 
@@ -242,6 +262,7 @@ class BudgetEnforcer(StatusReads):
         *,
         cache_write_tokens: int = 0,
         cache_write_1h_tokens: int = 0,
+        pressure_model: str | None = None,
     ) -> Reservation:
         """Hold this request's worst case on every counter, or refuse it naming the first limit it breaks.
 
@@ -249,7 +270,50 @@ class BudgetEnforcer(StatusReads):
         may write to the prompt cache at the 5-minute / 1-hour TTL; the worst case prices them at
         the cache-write rates (1.25x / 2x input) instead of input. Loop steps are counted in Redis
         per session and per task id, whatever ``loop_step`` says.
+
+        ``pressure_model``: a cheaper model to use instead when the workflow is under budget pressure
+        (the org past its reserve threshold, or the workflow's month spend at ``budget_pressure_pct``),
+        decided by the script on the counters it holds against, so never stale. The result's
+        ``pressure`` says whether it did and why; its ``model`` and ``held_nano`` are then the cheaper
+        model's, for the same tokens.
         """
+        now = self.now()
+        draft, wf = self._reserve_draft(
+            now,
+            workflow_id,
+            model,
+            input_tokens,
+            max_output_tokens,
+            session_id,
+            task_id,
+            loop_step,
+            user_id,
+            cache_write_tokens,
+            cache_write_1h_tokens,
+            pressure_model,
+        )
+        try:
+            raw = _run(self._reserve, self._reserve_keys(draft), self._reserve_args(wf, draft, now))
+        except Exception as exc:
+            return self._unavailable(exc, draft)
+        return self._reserved(draft, wf, raw)
+
+    def _reserve_draft(
+        self,
+        now: datetime,
+        workflow_id: str,
+        model: str,
+        input_tokens: int,
+        max_output_tokens: int,
+        session_id: str | None,
+        task_id: str | None,
+        loop_step: int | None,
+        user_id: str | None,
+        cache_write_tokens: int,
+        cache_write_1h_tokens: int,
+        pressure_model: str | None,
+    ) -> tuple[Reservation, Workflow | None]:
+        """The checks and prices of ``reserve`` before Redis: the request as the script will see it."""
         _check_counts(
             "reserve",
             input_tokens=input_tokens,
@@ -264,7 +328,6 @@ class BudgetEnforcer(StatusReads):
         # Cache writes are part of the input: never more than it (the 1-hour ones, dearer, first).
         cw_1h = min(cache_write_1h_tokens, input_tokens)
         cw_5m = min(cache_write_tokens, input_tokens - cw_1h)
-        now = self.now()
         day, month = self.periods(now)
         wf = self.config.workflows.get(workflow_id)
         requested = max_output_tokens
@@ -286,10 +349,12 @@ class BudgetEnforcer(StatusReads):
                 warnings.append(
                     f"per-task soft limit: {input_tokens + max_output_tokens} tokens > {wf.per_task_tokens.soft}"
                 )
-        held = 0
-        if not reason:
-            held = cost_nano(
-                model,
+
+        def worst_case(priced_as: str) -> int:
+            if reason:
+                return 0
+            return cost_nano(
+                priced_as,
                 input_tokens - cw_5m - cw_1h,
                 max_output_tokens,
                 cw_5m,
@@ -297,6 +362,7 @@ class BudgetEnforcer(StatusReads):
                 overrides=self.config.pricing,
                 cache_write_1h_tokens=cw_1h,
             )
+
         draft = Reservation(
             id=uuid.uuid4().hex,
             workflow_id=workflow_id,
@@ -306,7 +372,7 @@ class BudgetEnforcer(StatusReads):
             input_tokens=input_tokens,
             max_output_tokens=max_output_tokens,
             requested_max_output_tokens=requested,
-            held_nano=held,
+            held_nano=worst_case(model),
             day=day,
             month=month,
             session_id=session_id,
@@ -316,17 +382,24 @@ class BudgetEnforcer(StatusReads):
             warnings=tuple(warnings),
             cache_write_tokens=cw_5m,
             cache_write_1h_tokens=cw_1h,
+            pressure_model=pressure_model if wf is not None else None,
+            pressure_held_nano=worst_case(pressure_model) if pressure_model and wf is not None else 0,
         )
-        try:
-            raw = _run(self._reserve, self._reserve_keys(draft), self._reserve_args(wf, draft, now))
-        except Exception as exc:
-            return self._unavailable(exc, draft)
+        return draft, wf
+
+    def _reserved(self, draft: Reservation, wf: Workflow | None, raw: Any) -> Reservation:
+        """The reservation as the script decided it (``raw``: its reply)."""
         allowed = bool(int(raw[0]))
         reason = _text(raw[1])
         org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = (int(x) for x in raw[2:10])
+        pressure = _text(raw[11]) if draft.pressure_model else ""
+        model, held = draft.model, draft.held_nano
+        if pressure:
+            model, held = draft.pressure_model, draft.pressure_held_nano
         if allowed:  # the script returns the counters as they were before this hold
             org_h, m_h, d_h = org_h + held, m_h + held, d_h + held
-            s_held += input_tokens + max_output_tokens if session_id else 0
+            s_held += draft.input_tokens + draft.max_output_tokens if draft.session_id else 0
+        warnings = list(draft.warnings)
         headroom = {}
         if wf is not None:
             headroom = {
@@ -338,61 +411,27 @@ class BudgetEnforcer(StatusReads):
                 "daily_spent_nano": d_s,
                 "session_tokens": s_tok,
             }
-            if session_id and s_tok + s_held > wf.per_session_tokens.soft:
+            if draft.session_id and s_tok + s_held > wf.per_session_tokens.soft:
                 warnings.append(
                     f"per-session soft limit: {s_tok + s_held} tokens > {wf.per_session_tokens.soft}; compress context"
                 )
         return replace(
             draft,
+            model=model,
             allowed=allowed,
             reason=reason,
             held_nano=held if allowed else 0,
             warnings=tuple(warnings),
             headroom=headroom,
+            pressure=pressure,
+            open_incidents=int(raw[12]),
         )
 
     def _reserve_keys(self, r: Reservation) -> list[str]:
-        k, wf = self.keys, r.workflow_id
-        return [
-            k.holds(),
-            k.org_spent(r.month),
-            k.org_held(r.month),
-            k.wf_spent_month(wf, r.month),
-            k.wf_held_month(wf, r.month),
-            k.wf_spent_day(wf, r.day),
-            k.wf_held_day(wf, r.day),
-            k.session(r.session_id),
-            k.task(r.task_id),
-            k.hold(r.id),
-            k.stats(r.month),
-            k.events(),
-        ]
+        return reserve_keys(self.keys, r)
 
     def _reserve_args(self, wf: Workflow | None, r: Reservation, now: datetime) -> list:
-        session = wf is not None and r.session_id is not None
-        task = wf is not None and r.task_id is not None
-        event = _event_fields(**_identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
-        return [
-            self._ms(now),
-            self.config.ledger.hold_ttl_seconds * 1000,
-            r.id,
-            r.held_nano,
-            self.config.org_monthly_nano,
-            wf.monthly_nano if wf else 0,
-            wf.daily_nano if wf else 0,
-            r.input_tokens + r.max_output_tokens,
-            wf.per_session_tokens.hard if session else 0,
-            r.reason,
-            r.workflow_id,
-            self.keys.p,
-            self._retention_ms,
-            self._retention_ms,
-            wf.max_loop_steps if wf else 0,
-            event,
-            1 if task else 0,
-            r.day,
-            r.month,
-        ]
+        return reserve_args(self.config, self.keys.p, wf, r, self._ms(now), self._retention_ms, self._thresholds)
 
     def _unavailable(self, exc: Exception, draft: Reservation) -> Reservation:
         if not is_connection_error(exc):
@@ -649,21 +688,6 @@ class BudgetEnforcer(StatusReads):
         return keys
 
 
-def _identity(r: Reservation) -> dict[str, Any]:
-    """The fields that tie an event to its reservation: workflow, model, session, user, task, step, and
-    the day and month of the counters it was charged to (the reserve's, even when it settles after midnight)."""
-    return {
-        "workflow": r.workflow_id,
-        "model": r.model,
-        "session": r.session_id,
-        "user": r.user_id,
-        "task": r.task_id,
-        "loop_step": r.loop_step,
-        "day": r.day,
-        "month": r.month,
-    }
-
-
 def _check_counts(what: str, counts: tuple[int, ...] = (), **named: int) -> None:
     """Token counts must be non-negative integers (the scripts refuse anything else, before writing)."""
     values = (*counts, *named.values())
@@ -686,12 +710,3 @@ def _run(script: Any, keys: list[str], args: list) -> Any:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _event_fields(**fields: Any) -> str:
-    """The event's optional fields as one JSON object argument (empty values skipped)."""
-    return json.dumps(_event_dict(**fields), separators=(",", ":"))
-
-
-def _event_dict(**fields: Any) -> dict:
-    return {name: str(value) for name, value in fields.items() if value is not None and value != ""}
