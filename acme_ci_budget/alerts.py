@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -43,7 +44,7 @@ from urllib.parse import urlsplit
 from acme_ci_budget import gha
 from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.forecast import Forecast, day_costs, local_date, project_month
+from acme_ci_budget.forecast import Forecast, day_costs, days_in_month, local_date, project_month
 from acme_ci_budget.money import fmt_usd, pct
 from acme_ci_budget.redact import scrub, url_passwords
 
@@ -271,6 +272,7 @@ class AlertManager:
         self.deliver = deliver
         self._claimed: dict[str, datetime] = {}  # claim keys known to exist in Redis, until they expire
         self._incidents_checked: date | None = None  # the day check_spend last looked for stale incidents
+        self._floors: dict[tuple[str, date], tuple[float, float, float]] = {}  # check_spend's quiet floors
         self._lock = threading.Lock()
         _REDACTOR.add(
             *_secret_forms(self.settings.slack_webhook_url),
@@ -366,6 +368,9 @@ class AlertManager:
             if open_incidents and self._incidents_checked != today:
                 self._incidents_checked = today
                 return self.check(workflow_id)
+            d_floor, m_floor, org_floor = self._quiet_floors(workflow_id, today)
+            if day_spent_nano < d_floor and month_spent_nano < m_floor and org_spent_nano < org_floor:
+                return []  # no spend condition can hold below these: the common case, decided in microseconds
             pending = self._spend_pending(workflow_id, today, now, org_spent_nano, month_spent_nano, day_spent_nano, {})
             with self._lock:
                 unclaimed = [p for p in pending if self._claimed.get(p.claim_key, now) <= now]
@@ -373,6 +378,30 @@ class AlertManager:
         except Exception as exc:
             log.warning("alert check skipped: %s", self._describe(exc))
             return []
+
+    def _quiet_floors(self, wf: str, today: date) -> tuple[float, float, float]:
+        """The least daily, monthly and org spend at which ``_spend_pending`` can find anything (per day)."""
+        floors = self._floors.get((wf, today))
+        if floors is None:
+            cfg, w = self.config, self.config.workflows[wf]
+            elapsed, total = today.day, days_in_month(today)
+
+            def threshold(limit: int) -> float:  # _thresholds: spent > 0 and spent >= limit x fraction
+                if limit <= 0:
+                    return math.inf
+                return max(1, min(_fraction_of(limit, f) for f in (self.settings.warn_pct, self.settings.critical_pct)))
+
+            def forecast(budget: int) -> float:  # project_month: spent x total // elapsed > budget
+                return -(-(budget + 1) * elapsed // total) if budget > 0 else math.inf
+
+            org = min(threshold(cfg.org_monthly_nano), forecast(cfg.org_monthly_nano))
+            if cfg.reserve_pct > 0 and cfg.org_monthly_nano > 0:  # _reserve_pending: past the threshold
+                org = min(org, _fraction_of(cfg.org_monthly_nano, 1 - cfg.reserve_pct) + 1)
+            floors = (threshold(w.daily_nano), min(threshold(w.monthly_nano), forecast(w.monthly_nano)), org)
+            if len(self._floors) > 256:
+                self._floors.clear()
+            self._floors[(wf, today)] = floors
+        return floors
 
     def _spend_pending(
         self,

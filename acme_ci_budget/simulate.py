@@ -482,9 +482,15 @@ class _AlertRecorder:
         self.fired: list[FiredAlert] = []
 
     def check(self, workflow_id: str | None = None) -> list[Any]:
+        return self._record(self.manager.check(workflow_id))
+
+    def check_spend(self, workflow_id: str, **figures: Any) -> list[Any]:
+        """The client's per-call check from a settle's figures (``AlertManager.check_spend``)."""
+        return self._record(self.manager.check_spend(workflow_id, **figures))
+
+    def _record(self, alerts: list[Any]) -> list[Any]:
         from acme_ci_budget.forecast import local_date
 
-        alerts = self.manager.check(workflow_id)
         day = local_date(self.manager.now(), self.manager.config.tz)
         self.fired += [
             FiredAlert(

@@ -408,3 +408,33 @@ def test_stale_incidents_are_resolved_by_the_first_call_of_the_next_day_only(ale
     assert res.open_incidents == 0
     commands, _trips, fired = sent(redis_url, lambda: manager.check_spend("ci_cd_review", **_figures(res, settled)))
     assert fired == [] and commands == []
+
+
+def test_below_the_quiet_floors_no_spend_condition_holds(make_config):
+    """check_spend's shortcut: under each floor ``_spend_pending`` is empty; at a floor something holds."""
+    from datetime import date
+
+    from acme_ci_budget.alerts import AlertManager
+
+    config = make_config({"org": {"reserve_pct": 0.3}, "alerts": {"warn_pct": 0.7, "critical_pct": 0.95}})
+    manager = AlertManager(config, redis_url="redis://127.0.0.1:1/0", deliver=False)  # never connects here
+    wf = config.workflows["pm_assistant"]
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        day=st.integers(min_value=1, max_value=30),
+        d=st.integers(min_value=0, max_value=wf.daily_nano * 2),
+        m=st.integers(min_value=0, max_value=wf.monthly_nano * 2),
+        org=st.integers(min_value=0, max_value=config.org_monthly_nano * 2),
+    )
+    def check(day, d, m, org):
+        today = date(2026, 11, day)
+        now = datetime(2026, 11, day, 17, tzinfo=UTC)
+        d_floor, m_floor, org_floor = manager._quiet_floors("pm_assistant", today)
+        found = manager._spend_pending("pm_assistant", today, now, org, m, d, {})
+        if d < d_floor and m < m_floor and org < org_floor:
+            assert found == []
+        for figures in ((d_floor, 0, 0), (0, m_floor, 0), (0, 0, org_floor)):
+            assert manager._spend_pending("pm_assistant", today, now, figures[2], figures[1], figures[0], {})
+
+    check()
