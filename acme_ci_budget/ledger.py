@@ -481,6 +481,45 @@ class BudgetEnforcer(StatusReads):
         the 1-hour rate, the rest at the 5-minute rate). ``usage_missing=True`` (a reply without
         usage): the counts are ignored and the call is charged its hold's worst case, flagged.
         """
+        keys, args, cost = self._settle_request(
+            reservation,
+            input_tokens,
+            output_tokens,
+            cache_creation_input_tokens,
+            cache_read_input_tokens,
+            latency_ms,
+            route_reason,
+            model,
+            cache_creation_1h_input_tokens,
+            usage_missing,
+        )
+        try:
+            raw = _run(self._settle, keys, args)
+        except Exception as exc:
+            if not reservation.fail_open or not is_connection_error(exc):
+                raise
+            log.warning(
+                "LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded",
+                reservation.workflow_id,
+                cost,
+            )
+            return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False, usage_missing=usage_missing)
+        return self._settled(reservation, raw, usage_missing)
+
+    def _settle_request(
+        self,
+        reservation: Reservation,
+        input_tokens: int,
+        output_tokens: int,
+        cache_creation_input_tokens: int,
+        cache_read_input_tokens: int,
+        latency_ms: int | None,
+        route_reason: str | None,
+        model: str | None,
+        cache_creation_1h_input_tokens: int,
+        usage_missing: bool,
+    ) -> tuple[list[str], list, int]:
+        """The checks and price of ``settle`` before Redis: the script's keys and arguments, and the cost."""
         if not reservation.allowed:
             raise SettleError(f"reservation {reservation.id} was refused ({reservation.reason}); nothing to settle")
         if usage_missing:
@@ -551,13 +590,11 @@ class BudgetEnforcer(StatusReads):
             event,
             1 if usage_missing else 0,
         ]
-        try:
-            raw = _run(self._settle, keys, args)
-        except Exception as exc:
-            if not reservation.fail_open or not is_connection_error(exc):
-                raise
-            log.warning("LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded", wf, cost)
-            return Settlement(reservation.id, cost, 0, 0, 0, hold_found=False, usage_missing=usage_missing)
+        return keys, args, cost
+
+    def _settled(self, reservation: Reservation, raw: Any, usage_missing: bool) -> Settlement:
+        """The settlement as the script recorded it (``raw``: its reply)."""
+        wf = reservation.workflow_id
         status, cost_s, org_s, month_s, day_s, found, over = (_text(x) for x in raw[:7])
         settlement = Settlement(
             reservation_id=reservation.id,
