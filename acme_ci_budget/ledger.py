@@ -415,7 +415,7 @@ class BudgetEnforcer(StatusReads):
                 warnings.append(
                     f"per-session soft limit: {s_tok + s_held} tokens > {wf.per_session_tokens.soft}; compress context"
                 )
-        return replace(
+        return _evolve(
             draft,
             model=model,
             allowed=allowed,
@@ -725,12 +725,17 @@ class BudgetEnforcer(StatusReads):
         return keys
 
 
+def _evolve(r: Reservation, **changes: Any) -> Reservation:
+    """``dataclasses.replace`` without its per-call field introspection (every reserve takes this path)."""
+    return Reservation(**{**r.__dict__, **changes})
+
+
 def _check_counts(what: str, counts: tuple[int, ...] = (), **named: int) -> None:
     """Token counts must be non-negative integers (the scripts refuse anything else, before writing)."""
-    values = (*counts, *named.values())
-    if any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in values):
-        shown = ", ".join([*(str(c) for c in counts), *(f"{n}={v!r}" for n, v in named.items())])
-        raise SettleError(f"{what}: token counts must be non-negative integers, got ({shown})")
+    for c in (*counts, *named.values()):  # a loop, not any(<generator>): every reserve and settle passes here
+        if isinstance(c, bool) or not isinstance(c, int) or c < 0:
+            shown = ", ".join([*(str(c) for c in counts), *(f"{n}={v!r}" for n, v in named.items())])
+            raise SettleError(f"{what}: token counts must be non-negative integers, got ({shown})")
 
 
 def _run(script: Any, keys: list[str], args: list) -> Any:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -73,7 +73,7 @@ def match_keyword(text: str, keywords: tuple[str, ...] | list[str]) -> str | Non
     lowered = None
     folds_alike = True
     for keyword in keywords:
-        needle = keyword.strip()
+        needle, needle_lower, plain = _needle(keyword)
         if not needle:
             continue
         if lowered is None:
@@ -81,15 +81,22 @@ def match_keyword(text: str, keywords: tuple[str, ...] | list[str]) -> str | Non
             # lower() and the regex's case folding agree on ASCII keywords except for these letters
             # ("ı" and "ſ" fold to i and s) and for text whose lower-casing changes its length ("İ")
             folds_alike = len(lowered) == len(text) and "\u0131" not in text and "\u017f" not in text
-        if not (folds_alike and needle.isascii()) or any(ch.isspace() for ch in needle):
+        if not (folds_alike and plain):
             if _keyword_pattern(needle).search(text):
                 return keyword
             continue
         # A regex that starts with a lookbehind scans character by character (~170 us per keyword on
         # 8 KB); str.find jumps between candidates in C, and only those get the boundary check.
-        if _find_whole_word(text, lowered, needle.lower()):
+        if _find_whole_word(text, lowered, needle_lower):
             return keyword
     return None
+
+
+@lru_cache(maxsize=1024)
+def _needle(keyword: str) -> tuple[str, str, bool]:
+    """(the keyword stripped, lower-cased, and whether str.find can match it: ASCII, one word)."""
+    needle = keyword.strip()
+    return needle, needle.lower(), needle.isascii() and len(needle.split()) == 1
 
 
 def _find_whole_word(text: str, lowered: str, needle: str) -> bool:
@@ -170,9 +177,12 @@ class TaskRouter:
         keyword = match_keyword(prompt or "", routing.complexity_keywords)
         if keyword:
             return decide("complex", RULE_KEYWORD, f"keyword {keyword!r}")
-        default = RouteDecision(routing.default_model, routing.max_tokens["default"], "default", RULE_DEFAULT)
         if pressure is None:  # left to the ledger's reserve, which knows the live counters
-            return replace(default, pressure_model=self._cheapest(workflow_id, routing))
+            cheapest = self._cheapest(workflow_id, routing)
+            return RouteDecision(
+                routing.default_model, routing.max_tokens["default"], "default", RULE_DEFAULT, pressure_model=cheapest
+            )
+        default = RouteDecision(routing.default_model, routing.max_tokens["default"], "default", RULE_DEFAULT)
         why = pressure_reason(workflow_id, routing, pressure)
         return _downgraded(default, self._cheapest(workflow_id, routing), why) if why else default
 

@@ -72,12 +72,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.errors import UsageError
 from acme_ci_budget.money import nano_to_usd, pct
 from acme_ci_budget.offline_model import MESSAGE_FRAMING_TOKENS, OfflineModel, chars_for_tokens, real_tokens
+
+if TYPE_CHECKING:
+    from acme_ci_budget.simulate_ticks import TickLedger
 
 SIGMA = 0.35
 TAIL_SHARE = 0.03
@@ -430,7 +433,7 @@ def _stop_scratch(server: Any) -> None:
 
 
 class SimClock:
-    """The simulated time every component reads; it only moves forward."""
+    """The simulated time every component reads: ``set`` only moves it forward, ``jump`` anywhere."""
 
     def __init__(self, start: datetime) -> None:
         self._now = start
@@ -441,6 +444,10 @@ class SimClock:
     def set(self, when: datetime) -> None:
         if when > self._now:
             self._now = when
+
+    def jump(self, when: datetime) -> None:
+        """To ``when``, earlier or later: the calls of a tick overlap, each runs at its own time."""
+        self._now = when
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
@@ -669,7 +676,7 @@ def run_simulation(
     """
     from acme_ci_budget.client import BudgetedClient
     from acme_ci_budget.forecast import local_date
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.simulate_ticks import TickLedger, ticks
 
     if alert_checks not in ALERT_CHECKS:
         raise UsageError(f"alert_checks must be one of {', '.join(ALERT_CHECKS)}, got {alert_checks!r}")
@@ -683,15 +690,11 @@ def run_simulation(
     tz = config.tz
     first = plan.days[0].day
     clock = SimClock(datetime(first.year, first.month, first.day, tzinfo=tz).astimezone(UTC))
-    enforcer = BudgetEnforcer(sim_config, redis=redis, clock=clock)
+    enforcer = TickLedger(sim_config, redis=redis, clock=clock)
     alerts = _AlertRecorder(sim_config, enforcer)
     model = OfflineModel(clock=clock, advance=clock.advance, seed=seed)
-    client = BudgetedClient(
-        sim_config,
-        enforcer=enforcer,
-        anthropic_client=model,
-        alerts=alerts if alert_checks == "call" else False,
-    )
+    # The per-call alert check is made here, with the settle's figures, once the tick's settles are back.
+    client = BudgetedClient(sim_config, enforcer=enforcer, anthropic_client=model, alerts=False)
     systems = {wid: system_prompt(wf) for wid, wf in config.workflows.items()}
 
     stopped: set[str] = set()
@@ -702,36 +705,44 @@ def run_simulation(
     sent = 0
     for index, day_plan in enumerate(run_days, start=1):
         hour = None
-        for call in day_plan.calls:
-            if call.session_id is not None and call.session_id in stopped:
-                skipped[call.workflow_id] = skipped.get(call.workflow_id, 0) + 1
+        last = clock()
+        for planned in ticks(day_plan.calls):
+            tick = []
+            for call in planned:
+                if call.session_id is not None and call.session_id in stopped:
+                    skipped[call.workflow_id] = skipped.get(call.workflow_id, 0) + 1
+                else:
+                    tick.append(call)
+            if not tick:
                 continue
-            clock.set(call.at)
+            clock.jump(max(tick[0].at, last))
             if alert_checks == "hour":
                 this_hour = clock().replace(minute=0, second=0, microsecond=0)
                 if hour is not None and this_hour != hour:
+                    enforcer.drain()  # every settle so far recorded before the check reads the ledger
                     alerts.check()
                 hour = this_hour
-            model.plan_reply(call.output_tokens)
-            result = client.complete(
-                call.workflow_id,
-                build_messages(call, systems[call.workflow_id]),
-                system=systems[call.workflow_id],
-                session_id=call.session_id,
-                user_id=call.user_id,
-                loop_step=call.turn,
-                task_id=call.task_id,
-            )
-            sent += 1
-            if result.budget_blocked:
-                model.clear_plans()
-                today = local_date(clock(), tz)
-                first_blocked.setdefault(call.workflow_id, {}).setdefault(result.budget_reason, today)
-                block_days.setdefault(call.workflow_id, {}).setdefault(result.budget_reason, set()).add(today)
-                if call.session_id is not None:
-                    stopped.add(call.session_id)
-            elif result.stop_reason == "max_tokens":
-                truncated[call.workflow_id] = truncated.get(call.workflow_id, 0) + 1
+            done = _run_tick(client, enforcer, model, clock, systems, tick)
+            sent += len(done)
+            settlements = iter(enforcer.drain() if alert_checks == "call" else ())
+            for call, reservation, result, settled_at in done:
+                if alert_checks == "call":  # what the client's hook does, with the settle's own figures
+                    clock.jump(settled_at)
+                    if result.budget_blocked:
+                        alerts.check(call.workflow_id)
+                    else:
+                        alerts.check_spend(call.workflow_id, **_settle_figures(reservation, next(settlements)))
+                if result.budget_blocked:
+                    today = local_date(call.at, tz)
+                    first_blocked.setdefault(call.workflow_id, {}).setdefault(result.budget_reason, today)
+                    block_days.setdefault(call.workflow_id, {}).setdefault(result.budget_reason, set()).add(today)
+                    if call.session_id is not None:
+                        stopped.add(call.session_id)
+                elif result.stop_reason == "max_tokens":
+                    truncated[call.workflow_id] = truncated.get(call.workflow_id, 0) + 1
+            last = max(settled_at for *_rest, settled_at in done)
+            clock.jump(last)
+        enforcer.drain()
         if alert_checks == "hour" and day_plan.calls:
             alerts.check()
         if progress is not None:
@@ -754,6 +765,60 @@ def run_simulation(
         elapsed_seconds=time.perf_counter() - started,
         config=sim_config,
     )
+
+
+def _run_tick(
+    client: Any, ledger: TickLedger, model: OfflineModel, clock: SimClock, systems: Mapping[str, str], tick: list
+) -> list[tuple[SimCall, Any, Any, datetime]]:
+    """One tick through the real client (``simulate_ticks``): its reserves in one pipeline, then its model
+    calls, then its settles in one pipeline, sent without waiting (``ledger.drain()`` has them). Returns,
+    per call: (call, reservation, result, the simulated time it ended)."""
+    from acme_ci_budget.simulate_ticks import Deferred
+
+    requests = []
+    ledger.gather()
+    for call in tick:
+        clock.jump(call.at)
+        request = (call.workflow_id, build_messages(call, systems[call.workflow_id]))
+        options = {
+            "system": systems[call.workflow_id],
+            "session_id": call.session_id,
+            "user_id": call.user_id,
+            "loop_step": call.turn,
+            "task_id": call.task_id,
+        }
+        requests.append((request, options))
+        try:
+            client.complete(*request, **options)
+        except Deferred:
+            continue
+        raise RuntimeError(f"{call.workflow_id}: the tick ledger did not gather this call's reserve")
+    ledger.flush_reserves()
+    outcomes = []
+    try:
+        for call, (request, options) in zip(tick, requests, strict=True):
+            clock.jump(call.at)
+            model.plan_reply(call.output_tokens)
+            result = client.complete(*request, **options)
+            if result.budget_blocked:
+                model.clear_plans()
+            outcomes.append((call, ledger.answers[-1], result, clock()))
+        ledger.send_settles()
+    finally:
+        ledger.direct()
+    return outcomes
+
+
+def _settle_figures(reservation: Any, settlement: Any) -> dict[str, Any]:
+    """What the client's per-call alert check passes to ``AlertManager.check_spend``."""
+    return {
+        "day": reservation.day,
+        "org_spent_nano": settlement.org_spent_nano,
+        "month_spent_nano": settlement.month_spent_nano,
+        "day_spent_nano": settlement.day_spent_nano,
+        "over_hold_nano": settlement.over_hold_nano,
+        "open_incidents": reservation.open_incidents,
+    }
 
 
 def _decode(raw: Mapping[Any, Any]) -> dict[str, int]:
