@@ -124,9 +124,13 @@ def identity(r: Any) -> dict[str, Any]:
     }
 
 
+# One encoder for every event: json.dumps with non-default separators builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def event_fields(**fields: Any) -> str:
     """The event's optional fields as one JSON object argument (empty values skipped)."""
-    return json.dumps(event_dict(**fields), separators=(",", ":"))
+    return _COMPACT.encode(event_dict(**fields))
 
 
 def event_dict(**fields: Any) -> dict:
