@@ -192,9 +192,10 @@ def main() -> int:
         added = statistics.median(r["added_p50_ms"] for r in runs)
         print(f"{label:<18} {trips:>6.2f} {added:>+8.3f}ms   {trips * rtt:>6.0f} ms of Redis per call")
     after = results[sides[-1][0]]
-    ok = statistics.median(r["round_trips"] for r in after) <= 2 and statistics.median(
-        r["added_p50_ms"] for r in after
-    ) <= 0.5
+    ok = (
+        statistics.median(r["round_trips"] for r in after) <= 2
+        and statistics.median(r["added_p50_ms"] for r in after) <= 0.5
+    )
     print("goal (2 round trips, <= 0.5 ms added):", "met" if ok else "NOT met")
     return 0
 
