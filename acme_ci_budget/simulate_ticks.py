@@ -32,6 +32,7 @@ from acme_ci_budget.ledger import (
     Reservation,
     Settlement,
 )
+from acme_ci_budget.router import RouteDecision, TaskRouter
 
 TICK_SECONDS = 60  # divides an hour: a tick never spans the hourly alert check
 MAX_TICK_CALLS = 256  # one pipeline's worth; a busier minute is split
@@ -275,6 +276,34 @@ class TickLedger(BudgetEnforcer):
             if "acb: bad argument" in str(exc):
                 raise LedgerArgumentError(f"the ledger refused the request, nothing was written: {exc}") from None
             raise
+
+
+class TickRouter(TaskRouter):
+    """``TaskRouter`` that remembers the tick's decisions: a tick runs each call's ``complete`` twice
+    (gather, then replay) with the same request, and routing is a pure function of it."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._decided: dict[tuple, RouteDecision] = {}
+
+    def new_tick(self) -> None:
+        self._decided.clear()
+
+    def route(
+        self,
+        workflow_id: str,
+        prompt: str,
+        context: Any = None,
+        pressure: Any = None,
+        input_tokens: int | None = None,
+    ) -> RouteDecision:
+        if context:
+            return super().route(workflow_id, prompt, context, pressure, input_tokens)
+        key = (workflow_id, prompt, pressure, input_tokens)
+        decision = self._decided.get(key)
+        if decision is None:
+            decision = self._decided[key] = super().route(workflow_id, prompt, None, pressure, input_tokens)
+        return decision
 
 
 def _pack(commands: list[tuple], conn: Any) -> list[bytes]:

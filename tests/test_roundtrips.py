@@ -189,7 +189,7 @@ def test_counters_that_move_between_routing_and_reserve_decide_the_model(make_cl
     assert result.route_reason.endswith("of its monthly budget (>= 50%); cheapest allowed model")
     events = [{k.decode(): v.decode() for k, v in f.items()} for _i, f in other.redis.xrange(other.keys.events())]
     mine = [e for e in events if e["type"] == "call" and e["reservation"] == result.reservation_id]
-    assert mine[0]["model"] == routing.simple_model
+    assert mine[0]["model"] == routing.simple_model and mine[0]["route_reason"] == result.route_reason  # logged
     assert int(mine[0]["held_nano"]) == cost_nano(routing.simple_model, 21, 2048)  # the cheaper model was held
 
     # The other way: routed under pressure, but an admin reset the month before the reserve.
