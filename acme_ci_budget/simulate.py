@@ -78,6 +78,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from acme_ci_budget.config import Config, Workflow
@@ -255,7 +256,8 @@ def generate_traffic(config: Config, month: str, scale: float = 1, seed: int = 0
                     )
                     think = rng.uniform(*THINK_SECONDS)
                     ts += OfflineModel.latency_ms(output) / 1000 + think
-    days = tuple(DayPlan(d, tuple(sorted(by_day[d], key=lambda c: (c.ts, c.order)))) for d in all_days)
+    in_time = attrgetter("ts", "order")
+    days = tuple(DayPlan(d, tuple(sorted(by_day[d], key=in_time))) for d in all_days)
     return TrafficPlan(month=month, scale=scale, seed=seed, days=days, units=units)
 
 
