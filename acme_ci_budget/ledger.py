@@ -10,8 +10,8 @@ usage is charged its hold's worst case and flagged ``usage_missing``. Every
 script checks all its arguments before its first write. Offered a cheaper model,
 ``reserve`` decides the budget-pressure downgrade in its script, on the live
 counters, and holds that model's worst case (``Reservation.pressure`` says why).
-The status reads live in ``ledger_status``; the reserve script's arguments in
-``ledger_args``. It must not route, call a model, or send alerts.
+The status reads live in ``ledger_status``; the key schema and the reserve script's
+arguments in ``ledger_args``. It must not route, call a model, or send alerts.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.errors import AcmeError
+from acme_ci_budget.ledger_args import Keys, pressure_thresholds, reserve_args, reserve_keys
 from acme_ci_budget.ledger_args import event_dict as _event_dict
 from acme_ci_budget.ledger_args import event_fields as _event_fields
 from acme_ci_budget.ledger_args import identity as _identity
-from acme_ci_budget.ledger_args import pressure_thresholds, reserve_args, reserve_keys
 from acme_ci_budget.ledger_status import StatusReads, is_connection_error
 from acme_ci_budget.money import nano_to_usd, pct
 from acme_ci_budget.pricing import calculate_cost as _calculate_cost
@@ -143,56 +143,6 @@ class Release:
 
     def __bool__(self) -> bool:
         return self.status == RELEASED
-
-
-@dataclass(frozen=True)
-class Keys:
-    """The Redis keys of one namespace; every key carries the namespace as its hash tag."""
-
-    p: str
-
-    def holds(self) -> str:
-        return f"{self.p}holds"
-
-    def hold(self, res_id: str) -> str:
-        return f"{self.p}hold:{res_id}"
-
-    def result(self, res_id: str) -> str:
-        return f"{self.p}res:{res_id}"
-
-    def org_spent(self, month: str) -> str:
-        return f"{self.p}spent:org:m:{month}"
-
-    def org_held(self, month: str) -> str:
-        return f"{self.p}held:org:m:{month}"
-
-    def wf_spent_month(self, wf: str, month: str) -> str:
-        return f"{self.p}spent:wf:{wf}:m:{month}"
-
-    def wf_held_month(self, wf: str, month: str) -> str:
-        return f"{self.p}held:wf:{wf}:m:{month}"
-
-    def wf_spent_day(self, wf: str, day: str) -> str:
-        return f"{self.p}spent:wf:{wf}:d:{day}"
-
-    def wf_held_day(self, wf: str, day: str) -> str:
-        return f"{self.p}held:wf:{wf}:d:{day}"
-
-    def session(self, session_id: str | None) -> str:
-        return f"{self.p}sess:{session_id}" if session_id else f"{self.p}sess:-"
-
-    def task(self, task_id: str | None) -> str:
-        return f"{self.p}task:{task_id}" if task_id else f"{self.p}task:-"
-
-    def stats(self, month: str) -> str:
-        return f"{self.p}stats:m:{month}"
-
-    def events(self) -> str:
-        return f"{self.p}events"
-
-    def incidents(self) -> str:
-        """The alert module's open PagerDuty incidents (``AlertManager._key("incidents")``); reserve reads its size."""
-        return f"{self.p}alert:incidents"
 
 
 def _load_script(redis: Any, name: str) -> Any:

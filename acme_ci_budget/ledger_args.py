@@ -1,6 +1,7 @@
-"""The reserve script's keys and arguments, and the budget-pressure thresholds it compares against.
+"""The ledger's key schema, the reserve script's keys and arguments, and the budget-pressure thresholds.
 
-Owns how a ``Reservation`` draft becomes ``reserve.lua``'s KEYS and ARGV (the script's header
+Owns the Redis keys of a namespace (``Keys``; every key carries the namespace as its hash tag)
+and how a ``Reservation`` draft becomes ``reserve.lua``'s KEYS and ARGV (the script's header
 lists them), including the budget-pressure part: the cheaper model's worst case and the two
 thresholds, as exact integers that reproduce the status read's rules (the org is in its reserve
 once its month spend is past ``monthly * (1 - reserve_pct)``; a workflow is under pressure once
@@ -13,9 +14,60 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from acme_ci_budget.config import Config, Workflow
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The Redis keys of one namespace; every key carries the namespace as its hash tag."""
+
+    p: str
+
+    def holds(self) -> str:
+        return f"{self.p}holds"
+
+    def hold(self, res_id: str) -> str:
+        return f"{self.p}hold:{res_id}"
+
+    def result(self, res_id: str) -> str:
+        return f"{self.p}res:{res_id}"
+
+    def org_spent(self, month: str) -> str:
+        return f"{self.p}spent:org:m:{month}"
+
+    def org_held(self, month: str) -> str:
+        return f"{self.p}held:org:m:{month}"
+
+    def wf_spent_month(self, wf: str, month: str) -> str:
+        return f"{self.p}spent:wf:{wf}:m:{month}"
+
+    def wf_held_month(self, wf: str, month: str) -> str:
+        return f"{self.p}held:wf:{wf}:m:{month}"
+
+    def wf_spent_day(self, wf: str, day: str) -> str:
+        return f"{self.p}spent:wf:{wf}:d:{day}"
+
+    def wf_held_day(self, wf: str, day: str) -> str:
+        return f"{self.p}held:wf:{wf}:d:{day}"
+
+    def session(self, session_id: str | None) -> str:
+        return f"{self.p}sess:{session_id}" if session_id else f"{self.p}sess:-"
+
+    def task(self, task_id: str | None) -> str:
+        return f"{self.p}task:{task_id}" if task_id else f"{self.p}task:-"
+
+    def stats(self, month: str) -> str:
+        return f"{self.p}stats:m:{month}"
+
+    def events(self) -> str:
+        return f"{self.p}events"
+
+    def incidents(self) -> str:
+        """The alert module's open PagerDuty incidents (``AlertManager._key("incidents")``); reserve reads its size."""
+        return f"{self.p}alert:incidents"
 
 
 def org_reserve_threshold(config: Config) -> int:
@@ -48,7 +100,7 @@ def pressure_thresholds(config: Config) -> tuple[int, dict[str, str]]:
 
 
 def reserve_keys(keys: Any, r: Any) -> list[str]:
-    """``reserve.lua``'s KEYS for draft ``r`` (``keys``: the namespace's ``ledger.Keys``)."""
+    """``reserve.lua``'s KEYS for draft ``r`` (``keys``: the namespace's ``Keys``)."""
     wf = r.workflow_id
     return [
         keys.holds(),

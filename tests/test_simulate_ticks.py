@@ -39,7 +39,9 @@ def test_a_tick_is_one_pipeline_per_phase_and_answers_as_the_scripts_do(make_con
     config = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.001}}})  # the review is refused
     pool = redis.ConnectionPool.from_url(redis_url, connection_class=Counting)
     ticked_clock, plain_clock = SimClock(START), SimClock(START)
-    ledger = TickLedger(replace(config, namespace="ticked"), redis=redis.Redis(connection_pool=pool), clock=ticked_clock)
+    ledger = TickLedger(
+        replace(config, namespace="ticked"), redis=redis.Redis(connection_pool=pool), clock=ticked_clock
+    )
     plain = BudgetEnforcer(replace(config, namespace="plain"), redis_url=redis_url, clock=plain_clock)
     model_a, model_b = OfflineModel(), OfflineModel()
     ticked = BudgetedClient(ledger.config, enforcer=ledger, anthropic_client=model_a, alerts=False)
@@ -57,7 +59,9 @@ def test_a_tick_is_one_pipeline_per_phase_and_answers_as_the_scripts_do(make_con
     results = []
     for workflow, session, step in calls:
         model_a.plan_reply(200)
-        results.append(ticked.complete(workflow, ASK, session_id=session, loop_step=step, task_id=None if session else "t"))
+        results.append(
+            ticked.complete(workflow, ASK, session_id=session, loop_step=step, task_id=None if session else "t")
+        )
     ledger.send_settles()
     assert Counting.sends == 2  # every settle in one more
     settlements = ledger.drain()
@@ -67,11 +71,16 @@ def test_a_tick_is_one_pipeline_per_phase_and_answers_as_the_scripts_do(make_con
     expected = []
     for workflow, session, step in calls:
         model_b.plan_reply(200)
-        expected.append(sequential.complete(workflow, ASK, session_id=session, loop_step=step, task_id=None if session else "t"))
+        expected.append(
+            sequential.complete(workflow, ASK, session_id=session, loop_step=step, task_id=None if session else "t")
+        )
     assert [(r.budget_blocked, r.budget_reason, r.model, r.route_reason, r.cost_nano) for r in results] == [
         (r.budget_blocked, r.budget_reason, r.model, r.route_reason, r.cost_nano) for r in expected
     ]
-    assert [r.budget_reason for r in results if r.budget_blocked] == ["daily_limit_exceeded", "loop_step_limit_exceeded"]
+    assert [r.budget_reason for r in results if r.budget_blocked] == [
+        "daily_limit_exceeded",
+        "loop_step_limit_exceeded",
+    ]
     assert len(settlements) == len(calls) - 2
     month = ledger.periods()[1]
     assert [s.org_spent_nano for s in settlements][-1] == int(ledger.redis.get(ledger.keys.org_spent(month)))
