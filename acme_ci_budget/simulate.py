@@ -61,8 +61,9 @@ once per simulated hour with traffic and at the end of each day (``alert_checks=
 ``"call"`` makes the client's per-call check (``AlertManager.check_spend`` with the settle's
 figures, ``check`` after a block) for every call. The alerts and their days come out the same (a
 test holds the two modes to it). A month at scale 100 (109,000 calls) takes 27-35 s on 2 shared
-cores, depending on their other load, 85-94 s before the ticks (``scripts/bench_simulate.py``). The usage log's ``latency_ms`` is
-the stand-in's real (sub-millisecond) time; simulated latency only moves the simulated clock.
+cores, depending on their other load, 85-94 s before the ticks (``scripts/bench_simulate.py``).
+The usage log's ``latency_ms`` is the stand-in's real (sub-millisecond) time; simulated latency
+only moves the simulated clock.
 """
 
 from __future__ import annotations
