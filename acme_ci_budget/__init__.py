@@ -15,13 +15,13 @@ _EXPORTS = {
     "load_config": "acme_ci_budget.config",
     "Config": "acme_ci_budget.config",
     "ConfigError": "acme_ci_budget.config",
-    "calculate_cost": "acme_ci_budget.pricing",
-    "build_estimate": "acme_ci_budget.estimate",
-    "BudgetEnforcer": "acme_ci_budget.ledger",
-    "TaskRouter": "acme_ci_budget.router",
-    "BudgetedClient": "acme_ci_budget.client",
-    "AcmeBudgetedClient": "acme_ci_budget.client",
-    "AlertManager": "acme_ci_budget.alerts",
+    "calculate_cost": "acme_ci_budget.catalog.pricing",
+    "build_estimate": "acme_ci_budget.budget.estimate",
+    "BudgetEnforcer": "acme_ci_budget.ledger.enforcer",
+    "TaskRouter": "acme_ci_budget.client.router",
+    "BudgetedClient": "acme_ci_budget.client.budgeted",
+    "AcmeBudgetedClient": "acme_ci_budget.client.budgeted",
+    "AlertManager": "acme_ci_budget.alerts.manager",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -21,7 +21,8 @@ from acme_ci_budget import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "estimate": ("estimate", "estimate", "Phase 1: each workflow's monthly cost from the inventory."),
     "prices": ("prices", "prices", "Show what a model costs and where the price came from."),
-    "config": ("config", "config", "Validate and inspect the budget config."),
+    "config": ("config", "config", "Validate the budget config, or write a starter one (config init)."),
+    "models": ("models", "models", "Check every model the config names against the Models API's lifecycle."),
     "status": ("status", "status", "Live spend, holds and health of every budget."),
     "ledger": ("ledger", "ledger", "Admin operations on the ledger (reset a period)."),
     "alerts": ("alerts", "alerts", "Send a test alert, or check every alert condition now."),
@@ -71,7 +72,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: known errors become one line on stderr and exit code 2."""
-    from acme_ci_budget.errors import AcmeError
+    from acme_ci_budget.core.errors import AcmeError
 
     try:
         result = cli.main(args=argv, prog_name="acme-ci-budget", standalone_mode=False)

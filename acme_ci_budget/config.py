@@ -4,11 +4,14 @@ Owns the config schema, the search order (argument, ``ACME_BUDGET_CONFIG``,
 ``./.github/acme-budget.yml``, the packaged default) and every validation
 rule. A bad file raises ``ConfigError`` naming the file and the dotted path of
 the field. It must not touch Redis or the network, and it expands environment
-references only in secret fields, so a config cannot read arbitrary variables.
+references only in secret fields, so a config cannot read arbitrary variables. It sits between
+``catalog`` (it validates prices and model ids) and ``budget``: it imports only ``catalog`` and
+``core`` (globs from ``core.globs``), never ``diffs``, the ledger or the client.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -18,10 +21,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from acme_ci_budget.errors import AcmeError
-from acme_ci_budget.money import usd_to_nano
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.strict_yaml import load_yaml
+from acme_ci_budget.catalog import model_ids
+from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.files import MAX_CONFIG_BYTES, read_bounded
+from acme_ci_budget.core.globs import GlobError, glob_regex
+from acme_ci_budget.core.money import usd_to_nano
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.strict_yaml import load_yaml
 
 CONFIG_ENV = "ACME_BUDGET_CONFIG"
 LOCAL_CONFIG = Path(".github") / "acme-budget.yml"
@@ -35,12 +42,13 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_USD = Decimal(10_000_000)  # per month (and so per day) for the org and each workflow
 MAX_TOKENS = 10_000_000  # any token figure: limits, thresholds, max_tokens, inventory averages
 MAX_LOOP_STEPS = 10_000
-MIN_HOLD_TTL_SECONDS, MAX_HOLD_TTL_SECONDS = 10, 86_400
+MIN_HOLD_TTL_SECONDS, MAX_HOLD_TTL_SECONDS = 1, 86_400  # below 2 s the deadline cross-check refuses it, saying why
 MAX_RETENTION_DAYS = 3_650  # 10 years
 MAX_PRICE_PER_MTOK = Decimal(10_000)  # USD per million tokens
 MAX_MONTHLY_TASKS = 10_000_000
 MAX_HOURLY_RATE_USD = Decimal(100_000)
 MAX_HOURS_SAVED = Decimal(1_000)
+MAX_HOURS_SAVED_PER_MONTH = Decimal(100_000)  # a role's hours saved in a month (the lab: 40 to 180)
 MAX_FILE_BYTES = 20 * 1024 * 1024  # one file's patch cannot exceed the whole diff's read limit
 
 
@@ -63,6 +71,9 @@ class Routing:
     complexity_keywords: tuple[str, ...]
     max_tokens: Mapping[str, int]
     budget_pressure_pct: float = 0.9
+    # Globs of changed paths that route a change (a review) to the complex model; None: the built-in
+    # security paths (diffs.SECURITY_GLOBS), () : no path routing. See router.complex_path_globs.
+    complex_paths: tuple[str, ...] | None = None
 
     def models(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.default_model, self.complex_model, self.simple_model)))
@@ -113,6 +124,27 @@ class LedgerSettings:
 
 
 @dataclass(frozen=True)
+class ClientSettings:
+    """How long one model call may take, retries and their waits included (``client:``).
+
+    The call's hold must outlive it: without ``deadline_seconds`` the deadline is the hold's TTL
+    less ``hold_margin_seconds``; a configured one above that is a config error.
+    """
+
+    request_timeout_seconds: float = 300.0
+    max_retries: int = 2
+    deadline_seconds: float | None = None
+
+
+def hold_margin_seconds(hold_ttl_seconds: float) -> float:
+    """How long a hold must outlive its call: the settle after it, and clock skew between runners.
+
+    10% of the TTL, between 1 s and 30 s (30 s with the default TTL of 600 s).
+    """
+    return max(1.0, min(30.0, hold_ttl_seconds / 10))
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     slack_webhook_url: str | None = field(default=None, repr=False)
     pagerduty_routing_key: str | None = field(default=None, repr=False)
@@ -131,16 +163,32 @@ class PriceOverride:
     cache_read: Decimal | None = None
 
 
+ROI_BASES = ("monthly_hours", "per_task")
+
+
+@dataclass(frozen=True)
+class RoiRole:
+    hourly_rate_usd: Decimal
+    hours_saved_per_month: Decimal | None = None  # the monthly_hours basis (the lab's)
+
+
 @dataclass(frozen=True)
 class RoiWorkflow:
     role: str
-    hours_saved_per_task: Decimal
+    hours_saved_per_task: Decimal | None = None  # the per_task basis
 
 
 @dataclass(frozen=True)
 class Roi:
-    hourly_rates: Mapping[str, Decimal]
+    """The ROI model: ``monthly_hours`` (fixed hours per role per month, the lab's) or ``per_task``."""
+
+    basis: str
+    roles: Mapping[str, RoiRole]
     workflows: Mapping[str, RoiWorkflow]
+
+    @property
+    def hourly_rates(self) -> Mapping[str, Decimal]:
+        return {role: r.hourly_rate_usd for role, r in self.roles.items()}
 
 
 @dataclass(frozen=True)
@@ -166,6 +214,14 @@ class Config:
     alerts: AlertSettings
     roi: Roi | None
     review: ReviewSettings
+    client: ClientSettings = ClientSettings()
+
+    @property
+    def call_deadline_seconds(self) -> float:
+        """The longest one model call may run: the configured deadline, and never past its hold's TTL."""
+        ttl = self.ledger.hold_ttl_seconds
+        covered = ttl - hold_margin_seconds(ttl)
+        return covered if self.client.deadline_seconds is None else min(self.client.deadline_seconds, covered)
 
     @property
     def org_monthly_usd(self) -> float:
@@ -211,7 +267,6 @@ def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate the budget config; ``None`` follows the search order."""
-    from acme_ci_budget.files import MAX_CONFIG_BYTES, read_bounded
 
     resolved = resolve_config_path(path)
     text = read_bounded(resolved, MAX_CONFIG_BYTES, str(resolved), kind="config file", error=ConfigError)
@@ -222,7 +277,6 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML text into a ``Config``; ``source`` names the file in errors."""
     import yaml
 
-    from acme_ci_budget.files import MAX_CONFIG_BYTES
 
     # The same bound as a file read: text fetched from a branch is as untrusted as a file.
     if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
@@ -325,6 +379,17 @@ class _Validator:
             raise self.fail(where, f"expected a list of strings, got {_kind(value)}")
         return tuple(self.string(item, f"{where}[{i}]") for i, item in enumerate(value))
 
+    def globs(self, value: Any, where: str) -> tuple[str, ...]:
+        """A list of path globs (``core.globs`` semantics), each one checked to compile."""
+
+        patterns = self.strings(value, where)
+        for i, pattern in enumerate(patterns):
+            try:
+                re.compile(glob_regex(pattern))
+            except (GlobError, re.error) as exc:
+                raise self.fail(f"{where}[{i}]", f"bad glob {pattern!r} ({exc})") from None
+        return patterns
+
     def secret(self, value: Any, where: str) -> str | None:
         if value is None or value == "":
             return None
@@ -341,7 +406,7 @@ class _Validator:
         top = self.mapping(
             raw,
             "",
-            {"org", "timezone", "namespace", "ledger", "pricing", "workflows", "alerts", "roi", "review"},
+            {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review"},
             {"org", "workflows"},
         )
         org = self.mapping(top["org"], "org", {"monthly_usd", "reserve_pct"}, {"monthly_usd"})
@@ -380,7 +445,9 @@ class _Validator:
             alerts=self.alerts(top.get("alerts") or {}),
             roi=self.roi(top.get("roi"), workflows),
             review=self.review(top.get("review") or {}),
+            client=self.client(top.get("client") or {}),
         )
+        self.check_deadline(config)
         self.check_models(config)
         return config
 
@@ -447,6 +514,7 @@ class _Validator:
                 "complexity_keywords",
                 "max_tokens",
                 "budget_pressure_pct",
+                "complex_paths",
             },
             {"default_model"},
         )
@@ -465,6 +533,9 @@ class _Validator:
             complexity_keywords=tuple(k.lower() for k in keywords),
             max_tokens=max_tokens,
             budget_pressure_pct=float(pressure),
+            complex_paths=self.globs(body["complex_paths"], f"{where}.complex_paths")
+            if body.get("complex_paths") is not None
+            else None,
         )
 
     def inventory(self, value: Any, where: str, routing_raw: dict) -> Inventory | None:
@@ -499,6 +570,35 @@ class _Validator:
                 body.get("retention_days", 400), "ledger.retention_days", 1, MAX_RETENTION_DAYS
             ),
         )
+
+    def client(self, value: Any) -> ClientSettings:
+        body = self.mapping(value, "client", {"request_timeout_seconds", "max_retries", "deadline_seconds"})
+        seconds: dict[str, float] = {}
+        for key, high in (("request_timeout_seconds", 3600), ("deadline_seconds", 86400)):
+            if key not in body:
+                continue
+            number = self.number(body[key], f"client.{key}", minimum=Decimal("0.1"))
+            if number > high:
+                raise self.fail(f"client.{key}", f"must be <= {high}, got {body[key]!r}")
+            seconds[key] = float(number)
+        retries = self.integer(body.get("max_retries", ClientSettings.max_retries), "client.max_retries")
+        if retries > 10:
+            raise self.fail("client.max_retries", f"must be <= 10, got {body['max_retries']!r}")
+        return ClientSettings(max_retries=retries, **seconds)
+
+    def check_deadline(self, config: Config) -> None:
+        """A hold that expires while its call still runs frees room that is sold again: refuse that TTL."""
+        ttl, deadline = config.ledger.hold_ttl_seconds, config.client.deadline_seconds
+        margin = hold_margin_seconds(ttl)
+        if deadline is None and ttl - margin < 1:
+            raise self.fail("ledger.hold_ttl_seconds", f"{ttl} s leaves no time for a model call; use >= 2")
+        if deadline is not None and deadline + margin > ttl:
+            raise self.fail(
+                "ledger.hold_ttl_seconds",
+                f"{ttl} s cannot cover a model call: client.deadline_seconds is {deadline:g} s and a hold must "
+                f"outlive its call by {margin:g} s; raise hold_ttl_seconds to >= {math.ceil(deadline + margin)} "
+                "or lower client.deadline_seconds",
+            )
 
     def pricing(self, value: Any) -> dict[str, PriceOverride]:
         body = self.mapping(value, "pricing", set(value) if isinstance(value, dict) else set())
@@ -537,29 +637,77 @@ class _Validator:
         )
 
     def roi(self, value: Any, workflows: Mapping[str, Workflow]) -> Roi | None:
+        """``roi:``: roles with rates (and monthly hours), workflows mapped to a role (and hours per task).
+
+        ``basis`` says which hours count; omitted, it is inferred only when the file gives one kind of hours.
+        """
         if value is None:
             return None
-        body = self.mapping(value, "roi", {"roles", "workflows"}, {"roles", "workflows"})
+        body = self.mapping(value, "roi", {"basis", "roles", "workflows"}, {"roles"})
         roles_raw = self.mapping(
             body["roles"], "roi.roles", set(body["roles"]) if isinstance(body["roles"], dict) else set()
         )
-        rates = {}
+        if not roles_raw:
+            raise self.fail("roi.roles", "expected at least one role (e.g. engineer: {hourly_rate_usd: 90})")
+        roles = {}
         for role, entry in roles_raw.items():
-            entry = self.mapping(entry, f"roi.roles.{role}", {"hourly_rate_usd"}, {"hourly_rate_usd"})
-            rates[role] = self.number(
-                entry["hourly_rate_usd"], f"roi.roles.{role}.hourly_rate_usd", maximum=MAX_HOURLY_RATE_USD
+            where = f"roi.roles.{role}"
+            entry = self.mapping(entry, where, {"hourly_rate_usd", "hours_saved_per_month"}, {"hourly_rate_usd"})
+            monthly = entry.get("hours_saved_per_month")
+            roles[role] = RoiRole(
+                hourly_rate_usd=self.number(
+                    entry["hourly_rate_usd"], f"{where}.hourly_rate_usd", maximum=MAX_HOURLY_RATE_USD
+                ),
+                hours_saved_per_month=(
+                    self.number(monthly, f"{where}.hours_saved_per_month", maximum=MAX_HOURS_SAVED_PER_MONTH)
+                    if monthly is not None
+                    else None
+                ),
             )
-        wfs_raw = self.mapping(body["workflows"], "roi.workflows", set(workflows))
+        wfs_raw = self.mapping(body.get("workflows") or {}, "roi.workflows", set(workflows))
         mapped = {}
         for wid, entry in wfs_raw.items():
             where = f"roi.workflows.{wid}"
-            entry = self.mapping(entry, where, {"role", "hours_saved_per_task"}, {"role", "hours_saved_per_task"})
+            entry = self.mapping(entry, where, {"role", "hours_saved_per_task"}, {"role"})
             role = self.string(entry["role"], f"{where}.role")
-            if role not in rates:
-                raise self.fail(f"{where}.role", f"unknown role {role!r} (defined: {', '.join(sorted(rates))})")
-            hours = self.number(entry["hours_saved_per_task"], f"{where}.hours_saved_per_task", maximum=MAX_HOURS_SAVED)
-            mapped[wid] = RoiWorkflow(role, hours)
-        return Roi(hourly_rates=rates, workflows=mapped)
+            if role not in roles:
+                raise self.fail(f"{where}.role", f"unknown role {role!r} (defined: {', '.join(sorted(roles))})")
+            per_task = entry.get("hours_saved_per_task")
+            mapped[wid] = RoiWorkflow(
+                role,
+                self.number(per_task, f"{where}.hours_saved_per_task", maximum=MAX_HOURS_SAVED)
+                if per_task is not None
+                else None,
+            )
+        basis = self.roi_basis(body.get("basis"), roles, mapped)
+        if basis == "monthly_hours":
+            for role, entry in roles.items():
+                if entry.hours_saved_per_month is None:
+                    raise self.fail(
+                        f"roi.roles.{role}.hours_saved_per_month", "missing required field (roi.basis is monthly_hours)"
+                    )
+        else:
+            if not mapped:
+                raise self.fail("roi.workflows", "missing required field (roi.basis is per_task)")
+            for wid, entry in mapped.items():
+                if entry.hours_saved_per_task is None:
+                    raise self.fail(
+                        f"roi.workflows.{wid}.hours_saved_per_task", "missing required field (roi.basis is per_task)"
+                    )
+        return Roi(basis=basis, roles=roles, workflows=mapped)
+
+    def roi_basis(self, value: Any, roles: Mapping[str, RoiRole], mapped: Mapping[str, RoiWorkflow]) -> str:
+        if value is not None:
+            basis = self.string(value, "roi.basis")
+            if basis not in ROI_BASES:
+                raise self.fail("roi.basis", f"expected one of {', '.join(ROI_BASES)}, got {value!r}")
+            return basis
+        monthly = any(r.hours_saved_per_month is not None for r in roles.values())
+        per_task = any(w.hours_saved_per_task is not None for w in mapped.values())
+        if monthly != per_task:
+            return "monthly_hours" if monthly else "per_task"
+        given = "both hours_saved_per_month and hours_saved_per_task" if monthly else "no hours saved"
+        raise self.fail("roi.basis", f"missing: the file gives {given}; set monthly_hours or per_task")
 
     def review(self, value: Any) -> ReviewSettings:
         body = self.mapping(
@@ -583,8 +731,6 @@ class _Validator:
 
         A name the snapshot would only match by prefix (``claude-3-5-haiku-20241022-typo``) is an error.
         """
-        from acme_ci_budget import model_ids
-        from acme_ci_budget.pricing import UnknownModelError, price_for
 
         self.check_override_families(config.pricing)
         for wf in config.workflows.values():
@@ -609,7 +755,6 @@ class _Validator:
 
     def check_override_families(self, pricing: Mapping[str, PriceOverride]) -> None:
         """Two dated overrides of one family need an alias override too, or an alias reply's price is a guess."""
-        from acme_ci_budget import model_ids
 
         families: dict[str, list[str]] = {}
         for key in pricing:

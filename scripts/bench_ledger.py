@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-HAIKU = "claude-3-5-haiku-20241022"
+HAIKU = "claude-haiku-5-5"  # the lab's Haiku role today (see .github/acme-budget.yml)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -29,7 +29,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def _ledger_worker(url: str, seconds: float, worker: int, out: mp.Queue) -> None:
     from acme_ci_budget.config import load_config
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     config = load_config()
     enforcer = BudgetEnforcer(config, redis_url=url)
@@ -62,7 +62,7 @@ def _noop_script_worker(url: str, seconds: float, worker: int, out: mp.Queue) ->
     keys = [f"acb:{{bench}}:k{i}" for i in range(11)]
     args = [1_795_000_000_000, 600_000, "0123456789abcdef0123456789abcdef", 8_000, 800_000_000_000, 250_000_000_000,
             12_000_000_000, 20, 0, "", "dev_assistant", "acb:{bench}:", 34_560_000_000, 34_560_000_000, 0,
-            '{"workflow":"dev_assistant","model":"claude-3-5-haiku-20241022","input_tokens":"10"}']
+            '{"workflow":"dev_assistant","model":"claude-haiku-5-5","input_tokens":"10"}']
     script(keys=keys, args=args)
     _loop(lambda: script(keys=keys, args=args), seconds, out)
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 YEAR, MONTH, DAYS = 2026, 10, 31
-MODELS = ("claude-3-5-haiku-20241022", "claude-3-5-sonnet-20241022", "claude-3-haiku-20240307")
+MODELS = ("claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5")  # the models the API serves today
 
 
 def seed_real(enforcer, n: int, rng: random.Random) -> None:
@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from acme_ci_budget.config import load_config
-    from acme_ci_budget.ledger import BudgetEnforcer
-    from acme_ci_budget.render import render
-    from acme_ci_budget.report import build_report
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+    from acme_ci_budget.report.monthly import build_report
+    from acme_ci_budget.report.render import render
 
     config = dataclasses.replace(load_config(), namespace="bench")
     rng = random.Random(1)

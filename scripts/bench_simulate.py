@@ -6,7 +6,7 @@
 Without --redis-url each scale runs on a scratch embedded Redis (what ``acme-ci-budget simulate``
 uses by default). Every call goes through the real client and the real reserve and settle scripts;
 the calls of one simulated minute share one reserve pipeline and one settle pipeline
-(``acme_ci_budget/simulate_ticks.py``); alerts are evaluated hourly. Each run is a fresh process.
+(``acme_ci_budget/simulate/ticks.py``); alerts are evaluated hourly. Each run is a fresh process.
 Prints, per scale and run: calls sent (settled + blocked), the run's wall time, calls/s, the total
 with the report rendering, and the process's CPU time; then the median per scale. ``--before REF``
 runs the same scales with the package as of a git ref (e.g. ``bcac76e``, main before issue 16: three

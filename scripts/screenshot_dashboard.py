@@ -59,7 +59,9 @@ def seed_demo_month(enforcer: Any, through_day: int, seed: int = 7) -> int:
     tz = enforcer.config.tz
     clock = enforcer.clock
     year, month = DEMO_MONTH
-    haiku, sonnet, haiku3 = "claude-3-5-haiku-20241022", "claude-3-5-sonnet-20241022", "claude-3-haiku-20240307"
+    routing = enforcer.config.workflows["ci_cd_review"].routing
+    # the config's roles (today: claude-haiku-5-5 and claude-sonnet-5-5); sizes follow the lab's inventory and limits
+    haiku, sonnet, simple = routing.default_model, routing.complex_model, routing.simple_model
     attempts = 0
     for day in range(1, through_day + 1):
         start = datetime(year, month, day, 8, 0, tzinfo=tz)
@@ -71,8 +73,8 @@ def seed_demo_month(enforcer: Any, through_day: int, seed: int = 7) -> int:
         # CI/CD review: one call per PR; big or sensitive diffs go to Sonnet.
         for i in range(rng.randint(14, 22) if weekday else rng.randint(0, 3)):
             big = rng.random() < 0.3
-            model = sonnet if big else (haiku3 if rng.random() < 0.15 else haiku)
-            inp = rng.randint(12000, 30000) if big else rng.randint(2000, 9000)
+            model = sonnet if big else (simple if rng.random() < 0.15 else haiku)
+            inp = rng.randint(6500, 10500) if big else rng.randint(2500, 5800)
             _call(enforcer, clock, at(i * 35), "ci_cd_review", model, inp, rng.randint(300, 1400), cache_write=800)
             attempts += 1
         # Developer assistant: sessions of several turns with a growing context; the cached prompt is
@@ -82,7 +84,7 @@ def seed_demo_month(enforcer: Any, through_day: int, seed: int = 7) -> int:
             turns = rng.randint(5, 12)
             for t in range(turns):
                 model = sonnet if rng.random() < 0.62 else haiku
-                inp = min(3000 + t * rng.randint(800, 1400), 14000)
+                inp = min(600 + t * rng.randint(300, 700), 9000)
                 cached = {"cache_read": 600} if t and rng.random() < 0.35 else {"cache_write": 600}
                 _call(
                     enforcer,
@@ -111,9 +113,9 @@ def seed_demo_month(enforcer: Any, through_day: int, seed: int = 7) -> int:
                 at(300 + k * 20),
                 "qa_test_gen",
                 sonnet,
-                rng.randint(4000, 7000),
-                rng.randint(5000, 8000),
-                cache_write=1200,
+                rng.randint(1500, 3000),
+                rng.randint(3000, 4000),
+                cache_write=400,
             )
             attempts += 1
         # PM assistant: short drafting sessions on Haiku, warm cache.
@@ -127,7 +129,7 @@ def seed_demo_month(enforcer: Any, through_day: int, seed: int = 7) -> int:
                     at(400 + s * 30 + t * 2),
                     "pm_assistant",
                     haiku,
-                    700 + t * 300,
+                    550 + t * 150,
                     rng.randint(150, 400),
                     session_id=sid,
                     loop_step=t + 1,
@@ -147,8 +149,8 @@ def demo_now(through_day: int, config: Any) -> datetime:
 
 def build_demo_report(config: Any, redis: Any, complete: bool = False) -> Any:
     """Seed the demo month into ``redis`` and build its report (as of day 20, or after the month)."""
-    from acme_ci_budget.ledger import BudgetEnforcer
-    from acme_ci_budget.report import build_report
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+    from acme_ci_budget.report.monthly import build_report
 
     year, month = DEMO_MONTH
     through = 30 if complete else 20
@@ -202,7 +204,7 @@ def dump_dom(html: Path, width: int, height: int, chromium: str, timeout: float 
 
 
 def write_dashboard(report: Any, out_dir: Path) -> Path:
-    from acme_ci_budget.render import render_html
+    from acme_ci_budget.report.render import render_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "dashboard.html"

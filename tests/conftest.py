@@ -12,7 +12,7 @@ import redis
 import yaml
 
 from acme_ci_budget.config import Config, parse_config
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.core.resources import default_config_path
 from tests.redis_harness import RedisCluster, RedisServer
 
 DEFAULT_CONFIG_TEXT = default_config_path().read_text()
@@ -37,6 +37,8 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     # the embedded ledger and the price cache live in the test's own folders, never the user's
     home = tmp_path_factory.getbasetemp() / "home"
     monkeypatch.setenv("ACME_BUDGET_DATA_DIR", str(home / "data"))
+    # each test its own spend journal: a call one test journals must never be replayed into another's ledger
+    monkeypatch.setenv("ACME_BUDGET_JOURNAL", str(tmp_path_factory.mktemp("journal") / "journal.jsonl"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from acme_ci_budget import gha
+from acme_ci_budget.integrations import gha
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
@@ -44,6 +44,7 @@ EXPECTED_INPUTS = {
     "ticket-text": "",
     "comment-behavior": "update",
     "incremental": "true",
+    "check-models": "true",
     "timeout-seconds": "300",
     "report-format": "",
     "post-slack": "",
@@ -78,6 +79,7 @@ RUN_STEP_ENV = {
     "ACB_COMMENT_BEHAVIOR": "inputs.comment-behavior",
     "ACB_INCREMENTAL": "inputs.incremental",
     "ACB_TIMEOUT_SECONDS": "inputs.timeout-seconds",
+    "ACB_CHECK_MODELS": "inputs.check-models",
     "ACB_MONTH": "inputs.month",
     "ACB_TICKET_FILE": "inputs.ticket-file",
     "ACB_TICKET_TEXT": "inputs.ticket-text",
@@ -312,19 +314,45 @@ def test_python_is_set_up_from_the_python_version_input():
     assert expression(setup["with"]["python-version"]) == "inputs.python-version"
 
 
-def test_pip_cache_is_keyed_on_the_actions_own_pyproject():
-    cache = next(step for step in action_steps() if str(step.get("uses", "")).startswith("actions/cache@"))
-    locate = step_by_id("pip-cache")
-    assert expression(locate["env"]["ACTION_PATH"]) == "github.action_path"
-    assert "pyproject.toml" in locate["run"]
-    assert "steps.pip-cache.outputs.key" in cache["with"]["key"]
-    assert expression(cache["with"]["path"]) == "steps.pip-cache.outputs.dir"
+def test_uv_cache_is_keyed_on_the_actions_own_pyproject_and_python():
+    # Replaces the pip cache steps (issue 16: the action installs with uv and setup-uv's cache).
+    setup_uv = next(step for step in action_steps() if str(step.get("uses", "")).startswith("astral-sh/setup-uv@"))
+    options = setup_uv["with"]
+    assert str(options["enable-cache"]).lower() == "true"
+    assert options["cache-dependency-glob"] == "${{ github.action_path }}/pyproject.toml"
+    assert "steps.python.outputs.python-version" in options["cache-suffix"]
+    assert expression(options["working-directory"]) == "github.action_path"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(options["version"]))  # a fixed uv, not the caller's or "latest"
+    assert "python-version" not in options  # it would set UV_PYTHON for the caller's later steps
+    names = [step.get("name") for step in action_steps()]
+    assert names.index(setup_uv["name"]) < names.index("Install acme-ci-budget")
+    assert not any(str(step.get("uses", "")).startswith("actions/cache@") for step in action_steps())
 
 
-def test_package_is_installed_from_the_action_path_via_env():
+def test_package_is_installed_with_uv_from_the_action_path_via_env():
     install = next(step for step in action_steps() if "pip install" in step.get("run", ""))
     assert expression(install["env"]["ACTION_PATH"]) == "github.action_path"
+    assert expression(install["env"]["PYTHON_PATH"]) == "steps.python.outputs.python-path"
     assert '"$ACTION_PATH"' in install["run"]
+    assert "uv pip install" in install["run"]
+
+
+def test_install_step_runs_uv_into_the_setup_python_interpreter(tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    uv = bindir / "uv"
+    uv.write_text('#!/usr/bin/env bash\nfor a in "$@"; do printf "arg:%s\\n" "$a"; done\n', encoding="utf-8")
+    uv.chmod(uv.stat().st_mode | stat.S_IXUSR)
+    install = next(step for step in action_steps() if "pip install" in step.get("run", ""))
+    env = {
+        "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "ACTION_PATH": "/runner/_actions/acme/acme-ci-budget/v1 with space",
+        "PYTHON_PATH": "/opt/hostedtoolcache/Python/3.12.4/x64/bin/python",
+    }
+    result = run_bash(install["run"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    args = [line[len("arg:"):] for line in result.stdout.splitlines()]
+    assert args == ["pip", "install", "--quiet", "--python", env["PYTHON_PATH"], env["ACTION_PATH"]]
 
 
 def test_run_step_env_is_the_cli_contract():
@@ -591,7 +619,7 @@ def test_ci_runs_lint_and_tests_against_a_redis_service():
     workflow = load(WORKFLOWS / "ci.yml")
     on = triggers(workflow)
     assert "push" in on and "pull_request" in on
-    (job,) = workflow["jobs"].values()
+    job = workflow["jobs"]["test"]  # the floors job is checked in tests/test_floors.py
     redis = job["services"]["redis"]
     assert redis["image"] == "redis:7"
     assert any(str(port).startswith("6379:") for port in redis["ports"])
@@ -600,4 +628,5 @@ def test_ci_runs_lint_and_tests_against_a_redis_service():
     runs = [step["run"] for step in job["steps"] if "run" in step]
     assert any("pip install -e '.[test]'" in run for run in runs)
     assert any(run.strip() == "ruff check ." for run in runs)
+    assert any(run.strip() == "lint-imports" for run in runs)  # the layer contract (README, "Architecture")
     assert any(run.strip().startswith("pytest") for run in runs)

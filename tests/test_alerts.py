@@ -21,7 +21,7 @@ import responses
 import yaml
 
 from acme_ci_budget import AlertManager
-from acme_ci_budget.alerts import (
+from acme_ci_budget.alerts.manager import (
     BLOCKED,
     DAILY_CRITICAL,
     DAILY_WARN,
@@ -35,8 +35,11 @@ from acme_ci_budget.alerts import (
     AlertError,
     slack_payload,
 )
-from acme_ci_budget.ledger import DAILY, LOOP_STEPS, BudgetEnforcer
+from acme_ci_budget.budget.health import worst_call_nano
+from acme_ci_budget.ledger.enforcer import DAILY, LOOP_STEPS, BudgetEnforcer
 from tests.clock import Clock
+from tests.fakes.pagerduty_events import FakePagerDutyEvents
+from tests.fakes.slack_webhook import ERRORS, RATE_LIMITED, FakeSlackWebhook
 from tests.redis_harness import free_port
 
 MODEL = "acb-test-model"
@@ -51,6 +54,8 @@ def settings(min_level: str = "CRITICAL", **extra) -> dict:
     return {
         "namespace": "alerts-test",
         "pricing": {MODEL: {"input": 1000, "output": 1000}},
+        # the amounts below are written against these daily limits, not against whatever the shipped config says
+        "workflows": {"ci_cd_review": {"daily_usd": 10}, "pm_assistant": {"daily_usd": 5}},
         "alerts": {"slack_webhook_url": SLACK_URL, "pagerduty_routing_key": PD_KEY, "min_level": min_level, **extra},
     }
 
@@ -315,7 +320,7 @@ def test_blocked_requests_alert_once_per_workflow_reason_and_day(manager, enforc
     (alert,) = fired
     assert alert.reason == DAILY and alert.level == "WARNING"
     assert (
-        alert.message == "PM requirements assistant (pm_assistant): 3 requests blocked (daily_limit_exceeded) "
+        alert.message == "PM requirements drafting (pm_assistant): 3 requests blocked (daily_limit_exceeded) "
         "since the last check on 2026-11-10"
     )
     (body,) = posts(http, SLACK_URL)
@@ -387,7 +392,7 @@ def test_unconfigured_channels_are_skipped(make_config, redis_url, clock, monkey
     )
     assert cfg.alerts.slack_webhook_url is None
     ledger = BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
-    spend(ledger, "ci_cd_review", "10.00")
+    spend(ledger, "ci_cd_review", f"{cfg.workflows['ci_cd_review'].daily_usd:.2f}")  # the whole day: critical
     with responses.RequestsMock() as mock:  # any request would fail the test
         (alert,) = AlertManager(cfg, enforcer=ledger).check()
         assert len(mock.calls) == 0
@@ -488,7 +493,7 @@ def test_outside_actions_nothing_is_printed(manager, enforcer, http, capsys, mon
 
 
 def test_slack_text_is_escaped_and_stays_json(manager):
-    from acme_ci_budget.alerts import Alert
+    from acme_ci_budget.alerts.manager import Alert
 
     alert = Alert(
         level="WARNING",
@@ -539,19 +544,58 @@ def test_retry_with_backoff_then_give_up_logged_and_counted(manager, enforcer, s
     [
         {"body": requests.exceptions.ConnectTimeout("timed out")},
         {"body": requests.exceptions.ConnectionError(f"Max retries exceeded with url: {SLACK_URL}")},
-        {"status": 404, "body": "no_service"},
-        {"status": 429, "body": "rate_limited", "headers": {"Retry-After": "30"}},
+        {"status": 500, "body": "rollup_error"},
+        {"status": 503, "body": "upstream"},
+        {"status": 429, "body": "rate_limited", "headers": {"Retry-After": "2"}},
     ],
-    ids=["timeout", "connection", "4xx", "429"],
+    ids=["timeout", "connection", "500", "503", "429"],
 )
-def test_every_kind_of_failure_is_retried_a_bounded_number_of_times(manager, enforcer, sleeps, failure):
+def test_transient_failures_are_retried_a_bounded_number_of_times(manager, enforcer, sleeps, failure):
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, SLACK_URL, **failure)
         alert = manager.notify_block("ci_cd_review", DAILY)
         assert len(mock.calls) == 3
     assert alert.failed == ("slack",)
-    assert len(sleeps) == 2 and all(s <= 10 for s in sleeps)  # Retry-After is honoured but capped
+    assert len(sleeps) == 2 and all(s <= 10 for s in sleeps)
+    if failure.get("status") == 429:
+        assert sleeps == [2.0, 2.0]  # Retry-After within the bound is honoured as given
     assert all(secret not in json.dumps(events_of(enforcer, EVENT_TYPE_FAILED)) for secret in SECRETS)
+
+
+@pytest.mark.parametrize(
+    "error", ["invalid_payload", "invalid_token", "action_prohibited", "no_service", "channel_not_found", "channel_is_archived"]
+)
+def test_a_slack_refusal_is_not_retried_now_or_later(manager, enforcer, clock, sleeps, error):
+    with responses.RequestsMock() as mock:
+        slack = FakeSlackWebhook(mock, SLACK_URL)
+        slack.fail_next(error)
+        alert = manager.notify_block("ci_cd_review", DAILY)
+        assert slack.requests == 1 and sleeps == []  # 400/403/404/410: the same message would be refused again
+        assert alert.failed == ("slack",)
+        (event,) = events_of(enforcer, EVENT_TYPE_FAILED)
+        assert event["status"] == str(ERRORS[error]) and event["reason"] == f"HTTP {ERRORS[error]} {error}"
+        assert event["attempts"] == "1"
+        clock.advance(hours=1)  # long past any redelivery wait: a refusal is final for the period
+        assert manager.check() == [] and manager.notify_block("ci_cd_review", DAILY) is None
+        assert AlertManager(manager.config, enforcer=enforcer, sleep=sleeps.append).check() == []
+        assert slack.requests == 1 and slack.messages == []
+
+
+def test_a_pagerduty_invalid_event_is_not_retried(make_config, redis_url, clock, sleeps):
+    cfg = make_config(settings(pagerduty_routing_key="too-short-key"))  # PagerDuty wants 32 characters
+    ledger = BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
+    manager = AlertManager(cfg, enforcer=ledger, sleep=sleeps.append)
+    with responses.RequestsMock() as mock:
+        slack, pagerduty = FakeSlackWebhook(mock, SLACK_URL), FakePagerDutyEvents(mock)
+        spend(ledger, "ci_cd_review", "10.00")
+        (alert,) = manager.check()
+        assert pagerduty.requests == 1 and sleeps == []
+        assert alert.delivered_to == ("log", "slack") and alert.failed == ("pagerduty",)
+        (event,) = events_of(ledger, EVENT_TYPE_FAILED)
+        assert event["status"] == "400" and "Length of 'routing_key' is incorrect" in event["reason"]
+        clock.advance(hours=1)
+        assert manager.check() == []
+        assert pagerduty.requests == 1 and len(slack.messages) == 1
 
 
 def test_a_transient_failure_then_success_is_delivered(manager, enforcer, sleeps):
@@ -577,6 +621,139 @@ def test_a_500_from_slack_does_not_fail_the_completion(manager, enforcer):
     assert int(enforcer.redis.get(enforcer.keys.org_spent("2026-11"))) == 10_000_000_000
     stats = enforcer.redis.hgetall(enforcer.keys.stats("2026-11"))
     assert stats[b"alert_failed|slack"] == b"2" and stats[b"alert_failed|pagerduty"] == b"1"
+
+
+# --- a failed delivery is tried again, only where it failed -----------------------------------
+
+
+@pytest.fixture
+def services():
+    """Slack and PagerDuty answering as their docs say (tests/fakes)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeSlackWebhook(mock, SLACK_URL), FakePagerDutyEvents(mock, PAGERDUTY_EVENTS_URL)
+
+
+def test_a_critical_page_is_not_lost_to_one_429(manager, config, enforcer, clock, sleeps, services):
+    slack, pagerduty = services
+    pagerduty.throttle(times=3)  # PagerDuty's 429 carries no Retry-After: backoff, then give up for now
+    spend(enforcer, "ci_cd_review", "10.00")
+    (first,) = manager.check()
+    dedup = "acme-ci-budget/alerts-test/daily_critical/ci_cd_review/2026-11-10"
+    assert first.condition == DAILY_CRITICAL and first.dedup_key == dedup
+    assert first.delivered_to == ("log", "slack") and first.failed == ("pagerduty",)
+    assert pagerduty.requests == 3 and sleeps == [0.5, 1.0] and not pagerduty.is_open(dedup)
+
+    assert manager.check() == []  # within the redelivery wait: no retry storm on every model call
+    assert pagerduty.requests == 3
+
+    clock.advance(seconds=61)
+    # the next check (here a new process, as the next `alerts check` run is) pages; Slack is not told twice
+    again = AlertManager(config, enforcer=BudgetEnforcer(config, redis_url=enforcer.redis_url, clock=clock))
+    (second,) = again.check()
+    assert (second.condition, second.level, second.dedup_key) == (DAILY_CRITICAL, "CRITICAL", dedup)
+    assert second.delivered_to == ("log", "pagerduty") and second.failed == ()
+    assert pagerduty.is_open(dedup) and len(slack.messages) == 1
+    assert again.check() == [] and manager.check() == []
+    assert pagerduty.requests == 4 and len(slack.messages) == 1
+
+    clock.advance(days=1)  # the incident the redelivery opened is resolved like any other
+    assert [a.condition for a in manager.check()] == ["daily_critical_resolved"]
+    assert not pagerduty.is_open(dedup)
+
+
+def test_when_every_channel_fails_the_next_check_sends_to_every_channel(manager, enforcer, clock, services, caplog):
+    slack, pagerduty = services
+    slack.fail_next("rollup_error", times=3)
+    pagerduty.disconnect(times=3)
+    spend(enforcer, "ci_cd_review", "10.00")
+    (first,) = manager.check()
+    assert first.delivered_to == ("log",) and first.failed == ("slack", "pagerduty")
+    caplog.set_level(logging.WARNING)
+    clock.advance(seconds=61)
+    (second,) = manager.check()
+    assert second.delivered_to == ("log", "slack", "pagerduty") and second.condition == DAILY_CRITICAL
+    assert len(slack.messages) == 1 and pagerduty.is_open(second.dedup_key)
+    assert any("sent again to slack, pagerduty" in r.getMessage() for r in caplog.records)
+    assert manager.check() == []
+    stats = enforcer.redis.hgetall(enforcer.keys.stats("2026-11"))
+    assert stats[b"alert_failed|slack"] == b"1" and stats[b"alert_failed|pagerduty"] == b"1"
+
+
+def test_a_retry_after_beyond_the_bound_ends_the_attempts_and_sets_the_next_try(manager, enforcer, clock, sleeps, services):
+    slack, _ = services
+    slack.fail_next(RATE_LIMITED, retry_after=120)  # two minutes: a CLI or a model call must not sleep that long
+    alert = manager.notify_block("ci_cd_review", DAILY)
+    assert alert.failed == ("slack",) and slack.requests == 1 and sleeps == []
+    (event,) = events_of(enforcer, EVENT_TYPE_FAILED)
+    assert event["status"] == "429" and event["attempts"] == "1"
+    clock.advance(seconds=61)  # past the usual wait, not past Slack's
+    assert manager.notify_block("ci_cd_review", DAILY) is None and slack.requests == 1
+    clock.advance(seconds=60)
+    again = manager.notify_block("ci_cd_review", DAILY)
+    assert again is not None and again.delivered_to == ("log", "slack") and len(slack.messages) == 1
+
+
+def test_concurrent_checks_redeliver_once(config, enforcer, clock, services, redis_url):
+    slack, pagerduty = services
+    slack.fail_next("rollup_error", times=3)
+    spend(enforcer, "qa_test_gen", "7.00")  # 87.5% of $8: a WARNING, Slack only
+    (first,) = AlertManager(config, enforcer=enforcer, sleep=lambda s: None).check()
+    assert first.failed == ("slack",)
+    clock.advance(seconds=61)
+    managers = [
+        AlertManager(config, enforcer=BudgetEnforcer(config, redis_url=redis_url, clock=clock), sleep=lambda s: None)
+        for _ in range(8)
+    ]
+    barrier = threading.Barrier(len(managers))
+    results: list = []
+
+    def run(m: AlertManager) -> None:
+        barrier.wait()
+        results.extend(m.check())
+
+    threads = [threading.Thread(target=run, args=(m,)) for m in managers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.delivered_to for a in results] == [("log", "slack")]
+    assert len(slack.messages) == 1 and pagerduty.requests == 0
+
+
+def test_a_throttled_resolve_is_sent_by_a_later_check(manager, enforcer, clock, services):
+    _, pagerduty = services
+    spend(enforcer, "ci_cd_review", "10.00")
+    (fired,) = manager.check()
+    assert pagerduty.is_open(fired.dedup_key)
+    clock.advance(days=1)
+    pagerduty.throttle(times=3)
+    (resolved,) = manager.check()
+    assert resolved.failed == ("pagerduty",) and pagerduty.is_open(fired.dedup_key)
+    assert manager.check() == []  # not on every check
+    clock.advance(seconds=61)
+    (resolved,) = manager.check()
+    assert resolved.condition == "daily_critical_resolved" and resolved.delivered_to == ("log", "pagerduty")
+    assert not pagerduty.is_open(fired.dedup_key)
+    assert manager.check() == []
+
+
+def test_a_delivery_cut_short_by_a_dying_process_is_taken_over_later(config, enforcer, clock, services):
+    slack, _ = services
+
+    def killed(request):  # the runner cancels the job while the webhook POST is in flight
+        raise SystemExit(143)
+
+    with responses.RequestsMock() as dying:
+        dying.add_callback(responses.POST, SLACK_URL, callback=killed)
+        spend(enforcer, "ci_cd_review", "8.50")
+        with pytest.raises(SystemExit):
+            AlertManager(config, enforcer=enforcer, sleep=lambda s: None).check()
+    survivor = AlertManager(config, enforcer=enforcer, sleep=lambda s: None)
+    assert survivor.check() == []  # someone is delivering it: wait
+    clock.advance(minutes=11)  # the claim is stale: its holder died
+    (alert,) = survivor.check()
+    assert alert.condition == DAILY_WARN and alert.delivered_to == ("log", "slack")
+    assert len(slack.messages) == 1 and survivor.check() == []
 
 
 def test_an_unreachable_ledger_is_skipped_unless_strict(config, caplog):
@@ -720,7 +897,8 @@ def test_cli_alerts_test_errors_are_one_line_exit_2(run_cli, tmp_path, monkeypat
         mock.add(responses.POST, SLACK_URL, status=403, body="invalid_token")
         code, out, err = run_cli("alerts", "test", "--channel", "slack", "--config", path)
     assert code == 2
-    assert err.strip() == "Error: slack test message failed after 3 attempt(s): HTTP 403 invalid_token"
+    # a 403 is a refusal: asked once, not three times
+    assert err.strip() == "Error: slack test message failed after 1 attempt(s): HTTP 403 invalid_token"
     assert SLACK_TOKEN not in err
 
     code, _, err = run_cli("alerts", "test", "--channel", "email", "--config", path)
@@ -763,3 +941,64 @@ def test_check_and_dedup_on_a_redis_cluster(config, redis_cluster_url, clock, ht
     clock.advance(days=1)
     assert [a.condition for a in manager.check()] == ["daily_critical_resolved"]
     assert len(posts(http, SLACK_URL)) == 1 and len(posts(http, PAGERDUTY_EVENTS_URL)) == 2
+
+
+# --- CRIT is reachable: a refused call or less than one call left pages (issue 12, item 7) ---------
+
+
+def test_less_than_one_worst_case_call_left_fires_the_critical_once_and_pages(manager, enforcer, config, http):
+    margin = worst_call_nano(config.workflow("ci_cd_review"), config.pricing)
+    # Spend up to half a worst-case call below the $10 daily limit: the ledger refuses the next big call, and
+    # spend never reaches 100%, so before this only the 80% warning fired.
+    usd = Decimal(10_000_000_000 - margin // 2) / Decimal(10**9)
+    spend(enforcer, "ci_cd_review", str(usd.quantize(Decimal("0.001"), rounding="ROUND_DOWN")))
+    fired = manager.check("ci_cd_review")
+    assert conditions(fired) == {(DAILY_CRITICAL, "ci_cd_review")}
+    (alert,) = fired
+    assert alert.level == "CRITICAL" and alert.delivered_to == ("log", "slack", "pagerduty")
+    assert alert.message.startswith("CI/CD code review (ci_cd_review): daily budget critical on 2026-11-10 at 99.")
+    assert "of the daily limit left" in alert.message and "less than one worst-case call" in alert.message
+    assert "; requests are refused until tomorrow. Month-end forecast" in alert.message
+    (trigger,) = posts(http, PAGERDUTY_EVENTS_URL)
+    assert trigger["payload"]["severity"] == "critical"
+    assert trigger["dedup_key"] == "acme-ci-budget/alerts-test/daily_critical/ci_cd_review/2026-11-10"
+    assert manager.check("ci_cd_review") == []  # once per period
+    spend(enforcer, "ci_cd_review", "0.001")
+    assert manager.check("ci_cd_review") == []
+
+
+def test_a_monthly_refusal_far_below_the_limit_is_critical(make_config, redis_url, clock, http):
+    cfg = make_config(settings(), workflows={"ci_cd_review": {"monthly_usd": 10, "daily_usd": 10}})
+    ledger = BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
+    manager = AlertManager(cfg, enforcer=ledger, sleep=lambda s: None)
+    spend(ledger, "ci_cd_review", "5.00")
+    held = ledger.reserve("ci_cd_review", MODEL, 2450, 2450)  # $4.90 promised to a call in flight
+    assert held.allowed
+    assert ledger.reserve("ci_cd_review", MODEL, 500, 500).reason == "monthly_limit_exceeded"
+    ledger.release(held)  # the call failed: 50% spent, nothing held, yet a call was refused this month
+    fired = manager.check()
+    assert conditions(fired) == {
+        (MONTHLY_CRITICAL, "ci_cd_review"), (BLOCKED, "ci_cd_review"), (FORECAST, "ci_cd_review")
+    }
+    critical = next(a for a in fired if a.condition == MONTHLY_CRITICAL)
+    assert critical.message.startswith(
+        "CI/CD code review (ci_cd_review): monthly budget critical in 2026-11 at 50% ($5.00 of $10.00): "
+        "the monthly limit refused 1 call(s) this period; requests are refused until next month."
+    )
+    assert "pagerduty" in critical.delivered_to
+    assert ledger.status_snapshot()["workflows"]["ci_cd_review"]["health"] == "CRIT"
+    assert manager.check() == []
+
+
+@pytest.mark.cluster
+def test_redelivery_on_a_redis_cluster(config, redis_cluster_url, clock, services):
+    slack, pagerduty = services
+    pagerduty.throttle(times=3)
+    ledger = BudgetEnforcer(config, redis_url=redis_cluster_url, clock=clock)
+    manager = AlertManager(config, enforcer=ledger, sleep=lambda s: None)
+    spend(ledger, "ci_cd_review", "10.00")
+    assert manager.check()[0].failed == ("pagerduty",)
+    clock.advance(seconds=61)
+    other = AlertManager(config, enforcer=BudgetEnforcer(config, redis_url=redis_cluster_url, clock=clock))
+    assert [a.delivered_to for a in other.check()] == [("log", "pagerduty")]
+    assert len(slack.messages) == 1 and len(pagerduty.events) == 1

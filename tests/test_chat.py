@@ -16,12 +16,13 @@ import yaml
 from click.testing import CliRunner
 
 from acme_ci_budget.commands.chat import chat
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.workflows import dev_assistant, pm_assistant
 from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, handler, server_error
 
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
+_ROUTING = yaml.safe_load(default_config_path().read_text())["workflows"]["dev_assistant"]["routing"]
+HAIKU = _ROUTING["default_model"]  # the lab's Haiku role
+SONNET = _ROUTING["complex_model"]  # the Sonnet role
 
 
 @pytest.fixture
@@ -67,9 +68,10 @@ def test_a_turn_prints_the_reply_and_the_gauge(run_chat, server, redis_url) -> N
     assert result.exit_code == 0, result.output
     assert "Developer coding assistant (session dev_assistant-" in result.output
     assert "echo: how do I reverse a list?" in result.output
+    # 100 in + 20 out on the Haiku role ($0.10/$0.50 per MTok) is $0.00002: the gauge's four places show $0.0000
     assert (
-        "[session 120/60,000 soft/100,000 hard tok | today $0.0002 of $12.00 (0.0%) | "
-        "claude-3-5-haiku-20241022 (default) | turn $0.0002]"
+        "[session 120/60,000 soft/120,000 hard tok | today $0.0000 of $12.00 (0.0%) | "
+        f"{HAIKU} (default) | turn $0.0000]"
     ) in result.output
     assert "Bye." in result.output
     [request] = server.message_requests
@@ -86,10 +88,10 @@ def test_status_model_and_help(run_chat, server) -> None:
     )
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "router mode auto; no turn yet; models: default claude-3-5-haiku-20241022" in out
-    assert "session 120/60,000 soft/100,000 hard tok; turn 1/20; compactions 0; today $0.0002 of $12.00" in out
-    assert "router mode complex; last: claude-3-5-haiku-20241022 (default)" in out
-    assert "claude-3-5-sonnet-20241022 (context: is_complex)" in out
+    assert f"router mode auto; no turn yet; models: default {HAIKU}" in out
+    assert "session 120/60,000 soft/120,000 hard tok; turn 1/30; compactions 0; today $0.0000 of $12.00" in out
+    assert f"router mode complex; last: {HAIKU} (default)" in out
+    assert f"{SONNET} (context: is_complex)" in out
     assert "usage: /model [simple|complex|auto]" in out
     assert "/quit                leave" in out
     assert "unknown command /nope" in out

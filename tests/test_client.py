@@ -15,21 +15,22 @@ from typing import Any
 import anthropic
 import pytest
 
-from acme_ci_budget.client import (
-    AcmeBudgetedClient,
-    AsyncBudgetedClient,
-    BudgetedClient,
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.client.budgeted import AcmeBudgetedClient, AsyncBudgetedClient, BudgetedClient
+from acme_ci_budget.client.result import (
     CompletionResult,
     ModelAPIError,
     ModelCallError,
     ModelNotFoundError,
     ModelTimeoutError,
 )
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.tokens import estimate_messages_tokens
+from acme_ci_budget.config import load_config
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
+    estimate_request_tokens,
     not_found,
     ok,
     overloaded,
@@ -39,9 +40,10 @@ from tests.fakes.anthropic_server import (
 )
 
 API_KEY = "sk-ant-client-test-key-must-not-leak"
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
-HAIKU3 = "claude-3-haiku-20240307"
+# The lab's two roles as the shipped config names them (qa_test_gen: Sonnet by default, Haiku for simple work).
+_QA_ROUTING = load_config(default_config_path()).workflows["qa_test_gen"].routing
+HAIKU = _QA_ROUTING.simple_model  # the Haiku role: the default of dev_assistant, pm_assistant and the review
+SONNET = _QA_ROUTING.default_model  # the Sonnet role
 ASK = [{"role": "user", "content": "extract the function name from this code: def foo(): pass"}]
 RESULT_KEYS = {
     "content",
@@ -222,6 +224,24 @@ def test_lab_phase6_review_integration(make_client, server) -> None:
     assert_ledger(client, cost_nano(HAIKU, 2345, 21))
 
 
+def test_lab_phase6_full_workflow_integration(make_client, server) -> None:
+    # the lab's test_full_workflow_integration, exactly, with the loopback API instead of its MagicMock
+    client = make_client()
+    server.enqueue(ok("Test output", input_tokens=500, output_tokens=200, stop_reason="end_turn"))
+    result = client.complete(
+        workflow_id="ci_cd_review",
+        messages=[{"role": "user", "content": "Review this code: def foo(): pass"}],
+        system="You are a code reviewer.",
+        user_id="engineer_001",
+    )
+    assert result["budget_blocked"] is False
+    assert result["content"] == "Test output"
+    assert result["input_tokens"] == 500
+    assert result["model"] == HAIKU and "haiku" in result["model"]  # the review's default: the Haiku role
+    assert server.message_requests[0].json["model"] == HAIKU
+    assert_ledger(client, cost_nano(HAIKU, 500, 200))
+
+
 def test_alias_and_default_sdk_client_from_environment(
     monkeypatch: pytest.MonkeyPatch, redis_url: str, make_config, server
 ) -> None:
@@ -233,7 +253,9 @@ def test_alias_and_default_sdk_client_from_environment(
     result = client.complete("dev_assistant", ASK)
     assert result.content == "after retry"
     assert len(server.message_requests) == 2
-    assert client.anthropic.max_retries == 1
+    # the client retries itself, within the hold's deadline; the SDK's own retries are off
+    assert client.anthropic.max_retries == 0
+    assert [r.headers["x-stainless-retry-count"] for r in server.message_requests] == ["0", "1"]
     assert_ledger(client, cost_nano(HAIKU, 10, 3))
 
 
@@ -262,8 +284,11 @@ def test_max_tokens_is_the_clamped_reservation(make_client, make_config, server)
     client = make_client(cfg)
     server.enqueue(ok("short", input_tokens=30, output_tokens=5))
     result = client.complete("dev_assistant", ASK)
-    estimate = estimate_messages_tokens(ASK)
-    assert server.message_requests[0].json["max_tokens"] == 200 - estimate
+    # input + max_tokens reaches the hard limit: the input is held at the API's exact count, not the estimate
+    [count] = [r for r in server.requests if r.path == "/v1/messages/count_tokens"]
+    counted = estimate_request_tokens(count.json)
+    assert counted != estimate_messages_tokens(ASK)
+    assert server.message_requests[0].json["max_tokens"] == 200 - counted
     assert any("clamped" in w for w in result.warnings)
     assert result.budget["task"]["hard"] == 200
     assert_ledger(client, cost_nano(HAIKU, 30, 5))
@@ -284,9 +309,10 @@ def test_routing_reaches_the_api(make_client, server) -> None:
     assert server.message_requests[0].json["model"] == SONNET
     assert server.message_requests[0].json["max_tokens"] == 4096
     assert result.route_reason == "keyword 'design'"
-    # explicit context
-    client.complete("dev_assistant", ASK, context={"is_simple": True})
-    assert server.message_requests[1].json["model"] == HAIKU3
+    # explicit context: QA's simple work goes to the Haiku role, with the Haiku allowance
+    client.complete("qa_test_gen", ASK, context={"is_simple": True})
+    assert server.message_requests[1].json["model"] == HAIKU
+    assert server.message_requests[1].json["max_tokens"] == 3000
     # the keyword rule reads the latest user message, not the whole history
     history = [
         {"role": "user", "content": "design something"},
@@ -297,24 +323,25 @@ def test_routing_reaches_the_api(make_client, server) -> None:
 
 
 def test_budget_pressure_from_the_ledger_routes_cheaper(make_client, make_config, server) -> None:
-    cfg = make_config({"workflows": {"dev_assistant": {"routing": {"budget_pressure_pct": 0.000001}}}})
+    # qa_test_gen defaults to the Sonnet role; under pressure its routine work drops to the Haiku role
+    cfg = make_config({"workflows": {"qa_test_gen": {"routing": {"budget_pressure_pct": 0.000001}}}})
     client = make_client(cfg)
     server.set_default(ok("x", input_tokens=1000, output_tokens=100))
-    first = client.complete("dev_assistant", ASK)
-    second = client.complete("dev_assistant", ASK)
-    assert first.model == HAIKU and first.route_reason == "default"
-    assert second.model == HAIKU3
-    assert second.route_reason.startswith("budget pressure: dev_assistant at ")
-    assert [r.json["model"] for r in server.message_requests] == [HAIKU, HAIKU3]
-    assert_ledger(client, cost_nano(HAIKU, 1000, 100) + cost_nano(HAIKU3, 1000, 100))
+    first = client.complete("qa_test_gen", ASK)
+    second = client.complete("qa_test_gen", ASK)
+    assert first.model == SONNET and first.route_reason == "default"
+    assert second.model == HAIKU
+    assert second.route_reason.startswith("budget pressure: qa_test_gen at ")
+    assert [r.json["model"] for r in server.message_requests] == [SONNET, HAIKU]
+    assert_ledger(client, cost_nano(SONNET, 1000, 100) + cost_nano(HAIKU, 1000, 100))
 
 
 def test_org_reserve_routes_cheaper(make_client, make_config, server) -> None:
     client = make_client(make_config({"org": {"reserve_pct": 0.999999}}))
     server.set_default(ok("x", input_tokens=1000, output_tokens=100))
-    client.complete("pm_assistant", ASK)
-    second = client.complete("pm_assistant", ASK)
-    assert second.model == HAIKU3
+    client.complete("qa_test_gen", ASK)
+    second = client.complete("qa_test_gen", ASK)
+    assert second.model == HAIKU
     assert "org budget in its reserve" in second.route_reason
 
 
@@ -431,7 +458,7 @@ def test_529_then_500_then_success_with_retries(make_client, server) -> None:
 def test_500_after_retries(make_client, server) -> None:
     client = make_client(max_retries=1)
     server.set_default(server_error(retry_after=0.01))
-    with pytest.raises(ModelAPIError, match=r"500 api_error after 1 retries \(model claude-3-5-haiku-20241022\)"):
+    with pytest.raises(ModelAPIError, match=rf"500 api_error after 1 retries \(model {HAIKU}\)"):
         client.complete("dev_assistant", ASK)
     assert len(server.message_requests) == 2
     _assert_failure_logged(client, "InternalServerError: 500")
@@ -463,7 +490,7 @@ def test_404_names_the_model_and_where_the_config_uses_it(make_client, server) -
     with pytest.raises(ModelNotFoundError) as caught:
         client.complete("dev_assistant", ASK)
     message = str(caught.value)
-    assert "model 'claude-3-5-haiku-20241022' was not found" in message
+    assert f"model '{HAIKU}' was not found" in message
     assert "workflows.dev_assistant.routing.default_model" in message
     assert "test-config.yml" in message
     assert caught.value.status_code == 404
@@ -574,7 +601,7 @@ def test_importing_the_client_does_not_import_anthropic() -> None:
     import subprocess
     import sys
 
-    code = "import sys, acme_ci_budget.client, acme_ci_budget.sessions; print('anthropic' in sys.modules)"
+    code = "import sys, acme_ci_budget.client.budgeted, acme_ci_budget.client.sessions; print('anthropic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import anthropic
 import pytest
 
-from acme_ci_budget.client import BudgetedClient, cache_write_tokens
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.catalog.pricing import cost_nano, price_for
+from acme_ci_budget.client.budgeted import BudgetedClient, cache_write_tokens
+from acme_ci_budget.config import load_config
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, handler, ok
 
-HAIKU = "claude-3-5-haiku-20241022"
+HAIKU = load_config(default_config_path()).workflows["dev_assistant"].routing.default_model  # the Haiku role
 ASK = [{"role": "user", "content": "extract the function name from this code: def foo(): pass"}]
 SYSTEM = "You review code for Acme. Be brief and name the function. " * 30
 
@@ -77,6 +80,7 @@ def test_a_cached_system_prompt_is_held_at_the_five_minute_write_rate(client, se
     prefix = estimate_tokens(SYSTEM)
     total = estimate_messages_tokens(ASK, SYSTEM)
     (call,) = _calls(client)
+    assert result.model == request["model"] == HAIKU
     assert int(call["held_nano"]) == cost_nano(HAIKU, total - prefix, request["max_tokens"], prefix)
     assert int(call["held_nano"]) > cost_nano(HAIKU, total, request["max_tokens"])  # more than as plain input
     assert result.cost_nano == cost_nano(HAIKU, 100, 10, 500)
@@ -91,12 +95,15 @@ def test_a_one_hour_cache_block_is_held_and_billed_at_the_one_hour_rate(client, 
     prefix = estimate_tokens(SYSTEM)
     total = estimate_messages_tokens(ASK, system)
     (call,) = _calls(client)
+    assert result.model == request["model"] == HAIKU
     assert int(call["held_nano"]) == cost_nano(HAIKU, total - prefix, request["max_tokens"],
                                                cache_write_1h_tokens=prefix)
     # the reply's usage: 500 tokens written, 460 of them for an hour (2x input), 40 for five minutes (1.25x)
     assert (result.cache_creation_input_tokens, result.cache_creation_1h_input_tokens) == (500, 460)
     assert result.cost_nano == cost_nano(HAIKU, 100, 10, 40, cache_write_1h_tokens=460)
-    assert result.cost_nano == 100 * 800 + 10 * 4000 + 40 * 1000 + 460 * 1600
+    # the same sum by hand from the model's base prices (nano-USD a token is 1,000x the $/MTok price)
+    nano_in, nano_out = price_for(HAIKU).input * 1000, price_for(HAIKU).output * 1000
+    assert result.cost_nano == 100 * nano_in + 10 * nano_out + 40 * nano_in * Decimal("1.25") + 460 * nano_in * 2
     assert (call["cache_creation_input_tokens"], call["cache_creation_1h_input_tokens"]) == ("500", "460")
     stats = client.enforcer.redis.hgetall(client.enforcer.keys.stats(client.enforcer.periods()[1]))
     assert stats[b"tok_cw1h|dev_assistant"] == b"460"

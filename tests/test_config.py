@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,27 @@ from acme_ci_budget.cli import cli, main
 from acme_ci_budget.config import ConfigError, load_config, parse_config
 from tests.conftest import DEFAULT_CONFIG_TEXT
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def _raw() -> dict:
     return yaml.safe_load(DEFAULT_CONFIG_TEXT)
+
+
+# The lab's Phase 2 WORKFLOW_BUDGETS: monthly, daily, per-task soft/hard, per-session soft/hard, loop steps.
+LAB_BUDGETS = {
+    "ci_cd_review": (200, 7, 6_000, 12_000, 6_000, 12_000, 5),
+    "dev_assistant": (350, 12, 5_000, 10_000, 60_000, 120_000, 30),
+    "qa_test_gen": (150, 8, 8_000, 16_000, 8_000, 16_000, 10),
+    "pm_assistant": (100, 4, 4_000, 8_000, 40_000, 80_000, 15),
+}
+# Phase 1: tasks (sessions), turns, input and output tokens per task (per turn).
+LAB_INVENTORY = {
+    "ci_cd_review": (160, None, 4_700, 650),
+    "dev_assistant": (288, 8, 750, 450),
+    "qa_test_gen": (16, None, 2_000, 3_500),
+    "pm_assistant": (48, 6, 550, 250),
+}
 
 
 def test_default_config_has_the_labs_numbers(default_config):
@@ -24,12 +43,56 @@ def test_default_config_has_the_labs_numbers(default_config):
     assert cfg.org_monthly_nano == 800 * 10**9
     assert cfg.reserve_pct == 0.2
     assert list(cfg.workflows) == ["ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"]
-    review = cfg.workflows["ci_cd_review"]
-    assert review.routing.default_model == "claude-3-5-haiku-20241022"
-    assert review.routing.complex_model == "claude-3-5-sonnet-20241022"
-    assert review.inventory.monthly_tasks == 240
-    assert cfg.workflows["dev_assistant"].inventory.avg_turns == 8
-    assert sum(wf.monthly_nano for wf in cfg.workflows.values()) <= cfg.org_monthly_nano
+    for wid, (monthly, daily, t_soft, t_hard, s_soft, s_hard, steps) in LAB_BUDGETS.items():
+        wf = cfg.workflows[wid]
+        assert (wf.monthly_nano, wf.daily_nano) == (monthly * 10**9, daily * 10**9), wid
+        assert (wf.per_task_tokens.soft, wf.per_task_tokens.hard) == (t_soft, t_hard), wid
+        assert (wf.per_session_tokens.soft, wf.per_session_tokens.hard) == (s_soft, s_hard), wid
+        assert wf.max_loop_steps == steps, wid
+        tasks, turns, tin, tout = LAB_INVENTORY[wid]
+        inv = wf.inventory
+        assert (inv.monthly_tasks, inv.avg_turns, inv.avg_input_tokens, inv.avg_output_tokens) == (tasks, turns, tin, tout)
+        assert inv.model == wf.routing.default_model, wid
+    assert sum(wf.monthly_nano for wf in cfg.workflows.values()) == cfg.org_monthly_nano
+    # MODEL_ROUTING: the review escalates on size, the assistants on the lab's keywords
+    routing = {wid: wf.routing for wid, wf in cfg.workflows.items()}
+    assert routing["ci_cd_review"].threshold_tokens == 6000 and routing["ci_cd_review"].complexity_keywords == ()
+    assert routing["dev_assistant"].complexity_keywords == ("architect", "design", "system", "performance", "security")
+    assert routing["pm_assistant"].complexity_keywords == ("strategy", "architecture", "roadmap", "competitive")
+    assert routing["qa_test_gen"].complexity_keywords == ()
+    # the roles on today's models: Haiku role -> claude-haiku-5-5, Sonnet role -> claude-sonnet-5-5
+    haiku, sonnet = "claude-haiku-5-5", "claude-sonnet-5-5"
+    for wid, r in routing.items():
+        default = sonnet if wid == "qa_test_gen" else haiku
+        assert (r.default_model, r.complex_model, r.simple_model) == (default, sonnet, haiku), wid
+    # Phase 5's ROI block
+    roi = cfg.roi
+    assert roi.basis == "monthly_hours"
+    assert {role: (r.hours_saved_per_month, r.hourly_rate_usd) for role, r in roi.roles.items()} == {
+        "engineer": (180, 90),
+        "qa": (90, 70),
+        "pm": (40, 100),
+    }
+
+
+def test_lab_2024_example_is_the_same_lab_on_its_retired_models(default_config):
+    lab = load_config(ROOT / "examples" / "acme-lab-2024.yml")
+    assert lab.org_monthly_nano == default_config.org_monthly_nano and lab.reserve_pct == default_config.reserve_pct
+    old = {"claude-haiku-5-5": "claude-3-5-haiku-20241022", "claude-sonnet-5-5": "claude-3-5-sonnet-20241022"}
+    for wid, wf in default_config.workflows.items():
+        was = lab.workflows[wid]
+        for field in ("monthly_nano", "daily_nano", "per_task_tokens", "per_session_tokens", "max_loop_steps"):
+            assert getattr(was, field) == getattr(wf, field), (wid, field)
+        for field in ("threshold_tokens", "complexity_keywords", "max_tokens"):
+            assert getattr(was.routing, field) == getattr(wf.routing, field), (wid, field)
+        for tier in ("default_model", "complex_model", "simple_model"):
+            assert getattr(was.routing, tier) == old[getattr(wf.routing, tier)], (wid, tier)
+        assert was.inventory.model == old[wf.inventory.model]
+        for field in ("monthly_tasks", "avg_turns", "avg_input_tokens", "avg_output_tokens"):
+            assert getattr(was.inventory, field) == getattr(wf.inventory, field), (wid, field)
+    assert lab.roi.roles == default_config.roi.roles
+    text = (ROOT / "examples" / "acme-lab-2024.yml").read_text()
+    assert "RETIRED MODELS" in text.split("\norg:")[0]
 
 
 def test_search_order_env_then_local_then_packaged(tmp_path, monkeypatch):
@@ -87,8 +150,18 @@ INVALID = [
     ("negative money", "workflows.dev_assistant.daily_usd", -1, "workflows.dev_assistant.daily_usd: must be >= 0, got -1"),
     ("non-numeric money", "org.monthly_usd", "lots", "org.monthly_usd: expected a number, got 'lots'"),
     ("soft above hard", "workflows.qa_test_gen.per_task_tokens", {"soft": 30000, "hard": 24000}, "workflows.qa_test_gen.per_task_tokens.soft: soft limit 30000 is above the hard limit 24000"),
-    ("daily above monthly", "workflows.pm_assistant.daily_usd", 95, "workflows.pm_assistant.daily_usd: daily $95.00 is above monthly_usd $90.00"),
-    ("sum above org", "org.monthly_usd", 600, "workflows: monthly budgets add up to $640.00, above org.monthly_usd $600.00"),
+    ("daily above monthly", "workflows.pm_assistant.daily_usd", 105, "workflows.pm_assistant.daily_usd: daily $105.00 is above monthly_usd $100.00"),
+    ("sum above org", "org.monthly_usd", 600, "workflows: monthly budgets add up to $800.00, above org.monthly_usd $600.00"),
+    ("roi basis unknown", "roi.basis", "vibes", "roi.basis: expected one of monthly_hours, per_task, got 'vibes'"),
+    ("roi monthly hours missing", "roi.roles.qa", {"hourly_rate_usd": 70}, "roi.roles.qa.hours_saved_per_month: missing required field (roi.basis is monthly_hours)"),
+    ("roi negative hours", "roi.roles.pm", {"hourly_rate_usd": 100, "hours_saved_per_month": -40}, "roi.roles.pm.hours_saved_per_month: must be >= 0, got -40"),
+    ("roi rate not a number", "roi.roles.engineer", {"hourly_rate_usd": "ninety", "hours_saved_per_month": 180}, "roi.roles.engineer.hourly_rate_usd: expected a number, got 'ninety'"),
+    ("roi rate missing", "roi.roles.engineer", {"hours_saved_per_month": 180}, "roi.roles.engineer.hourly_rate_usd: missing required field"),
+    ("roi role typo", "roi.roles.engineer", {"hourly_rate_usd": 90, "hours_saved_per_mnth": 180}, "roi.roles.engineer.hours_saved_per_mnth: unknown key (did you mean 'hours_saved_per_month'?)"),
+    ("roi no roles", "roi.roles", {}, "roi.roles: expected at least one role"),
+    ("roi unknown role", "roi.workflows", {"qa_test_gen": {"role": "tester"}}, "roi.workflows.qa_test_gen.role: unknown role 'tester' (defined: engineer, pm, qa)"),
+    ("roi unknown workflow", "roi.workflows", {"ci_cd_reviews": {"role": "engineer"}}, "roi.workflows.ci_cd_reviews: unknown key (did you mean 'ci_cd_review'?)"),
+    ("roi per task hours missing", "roi.basis", "per_task", "roi.workflows.ci_cd_review.hours_saved_per_task: missing required field (roi.basis is per_task)"),
     ("model with no price", "workflows.dev_assistant.routing.complex_model", "claude-imaginary-9", "workflows.dev_assistant.routing.complex_model: model 'claude-imaginary-9' has no price"),
     ("reserve_pct = 1", "org.reserve_pct", 1, "org.reserve_pct: must be in [0, 1), got 1"),
     ("reserve_pct negative", "org.reserve_pct", -0.1, "org.reserve_pct: must be >= 0, got -0.1"),
@@ -106,7 +179,8 @@ INVALID = [
     ("tokens above 10M", "workflows.qa_test_gen.per_task_tokens", {"soft": 1, "hard": 10_000_001}, "workflows.qa_test_gen.per_task_tokens.hard: must be <= 10,000,000, got 10000001"),
     ("max_tokens above 10M", "workflows.ci_cd_review.routing.max_tokens", {"default": 10**12}, "workflows.ci_cd_review.routing.max_tokens.default: must be <= 10,000,000"),
     ("loop steps above 10k", "workflows.ci_cd_review.max_loop_steps", 10_001, "workflows.ci_cd_review.max_loop_steps: must be <= 10,000, got 10001"),
-    ("hold TTL below 10 s", "ledger.hold_ttl_seconds", 5, "ledger.hold_ttl_seconds: must be >= 10, got 5"),
+    ("hold TTL below 1 s", "ledger.hold_ttl_seconds", 0, "ledger.hold_ttl_seconds: must be >= 1, got 0"),
+    ("hold TTL of 1 s", "ledger.hold_ttl_seconds", 1, "ledger.hold_ttl_seconds: 1 s leaves no time for a model call; use >= 2"),
     ("hold TTL above a day", "ledger.hold_ttl_seconds", 86_401, "ledger.hold_ttl_seconds: must be <= 86,400, got 86401"),
     ("retention above 10 years", "ledger.retention_days", 3_651, "ledger.retention_days: must be <= 3,650, got 3651"),
     ("warn_pct above 1", "alerts.warn_pct", 1.5, "alerts.warn_pct: must be <= 1, got 1.5"),
@@ -240,7 +314,7 @@ def test_duplicate_keys_at_any_level(text, line, key):
 
 
 def test_merge_keys_still_override_what_they_merge():
-    from acme_ci_budget.strict_yaml import load_yaml
+    from acme_ci_budget.core.strict_yaml import load_yaml
 
     assert load_yaml("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n")["use"] == {"x": 1, "y": 3}
 
@@ -258,3 +332,27 @@ def test_sexagesimal_numbers_are_rejected_with_the_line(tmp_path, value):
     quoted = DEFAULT_CONFIG_TEXT.replace(line, f"  monthly_usd: '{value}'", 1)
     with pytest.raises(ConfigError, match=rf"org.monthly_usd: expected a number, got '{value}'"):
         parse_config(quoted, "f.yml")
+
+
+def test_roi_basis_is_inferred_only_when_the_file_gives_one_kind_of_hours():
+    def roi_of(roi: dict):
+        raw = _raw()
+        raw["roi"] = roi
+        return parse_config(yaml.safe_dump(raw), "roi.yml").roi
+
+    # the schema before roi.basis existed still loads, as the per-task basis
+    old = roi_of({"roles": {"engineer": {"hourly_rate_usd": 95}},
+                  "workflows": {"ci_cd_review": {"role": "engineer", "hours_saved_per_task": 0.25}}})
+    assert old.basis == "per_task" and old.workflows["ci_cd_review"].hours_saved_per_task == Decimal("0.25")
+    monthly = roi_of({"roles": {"engineer": {"hourly_rate_usd": 90, "hours_saved_per_month": 180}}})
+    assert monthly.basis == "monthly_hours" and monthly.workflows == {}
+    both = {"roles": {"engineer": {"hourly_rate_usd": 90, "hours_saved_per_month": 180}},
+            "workflows": {"ci_cd_review": {"role": "engineer", "hours_saved_per_task": 0.25}}}
+    with pytest.raises(ConfigError, match=r"roi\.basis: missing: the file gives both hours_saved_per_month and "
+                                          r"hours_saved_per_task; set monthly_hours or per_task"):
+        roi_of(both)
+    assert roi_of({**both, "basis": "per_task"}).basis == "per_task"  # a team switches basis with one key
+    with pytest.raises(ConfigError, match=r"roi\.basis: missing: the file gives no hours saved"):
+        roi_of({"roles": {"engineer": {"hourly_rate_usd": 90}}})
+    with pytest.raises(ConfigError, match=r"roi\.workflows: missing required field \(roi\.basis is per_task\)"):
+        roi_of({"basis": "per_task", "roles": {"engineer": {"hourly_rate_usd": 90}}})

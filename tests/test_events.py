@@ -14,15 +14,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.commands.events import events as events_command
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.monitor_export import CSV_COLUMNS, iter_events, parse_time, write_csv, write_jsonl
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.resources import default_config_path
+from acme_ci_budget.config import load_config
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.telemetry.monitor_export import CSV_COLUMNS, iter_events, parse_time, write_csv, write_jsonl
 from tests.clock import Clock
 
-HAIKU = "claude-3-5-haiku-20241022"
+HAIKU = load_config(default_config_path()).workflows["dev_assistant"].routing.default_model  # the Haiku role
 NY = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # 10:00 in New York
 

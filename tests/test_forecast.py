@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acme_ci_budget.forecast import day_costs, days_in_month, local_date, project_month
+from acme_ci_budget.budget.forecast import day_costs, days_in_month, local_date, project_month
 
 USD = 1_000_000_000
 NY = ZoneInfo("America/New_York")

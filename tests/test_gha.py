@@ -1,4 +1,4 @@
-"""Tests for acme_ci_budget.gha: env files, workflow commands and their escaping, masking, fencing."""
+"""Tests for acme_ci_budget.integrations.gha: env files, workflow commands and their escaping, masking, fencing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acme_ci_budget import gha
+from acme_ci_budget.integrations import gha
 
 DELIMITER_RE = re.compile(r"^ghadelimiter_[0-9a-f]{32}$")
 

@@ -1,4 +1,4 @@
-"""acme_ci_budget.github against the loopback fake GitHub, through REAL PyGithub.
+"""acme_ci_budget.integrations.github against the loopback fake GitHub, through REAL PyGithub.
 
 What is checked: the event is read as Actions writes it (forks included), PR context and files
 (GitHub's 3,000-file list cap is detected), the incremental file list (and its fallback when
@@ -17,9 +17,9 @@ from typing import Any
 import github as pygithub
 import pytest
 
-from acme_ci_budget import github as gh_mod
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.github import (
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.integrations import github as gh_mod
+from acme_ci_budget.integrations.github import (
     COMMENT_LIMIT,
     GitHubError,
     PullRequestAPI,
@@ -145,6 +145,54 @@ def test_files_since_incremental_identical_and_rewritten(server: FakeGitHubServe
     assert api.files_since("h1", "h2") is None
 
 
+BASE_PATCH = "@@ -30,3 +30,3 @@ def g():\n     x = 1\n-    y = 2\n+    y = 20\n     return x"
+
+
+def test_files_since_after_the_author_merged_the_base_branch_in(server: FakeGitHubServer) -> None:
+    # reviewed at h1; then main (m2) merged in as m3: compare h1...m3 lists main's files, the PR's list does not
+    server.add_pull(REPO, 20, head_sha="h1", base_sha="m1", files=[pr_file("src/a.py", PATCH)])
+    server.merge_base_into_pull(
+        REPO, 20, merge_sha="m3", base_sha="m2",
+        base_files=[pr_file("src/main_only.py", "@@ -0,0 +1 @@\n+x = 1", status="added"), pr_file("src/a.py", BASE_PATCH)],
+    )
+    api = _api(server, 20)
+    assert [f.filename for f in api.repo.compare("h1", "m3").files] == ["src/main_only.py", "src/a.py"]
+    assert api.files_since("h1", "m3") == ()  # nothing of the PR's own: nothing to review or pay for
+
+    # one more PR commit on top: compare spans the merge and the push
+    pushed = "@@ -10,3 +10,5 @@ def f():\n     a = 1\n-    b = 2\n+    b = 3\n+    c = 4\n+    d = 5\n     return a"
+    server.update_pull(REPO, 20, head_sha="h4", files=[pr_file("src/a.py", pushed)])
+    since_push = "@@ -12,2 +12,3 @@ def f():\n     c = 4\n+    d = 5\n     return a"
+    server.set_compare(REPO, "h1", "h4", commits=["m3", "h4"], files=[
+        pr_file("src/main_only.py", "@@ -0,0 +1 @@\n+x = 1", status="added"),
+        pr_file("src/a.py", since_push + "\n" + BASE_PATCH),
+    ])
+    api = _api(server, 20)
+    (own,) = api.files_since("h1", "h4")
+    assert own.path == "src/a.py" and own.patch == since_push and (own.additions, own.deletions) == (1, 0)
+    # an inline comment on main's line is refused with GitHub's body; on the PR's own line it lands
+    result = api.post_inline([_finding(31, "src/a.py", "main's line"), _finding(13, "src/a.py", "d")], "h4",
+                             {"src/a.py": since_push + "\n" + BASE_PATCH}, lambda f: f.title)
+    assert (result.posted, result.skipped) == (1, 1)
+    assert "pull_request_review_thread.line could not be resolved" in result.error
+    assert [c["line"] for c in server.review_comments(REPO, 20)] == [13]
+    with_scope = api.post_inline([_finding(31, "src/a.py", "main again")], "h4", {"src/a.py": own.patch}, str)
+    assert (with_scope.posted, with_scope.skipped, with_scope.error) == (0, 1, "")  # never asked: not in scope
+
+
+def test_a_review_with_a_line_outside_the_diff_gets_githubs_422(server: FakeGitHubServer) -> None:
+    server.add_pull(REPO, 21, head_sha="h21", files=[pr_file("src/a.py", PATCH)])
+    pull = _api(server, 21).pull
+    commit = _api(server, 21).repo.get_commit("h21")
+    with pytest.raises(pygithub.GithubException) as caught:
+        pull.create_review(commit=commit, body="b", event="COMMENT",
+                           comments=[{"path": "src/a.py", "line": 31, "side": "RIGHT", "body": "x"}])
+    assert caught.value.status == 422
+    assert caught.value.data["errors"] == [
+        "Pull request review thread line must be part of the diff and Pull request review thread diff hunk can't be blank"
+    ]
+
+
 def test_files_since_falls_back_when_compare_is_capped(server: FakeGitHubServer) -> None:
     server.add_pull(REPO, 8, head_sha="h2")
     server.set_compare(REPO, "h1", "h2", files=[pr_file(f"f{i}.py", PATCH) for i in range(300)], commits=["h2"])
@@ -197,6 +245,33 @@ def test_find_sticky_with_a_token_that_can_read_its_login(server: FakeGitHubServ
     server.add_issue_comment(REPO, 11, _marker_body(head="h6"), user="renovate[bot]")
     sticky = _api(server, 11).find_sticky("ci_cd_review")
     assert sticky.comment.id == mine and sticky.reviewed_head == "h5"
+
+
+def test_under_actions_only_the_actions_bots_marker_comments_are_ours(server: FakeGitHubServer) -> None:
+    # GET /user is 403 for a GITHUB_TOKEN; another bot pasting our marker must not be edited or hidden
+    server.add_pull(REPO, 30)
+    ours = server.add_issue_comment(REPO, 30, _marker_body(head="h1"))  # by github-actions[bot]
+    theirs = server.add_issue_comment(REPO, 30, _marker_body(head="h9"), user="renovate[bot]")
+    api = _api(server, 30)
+    sticky = api.find_sticky("ci_cd_review")
+    assert api.own_login() is None
+    assert sticky.comment.id == ours and sticky.reviewed_head == "h1" and sticky.others == ()
+    api.write_sticky(_marker_body(head="h2"), sticky, "hide-and-new")
+    comments = {c["id"]: c for c in server.issue_comments(REPO, 30)}
+    assert comments[ours]["minimized_reason"] == "OUTDATED"
+    assert comments[theirs]["minimized_reason"] is None and reviewed_head(comments[theirs]["body"]) == "h9"
+
+
+def test_a_github_apps_bot_login_is_configurable(server: FakeGitHubServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.comment_author = "acme-reviewer[bot]"  # an App installation token posts as the App's bot
+    server.add_pull(REPO, 31)
+    server.add_issue_comment(REPO, 31, _marker_body(head="h0"), user="github-actions[bot]")
+    mine = server.add_issue_comment(REPO, 31, _marker_body(head="h1"))
+    assert _api(server, 31).find_sticky("ci_cd_review").comment.id != mine  # not configured: not ours
+    monkeypatch.setenv("ACB_BOT_LOGIN", "acme-reviewer[bot]")
+    sticky = _api(server, 31).find_sticky("ci_cd_review")
+    assert sticky.comment.id == mine and sticky.others == ()
+    assert PullRequestAPI(None, REPO, 31, bot_login="Acme-Reviewer[bot]").bot_login == "Acme-Reviewer[bot]"
 
 
 def test_write_sticky_update_edits_in_place(server: FakeGitHubServer) -> None:
@@ -273,7 +348,8 @@ def test_inline_falls_back_to_single_comments_when_the_review_is_refused(server:
     local = {"src/a.py": "@@ -1,2 +1,3 @@\n-x\n+y\n+z\n+w"}
     result = api.post_inline([_finding(2, title="two"), _finding(1, title="y")], "h16", local, lambda f: f.title)
     assert (result.posted, result.skipped) == (1, 1)
-    assert "Line could not be resolved" in result.error
+    # GitHub's own body for a single comment outside the diff
+    assert "422 Validation Failed: pull_request_review_thread.line could not be resolved" in result.error
     assert [c["line"] for c in server.review_comments(REPO, 16)] == [1]
     assert server.reviews(REPO, 16) == []
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from acme_ci_budget.config import ConfigError
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.files import (
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.files import (
     MAX_CONFIG_BYTES,
     MAX_DIFF_BYTES,
     MAX_EVENT_BYTES,

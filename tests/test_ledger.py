@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from acme_ci_budget.ledger import (
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.ledger.enforcer import (
     ALREADY_FINAL,
     DAILY,
     LOOP_STEPS,
@@ -24,7 +25,6 @@ from acme_ci_budget.ledger import (
     LedgerUnavailable,
     SettleError,
 )
-from acme_ci_budget.pricing import cost_nano
 from tests.clock import Clock
 
 HAIKU = "claude-3-5-haiku-20241022"
@@ -91,6 +91,41 @@ def test_at_the_daily_limit_blocked(make_config, ledger_url, clock):
     assert int(e.redis.hget(e.keys.stats("2026-11"), f"blocked|ci_cd_review|{DAILY}")) == 1
 
 
+# The lab's Phase 6 budget tests, exactly, on the shipped config's roles (a real Redis instead of its mock).
+
+
+def _role(default_config, tier: str) -> str:
+    return getattr(default_config.workflows["dev_assistant"].routing, tier)  # default: Haiku role, complex: Sonnet
+
+
+def test_lab_phase6_budget_allows_request_within_limits(enforcer, default_config):
+    haiku = _role(default_config, "default_model")
+    result = enforcer.check_and_record("ci_cd_review", haiku, input_tokens=1000, output_tokens=500)
+    assert result["allowed"] is True
+    assert result["cost"] == cost_nano(haiku, 1000, 500) / 1e9
+    assert_ledger_equals_events(enforcer, "2026-11")
+
+
+def test_lab_phase6_budget_blocks_request_when_daily_limit_exceeded(enforcer, default_config):
+    budget = default_config.workflows["ci_cd_review"]
+    haiku, sonnet = _role(default_config, "default_model"), _role(default_config, "complex_model")
+    assert budget.daily_usd == 7.0
+    # the lab mocks the daily counter at the limit; here real calls spend exactly the daily budget: 62 reviews
+    # at 1,000 in + 11,000 out on the Sonnet role ($0.112 each, the per-task hard limit), then one for the rest
+    per_call = cost_nano(sonnet, 1000, 11_000)
+    for _ in range(budget.daily_nano // per_call):
+        assert enforcer.check_and_record("ci_cd_review", sonnet, 1000, 11_000)["allowed"]
+    left = budget.daily_nano - (budget.daily_nano // per_call) * per_call
+    tail = (left - cost_nano(sonnet, 1000, 0)) // cost_nano(sonnet, 0, 1)
+    assert enforcer.check_and_record("ci_cd_review", sonnet, 1000, tail)["allowed"]
+    assert enforcer.get_all_status()["ci_cd_review"]["daily_spend"] == budget.daily_usd  # at the limit
+
+    result = enforcer.check_and_record("ci_cd_review", haiku, input_tokens=1000, output_tokens=500)
+    assert result["allowed"] is False
+    assert result["reason"] == "daily_limit_exceeded"
+    assert_ledger_equals_events(enforcer, "2026-11")
+
+
 # --- every limit and its reason -----------------------------------------------------------------
 
 
@@ -139,13 +174,14 @@ def test_monthly_limit(make_config, ledger_url, clock):
 
 
 def test_task_token_limit_clamps_then_blocks(enforcer):
-    # ci_cd_review per-task hard limit: 40,000 tokens
-    clamped = enforcer.reserve("ci_cd_review", HAIKU, 39_000, 4096)
+    hard = enforcer.config.workflows["ci_cd_review"].per_task_tokens.hard  # the lab's 12,000 tokens
+    assert hard == 12_000
+    clamped = enforcer.reserve("ci_cd_review", HAIKU, hard - 1000, 4096)
     assert clamped.allowed and clamped.max_output_tokens == 1000 and clamped.requested_max_output_tokens == 4096
-    assert clamped.held_nano == cost_nano(HAIKU, 39_000, 1000)
+    assert clamped.held_nano == cost_nano(HAIKU, hard - 1000, 1000)
     assert any("clamped" in w for w in clamped.warnings)
     assert any("soft limit" in w for w in clamped.warnings)
-    blocked = enforcer.reserve("ci_cd_review", HAIKU, 40_000, 10)
+    blocked = enforcer.reserve("ci_cd_review", HAIKU, hard, 10)
     assert not blocked.allowed and blocked.reason == TASK_TOKENS
     enforcer.release(clamped)
     assert enforcer.open_holds() == 0
@@ -288,10 +324,11 @@ def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_url):
 
 
 def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
+    # Budgets many worst-case calls wide: with less than one call left a period is CRIT (test_health.py).
     cfg = make_config(
-        {"org": {"monthly_usd": 0.1, "reserve_pct": 0.2}},
+        {"org": {"monthly_usd": 100, "reserve_pct": 0.2}},
         workflows={
-            wid: {"monthly_usd": 0.025, "daily_usd": 0.025}
+            wid: {"monthly_usd": 25, "daily_usd": 25}
             for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
         },
     )
@@ -309,18 +346,18 @@ def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
     }
     assert all(s["health"] == "OK" for s in status.values())
     for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
-        e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, 5000)  # $0.0208 each: 83.2% of its budget
+        e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, 5_199_800)  # $20.80 each: 83.2% of its budget
     org = e.get_org_status()
-    assert org["reserve_state"] == "reserve" and org["in_reserve"]  # $0.0832 > $0.08
+    assert org["reserve_state"] == "reserve" and org["in_reserve"]  # $83.20 > $80
     status = e.get_all_status()
     assert status["pm_assistant"]["health"] == "WARN"
     assert e.pressure("pm_assistant") == (True, pytest.approx(0.832))
 
 
 def test_health_looks_at_monthly_and_org_not_daily_alone(make_config, ledger_url, clock):
-    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.02, "daily_usd": 0.02}}})
+    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 20, "daily_usd": 20}}})
     e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
-    e.settle(e.reserve("pm_assistant", HAIKU, 1000, 4000), 1000, 4000)  # $0.0168 = 84%
+    e.settle(e.reserve("pm_assistant", HAIKU, 1000, 4000), 1000, 4_199_800)  # $16.80 = 84%
     clock.advance(days=1)
     s = e.get_all_status()["pm_assistant"]
     assert s["daily_pct"] == 0 and s["monthly_pct"] == pytest.approx(84.0)

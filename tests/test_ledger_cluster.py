@@ -47,7 +47,7 @@ for _name in (
 
 
 def test_the_keys_of_one_namespace_live_in_one_slot(redis_cluster_url, default_config):
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     e = BudgetEnforcer(default_config, redis_url=redis_cluster_url)
     k = e.keys

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.config import parse_config
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.pricing import cost_nano
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
 HAIKU = "claude-3-5-haiku-20241022"
 WORKERS = 8
@@ -26,9 +26,13 @@ CALL_SECONDS = 0.005  # the model call between the check and the record
 
 
 def _config_text() -> str:
+    import yaml
+
     from tests.conftest import DEFAULT_CONFIG_TEXT
 
-    return DEFAULT_CONFIG_TEXT.replace("    daily_usd: 10\n", f"    daily_usd: {DAILY_USD}\n", 1)
+    raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw["workflows"]["ci_cd_review"]["daily_usd"] = DAILY_USD
+    return yaml.safe_dump(raw)
 
 
 def _clock() -> datetime:

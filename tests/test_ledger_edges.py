@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
-from acme_ci_budget.alerts import OVER_HOLD, WARNING, AlertManager
+from acme_ci_budget.alerts.manager import OVER_HOLD, WARNING, AlertManager
+from acme_ci_budget.catalog.pricing import cost_nano, price_for
 from acme_ci_budget.commands.status import render_status
-from acme_ci_budget.ledger import (
+from acme_ci_budget.ledger.enforcer import (
     LOOP_STEPS,
     RELEASED,
     UNKNOWN_RESERVATION,
@@ -26,9 +28,8 @@ from acme_ci_budget.ledger import (
     SettleError,
     _run,
 )
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.render import render
-from acme_ci_budget.report import build_report
+from acme_ci_budget.report.monthly import build_report
+from acme_ci_budget.report.render import render
 from tests.clock import Clock
 
 HAIKU = "claude-3-5-haiku-20241022"
@@ -116,34 +117,57 @@ def test_a_status_read_is_one_round_trip_that_purges(enforcer, clock, monkeypatc
 # --- 4 and 5. cache writes held and priced at their TTL's rate -----------------------------------
 
 
-def test_cache_writes_are_held_at_the_cache_write_rate(enforcer):
-    plain = enforcer.reserve("dev_assistant", HAIKU, 10_000, 1000)
-    cached = enforcer.reserve("dev_assistant", HAIKU, 10_000, 1000, cache_write_tokens=6000)
-    hour = enforcer.reserve("dev_assistant", HAIKU, 10_000, 1000, cache_write_tokens=2000, cache_write_1h_tokens=6000)
-    assert plain.held_nano == cost_nano(HAIKU, 10_000, 1000)
-    assert cached.held_nano == cost_nano(HAIKU, 4000, 1000, 6000)  # 6,000 x $1.00 instead of $0.80
-    assert hour.held_nano == cost_nano(HAIKU, 2000, 1000, 2000, cache_write_1h_tokens=6000)
-    assert hour.held_nano - plain.held_nano == 2000 * 200 + 6000 * 800  # 1.25x and 2x input
+@pytest.fixture
+def roomy(make_config, redis_url, clock) -> BudgetEnforcer:
+    """dev_assistant with room for a 10,000-token prompt and 1,000 out in one call (its default hard limit is lower)."""
+    cfg = make_config({"workflows": {"dev_assistant": {"per_task_tokens": {"soft": 20_000, "hard": 20_000}}}})
+    return BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
+
+
+def _in_nano(model: str) -> Decimal:
+    """The model's input price in nano-USD a token (1,000x its $/MTok): Anthropic prices cache writes from it."""
+    return price_for(model).input * 1000
+
+
+def test_cache_writes_are_held_at_the_cache_write_rate(roomy):
+    model = roomy.config.workflows["dev_assistant"].routing.default_model  # the Haiku role
+    plain = roomy.reserve("dev_assistant", model, 10_000, 1000)
+    cached = roomy.reserve("dev_assistant", model, 10_000, 1000, cache_write_tokens=6000)
+    hour = roomy.reserve("dev_assistant", model, 10_000, 1000, cache_write_tokens=2000, cache_write_1h_tokens=6000)
+    assert plain.allowed and cached.allowed and hour.allowed
+    assert plain.held_nano == cost_nano(model, 10_000, 1000)
+    assert cached.held_nano == cost_nano(model, 4000, 1000, 6000)  # 6,000 at the write rate instead of input's
+    assert cached.held_nano - plain.held_nano == 6000 * _in_nano(model) * Decimal("0.25") > 0
+    assert hour.held_nano == cost_nano(model, 2000, 1000, 2000, cache_write_1h_tokens=6000)
+    unit = _in_nano(model)
+    assert hour.held_nano - plain.held_nano == 2000 * unit * Decimal("0.25") + 6000 * unit  # 1.25x and 2x input
     # never more cache writes than input: the 1-hour ones (dearer) are kept first
-    capped = enforcer.reserve("dev_assistant", HAIKU, 100, 10, cache_write_tokens=500, cache_write_1h_tokens=80)
+    capped = roomy.reserve("dev_assistant", model, 100, 10, cache_write_tokens=500, cache_write_1h_tokens=80)
     assert (capped.cache_write_1h_tokens, capped.cache_write_tokens) == (80, 20)
     with pytest.raises(SettleError, match="non-negative"):
-        enforcer.reserve("dev_assistant", HAIKU, 100, 10, cache_write_tokens=-1)
+        roomy.reserve("dev_assistant", model, 100, 10, cache_write_tokens=-1)
 
 
-def test_one_hour_cache_writes_are_priced_at_the_one_hour_rate(enforcer):
-    # haiku 3.5: input $0.80, 5-minute write $1.00, 1-hour write $1.60 per MTok
-    assert cost_nano(HAIKU, 0, 0, cache_write_1h_tokens=1_000_000) == 1_600_000_000
-    r = enforcer.reserve("dev_assistant", HAIKU, 10_000, 1000, cache_write_1h_tokens=8000)
-    s = enforcer.settle(r, 2000, 500, 8000, 0, cache_creation_1h_input_tokens=6000)
-    assert s.cost_nano == cost_nano(HAIKU, 2000, 500, 2000, cache_write_1h_tokens=6000)
-    assert s.cost_nano == 2000 * 800 + 500 * 4000 + 2000 * 1000 + 6000 * 1600
-    (call,) = [ev for ev in events(enforcer) if ev["type"] == "call"]
+def test_one_hour_cache_writes_are_priced_at_the_one_hour_rate(roomy, make_config):
+    model = roomy.config.workflows["dev_assistant"].routing.default_model  # the Haiku role
+    # the 1-hour write is 2x input: from the price snapshot, and for a price source that names no 1-hour price
+    # (a config override; haiku 3.5's own rates: input $0.80, 5-minute write $1.00, so 1-hour $1.60 per MTok).
+    # 10,000 tokens: a prompt past a long-context tier start (100,000 for the Haiku role) is billed at that tier.
+    assert cost_nano(model, 0, 0, cache_write_1h_tokens=10_000) == 2 * _in_nano(model) * 10_000
+    negotiated = make_config({"pricing": {model: {"input": 0.80, "output": 4, "cache_write": 1.00}}}).pricing
+    assert cost_nano(model, 0, 0, overrides=negotiated, cache_write_1h_tokens=10_000) == 10_000 * 1600
+    r = roomy.reserve("dev_assistant", model, 10_000, 1000, cache_write_1h_tokens=8000)
+    assert r.allowed
+    s = roomy.settle(r, 2000, 500, 8000, 0, cache_creation_1h_input_tokens=6000)
+    assert s.cost_nano == cost_nano(model, 2000, 500, 2000, cache_write_1h_tokens=6000)
+    in_nano, out_nano = _in_nano(model), price_for(model).output * 1000
+    assert s.cost_nano == 2000 * in_nano + 500 * out_nano + 2000 * in_nano * Decimal("1.25") + 6000 * in_nano * 2
+    (call,) = [ev for ev in events(roomy) if ev["type"] == "call"]
     assert (call["cache_creation_input_tokens"], call["cache_creation_1h_input_tokens"]) == ("8000", "6000")
-    st = stats(enforcer)
+    st = stats(roomy)
     assert (st["tok_cw|dev_assistant"], st["tok_cw1h|dev_assistant"]) == (8000, 6000)
     with pytest.raises(SettleError, match="cannot exceed"):
-        enforcer.settle(enforcer.reserve("dev_assistant", HAIKU, 10, 10), 10, 1, 5, 0, cache_creation_1h_input_tokens=6)
+        roomy.settle(roomy.reserve("dev_assistant", model, 10, 10), 10, 1, 5, 0, cache_creation_1h_input_tokens=6)
 
 
 # --- 6. overruns are recorded, flagged, alerted, shown -------------------------------------------

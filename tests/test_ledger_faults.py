@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from acme_ci_budget.ledger import ALREADY_FINAL, UNKNOWN_RESERVATION, BudgetEnforcer, Reservation
+from acme_ci_budget.ledger.enforcer import ALREADY_FINAL, UNKNOWN_RESERVATION, BudgetEnforcer, Reservation
 
 HAIKU = "claude-3-5-haiku-20241022"
 WORKFLOWS = ("ci_cd_review", "pm_assistant")

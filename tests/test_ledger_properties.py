@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from acme_ci_budget.config import parse_config
-from acme_ci_budget.ledger import BudgetEnforcer
+from acme_ci_budget.config import load_config, parse_config
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from tests.conftest import DEFAULT_CONFIG_TEXT
 
-HAIKU = "claude-3-5-haiku-20241022"
+HAIKU = load_config(default_config_path()).workflows["dev_assistant"].routing.default_model  # the Haiku role
 WORKFLOWS = ("ci_cd_review", "pm_assistant")
 
 

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acme_ci_budget.catalog.pricing import UnknownModelError, calculate_cost, cost_nano, price_for
 from acme_ci_budget.cli import cli
 from acme_ci_budget.config import PriceOverride
-from acme_ci_budget.pricing import UnknownModelError, calculate_cost, cost_nano, price_for
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_price_cache_skips_the_genai_prices_import_on_a_warm_start(tmp_path):
 
     env = {"XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "ACME_BUDGET_CONFIG": ""}
     probe = (
-        "import sys\nfrom acme_ci_budget.pricing import cost_nano\n"
+        "import sys\nfrom acme_ci_budget.catalog.pricing import cost_nano\n"
         "print(cost_nano('claude-3-5-haiku-20241022', 1000, 100), 'genai_prices' in sys.modules)"
     )
     cold = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
@@ -201,7 +201,7 @@ def test_a_stale_cache_entry_for_a_typo_is_not_trusted(tmp_path, monkeypatch):
     import importlib.metadata
     import json
 
-    from acme_ci_budget import pricing
+    from acme_ci_budget.catalog import pricing
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(pricing, "_MEMO", {})
@@ -218,7 +218,7 @@ def test_a_stale_cache_entry_for_a_typo_is_not_trusted(tmp_path, monkeypatch):
 def test_a_price_that_starts_on_a_date_is_looked_up_for_today(tmp_path, monkeypatch):
     from datetime import date
 
-    from acme_ci_budget import pricing
+    from acme_ci_budget.catalog import pricing
 
     # genai-prices needs a timestamp for conditional prices; None crashed with "'NoneType' ... 'tzinfo'"
     assert price_for("claude-sonnet-4-6").input == Decimal("3")

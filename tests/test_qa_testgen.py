@@ -8,6 +8,8 @@ default and Haiku for tickets marked simple.
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,15 +19,24 @@ import yaml
 
 from acme_ci_budget import cli
 from acme_ci_budget.config import parse_config
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
-from tests.fakes.anthropic_server import FakeAnthropicServer, ok, server_error, slow
-from tests.test_review_e2e import ACTION_STEP_ENV, parse_outputs
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.runs.review import OUTPUT_NAMES, usd_text
+from tests.fakes.anthropic_server import (
+    FakeAnthropicServer,
+    catalogue_serving,
+    ok,
+    rate_limited,
+    server_error,
+    slow,
+    truncated,
+)
+from tests.test_review_e2e import ACTION_STEP_ENV, config_models, parse_outputs
 
 API_KEY = "sk-ant-qa-secret-key-0123456789"
-SONNET = "claude-3-5-sonnet-20241022"
-HAIKU = "claude-3-5-haiku-20241022"
+_QA_ROUTING = yaml.safe_load(default_config_path().read_text())["workflows"]["qa_test_gen"]["routing"]
+SONNET = _QA_ROUTING["default_model"]  # the lab: always the Sonnet role for test quality
+HAIKU = _QA_ROUTING["simple_model"]  # the Haiku role, for simple CRUD tickets
 PLAN = "# Test plan: CSV export\n## Test cases\n| ID | Title |\n|---|---|\n| TC-01 | export works |\n"
 COMMAND_ENTRY = ("qa_testgen", "qa_testgen", "QA test plan for a feature ticket.")
 
@@ -35,6 +46,8 @@ class QA:
         self.tmp, self.monkeypatch, self.capsys, self.model, self.redis_url = tmp, monkeypatch, capsys, model, redis_url
         self.config_path = tmp / "acme-budget.yml"
         self.write_config()
+        # The action checks the models first (ACB_CHECK_MODELS): the Models API serves the config's.
+        model.set_models(catalogue_serving(*config_models(self.config_path.read_text())))
         self.output_path = tmp / "github_output"
         self.summary_path = tmp / "step_summary"
         self.ticket_path = tmp / "ticket.md"
@@ -171,10 +184,43 @@ def test_retries_within_the_deadline(qa: QA) -> None:
     code, _, err, outputs, _ = qa.run(ACB_TICKET_TEXT="Checkout", ACB_MAX_RETRIES="1")
     assert code == 0, err
     assert len(qa.model.message_requests) == 2 and outputs["report-path"]
+    # the retry runs inside the call, under its one hold: one call, no failed attempt of its own
+    assert [r.headers["x-stainless-retry-count"] for r in qa.model.message_requests] == ["0", "1"]
     enforcer = qa.enforcer()
     stats = enforcer.redis.hgetall(enforcer.keys.stats(enforcer.periods()[1]))
-    assert int(stats[b"calls|qa_test_gen"]) == 1 and int(stats[b"failed|qa_test_gen"]) == 1
+    assert int(stats[b"calls|qa_test_gen"]) == 1 and b"failed|qa_test_gen" not in stats
     assert enforcer.open_holds() == 0
+
+
+def test_retries_wait_what_retry_after_asks_and_are_counted(qa: QA) -> None:
+    """Before: retried 0.5 s after `retry-after: 1`, and the error said "after 0 retries" after 2."""
+    times: list[float] = []
+
+    def stamped(request):
+        times.append(time.monotonic())
+        return rate_limited(retry_after=1)(request)
+
+    qa.model.enqueue(stamped, stamped, stamped)
+    code, out, _, outputs, _ = qa.run(ACB_TICKET_TEXT="Checkout", ACB_MAX_RETRIES="2")
+    assert code == 1 and outputs["skipped-reason"] == "model_error"
+    assert len(times) == 3 and all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
+    assert "429 rate_limit_error after 2 retries" in out
+    enforcer = qa.enforcer()
+    assert enforcer.open_holds() == 0 and enforcer.get_org_status()["spend_nano"] == 0
+
+
+def test_a_cut_reply_is_a_model_error_charged_at_its_hold(qa: QA) -> None:
+    qa.model.enqueue(truncated(ok(PLAN, input_tokens=900, output_tokens=200)))
+    code, out, err, outputs, _ = qa.run(ACB_TICKET_TEXT="Checkout", ACB_MAX_RETRIES="2")
+    assert code == 1 and outputs["skipped-reason"] == "model_error", err
+    assert "Traceback" not in out + err
+    assert "answered 200 but its reply could not be read" in out
+    assert len(qa.model.message_requests) == 1  # a billed 200 is never sent again
+    enforcer = qa.enforcer()
+    month = enforcer.periods()[1]
+    stats = enforcer.redis.hgetall(enforcer.keys.stats(month))
+    assert enforcer.open_holds() == 0 and int(stats[b"calls|qa_test_gen"]) == 1
+    assert enforcer.get_org_status()["spend_nano"] == int(stats[b"cost|qa_test_gen"]) > 0
 
 
 def test_model_failure_and_timeout_exit_1_with_nothing_held(qa: QA) -> None:

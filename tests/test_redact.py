@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from acme_ci_budget import gha, store
-from acme_ci_budget.redact import redact_url, scrub, url_passwords
-from acme_ci_budget.store import StoreError, connect
+from acme_ci_budget.core.redact import redact_url, scrub, url_passwords
+from acme_ci_budget.integrations import gha
+from acme_ci_budget.ledger import store
+from acme_ci_budget.ledger.store import StoreError, connect
 
 FORMS = [
     # (url, shown, password forms)
@@ -110,7 +111,7 @@ def test_connection_errors_never_carry_the_password(url):
 
 
 def test_ledger_down_messages_and_fail_open_warnings_hide_a_query_password(make_config, caplog):
-    from acme_ci_budget.ledger import BudgetEnforcer, LedgerUnavailable
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer, LedgerUnavailable
 
     url = "redis://127.0.0.1:1/0?password=evt-s3cret"
     closed = BudgetEnforcer(make_config(), redis_url=url)

@@ -14,16 +14,18 @@ import responses
 import yaml
 
 from acme_ci_budget import cli as cli_module
-from acme_ci_budget.estimate import build_estimate
-from acme_ci_budget.forecast import project_month
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.report import ReportError, build_report, resolve_month
+from acme_ci_budget.budget.estimate import build_estimate
+from acme_ci_budget.budget.forecast import project_month
+from acme_ci_budget.catalog.pricing import min_cacheable_tokens
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.report.monthly import ReportError, build_report, resolve_month
 from tests.clock import Clock
 from tests.conftest import DEFAULT_CONFIG_TEXT
 
 NY = ZoneInfo("America/New_York")
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
+_ROUTING = yaml.safe_load(DEFAULT_CONFIG_TEXT)["workflows"]["dev_assistant"]["routing"]
+HAIKU = _ROUTING["default_model"]  # the lab's Haiku role in the shipped config
+SONNET = _ROUTING["complex_model"]  # the Sonnet role
 # Round per-million prices, so every seeded figure below is exact and easy to check by hand.
 PRICES = {
     HAIKU: {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1},
@@ -103,7 +105,7 @@ def test_report_numbers_equal_the_ledgers_exactly(seeded, config):
     ci, dev = data["workflows"]["ci_cd_review"], data["workflows"]["dev_assistant"]
     assert set(ci) >= WORKFLOW_KEYS and set(dev) >= WORKFLOW_KEYS
     assert ci["monthly_spend"] == 0.012 and ci["monthly_limit"] == 200.0
-    assert ci["daily_spend"] == 0.009 and ci["daily_limit"] == 10.0 and ci["daily_basis"] == "today"
+    assert ci["daily_spend"] == 0.009 and ci["daily_limit"] == 7.0 and ci["daily_basis"] == "today"
     assert ci["calls"] == 4 and ci["tasks"] == 4 and ci["avg_cost_per_task"] == 0.003
     assert ci["tokens"] == {"input": 4000, "output": 800, "cache_write": 3200, "cache_read": 0, "cache_write_1h": 0}
     assert ci["models"] == {HAIKU: {"calls": 4, "spend_usd": 0.012, "share_pct": 100.0}}
@@ -143,18 +145,120 @@ def test_estimate_and_forecast_come_from_the_shared_modules(seeded, config):
     assert report.workflow("ci_cd_review").forecast_nano == 12_000_000 * 30 // 10
 
 
-def test_roi_is_computed_from_the_config_section(seeded, config, make_config):
-    e, clock = seeded
+LAB_ROI_ROLES = {"engineer": (180, 90, 16_200), "qa": (90, 70, 6_300), "pm": (40, 100, 4_000)}
+
+
+def seed_every_workflow(e: BudgetEnforcer, clock: Clock) -> int:
+    """One call in each of the four workflows on 14 October 2026; returns the month's spend in nano-USD."""
+    clock.at(datetime(2026, 10, 14, 11, tzinfo=NY))
+    _call(e, "ci_cd_review", HAIKU, 4000, 600)  # $0.007
+    _call(e, "dev_assistant", SONNET, 2000, 1000, session_id="d1")  # $0.021
+    _call(e, "qa_test_gen", SONNET, 2000, 3000)  # $0.051
+    _call(e, "pm_assistant", HAIKU, 500, 300, session_id="p1")  # $0.002
+    return 81_000_000
+
+
+def test_roi_reproduces_the_labs_block_for_a_month_every_workflow_ran(config, redis_url):
+    clock = Clock(datetime(2026, 10, 1, 12, tzinfo=UTC))
+    e = _enforcer(config, redis_url, clock)
+    spend = seed_every_workflow(e, clock)
+    clock.at(datetime(2026, 11, 1, 0, 30, tzinfo=NY))  # the 1st: the monthly report of the month that ended
+    report = build_report(config, e.redis, "previous", clock)
+    roi = report.to_json()["roi"]
+    assert roi["basis"] == "monthly_hours" and roi["prorated_days"] is None
+    assert roi["value_usd"] == roi["month_value_usd"] == 26_500.0  # $16,200 + $6,300 + $4,000
+    assert roi["spend_usd"] == spend / 1e9 == report.org.spend_nano / 1e9
+    assert roi["net_usd"] == 26_500 - spend / 1e9
+    assert roi["net_roi_pct"] == pytest.approx((26_500 - spend / 1e9) / (spend / 1e9) * 100)
+    assert roi["multiple"] == pytest.approx(26_500 / (spend / 1e9))
+    assert roi["hours_saved"] == 310.0
+    for role, (hours, rate, value) in LAB_ROI_ROLES.items():
+        line = roi["roles"][role]
+        assert (line["hours_saved_per_month"], line["hourly_rate_usd"], line["value_usd"]) == (hours, rate, value)
+        assert line["month_value_usd"] == value and line["workflows_ran"] is True
+    assert roi["roles"]["engineer"]["workflows"] == ["ci_cd_review", "dev_assistant"]
+    assert roi["roles"]["engineer"]["spend_usd"] == 0.028 and roi["roles"]["qa"]["spend_usd"] == 0.051
+    assert "fixed monthly hours (roi.basis: monthly_hours)" in roi["basis_note"] and "$26,500.00/month" in roi["basis_note"]
+
+
+def test_roi_in_every_format_says_its_basis_and_shows_the_multiple(config, redis_url):
+    from acme_ci_budget.report.render import render_html, render_markdown, render_text
+
+    clock = Clock(datetime(2026, 10, 1, 12, tzinfo=UTC))
+    e = _enforcer(config, redis_url, clock)
+    spend = seed_every_workflow(e, clock)
+    clock.at(datetime(2026, 11, 1, 0, 30, tzinfo=NY))
+    report = build_report(config, e.redis, "previous", clock)
+    multiple = f"x{26_500 / (spend / 1e9):,.0f}"  # $26,500 against $0.081: x327,160
+    assert multiple == "x327,160"
+    text = render_text(report)
+    assert "ROI: fixed monthly hours (roi.basis: monthly_hours)" in text
+    engineer = next(line for line in text.splitlines() if line.strip().startswith("engineer"))
+    assert engineer.split() == ["engineer", "180.0", "$90", "$16,200.00", "$16,200.00", "$0.03"]
+    assert f"Value created: $26,500.00   AI spend: $0.08   Net: $26,499.92   Net ROI: {report.roi.net_roi_pct:,.1f}% " \
+           f"({multiple} the spend)" in text
+    md = render_markdown(report)
+    assert "_Basis: fixed monthly hours (roi.basis: monthly\\_hours)" in md
+    assert "| qa | qa\\_test\\_gen | 90.0 | $70/h | $6,300.00 | $6,300.00 | $0.05 |" in md
+    assert f"**{multiple}** the spend" in md
+    slack = render_markdown(report, "slack")
+    assert "• pm: 40.0 h/month × $100/h = $4,000.00/month" in slack and f"({multiple} the spend)" in slack
+    html = render_html(report)
+    assert "Basis: fixed monthly hours (roi.basis: monthly_hours)" in html
+    assert f'<div class="label">ROI multiple</div><div class="value">{multiple}</div>' in html
+    assert "Value and spend per role" in html
+
+
+def test_roi_of_a_month_in_progress_counts_the_days_so_far_and_only_roles_that_ran(seeded, config):
+    e, clock = seeded  # day 10 of November's 30; only the review and the dev assistant ran
     roi = build_report(config, e.redis, "current", clock).to_json()["roi"]
+    assert roi["prorated_days"] == [10, 30] and roi["month_value_usd"] == 26_500.0
+    assert roi["roles"]["engineer"]["value_usd"] == 5_400.0  # 180 h x $90 x 10/30
+    assert roi["roles"]["engineer"]["hours_saved"] == 60.0
+    assert roi["roles"]["qa"]["value_usd"] == 0.0 and roi["roles"]["qa"]["workflows_ran"] is False
+    assert roi["roles"]["pm"]["value_usd"] == 0.0
+    assert roi["value_usd"] == 5_400.0 and roi["spend_usd"] == 0.0566
+    assert roi["net_roi_pct"] == pytest.approx((5_400 - 0.0566) / 0.0566 * 100)
+    assert "counted for day 10 of 30 so far" in roi["basis_note"]
+    assert "no hours for pm, qa: their workflows did not run" in roi["basis_note"]  # make_config sorts keys
+
+
+def test_roi_per_task_basis_grows_with_use(seeded, make_config):
+    e, clock = seeded
+    per_task = {
+        "basis": "per_task",
+        "roles": {"engineer": {"hourly_rate_usd": 95}, "qa": {"hourly_rate_usd": 70}, "pm": {"hourly_rate_usd": 85}},
+        "workflows": {
+            "ci_cd_review": {"role": "engineer", "hours_saved_per_task": 0.25},
+            "dev_assistant": {"role": "engineer", "hours_saved_per_task": 0.5},
+            "qa_test_gen": {"role": "qa", "hours_saved_per_task": 2.0},
+            "pm_assistant": {"role": "pm", "hours_saved_per_task": 0.75},
+        },
+    }
+    config = make_config({"pricing": PRICES, "roi": per_task}, namespace="rpt")
+    report = build_report(config, e.redis, "current", clock)
+    roi = report.to_json()["roi"]
     # ci: 4 tasks x 0.25 h x $95; dev: 1 session x 0.5 h x $95; nothing else ran.
+    assert roi["basis"] == "per_task" and roi["prorated_days"] is None
     assert roi["value_usd"] == 142.5
     assert roi["spend_usd"] == 0.0566
     assert roi["net_roi_pct"] == pytest.approx((142.5 - 0.0566) / 0.0566 * 100)
+    assert roi["multiple"] == pytest.approx(142.5 / 0.0566)
     assert roi["workflows"]["ci_cd_review"]["tasks"] == 4 and roi["workflows"]["ci_cd_review"]["value_usd"] == 95.0
+    assert "roles" not in roi
+    assert roi["basis_note"].startswith("per task (roi.basis: per_task)")
+    from acme_ci_budget.report.render import render_text
 
-    richer = make_config({"pricing": PRICES, "roi": {"roles": {"engineer": {"hourly_rate_usd": 200}}}}, namespace="rpt")
+    text = render_text(report)
+    assert "ROI: per task (roi.basis: per_task)" in text and "(x2,518 the spend)" in text
+
+    per_task["roles"]["engineer"]["hourly_rate_usd"] = 200
+    richer = make_config({"pricing": PRICES, "roi": per_task}, namespace="rpt")
     assert build_report(richer, e.redis, "current", clock).to_json()["roi"]["value_usd"] == 300.0
 
+
+def test_no_roi_section_means_no_roi(seeded):
+    e, clock = seeded
     raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
     del raw["roi"]
     raw.update(namespace="rpt", pricing=PRICES)
@@ -163,6 +267,12 @@ def test_roi_is_computed_from_the_config_section(seeded, config, make_config):
     no_roi = parse_config(yaml.safe_dump(raw), "no-roi.yml")
     report = build_report(no_roi, e.redis, "current", clock)
     assert report.roi is None and report.to_json()["roi"] is None
+
+
+def test_roi_multiple_format():
+    from acme_ci_budget.budget.roi import fmt_multiple
+
+    assert [fmt_multiple(m) for m in (50.0, 3354.2, 9.96, 2.54, 0.5, None)] == ["x50", "x3,354", "x10.0", "x2.5", "x0.5", "n/a"]
 
 
 # --- which month --------------------------------------------------------------------------------
@@ -235,7 +345,9 @@ def test_a_month_with_blocked_requests_and_unhealthy_workflows(make_config, redi
     pm, qa = data["workflows"]["pm_assistant"], data["workflows"]["qa_test_gen"]
     assert pm["blocked"] == {"monthly_limit_exceeded": 3} and pm["blocked_total"] == 3
     assert pm["monthly_spend"] == 0.011 and pm["monthly_pct"] == pytest.approx(110.0)
-    assert pm["health"] == "CRIT" and qa["health"] == "WARN" and data["workflows"]["ci_cd_review"]["health"] == "OK"
+    assert pm["health"] == "CRIT" and data["workflows"]["ci_cd_review"]["health"] == "OK"
+    # 84.9% spent was WARN; the $0.0015 left is less than one worst-case qa call, so the next one is refused: CRIT.
+    assert qa["health"] == "CRIT"
     assert data["org"]["blocked"] == 3
     kinds = [(o["workflow"], o["kind"]) for o in data["opportunities"]]
     assert kinds[0] == ("pm_assistant", "monthly_limit_binding")  # the most urgent first
@@ -250,7 +362,8 @@ def test_a_workflow_no_longer_in_the_config_still_counts(make_config, redis_url)
         "per_session_tokens": {"soft": 1000, "hard": 9000},
         "routing": {"default_model": HAIKU},
     }
-    old = make_config({"pricing": PRICES, "workflows": {"legacy_bot": legacy}}, namespace="old")
+    # the lab's four budgets take the whole $800: the legacy one needs room above it
+    old = make_config({"pricing": PRICES, "org": {"monthly_usd": 810}, "workflows": {"legacy_bot": legacy}}, namespace="old")
     clock = Clock(datetime(2026, 11, 5, 15, tzinfo=UTC))
     _call(_enforcer(old, redis_url, clock), "legacy_bot", HAIKU, 1000, 200)  # $0.002
     new = make_config({"pricing": PRICES}, namespace="old")
@@ -275,11 +388,12 @@ def test_rules_flag_complex_model_share_on_common_keywords_and_a_cold_cache(conf
         _call(e, "ci_cd_review", HAIKU, 2000, 300, cw=800)
     opps = {(o.workflow_id, o.kind): o for o in build_report(config, e.redis, "current", clock).opportunities}
     share = opps[("dev_assistant", "complex_model_share")]
-    assert "design" in share.detail and "refactor" in share.detail and "%" in share.title
+    # of the lab's keywords (architect, design, system, performance, security) only "design" is a common word
+    assert "common words (design)" in share.detail and "%" in share.title
     cache = opps[("dev_assistant", "low_cache_hit")]
     assert "0%" in cache.title and "3.0 calls per session" in cache.title
     # the lab's 600-token dev prompt can never be cached on Haiku: the advice says so, not "check cache_control"
-    assert "below claude-3-5-haiku-20241022's 2,048-token cache minimum" in cache.detail
+    assert f"below {HAIKU}'s {min_cacheable_tokens(HAIKU):,}-token cache minimum" in cache.detail
     assert ("ci_cd_review", "low_cache_hit") not in opps
     assert ("ci_cd_review", "complex_model_share") not in opps
 
@@ -333,7 +447,7 @@ def test_build_report_reads_in_one_round_trip_without_scanning_events(seeded, co
 
 @pytest.mark.cluster
 def test_report_on_a_redis_cluster(config, redis_cluster_url):
-    from acme_ci_budget.store import connect
+    from acme_ci_budget.ledger.store import connect
 
     clock = Clock(datetime(2026, 11, 1, 12, tzinfo=UTC))
     e = _enforcer(config, redis_cluster_url, clock)

@@ -24,21 +24,22 @@ import redis
 import yaml
 
 from acme_ci_budget import cli
-from acme_ci_budget import github as gh_mod
 from acme_ci_budget.config import parse_config
-from acme_ci_budget.github import reviewed_head, sticky_marker
-from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.resources import default_config_path
-from acme_ci_budget.review_run import OUTPUT_NAMES, usd_text
-from acme_ci_budget.tokens import estimate_messages_tokens
-from tests.fakes.anthropic_server import FakeAnthropicServer, ok, slow
+from acme_ci_budget.core.resources import default_config_path, starter_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
+from acme_ci_budget.integrations import github as gh_mod
+from acme_ci_budget.integrations.github import reviewed_head, sticky_marker
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.runs.review import OUTPUT_NAMES, usd_text
+from tests.fakes.anthropic_server import FakeAnthropicServer, catalogue_serving, ok, slow
 from tests.fakes.github_server import FakeGitHubServer, pr_file
 
 REPO = "acme/app"
 API_KEY = "sk-ant-e2e-secret-api-key-0123456789"
 GH_TOKEN = "ghs_e2eSecretToken0123456789abcdef"
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
+_REVIEW_ROUTING = yaml.safe_load(default_config_path().read_text())["workflows"]["ci_cd_review"]["routing"]
+HAIKU = _REVIEW_ROUTING["default_model"]  # the lab's Haiku role reviews by default
+SONNET = _REVIEW_ROUTING["complex_model"]  # the Sonnet role takes large diffs
 NAMESPACE = "e2e"
 PATCH = "@@ -10,3 +10,4 @@ def f():\n     a = 1\n-    b = 2\n+    b = 3\n+    c = 4\n     return a"
 NEW_PATCH = "@@ -0,0 +1,3 @@\n+def g():\n+    return 42\n+"
@@ -62,6 +63,11 @@ def config_text(changes: dict[str, Any] | None = None) -> str:
 
 TINY_DAILY = {"workflows": {"ci_cd_review": {"daily_usd": 0.000001}}}
 HUGE_DAILY = {"workflows": {"ci_cd_review": {"daily_usd": 200, "monthly_usd": 200}}}
+
+
+def config_models(text: str) -> list[str]:
+    """The models a config routes to: what the fake Models API must serve for a run to go ahead."""
+    return [m for wf in parse_config(text, "t").workflows.values() for m in wf.routing.models()]
 
 
 def review_json(summary: str, findings: list[dict[str, Any]] | None = None) -> str:
@@ -102,6 +108,7 @@ ACTION_STEP_ENV = {
     "ACB_COMMENT_BEHAVIOR": "update",
     "ACB_INCREMENTAL": "true",
     "ACB_TIMEOUT_SECONDS": "300",
+    "ACB_CHECK_MODELS": "true",
     "ACB_MONTH": "previous",
     "ACB_TICKET_FILE": "",
     "ACB_TICKET_TEXT": "",
@@ -158,6 +165,8 @@ class Action:
         }
         gh.add_repo(REPO)
         self.base_config: str | None = config_text()
+        # The action checks the models first (ACB_CHECK_MODELS): the Models API serves the config's.
+        model.set_models(catalogue_serving(*config_models(self.base_config)))
 
     def pull(self, number: int = 7, *, head_repo: str | None = None, draft: bool = False, labels=(), **kw: Any):
         kw.setdefault("files", [pr_file("src/app.py", PATCH)])
@@ -230,7 +239,9 @@ def assert_clean(run: Run) -> None:
 
 def test_first_push_creates_the_comment_second_push_updates_it(action: Action) -> None:
     action.pull()
-    action.model.enqueue(ok(review_json("First look: fine.", [{"path": "src/app.py", "line": 12, "title": "c?"}])))
+    # the lab's average review, 4,700 tokens in and 650 out: $0.000795 on the Haiku role, 0.01% of a $7 day
+    first_review = review_json("First look: fine.", [{"path": "src/app.py", "line": 12, "title": "c?"}])
+    action.model.enqueue(ok(first_review, input_tokens=4700, output_tokens=650))
     first = action.run()
     assert first.code == 0, first.stderr
     assert_clean(first)
@@ -246,7 +257,8 @@ def test_first_push_creates_the_comment_second_push_updates_it(action: Action) -
     assert out["comment-url"].endswith(f"#issuecomment-{comment['id']}")
     org = action.enforcer().get_org_status()
     assert out["cost-usd"] == usd_text(org["spend_nano"]) and org["spend_nano"] > 0
-    assert float(out["budget-pct"]) > 0 and float(out["budget-remaining-usd"]) < 10
+    daily_limit = yaml.safe_load(config_text())["workflows"]["ci_cd_review"]["daily_usd"]
+    assert float(out["budget-pct"]) > 0 and float(out["budget-remaining-usd"]) < daily_limit
     assert "acme-ci-budget review (ci_cd_review)" in first.summary and "| Cost |" in first.summary
     assert "First look" not in first.summary  # the job summary carries costs, not the model's prose
 
@@ -273,6 +285,37 @@ def test_first_push_creates_the_comment_second_push_updates_it(action: Action) -
     third = action.run()
     assert third.code == 0 and third.outputs["skipped-reason"] == "already_reviewed"
     assert len(action.model.message_requests) == 2
+
+
+def test_after_a_merge_of_the_base_branch_only_the_prs_own_new_lines_are_reviewed(action: Action) -> None:
+    action.pull()
+    action.model.enqueue(ok(review_json("First look.")))
+    assert action.run().code == 0
+    main_file = "@@ -0,0 +1,3 @@\n+def from_main():\n+    MAIN_ONLY = 1\n+    return MAIN_ONLY"
+    main_edit = "@@ -40,3 +40,3 @@ def h():\n     x = 1\n-    y = 2\n+    y = MAIN_EDIT\n     return x"
+    action.gh.merge_base_into_pull(
+        REPO, 7, merge_sha="m3", base_sha="b2",
+        base_files=[pr_file("src/main.py", main_file, status="added"), pr_file("src/app.py", main_edit)],
+    )
+    # the author then pushes h4: one more line of their own in src/app.py
+    pushed = "@@ -10,3 +10,5 @@ def f():\n     a = 1\n-    b = 2\n+    b = 3\n+    c = 4\n+    d = PR_NEW\n     return a"
+    action.gh.update_pull(REPO, 7, head_sha="h4", files=[pr_file("src/app.py", pushed)])
+    own_new = "@@ -12,2 +12,3 @@ def f():\n     c = 4\n+    d = PR_NEW\n     return a"
+    action.gh.set_compare(REPO, "h1", "h4", commits=["m3", "h4"], files=[
+        pr_file("src/main.py", main_file, status="added"), pr_file("src/app.py", own_new + "\n" + main_edit),
+    ])
+    action.event(head_sha="h4")
+    findings = [{"path": "src/app.py", "line": 13, "severity": "low", "title": "name d", "body": "Say what d is."}]
+    action.model.enqueue(ok(review_json("d is new.", findings)))
+    run = action.run(ACB_INLINE_COMMENTS="true")
+    assert run.code == 0, run.stderr
+    sent = action.model.message_requests[-1].json["messages"][0]["content"]
+    assert "PR_NEW" in sent
+    assert "MAIN_ONLY" not in sent and "MAIN_EDIT" not in sent  # the base branch's changes: not reviewed, not paid for
+    [comment] = action.comments()
+    assert reviewed_head(comment["body"]) == "h4" and "d is new." in comment["body"]
+    [inline] = action.gh.review_comments(REPO, 7)
+    assert (inline["path"], inline["line"], inline["commit_id"]) == ("src/app.py", 13, "h4")
 
 
 def test_rewritten_history_falls_back_to_the_whole_diff(action: Action) -> None:
@@ -408,18 +451,33 @@ def test_prompt_templates_come_from_the_base_branch(action: Action) -> None:
     assert action.model.message_requests[-1].json["system"][0]["text"] == "BASE BRANCH REVIEWER PROMPT"
 
 
-def test_base_branch_without_a_config_uses_the_built_in_default_not_the_heads(action: Action) -> None:
+def test_base_branch_without_a_config_runs_on_the_starter_not_acmes_budgets_nor_the_heads(action: Action) -> None:
+    # Before: the built-in default, i.e. Acme's own budgets and ledger namespace, silently.
     action.base_config = None
     action.pull()
     (action.ws / ".github").mkdir()
     (action.ws / ".github" / "acme-budget.yml").write_text(
         config_text({"workflows": {"ci_cd_review": {"label": "HEAD"}}})
     )
+    action.model.enqueue(ok(review_json("fine")))
     run = action.run()
-    assert run.code == 0
-    assert "has no .github/acme-budget.yml; using the built-in default" in run.stdout
+    assert run.code == 0, run.stderr
+    assert_clean(run)
+    notice = (
+        "acme/app@main has no .github/acme-budget.yml, so this review ran on the starter budget config "
+        "($50.00/month and $5.00/day, ledger namespace 'starter'), not on budgets this repository set. "
+        "Write one with `acme-ci-budget config init`, edit it and commit it to main."
+    )
+    assert f"::notice title=acme-ci-budget starter config::{notice}" in run.stdout
+    assert f"- {notice}" in run.summary
     body = action.comments()[0]["body"]
-    assert "built-in default" in body and "| HEAD |" not in body and "| CI/CD code review |" in body
+    assert f"> ⚠️ {notice}" in body
+    assert "| HEAD |" not in body and "| CI/CD code review |" in body and "$5.00" in body
+    assert "budget config: `starter config (acme/app@main has no .github/acme-budget.yml)`" in body
+    assert action.model.message_requests[-1].json["model"] == "claude-haiku-5-5"  # the starter's model
+    starter = BudgetEnforcer(parse_config(starter_config_path().read_text(), "starter"), redis_url=action.redis_url)
+    assert starter.get_org_status()["spend_nano"] > 0
+    assert action.enforcer().get_org_status()["spend_nano"] == 0  # not a cent on the configured namespace
 
 
 def test_bad_base_config_is_one_line_exit_2(action: Action) -> None:
@@ -641,3 +699,91 @@ def test_secrets_are_never_printed(action: Action, fresh_redis) -> None:
     assert leaks == []
     masked = {line.removeprefix("::add-mask::") for line in everything.splitlines() if line.startswith("::add-mask::")}
     assert {API_KEY, GH_TOKEN, password} <= masked  # registered with the runner before anything else
+
+
+# --- the model lifecycle check before the review (issue 12, item 5) -------------------------------
+
+
+def test_a_retired_model_fails_the_step_red_before_any_model_call(action: Action) -> None:
+    retired = "claude-3-opus-20240229"  # retired in the fake Models API's catalogue
+    action.base_config = config_text(
+        {"workflows": {"ci_cd_review": {"routing": {"complex_model": retired}}}}
+    )
+    action.pull()
+    run = action.run()
+    assert run.code == 2
+    assert_clean(run)
+    assert run.outputs["skipped-reason"] == "model_not_served"
+    message = (
+        f"model '{retired}' is retired since 2026-01-05 (Models API at {action.model.url}): named at "
+        "workflows.ci_cd_review.routing.complex_model in acme/app@main:.github/acme-budget.yml; "
+        "replace it with claude-opus-4-1"
+    )
+    assert f"::error title=acme-ci-budget review::{message}" in run.stdout
+    assert message in run.summary
+    assert action.model.message_requests == []  # no 404 mid-review: nothing was sent
+    [comment] = action.comments()
+    assert "did not complete" in comment["body"] and f"Not reviewed: {message}" in comment["body"]
+    assert reviewed_head(comment["body"]) is None  # nothing was reviewed
+    assert action.enforcer().get_org_status()["spend_nano"] == 0
+
+
+def test_check_models_off_or_no_key_keeps_the_old_behaviour(action: Action) -> None:
+    action.base_config = config_text({"workflows": {"ci_cd_review": {"routing": {"simple_model": "claude-3-haiku-20240307"}}}})
+    action.pull()
+    run = action.run(ANTHROPIC_API_KEY="")  # a missing key is the review's own skip, not a second failure
+    assert run.code == 0 and run.outputs["skipped-reason"] == "missing_anthropic_api_key"
+    assert action.model.requests == []
+    action.model.enqueue(ok(review_json("fine")))
+    run = action.run(ACB_CHECK_MODELS="false")
+    assert run.code == 0 and run.outputs["skipped-reason"] == ""
+    assert [r.path for r in action.model.requests] == ["/v1/messages"]
+
+
+def test_a_deprecated_model_is_a_warning_and_the_review_runs(action: Action) -> None:
+    deprecated = "claude-sonnet-4-5-20250929"
+    action.base_config = config_text({"workflows": {"ci_cd_review": {"routing": {"simple_model": deprecated}}}})
+    action.pull()
+    action.model.enqueue(ok(review_json("fine")))
+    run = action.run()
+    assert run.code == 0 and run.outputs["skipped-reason"] == ""
+    assert f"::warning title=acme-ci-budget models::model '{deprecated}' is deprecated" in run.stdout
+    assert "replace it with claude-sonnet-5-5" in run.stdout
+    assert len(action.model.message_requests) == 1
+
+
+# --- routing on the change, never on the PR's text (issue 12, item 8) ------------------------------
+
+
+def test_security_in_the_pr_description_does_not_buy_the_dearer_model(action: Action) -> None:
+    keywords = ["security", "architecture", "concurrency", "migration", "authentication"]
+    action.base_config = config_text({"workflows": {"ci_cd_review": {"routing": {"complexity_keywords": keywords}}}})
+    action.pull(
+        title="Security: harden the architecture",
+        body="This is a security fix touching authentication, concurrency and a migration.",
+        files=[pr_file("src/app.py", PATCH)],
+    )
+    action.model.enqueue(ok(review_json("fine")))
+    run = action.run()
+    assert run.code == 0
+    sent = action.model.message_requests[-1].json
+    assert sent["model"] == HAIKU and run.outputs["model"] == HAIKU  # before: SONNET on the word "security"
+    assert "security fix" in sent["messages"][0]["content"]  # the description is still in the prompt
+    assert f"`{HAIKU}` (default)" in action.comments()[0]["body"]
+
+
+def test_a_change_under_a_complex_path_gets_the_complex_model_and_says_why(action: Action) -> None:
+    action.base_config = config_text(
+        {"workflows": {"ci_cd_review": {"routing": {"complex_paths": ["**/auth/**", "**/*crypto*"]}}}}
+    )
+    action.pull(title="typo", files=[pr_file("src/app.py", PATCH), pr_file("lib/net/auth/session.py", PATCH)])
+    action.model.enqueue(ok(review_json("careful")))
+    run = action.run()
+    assert run.code == 0
+    assert action.model.message_requests[-1].json["model"] == SONNET
+    reason = (
+        "changed path 'lib/net/auth/session.py' matches '**/auth/**' (workflows.ci_cd_review.routing.complex_paths)"
+    )
+    body = action.comments()[0]["body"]
+    assert f"Escalated to the larger model: {reason}" in body and f"`{SONNET}` ({reason})" in body
+    assert f"Reviewer focus: {reason}" in action.model.message_requests[-1].json["messages"][0]["content"]

@@ -18,10 +18,10 @@ import redis as redis_lib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.client import BudgetedClient
 from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.ledger_args import share_threshold
-from acme_ci_budget.pricing import cost_nano
+from acme_ci_budget.ledger.args import share_threshold
 from acme_ci_budget.router import TaskRouter
 from tests.clock import Clock
 from tests.fakes.anthropic_server import FakeAnthropicServer, ok
@@ -273,7 +273,7 @@ PD_KEY = "R0UTINGKEYR0UTINGKEYR0UTINGKEY42"
 def alerting(make_config, redis_url, clock):
     import responses
 
-    from acme_ci_budget.alerts import PAGERDUTY_EVENTS_URL, AlertManager
+    from acme_ci_budget.alerts.manager import PAGERDUTY_EVENTS_URL, AlertManager
 
     config = make_config(
         {
@@ -325,7 +325,7 @@ def test_the_local_evaluation_finds_what_the_full_check_claims(make_config, redi
     """For the figures of one settle, the conditions evaluated locally are exactly those the full check claims:
     daily, monthly and org thresholds, the org reserve and the month-end forecasts (Nov 10: spend x 3)."""
     from acme_ci_budget.alerts import AlertManager
-    from acme_ci_budget.forecast import local_date
+    from acme_ci_budget.budget.forecast import local_date
 
     small = {"monthly_usd": 25, "daily_usd": 5}
     config = make_config(
@@ -392,7 +392,7 @@ def test_a_call_above_its_hold_runs_the_full_check(alerting):
 
 
 def test_stale_incidents_are_resolved_by_the_first_call_of_the_next_day_only(alerting, clock, redis_url):
-    from acme_ci_budget.alerts import PAGERDUTY_EVENTS_URL
+    from acme_ci_budget.alerts.manager import PAGERDUTY_EVENTS_URL
 
     enforcer, manager, http = alerting
     res, settled = _spend(enforcer, "ci_cd_review", 10_000)  # 100% of the day: critical, paged

@@ -8,14 +8,16 @@ from typing import Any
 import anthropic
 import pytest
 
-from acme_ci_budget.client import BudgetedClient, ModelAPIError
-from acme_ci_budget.config import ConfigError
-from acme_ci_budget.pricing import cost_nano
-from acme_ci_budget.sessions import SUMMARY_HEADER, Session, compact_history, split_turns
-from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.result import ModelAPIError
+from acme_ci_budget.client.sessions import SUMMARY_HEADER, Session, compact_history, split_turns
+from acme_ci_budget.config import ConfigError, load_config
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
 from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, handler, server_error
 
-HAIKU = "claude-3-5-haiku-20241022"
+HAIKU = load_config(default_config_path()).workflows["dev_assistant"].routing.default_model  # the Haiku role
 SYSTEM = "You are Acme's dev assistant."
 # Every reply reports the same usage, so session token counts are exact: 120 a turn.
 IN_TOKENS, OUT_TOKENS = 100, 20
@@ -54,7 +56,7 @@ def test_turns_carry_history_session_id_user_and_loop_step(make_client, server) 
     session = client.session("dev_assistant", "ana", system=SYSTEM)
     assert isinstance(session, Session)
     assert session.session_id.startswith("dev_assistant-")
-    assert (session.soft_limit, session.hard_limit, session.max_loop_steps) == (60_000, 100_000, 20)
+    assert (session.soft_limit, session.hard_limit, session.max_loop_steps) == (60_000, 120_000, 30)  # the lab's
     replies = [session.send(text) for text in ("first question", "second question", "third question")]
     assert [r.content for r in replies] == [f"reply to user message {n}" for n in (1, 2, 3)]
     second = server.message_requests[1].json

@@ -11,10 +11,10 @@ import redis
 
 from acme_ci_budget.client import BudgetedClient
 from acme_ci_budget.ledger import BudgetEnforcer
-from acme_ci_budget.offline_model import OfflineModel
-from acme_ci_budget.simulate import SimClock, run_simulation
-from acme_ci_budget.simulate_ticks import Deferred, TickLedger, ticks
-from acme_ci_budget.store import connect
+from acme_ci_budget.ledger.store import connect
+from acme_ci_budget.simulate.offline_model import OfflineModel
+from acme_ci_budget.simulate.replay import SimClock, run_simulation
+from acme_ci_budget.simulate.ticks import Deferred, TickLedger, ticks
 
 MONTH = "2026-06"
 START = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)
@@ -123,7 +123,7 @@ def test_settles_in_flight_run_before_the_next_ticks_reserves(make_config, redis
 
 
 def test_ticks_group_a_minute_and_never_two_turns_of_a_session(default_config):
-    from acme_ci_budget.simulate import generate_traffic
+    from acme_ci_budget.simulate.replay import generate_traffic
 
     plan = generate_traffic(default_config, MONTH, 100, seed=0)
     day = max(plan.days, key=lambda d: len(d.calls))

@@ -7,15 +7,16 @@ import json
 from click.testing import CliRunner
 
 from acme_ci_budget.cli import cli
-from acme_ci_budget.ledger import BudgetEnforcer
-
-HAIKU = "claude-3-5-haiku-20241022"
+from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
 
 def _seed(redis_url, config):
+    sonnet = config.workflows["dev_assistant"].routing.complex_model  # the Sonnet role: $2 / $10 per MTok
     e = BudgetEnforcer(config, redis_url=redis_url)
-    e.settle(e.reserve("dev_assistant", HAIKU, 10_000, 1000), 100_000, 1000)  # actual $0.084 (over the hold: still recorded)
-    e.reserve("ci_cd_review", HAIKU, 1000, 1000)  # an open hold of $0.0048
+    # a 9,000-token request (under the per-turn hard limit of 10,000) that used far more: actual $0.084, over
+    # the hold, still recorded
+    e.settle(e.reserve("dev_assistant", sonnet, 9_000, 1000), 40_000, 400)
+    e.reserve("ci_cd_review", sonnet, 1000, 1000)  # an open hold of $0.012
     return e
 
 
@@ -28,7 +29,7 @@ def test_status_text_and_json(redis_url, default_config):
     assert "$0.08" in text.output and "[OK]" in text.output
     data = json.loads(runner.invoke(cli, ["status", "--redis-url", redis_url, "--format", "json"]).output)
     assert data["workflows"]["dev_assistant"]["daily_spend"] == 0.084
-    assert data["workflows"]["ci_cd_review"]["held_usd"] == 0.0048
+    assert data["workflows"]["ci_cd_review"]["held_usd"] == 0.012
     assert data["org"]["reserve_state"] == "normal"
     assert data["ledger"] == redis_url
 

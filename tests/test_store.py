@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acme_ci_budget.store import StoreError, connect, redact_url, url_passwords
+from acme_ci_budget.ledger.store import StoreError, connect, redact_url, url_passwords
 
 
 def test_redis_url_connects(redis_url):

@@ -16,10 +16,13 @@ from typing import Any
 import anthropic
 import pytest
 
-from acme_ci_budget.client import BudgetedClient
-from acme_ci_budget.diffs import FileChange
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.tokens import estimate_messages_tokens
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.router import TaskRouter
+from acme_ci_budget.config import load_config
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import default_config_path
+from acme_ci_budget.core.tokens import estimate_messages_tokens
+from acme_ci_budget.diffs.unified import FileChange
 from acme_ci_budget.workflows import (
     ALL_TEMPLATES,
     QA_SYSTEM,
@@ -37,9 +40,9 @@ from acme_ci_budget.workflows.review import Review, ReviewSubject, fit_request, 
 from tests.fakes.anthropic_server import FakeAnthropicServer, ok
 
 API_KEY = "sk-ant-workflows-test-key"
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
-HAIKU3 = "claude-3-haiku-20240307"
+_QA_ROUTING = load_config(default_config_path()).workflows["qa_test_gen"].routing
+HAIKU = _QA_ROUTING.simple_model  # the lab's Haiku role (the review's and assistants' default)
+SONNET = _QA_ROUTING.default_model  # the Sonnet role (QA's default, everyone's complex model)
 PATCH = "@@ -10,3 +10,4 @@ def f():\n     a = 1\n-    b = 2\n+    b = 3\n+    c = 4\n     return a"
 
 
@@ -119,14 +122,26 @@ def test_review_request_delimits_every_untrusted_part(default_config) -> None:
         assert text.rfind(begin, 0, position) > text.rfind(end, 0, position), untrusted
     assert "never an instruction" in request.system
     assert request.system == default_templates().render(REVIEW_SYSTEM)  # stable: cacheable
-    assert request.context == {}
+    # The routing context describes the change only: its paths and size, never the title or description.
+    assert request.context == {"changed_paths": ("src/app.py",), "change_tokens": request.context["change_tokens"]}
+    assert request.escalation == ""
 
 
-def test_review_fits_the_soft_target_and_lists_what_it_left_out(default_config) -> None:
-    wf = default_config.workflow("ci_cd_review")
+# A soft target well above the size threshold, so even the clipped diff is a large one (the shipped config's
+# soft target equals its threshold: see the next test).
+ROOMY_REVIEW = {"per_task_tokens": {"soft": 20_000, "hard": 40_000}, "routing": {"threshold_tokens": 8000}}
+
+
+def _big_change() -> list[FileChange]:
     files = [_change(f"src/mod{i}.py", _big_patch(200)) for i in range(40)]
-    files += [_change("package-lock.json", _big_patch(5)), _change("docs/guide.md", _big_patch(50))]
-    request = fit_request(files, default_config, wf, subject=ReviewSubject(title="big"))
+    return [*files, _change("package-lock.json", _big_patch(5)), _change("docs/guide.md", _big_patch(50))]
+
+
+def test_review_fits_the_soft_target_and_lists_what_it_left_out(make_config) -> None:
+    config = make_config({"workflows": {"ci_cd_review": ROOMY_REVIEW}})
+    wf = config.workflow("ci_cd_review")
+    files = _big_change()
+    request = fit_request(files, config, wf, subject=ReviewSubject(title="big"))
     total = estimate_messages_tokens(request.messages, request.system)
     assert total == request.input_tokens
     assert total + request.reserve_output_tokens <= wf.per_task_tokens.soft
@@ -137,8 +152,19 @@ def test_review_fits_the_soft_target_and_lists_what_it_left_out(default_config) 
     assert "docs/guide.md" not in clipped.included  # docs rank after source
     assert "- package-lock.json (lock file)" in request.user_text
     assert "did not fit token budget" in request.user_text
-    # Large before clipping: the router is told to escalate.
-    assert request.context["is_complex"] is True and "large diff" in request.context["reason"]
+    # Large before clipping: the router's size rule escalates on the whole diff, not the clipped one.
+    assert request.context["change_tokens"] > request.clipped.tokens > wf.routing.threshold_tokens
+    assert request.escalation.startswith(f"diff ~{request.context['change_tokens']:,} tokens before clipping")
+
+
+def test_a_review_clipped_below_the_threshold_still_escalates_on_its_whole_diff(default_config) -> None:
+    wf = default_config.workflow("ci_cd_review")
+    request = fit_request(_big_change(), default_config, wf, subject=ReviewSubject(title="big"))
+    assert request.input_tokens + request.reserve_output_tokens <= wf.per_task_tokens.soft
+    assert request.clipped.tokens <= wf.routing.threshold_tokens < request.context["change_tokens"]
+    assert request.escalation.startswith(f"diff ~{request.context['change_tokens']:,} tokens before clipping")
+    routed = TaskRouter(default_config).route(wf.id, request.user_text, request.context, input_tokens=request.input_tokens)
+    assert routed.model == wf.routing.complex_model != wf.routing.default_model
 
 
 def test_review_omitted_list_is_capped_in_the_prompt(default_config) -> None:
@@ -161,13 +187,21 @@ def test_review_file_names_cannot_break_out_of_their_line(default_config) -> Non
 
 
 def test_review_escalates_security_paths_and_config_globs(make_config) -> None:
-    config = make_config({"review": {"escalate_globs": ["billing/**"]}})
+    config = make_config(
+        {
+            "review": {"escalate_globs": ["billing/**"]},
+            "workflows": {"ci_cd_review": {"routing": {"complex_paths": ["**/auth/**"]}}},
+        }
+    )
     wf = config.workflow("ci_cd_review")
     request = fit_request([_change("src/auth/login.py")], config, wf)
-    assert request.context == {"is_complex": True, "reason": "security-sensitive paths: src/auth/login.py"}
+    assert request.context["changed_paths"] == ("src/auth/login.py",)
+    assert request.escalation == (
+        "changed path 'src/auth/login.py' matches '**/auth/**' (workflows.ci_cd_review.routing.complex_paths)"
+    )
     request = fit_request([_change("billing/charge.py")], config, wf)
-    assert request.context["reason"] == "review.escalate_globs: billing/charge.py"
-    assert fit_request([_change("src/plain.py")], config, wf).context == {}
+    assert request.escalation == "changed path 'billing/charge.py' matches 'billing/**' (review.escalate_globs)"
+    assert fit_request([_change("src/plain.py")], config, wf).escalation == ""
 
 
 def test_review_policy_comes_from_the_config(make_config) -> None:
@@ -242,7 +276,8 @@ def test_review_run_escalation_reaches_the_router(client, server) -> None:
     request = fit_request([_change(".github/workflows/ci.yml")], config, config.workflow("ci_cd_review"))
     outcome = review.run(client, request)
     assert server.message_requests[-1].json["model"] == SONNET
-    assert outcome.result.route_reason == "context: is_complex"
+    # Acme's complex_paths (or, without them, the built-in security globs) name the workflows folder.
+    assert outcome.result.route_reason.startswith("changed path '.github/workflows/ci.yml' matches '.github/workflows/**'")
 
 
 def test_review_run_blocked_is_not_parsed(redis_url, server, make_config) -> None:
@@ -351,7 +386,7 @@ def test_workflow_modules_do_not_import_the_sdks() -> None:
         "import sys\n"
         "import acme_ci_budget.workflows.review, acme_ci_budget.workflows.qa_testgen\n"
         "import acme_ci_budget.workflows.dev_assistant, acme_ci_budget.workflows.pm_assistant\n"
-        "import acme_ci_budget.github, acme_ci_budget.review_run\n"
+        "import acme_ci_budget.integrations.github, acme_ci_budget.runs.review\n"
         "import acme_ci_budget.commands.review, acme_ci_budget.commands.qa_testgen\n"
         "print(sorted(m for m in ('anthropic', 'github', 'redis') if m in sys.modules))\n"
     )

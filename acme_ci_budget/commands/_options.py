@@ -83,6 +83,16 @@ def fail_on_block_option(what: str) -> Callable[[F], F]:
     )
 
 
+def check_models_option(func: F) -> F:
+    return click.option(
+        "--check-models/--no-check-models",
+        envvar="ACB_CHECK_MODELS",
+        default=False,
+        help="Ask the Models API first; a retired or unlisted model fails the run (exit 2) before any call "
+        "[env ACB_CHECK_MODELS; the action turns it on].",
+    )(func)
+
+
 def timeout_seconds_option(func: F) -> F:
     return click.option(
         "--timeout-seconds",

@@ -26,7 +26,7 @@ def alerts() -> None:
 @config_option
 def test_message(channel: str, config_path: str | None) -> None:
     """Send a test message to a configured channel (exit 2 if it is not configured or delivery fails)."""
-    from acme_ci_budget.alerts import AlertManager
+    from acme_ci_budget.alerts.manager import AlertManager
 
     manager = AlertManager(load(config_path))
     result = manager.send_test(channel)
@@ -43,7 +43,7 @@ def check(workflow_id: str | None, config_path: str | None, redis_url: str | Non
 
     Safe to run on a schedule (e.g. daily): each condition fires once per period and threshold.
     """
-    from acme_ci_budget.alerts import AlertManager
+    from acme_ci_budget.alerts.manager import AlertManager
 
     manager = AlertManager(load(config_path), redis_url=redis_url)
     fired = manager.check(workflow_id, strict=True)

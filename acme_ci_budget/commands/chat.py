@@ -77,7 +77,8 @@ def chat(
     budget runs out, the chat stops (exit code 1). Needs ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL
     for a gateway). Type /help for commands.
     """
-    from acme_ci_budget.client import BudgetedClient, ModelCallError
+    from acme_ci_budget.client.budgeted import BudgetedClient
+    from acme_ci_budget.client.result import ModelCallError
 
     cfg = load(config_path)
     client = BudgetedClient(cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout)
@@ -142,7 +143,7 @@ def _tokens(session: Any) -> str:
 
 def gauge(session: Any, result: Any) -> str:
     """The one line after each reply."""
-    from acme_ci_budget.money import fmt_usd
+    from acme_ci_budget.core.money import fmt_usd
 
     daily = result.budget.get("daily", {})
     parts = [
@@ -165,7 +166,7 @@ def gauge(session: Any, result: Any) -> str:
 
 
 def _status(client: Any, session: Any) -> str:
-    from acme_ci_budget.money import fmt_usd
+    from acme_ci_budget.core.money import fmt_usd
 
     wf = client.enforcer.workflow_status(session.workflow_id)
     return (

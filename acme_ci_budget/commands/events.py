@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from acme_ci_budget.commands._options import config_option, format_option, load, redis_option
-from acme_ci_budget.monitor_export import EVENT_TYPES
+from acme_ci_budget.telemetry.monitor_export import EVENT_TYPES
 
 
 @click.command()
@@ -36,9 +36,9 @@ def events(
     Times are read and printed in the config's timezone; costs are exact (cost_nano, and
     cost_usd as a decimal string), so exported sums reconcile with `status`.
     """
-    from acme_ci_budget.errors import UsageError
-    from acme_ci_budget.ledger import BudgetEnforcer
-    from acme_ci_budget.monitor_export import iter_events, parse_time, write_csv, write_jsonl
+    from acme_ci_budget.core.errors import UsageError
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+    from acme_ci_budget.telemetry.monitor_export import iter_events, parse_time, write_csv, write_jsonl
 
     cfg = load(config_path)
     if workflow and workflow not in cfg.workflows:

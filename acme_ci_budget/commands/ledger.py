@@ -20,7 +20,7 @@ def ledger() -> None:
 @redis_option
 def reset(workflow, period, yes, config_path, redis_url) -> None:
     """Zero the current day's or month's spend (history, stats and events are kept; the reset is logged)."""
-    from acme_ci_budget.ledger import BudgetEnforcer
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     enforcer = BudgetEnforcer(load(config_path), redis_url=redis_url)
     if workflow:

@@ -17,7 +17,7 @@ def prices(models: tuple[str, ...], config_path: str | None, fmt: str) -> None:
     Prices come from the config's pricing: section when it names the model,
     otherwise from the genai-prices snapshot bundled with the package (no network).
     """
-    from acme_ci_budget.pricing import UnknownModelError, price_for
+    from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
 
     cfg = load(config_path)
     if not models:

@@ -10,6 +10,7 @@ import click
 
 from acme_ci_budget.commands._options import (
     anthropic_key_option,
+    check_models_option,
     config_option,
     dry_run_option,
     ephemeral_ledger_option,
@@ -49,6 +50,7 @@ from acme_ci_budget.commands._options import (
 @fail_on_block_option("task")
 @timeout_seconds_option
 @max_retries_option
+@check_models_option
 @ephemeral_ledger_option
 @anthropic_key_option
 @config_option
@@ -62,7 +64,7 @@ def qa_testgen(ctx: click.Context, **params: object) -> None:
     summary. Exit codes: 0 done or skipped, 1 blocked with --fail-on-block or the model call
     failed, 2 bad input or config.
     """
-    from acme_ci_budget.review_run import QAOptions, run_qa_testgen
+    from acme_ci_budget.runs.review import QAOptions, run_qa_testgen
 
     options = QAOptions(
         workflow_id=params["workflow_id"],
@@ -79,6 +81,7 @@ def qa_testgen(ctx: click.Context, **params: object) -> None:
         timeout_seconds=params["timeout_seconds"],
         max_retries=int(params["max_retries"]),
         ephemeral_ledger=bool(params["ephemeral_ledger"]),
+        check_models=bool(params["check_models"]),
     )
     outcome = run_qa_testgen(options)
     if outcome.exit_code:

@@ -65,10 +65,10 @@ def report(
     the Phase 1 estimate next to the actual; ROI from the config's roi: section;
     and optimization opportunities.
     """
-    from acme_ci_budget import gha
-    from acme_ci_budget.render import render, render_markdown
-    from acme_ci_budget.report import resolve_month
-    from acme_ci_budget.slack_post import actions_run_url
+    from acme_ci_budget.integrations import gha
+    from acme_ci_budget.integrations.slack import actions_run_url
+    from acme_ci_budget.report.monthly import resolve_month
+    from acme_ci_budget.report.render import render, render_markdown
 
     config = load(config_path)
     try:
@@ -102,9 +102,9 @@ def report(
 def _build(config, redis_url: str | None, month: str, ephemeral_ledger: bool):
     import redis as redis_lib
 
-    from acme_ci_budget.ledger import LedgerUnavailable
-    from acme_ci_budget.report import build_report
-    from acme_ci_budget.store import connect, redact_url
+    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
+    from acme_ci_budget.ledger.store import connect, redact_url
+    from acme_ci_budget.report.monthly import build_report
 
     client = connect(redis_url, allow_ephemeral=ephemeral_ledger)
     try:
@@ -117,9 +117,9 @@ def _build(config, redis_url: str | None, month: str, ephemeral_ledger: bool):
 
 
 def _post(config, result, artifact_url: str | None) -> None:
-    from acme_ci_budget.errors import UsageError
-    from acme_ci_budget.render import render_markdown
-    from acme_ci_budget.slack_post import post_markdown
+    from acme_ci_budget.core.errors import UsageError
+    from acme_ci_budget.integrations.slack import post_markdown
+    from acme_ci_budget.report.render import render_markdown
 
     webhook = config.alerts.slack_webhook_url
     if not webhook:

@@ -2,7 +2,7 @@
 
 Parses options (each also read from the environment variable the GitHub Action sets; an empty
 variable means the default), calls ``review_run.run_review`` and exits with its code. All logic
-is in ``acme_ci_budget.review_run``.
+is in ``acme_ci_budget.runs.review``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import click
 
 from acme_ci_budget.commands._options import (
     anthropic_key_option,
+    check_models_option,
     config_option,
     dry_run_option,
     ephemeral_ledger_option,
@@ -52,6 +53,7 @@ BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
 )
 @timeout_seconds_option
 @max_retries_option
+@check_models_option
 @click.option(
     "--inline-comments/--no-inline-comments",
     envvar="ACB_INLINE_COMMENTS",
@@ -90,7 +92,7 @@ def review(ctx: click.Context, **params: object) -> None:
     Exit codes: 0 reviewed or skipped (with a notice), 1 blocked with --fail-on-block or the
     model call failed, 2 bad input or config.
     """
-    from acme_ci_budget.review_run import ReviewOptions, run_review
+    from acme_ci_budget.runs.review import ReviewOptions, run_review
 
     options = ReviewOptions(
         workflow_id=params["workflow_id"],
@@ -111,6 +113,7 @@ def review(ctx: click.Context, **params: object) -> None:
         inline_comments=params["inline_comments"],
         summary_review=bool(params["summary_review"]),
         ephemeral_ledger=bool(params["ephemeral_ledger"]),
+        check_models=bool(params["check_models"]),
         templates_dir=str(params["templates_dir"]),
     )
     outcome = run_review(options)

@@ -1,6 +1,6 @@
 """``acme-ci-budget simulate``: a month of traffic through the real budget stack, offline, with a dashboard.
 
-Parses the options, runs ``acme_ci_budget.simulate.simulate`` with a progress bar on stderr,
+Parses the options, runs ``acme_ci_budget.simulate.replay.simulate`` with a progress bar on stderr,
 prints the per-workflow summary (spend against the Phase 1 estimate and the budget, blocked calls
 by reason and the first day each budget bound, model mix) and the alerts that would have fired,
 and says where the report files and the dashboard were written. It holds no simulation logic.
@@ -28,7 +28,7 @@ BUDGET_REASONS = ("daily_limit_exceeded", "monthly_limit_exceeded", "total_org_b
 
 
 def _month(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from acme_ci_budget.report import MONTH_RE
+    from acme_ci_budget.report.monthly import MONTH_RE
 
     if value is None or MONTH_RE.fullmatch(value):
         return value
@@ -89,8 +89,8 @@ def simulate(
     reason and the first day each budget bound, and the model mix; then the alerts that would
     have fired. Writes the monthly report in every format to --report-dir.
     """
-    from acme_ci_budget.simulate import default_month
-    from acme_ci_budget.simulate import simulate as run
+    from acme_ci_budget.simulate.replay import default_month
+    from acme_ci_budget.simulate.replay import simulate as run
 
     config = load(config_path)
     month = month or default_month(config)
@@ -144,7 +144,7 @@ def _days_in(month: str, days: int | None) -> int:
 
 
 def _usd(nano: int | None, places: int = 2) -> str:
-    from acme_ci_budget.money import fmt_usd
+    from acme_ci_budget.core.money import fmt_usd
 
     return "n/a" if nano is None else fmt_usd(nano, places)
 

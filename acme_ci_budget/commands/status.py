@@ -7,7 +7,7 @@ import time
 import click
 
 from acme_ci_budget.commands._options import config_option, echo_json, format_option, load, redis_option
-from acme_ci_budget.money import fmt_usd
+from acme_ci_budget.core.money import fmt_usd
 
 
 @click.command()
@@ -26,14 +26,17 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     """Spend against every budget: today's and this month's per workflow, open holds, health, org reserve.
 
     Health is the worst of the daily, monthly and org figures: WARN from alerts.warn_pct (or once the org is in
-    its reserve), CRIT from alerts.critical_pct. Holds past their TTL (a crashed worker) are given back before
+    its reserve); CRIT from alerts.critical_pct, once a money limit refused a call this month, or with less than
+    one worst-case call left before a limit. Holds past their TTL (a crashed worker) are given back before
     reading, never shown as held. Also this month's calls settled above their hold and replies without usage.
     One Redis round trip per refresh.
     """
-    from acme_ci_budget.ledger import BudgetEnforcer
-    from acme_ci_budget.store import redact_url
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+    from acme_ci_budget.ledger.journal import replay_pending
+    from acme_ci_budget.ledger.store import redact_url
 
     enforcer = BudgetEnforcer(load(config_path), redis_url=redis_url, ephemeral_ledger=ephemeral_ledger)
+    replay_pending(enforcer)  # spend journaled while Redis was down is recorded before it is shown
     where = redact_url(enforcer.redis_url)
     shown = 0
     while True:

@@ -1,7 +1,9 @@
 """The four agent workflows and their prompt templates.
 
 Each workflow is a module here (``review``, ``qa_testgen``, ``dev_assistant``,
-``pm_assistant``): a thin layer on ``BudgetedClient`` that owns its system prompt
+``pm_assistant``): a thin layer on the budgeted client (typed as ``client.result.Completer``
+where a ``complete`` is all it needs; it never imports ``client.budgeted`` at run time, nor
+the ledger, alerts or runs) that owns its system prompt
 and the shaping of its task (what goes into the messages, what comes back); the
 one-shot tasks (review, QA) send their built ``_task.TaskRequest`` through ``_task.complete``. The
 prompts are Jinja templates under ``templates/prompts/`` so that teams edit them
@@ -22,8 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from acme_ci_budget.errors import UsageError
-from acme_ci_budget.resources import templates_dir
+from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.core.resources import templates_dir
 
 # Workflow module name -> the budget config's workflow id it charges by default.
 WORKFLOW_IDS: Mapping[str, str] = {

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
+
+    from acme_ci_budget.client.result import Completer, CompletionResult
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class TaskRequest:
 
 
 def complete(
-    client: BudgetedClient,
+    client: Completer,
     request: TaskRequest,
     workflow_id: str,
     *,

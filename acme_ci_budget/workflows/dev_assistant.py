@@ -4,7 +4,7 @@ Owns the assistant's system prompt (``templates/prompts/dev_assistant_system.md.
 session so it is prompt-cached) and the shape of one question: the question, then any attached
 code in a fence longer than any backtick run inside it, labelled with its path, so pasted code
 stays code. Sessions, compaction, loop steps and the per-session limits are
-``acme_ci_budget.sessions``' and the ledger's; this module only starts a session and shapes turns.
+``acme_ci_budget.client.sessions``' and the ledger's; this module only starts a session and shapes turns.
 
 It must not reserve, price or print.
 """
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from acme_ci_budget.workflows import DEV_SYSTEM, PromptTemplates, default_templates
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
-    from acme_ci_budget.sessions import Session
+    from acme_ci_budget.client.budgeted import BudgetedClient
+    from acme_ci_budget.client.result import CompletionResult
+    from acme_ci_budget.client.sessions import Session
 
 WORKFLOW_ID = "dev_assistant"
 

@@ -4,7 +4,7 @@ Owns the assistant's system prompt (``templates/prompts/pm_assistant_system.md.j
 session) and the shape of a drafting request: what kind of document is wanted (user stories,
 acceptance criteria, a short PRD, a refinement of the last draft) and the PM's notes, fenced so
 that pasted emails and tickets stay material rather than instructions. Sessions and their
-limits are ``acme_ci_budget.sessions``' and the ledger's.
+limits are ``acme_ci_budget.client.sessions``' and the ledger's.
 
 It must not reserve, price or print.
 """
@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from acme_ci_budget.errors import UsageError
+from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.workflows import PM_SYSTEM, PromptTemplates, default_templates
 from acme_ci_budget.workflows.dev_assistant import fence
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
-    from acme_ci_budget.sessions import Session
+    from acme_ci_budget.client.budgeted import BudgetedClient
+    from acme_ci_budget.client.result import CompletionResult
+    from acme_ci_budget.client.sessions import Session
 
 WORKFLOW_ID = "pm_assistant"
 

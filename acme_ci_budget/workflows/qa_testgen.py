@@ -18,12 +18,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from acme_ci_budget.errors import UsageError
+from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.workflows import QA_SYSTEM, QA_TASK, PromptTemplates, data_delimiters, default_templates
 from acme_ci_budget.workflows._task import TaskRequest, complete
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
+
+    from acme_ci_budget.client.result import Completer, CompletionResult
 
 WORKFLOW_ID = "qa_test_gen"
 MAX_TICKET_CHARS = 60_000
@@ -96,7 +97,7 @@ def clean_markdown(text: str) -> str:
 
 
 def generate(
-    client: BudgetedClient,
+    client: Completer,
     ticket: str,
     workflow_id: str = WORKFLOW_ID,
     *,

@@ -5,7 +5,9 @@ stable so it is prompt-cached), the per-PR message (``review_task.md.j2``) in wh
 the PR's author wrote (title, description, file names, diff) sits between markers carrying a
 random token, so the PR's text cannot end the data block and pass for instructions; fitting the
 diff to the workflow's per-task soft token target (``diffs.clip_diff`` does the clipping, this
-module sizes its budget so the whole request fits); the escalation context for the router; and
+module sizes its budget so the whole request fits); the routing context, which describes the
+change (its paths and its size before clipping) and never its title or description, so the
+router routes on what the change is (``router.change_rule``); and
 parsing the model's JSON answer (fenced or not) into ``Review`` / ``Finding``, falling back to
 the text as the summary when the answer is not the JSON asked for.
 
@@ -20,9 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from acme_ci_budget.client.router import CHANGE_TOKENS, CHANGED_PATHS, TaskRouter
 from acme_ci_budget.config import Config, Workflow
-from acme_ci_budget.diffs import ClippedDiff, DiffPolicy, FileChange, clip_diff, path_matches, render_file
-from acme_ci_budget.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
+from acme_ci_budget.diffs.unified import SECURITY_GLOBS, ClippedDiff, DiffPolicy, FileChange, clip_diff, render_file
 from acme_ci_budget.workflows import (
     REVIEW_SYSTEM,
     REVIEW_TASK,
@@ -33,7 +36,8 @@ from acme_ci_budget.workflows import (
 from acme_ci_budget.workflows._task import TaskRequest, complete
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client import BudgetedClient, CompletionResult
+
+    from acme_ci_budget.client.result import Completer, CompletionResult
 
 WORKFLOW_ID = "ci_cd_review"
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -63,12 +67,15 @@ class ReviewSubject:
 
 @dataclass(frozen=True)
 class ReviewRequest(TaskRequest):
-    """A review ready to send (system prompt, messages, routing context), with the diff and sizes it was fitted to."""
+    """A review ready to send (system prompt, messages, routing context), with the diff and sizes it was fitted to.
+
+    ``escalation`` is why the change goes to the complex model (its paths or size), "" when it does not."""
 
     clipped: ClippedDiff
     input_tokens: int
     reserve_output_tokens: int
     not_listed: int = 0
+    escalation: str = ""
 
     @property
     def user_text(self) -> str:
@@ -103,14 +110,19 @@ class ReviewOutcome:
 
 @dataclass(frozen=True)
 class Escalation:
-    """Why the router should take the complex model (empty reason: it should not be forced)."""
+    """The change as the router sees it, and why it goes to the complex model ("" : it does not).
+
+    ``changed_paths``: every path the change touches (old names of renames too, excluded files
+    too: a changed ``*.pem`` matters though it is never sent); ``change_tokens``: the reviewable
+    diff's size before clipping (a large change clipped to fit is still a large change)."""
 
     reason: str = ""
-    paths: tuple[str, ...] = field(default_factory=tuple)
+    changed_paths: tuple[str, ...] = field(default_factory=tuple)
+    change_tokens: int = 0
 
     @property
     def context(self) -> dict[str, Any]:
-        return {"is_complex": True, "reason": self.reason} if self.reason else {}
+        return {CHANGED_PATHS: self.changed_paths, CHANGE_TOKENS: self.change_tokens}
 
 
 # --- policy and escalation ----------------------------------------------------------------------
@@ -118,7 +130,6 @@ class Escalation:
 
 def policy_from_config(config: Config) -> DiffPolicy:
     """The diff policy the config's ``review:`` section describes; ``escalate_globs`` count as security paths."""
-    from acme_ci_budget.diffs import SECURITY_GLOBS
 
     review = config.review
     return DiffPolicy(
@@ -132,24 +143,17 @@ def policy_from_config(config: Config) -> DiffPolicy:
 def escalation(
     files: Sequence[FileChange], clipped: ClippedDiff, workflow: Workflow, policy: DiffPolicy, config: Config
 ) -> Escalation:
-    """Force the complex model for security-sensitive paths and for diffs past the routing threshold.
+    """The routing context of the change and, from the router's own rule, whether it escalates.
 
-    The threshold is judged on the whole reviewable diff before clipping: a large change clipped
-    to fit the budget is still a large change.
+    Only the change decides: its paths (``routing.complex_paths``) and the size of the whole
+    reviewable diff before clipping (``routing.threshold_tokens``); never the PR's title or text.
     """
-    escalate_globs = tuple(config.review.escalate_globs)
-    if clipped.touches_security:
-        shown = ", ".join(_safe_path(p) for p in clipped.security_paths[:5])
-        more = f" and {len(clipped.security_paths) - 5} more" if len(clipped.security_paths) > 5 else ""
-        configured = any(path_matches(p, escalate_globs) for p in clipped.security_paths) if escalate_globs else False
-        kind = "review.escalate_globs" if configured else "security-sensitive paths"
-        return Escalation(f"{kind}: {shown}{more}", clipped.security_paths)
+
+    paths = tuple(dict.fromkeys(p for f in files for p in (f.path, f.previous_path) if p))
     reviewable = [f for f in files if policy.exclusion_reason(f) is None]
     full = sum(estimate_tokens(render_file(f)) for f in reviewable)
-    threshold = workflow.routing.threshold_tokens
-    if full > threshold:
-        return Escalation(f"large diff: ~{full:,} tokens before clipping > routing threshold {threshold:,}")
-    return Escalation()
+    hit = TaskRouter(config).change_rule(workflow.id, paths, full)
+    return Escalation(hit[1] if hit else "", paths, full)
 
 
 # --- building the request -----------------------------------------------------------------------
@@ -246,6 +250,7 @@ def fit_request(
         input_tokens=total,
         reserve_output_tokens=reserve_output,
         not_listed=not_listed,
+        escalation=esc.reason,
     )
 
 
@@ -253,7 +258,7 @@ def fit_request(
 
 
 def run(
-    client: BudgetedClient,
+    client: Completer,
     request: ReviewRequest,
     workflow_id: str = WORKFLOW_ID,
     *,

@@ -29,7 +29,28 @@ Fidelity notes (what the fake mimics, and where it stops):
   content_block_*, message_delta with the output usage, message_stop).
 - missing x-api-key -> 401 authentication_error; missing anthropic-version, model, max_tokens
   or messages -> 400 invalid_request_error. These checks run before a behaviour is consumed.
-- count_tokens does not consume the behaviour queue; it always answers the estimate.
+- known_models=... (default: every model is known): any other model gets 404 not_found_error
+  "model: X" on both routes, as the real API answers a retired or misspelled id.
+- POST /v1/messages/count_tokens takes the same body minus max_tokens and answers
+  {"input_tokens": N}, the same N /v1/messages bills as input by default. It has its own script
+  (enqueue_count(); the /v1/messages queue is untouched) and otherwise answers the count. Like the
+  real endpoint it refuses image/document blocks with a url or file source (400
+  invalid_request_error: send them as base64 to count them).
+- non-text input is counted by size, as the API bills it: a base64 document at about 70 bytes a
+  token (a 4 MB PDF is about 60,000 tokens), a base64 image at about 750 bytes a token up to
+  1,600 (the API scales larger images down); base64 data is never counted as text.
+- rate_limited() and overloaded() send retry-after (whole seconds from the real API; a short
+  default here keeps tests fast). truncated() cuts a 200 body, with an honest or a full-length
+  content-length (a gateway that cut the body / a connection dropped mid-reply).
+- GET /v1/models lists a catalogue (``DEFAULT_MODELS`` or ``models=``) as the Models API does:
+  newest first, pages of ``limit`` (default 20, 1..1000, else 400) after ``after_id`` / before
+  ``before_id``, with ``data``, ``has_more``, ``first_id``, ``last_id``; each model carries
+  ``lifecycle`` (active | deprecated | retired), ``deprecated_at`` and ``retires_at``; without a
+  ``lifecycle[]`` filter retired models are left out, as in the API. GET /v1/models/{id} answers
+  any catalogued model (retired ones too) and 404 not_found_error otherwise.
+- POST /v1/messages naming a model the catalogue lists as retired answers 404 not_found_error
+  ("model: X") without consuming a behaviour; models the catalogue does not list are answered
+  as before (tests use made-up names).
 """
 
 from __future__ import annotations
@@ -42,6 +63,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
 
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization"})
@@ -64,6 +86,9 @@ class Reply:
     body: Any
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    # Send only this share of the body (then close): see truncated().
+    cut: float | None = None
+    cut_declares_full_length: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,8 @@ def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
+        if _is_base64_source(value):
+            return  # counted by size (_binary_tokens), not as text
         for key, item in value.items():
             # Block types and ids are framing, not text the model reads.
             if key in ("type", "role", "id", "tool_use_id", "cache_control", "media_type"):
@@ -94,10 +121,55 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+_DOCUMENT_BYTES_PER_TOKEN = 70
+_IMAGE_BYTES_PER_TOKEN = 750
+_IMAGE_MAX_TOKENS = 1_600
+
+
+def _is_base64_source(value: Mapping[str, Any]) -> bool:
+    return value.get("type") == "base64" and isinstance(value.get("data"), str)
+
+
+def _binary_tokens(value: Any, kind: str | None = None) -> int:
+    """Tokens of the base64 images and documents anywhere in a request, by decoded size."""
+    if isinstance(value, Mapping):
+        if _is_base64_source(value):
+            size = len(value["data"]) * 3 // 4
+            if kind == "image":
+                return min(_IMAGE_MAX_TOKENS, max(1, size // _IMAGE_BYTES_PER_TOKEN))
+            return max(1, size // _DOCUMENT_BYTES_PER_TOKEN)
+        block_kind = value.get("type") if isinstance(value.get("type"), str) else kind
+        return sum(_binary_tokens(item, block_kind) for item in value.values())
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
+        return sum(_binary_tokens(item, kind) for item in value)
+    return 0
+
+
 def estimate_request_tokens(request: Mapping[str, Any]) -> int:
-    """Plausible input token count for a request: text of system, messages and tools / 4, at least 1."""
-    chars = sum(len(s) for part in ("system", "messages", "tools") for s in _strings(request.get(part)))
-    return max(1, chars // _CHARS_PER_TOKEN)
+    """Plausible input tokens for a request: text of system, messages and tools / 4, plus base64 content by
+    size (see the module notes), at least 1."""
+    parts = [request.get(part) for part in ("system", "messages", "tools")]
+    chars = sum(len(s) for part in parts for s in _strings(part))
+    return max(1, chars // _CHARS_PER_TOKEN + _binary_tokens(parts))
+
+
+def _unsourced_block(value: Any) -> str | None:
+    """The type of the first image/document block with a url or file source (count_tokens refuses them)."""
+    if isinstance(value, Mapping):
+        source = value.get("source")
+        kind = source.get("type") if isinstance(source, Mapping) else None
+        if value.get("type") in ("image", "document") and kind in ("url", "file"):
+            return f"{value['type']} source type {kind!r}"
+        for item in value.values():
+            found = _unsourced_block(item)
+            if found:
+                return found
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
+        for item in value:
+            found = _unsourced_block(item)
+            if found:
+                return found
+    return None
 
 
 def _text_blocks(content: str | Sequence[str | Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -225,8 +297,8 @@ def _retry_header(retry_after: float | None) -> dict[str, str]:
     return {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
 
 
-def overloaded(message: str = "Overloaded", retry_after: float | None = None) -> Behaviour:
-    """529 overloaded_error. retry_after (not sent by default) only shortens the SDK's backoff in tests."""
+def overloaded(message: str = "Overloaded", retry_after: float | None = 0.01) -> Behaviour:
+    """529 overloaded_error with a retry-after header (None: without one, as a 529 may come)."""
     return error(529, "overloaded_error", message, _retry_header(retry_after))
 
 
@@ -255,6 +327,22 @@ def slow(seconds: float, then: Behaviour | None = None) -> Behaviour:
     return behaviour
 
 
+def truncated(then: Behaviour | None = None, keep: float = 0.5, *, declare_full_length: bool = False) -> Behaviour:
+    """Answer as `then` (default ok()) but send only `keep` of the body, then close the connection.
+
+    By default content-length says the cut length (a gateway that cut the body: the client reads
+    invalid JSON); declare_full_length=True announces the whole body (the connection dropped
+    mid-reply: the client sees the peer close early).
+    """
+    after = then or ok()
+
+    def behaviour(request: dict[str, Any]) -> Reply:
+        reply = _normalise(after(request))
+        return Reply(reply.status, reply.body, reply.headers, reply.delay, keep, declare_full_length)
+
+    return behaviour
+
+
 def handler(fn: Callable[[dict[str, Any]], Reply | dict[str, Any]]) -> Behaviour:
     """A dynamic reply: fn(request_json) returns a Reply, or a dict sent as the 200 JSON body
     (build_message(request, ...) makes one derived from the request)."""
@@ -269,15 +357,114 @@ def _normalise(result: Reply | dict[str, Any]) -> Reply:
     raise TypeError(f"behaviour returned {type(result).__name__}, expected Reply or dict")
 
 
+# ---- the Models API catalogue ---------------------------------------------------------------
+
+
+def model_entry(
+    model_id: str,
+    display_name: str = "",
+    *,
+    created_at: str = "2026-01-01T00:00:00Z",
+    lifecycle: str = "active",
+    deprecated_at: str | None = None,
+    retires_at: str | None = None,
+) -> dict[str, Any]:
+    """One Models API object (the fields the SDK's ``ModelInfo`` reads)."""
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": display_name or model_id,
+        "created_at": created_at,
+        "lifecycle": lifecycle,
+        "deprecated_at": deprecated_at,
+        "retires_at": retires_at,
+        "max_input_tokens": 200_000,
+        "max_tokens": 64_000,
+    }
+
+
+# Newest first, as the API lists them.
+DEFAULT_MODELS: tuple[dict[str, Any], ...] = (
+    model_entry("claude-opus-5-5", "Claude Opus 5.5", created_at="2026-09-15T00:00:00Z"),
+    model_entry("claude-sonnet-5-5", "Claude Sonnet 5.5", created_at="2026-09-15T00:00:00Z"),
+    model_entry("claude-haiku-5-5", "Claude Haiku 5.5", created_at="2026-09-15T00:00:00Z"),
+    model_entry(
+        "claude-sonnet-4-5-20250929",
+        "Claude Sonnet 4.5",
+        created_at="2025-09-29T00:00:00Z",
+        lifecycle="deprecated",
+        deprecated_at="2026-09-15T00:00:00Z",
+        retires_at="2026-11-30T00:00:00Z",
+    ),
+    model_entry(
+        "claude-3-opus-20240229",
+        "Claude Opus 3",
+        created_at="2024-02-29T00:00:00Z",
+        lifecycle="retired",
+        deprecated_at="2025-06-30T00:00:00Z",
+        retires_at="2026-01-05T00:00:00Z",
+    ),
+    model_entry(
+        "claude-2.1",
+        "Claude 2.1",
+        created_at="2023-11-21T00:00:00Z",
+        lifecycle="retired",
+        deprecated_at="2025-01-21T00:00:00Z",
+        retires_at="2025-07-21T00:00:00Z",
+    ),
+)
+_DEFAULT_LIST_STATES = ("active", "deprecated")
+
+
+def catalogue_serving(*model_ids: str) -> list[dict[str, Any]]:
+    """``DEFAULT_MODELS`` plus each of ``model_ids`` it lacks, as an active model (listed first)."""
+    known = {m["id"] for m in DEFAULT_MODELS}
+    return [model_entry(m) for m in dict.fromkeys(model_ids) if m not in known] + [dict(m) for m in DEFAULT_MODELS]
+
+
+def _models_page(catalogue: Sequence[Mapping[str, Any]], query: Mapping[str, list[str]]) -> Reply:
+    """GET /v1/models: filter by lifecycle, then one page around the cursor."""
+    raw_limit = (query.get("limit") or ["20"])[-1]
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 1000:
+        return Reply(400, error_body("invalid_request_error", "limit: Input should be between 1 and 1000"))
+    states = query.get("lifecycle[]") or query.get("lifecycle") or list(_DEFAULT_LIST_STATES)
+    models = [m for m in catalogue if m.get("lifecycle", "active") in states]
+    ids = [m["id"] for m in models]
+    after, before = (query.get("after_id") or [None])[-1], (query.get("before_id") or [None])[-1]
+    if before is not None:
+        end = ids.index(before) if before in ids else 0
+        start = max(0, end - limit)
+        page, has_more = models[start:end], start > 0
+    else:
+        start = ids.index(after) + 1 if after in ids else 0
+        page, has_more = models[start : start + limit], start + limit < len(models)
+    return Reply(
+        200,
+        {
+            "data": [dict(m) for m in page],
+            "has_more": has_more,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        },
+    )
+
+
 # ---- server -----------------------------------------------------------------------------------
 
 
 @dataclass
 class _State:
     queue: deque[Behaviour] = field(default_factory=deque)
+    count_queue: deque[Behaviour] = field(default_factory=deque)
+    known_models: frozenset[str] | None = None
     default: Behaviour = field(default_factory=ok)
     requests: list[RecordedRequest] = field(default_factory=list)
     handler_errors: list[str] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=lambda: [dict(m) for m in DEFAULT_MODELS])
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -299,6 +486,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._record(None)
+        url = urlsplit(self.path)
+        if url.path == "/v1/models" or url.path.startswith("/v1/models/"):
+            problem = self._validate_headers()
+            if problem is not None:
+                self._send(problem)
+                return
+            with self.state.lock:
+                catalogue = [dict(m) for m in self.state.models]
+            if url.path == "/v1/models":
+                self._send(_models_page(catalogue, parse_qs(url.query)))
+                return
+            wanted = url.path[len("/v1/models/") :]
+            found = next((m for m in catalogue if m["id"] == wanted), None)
+            if found is None:
+                self._send(Reply(404, error_body("not_found_error", f"model: {wanted}")))
+            else:
+                self._send(Reply(200, found))
+            return
         self._send(Reply(404, error_body("not_found_error", f"Not found: {self.path}")))
 
     def do_POST(self) -> None:
@@ -317,8 +522,17 @@ class _Handler(BaseHTTPRequestHandler):
         if problem is not None:
             self._send(problem)
             return
+        known = self.state.known_models
+        if known is not None and body["model"] not in known:
+            self._send(Reply(404, error_body("not_found_error", f"model: {body['model']}")))
+            return
         if path == "/v1/messages/count_tokens":
-            self._send(Reply(200, {"input_tokens": estimate_request_tokens(body)}))
+            self._count_tokens(body)
+            return
+        with self.state.lock:
+            retired = {m["id"] for m in self.state.models if m.get("lifecycle") == "retired"}
+        if body.get("model") in retired:  # the API refuses a retired model before doing anything
+            self._send(Reply(404, error_body("not_found_error", f"model: {body.get('model')}")))
             return
         with self.state.lock:
             behaviour = self.state.queue.popleft() if self.state.queue else self.state.default
@@ -335,11 +549,34 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(reply)
 
-    def _validate(self, body: Any) -> Reply | None:
+    def _count_tokens(self, body: dict[str, Any]) -> None:
+        with self.state.lock:
+            behaviour = self.state.count_queue.popleft() if self.state.count_queue else None
+        if behaviour is not None:
+            reply = _normalise(behaviour(body))
+            if reply.delay and self.state.stopping.wait(reply.delay):
+                self.close_connection = True
+                return
+            self._send(reply)
+            return
+        unsourced = _unsourced_block(body.get("messages"))
+        if unsourced:
+            message = f"messages: {unsourced} is not supported by token counting; send it as base64"
+            self._send(Reply(400, error_body("invalid_request_error", message)))
+            return
+        self._send(Reply(200, {"input_tokens": estimate_request_tokens(body)}))
+
+    def _validate_headers(self) -> Reply | None:
         if not self.headers.get("x-api-key") and not self.headers.get("authorization"):
             return Reply(401, error_body("authentication_error", "x-api-key header is required"))
         if not self.headers.get("anthropic-version"):
             return Reply(400, error_body("invalid_request_error", "anthropic-version: header is required"))
+        return None
+
+    def _validate(self, body: Any) -> Reply | None:
+        problem = self._validate_headers()
+        if problem is not None:
+            return problem
         if not isinstance(body, dict):
             return Reply(400, error_body("invalid_request_error", "request body must be a JSON object"))
         required = (
@@ -350,6 +587,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name in required:
             if name not in body:
                 return Reply(400, error_body("invalid_request_error", f"{name}: Field required"))
+        if not isinstance(body["messages"], list):
+            return Reply(400, error_body("invalid_request_error", "messages: Input should be a valid list"))
         return None
 
     def _record(self, body: Any) -> None:
@@ -359,10 +598,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         data = json.dumps(reply.body).encode()
+        declared = len(data)
+        if reply.cut is not None:
+            data = data[: int(len(data) * reply.cut)]
+            declared = declared if reply.cut_declares_full_length else len(data)
+            self.close_connection = True
         try:
             self.send_response(reply.status)
             self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
+            self.send_header("content-length", str(declared))
             self.send_header("request-id", "req_fake" + secrets.token_hex(8))
             for name, value in reply.headers:
                 self.send_header(name, value)
@@ -432,10 +676,20 @@ class _Server(ThreadingHTTPServer):
 class FakeAnthropicServer:
     """The fake Messages API. start()/stop(), or use as a context manager."""
 
-    def __init__(self, default: Behaviour | None = None) -> None:
+    def __init__(
+        self,
+        default: Behaviour | None = None,
+        models: Iterable[Mapping[str, Any]] | None = None,
+        *,
+        known_models: Iterable[str] | None = None,
+    ) -> None:
         self._state = _State()
         if default is not None:
             self._state.default = default
+        if models is not None:
+            self._state.models = [dict(m) for m in models]
+        if known_models is not None:
+            self._state.known_models = frozenset(known_models)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -490,10 +744,20 @@ class FakeAnthropicServer:
         with self._state.lock:
             self._state.queue.extend(behaviours)
 
+    def enqueue_count(self, *behaviours: Behaviour) -> None:
+        """Behaviours for the next /v1/messages/count_tokens requests (then the count again)."""
+        with self._state.lock:
+            self._state.count_queue.extend(behaviours)
+
     def set_default(self, behaviour: Behaviour) -> None:
         """What /v1/messages answers once the queue is empty (initially ok())."""
         with self._state.lock:
             self._state.default = behaviour
+
+    def set_models(self, models: Iterable[Mapping[str, Any]]) -> None:
+        """The Models API catalogue, newest first (``model_entry`` builds one entry)."""
+        with self._state.lock:
+            self._state.models = [dict(m) for m in models]
 
     @property
     def pending(self) -> int:
@@ -515,6 +779,12 @@ class FakeAnthropicServer:
         return [r for r in self.requests if r.method == "POST" and r.path.split("?", 1)[0] == "/v1/messages"]
 
     @property
+    def count_requests(self) -> list[RecordedRequest]:
+        """The POST /v1/messages/count_tokens requests only."""
+        path = "/v1/messages/count_tokens"
+        return [r for r in self.requests if r.method == "POST" and r.path.split("?", 1)[0] == path]
+
+    @property
     def handler_errors(self) -> list[str]:
         """Exceptions raised by handler() behaviours (answered as 500 api_error)."""
         with self._state.lock:
@@ -525,5 +795,6 @@ class FakeAnthropicServer:
         with self._state.lock:
             self._state.requests.clear()
             self._state.queue.clear()
+            self._state.count_queue.clear()
             self._state.handler_errors.clear()
             self._state.default = ok()

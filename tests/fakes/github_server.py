@@ -31,14 +31,18 @@ Mimicked GitHub behaviour (and where the fake stops):
 - Compare /repos/{o}/{r}/compare/{base}...{head}: 404 when either side is unknown, e.g. after
   forget_commit() (history rewritten by a force-push).
 - Review comments (single or inside a review) must target a path in the PR's files and a line
-  inside a diff hunk on the given side (RIGHT by default), or a diff position; otherwise 422,
-  like GitHub's "Line could not be resolved". commit_id must be the head or a PR commit.
+  inside a diff hunk on the given side (RIGHT by default), or a diff position; otherwise 422 with
+  GitHub's bodies: inside a review, "Pull request review thread line must be part of the diff and
+  Pull request review thread diff hunk can't be blank"; alone, field
+  "pull_request_review_thread.line" "could not be resolved". commit_id must be the head or a PR commit.
+- merge_base_into_pull(): the author merges the base branch in; compare from the old head then
+  lists the base branch's files too, the PR's file list does not.
 - GraphQL: only minimizeComment / unminimizeComment (what IssueComment.minimize() sends:
   `mutation Mutation($input: MinimizeCommentInput!) { minimizeComment(input: $input) {...} }`
   with variables {"input": {"subjectId": node_id, "classifier": "OUTDATED"}}). REST bodies do
   not show the minimized state (GitHub's don't either); read it with issue_comments().
-- GET /user answers 403 "Resource not accessible by integration" like an Actions GITHUB_TOKEN,
-  unless `authenticated_user` is set. New comments are authored by `comment_author`.
+- GET /user answers 403 "Resource not accessible by integration" (with GitHub's documentation_url)
+  like an Actions GITHUB_TOKEN, unless `authenticated_user` is set. New comments are authored by `comment_author`.
 - Writes without an Authorization header get 401 "Requires authentication".
 Only pull requests exist as issues; plain issues, labels edits, checks and statuses are not served.
 """
@@ -414,6 +418,43 @@ class FakeGitHubServer:
                 repo.forgotten.discard(sha)
                 repo.commits.setdefault(sha, {"message": f"commit {sha}", "parents": [], "author": "dev"})
             repo.compares[(base, head)] = {"files": [dict(f) for f in files], "commits": commit_list}
+
+    def merge_base_into_pull(
+        self,
+        full_name: str,
+        number: int,
+        *,
+        merge_sha: str,
+        base_sha: str,
+        base_files: Iterable[Mapping[str, Any]],
+    ) -> str:
+        """The author merges the base branch (now at ``base_sha``) into the PR branch: a merge commit
+        ``merge_sha`` becomes the head. Returns the previous head.
+
+        As on GitHub: the PR's diff is three-dot, against the merge base, which the merge moves to
+        ``base_sha``, so the PR's file list (``files``) does not change; ``compare/{previous
+        head}...{merge_sha}`` does list what came in, ``base_files`` (the base branch's changes),
+        with status "ahead". Inline comments are checked against the PR's list, so one on a line
+        only the base branch changed is refused with 422. A later push on top of the merge is
+        ``update_pull(head_sha=...)`` with ``set_compare`` listing both (a compare spans commits).
+        """
+        with self._state.lock:
+            repo = self._state.repos[full_name]
+            pull = repo.pulls[number]
+            previous = pull.head_sha
+            repo.branches[pull.base_ref] = base_sha
+            repo.commits.setdefault(base_sha, {"message": f"commit {base_sha}", "parents": [], "author": "dev"})
+            source = self._repo(pull.head_repo)
+            source.commits[merge_sha] = {
+                "message": f"Merge branch '{pull.base_ref}' into {pull.head_ref}",
+                "parents": [previous, base_sha],
+                "author": pull.user,
+            }
+            source.branches[pull.head_ref] = merge_sha
+            pull.head_sha, pull.base_sha = merge_sha, base_sha
+            pull.commits.append(merge_sha)
+            repo.compares[(previous, merge_sha)] = {"files": [dict(f) for f in base_files], "commits": [merge_sha]}
+        return previous
 
     def add_issue_comment(self, full_name: str, number: int, body: str, *, user: str | None = None) -> int:
         """Seed an existing comment on PR `number`; returns its id."""
@@ -898,7 +939,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get_user(self, query: Mapping[str, str], body: Any) -> tuple[int, Any, None]:
         if self.state.authenticated_user is None:
-            raise _HttpError(403, "Resource not accessible by integration")
+            # What an Actions GITHUB_TOKEN (an App installation token) gets, body as GitHub sends it.
+            raise _HttpError(
+                403,
+                "Resource not accessible by integration",
+                documentation_url="https://docs.github.com/rest/users/users#get-the-authenticated-user",
+            )
         return 200, _user_json(self.state, self.state.authenticated_user), None
 
     def _get_repo(self, query: Mapping[str, str], body: Any, repo: str) -> tuple[int, Any, None]:
@@ -1065,10 +1111,14 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, [_review_json(self.state, r) for r in chunk], link
 
     def _check_review_target(self, pull: _Pull, spec: Mapping[str, Any]) -> str | None:
-        """Why GitHub would refuse this inline comment, or None when it targets the diff."""
+        """Why GitHub would refuse this inline comment ("path", "line", "start_line"), or None.
+
+        Checked against the PR's own diff (``pulls/N/files``): a line only a merge of the base
+        branch changed is not in it, as on GitHub.
+        """
         entry = next((f for f in pull.files if f["filename"] == spec.get("path")), None)
         if entry is None:
-            return "Path could not be resolved"
+            return "path"
         if spec.get("subject_type") == "file":
             return None
         right, left, positions = _diff_targets(entry.get("patch"))
@@ -1076,15 +1126,15 @@ class _Handler(BaseHTTPRequestHandler):
             position = spec.get("position")
             if isinstance(position, int) and 1 <= position <= positions:
                 return None
-            return "Line could not be resolved"
+            return "line"
         lines = left if spec.get("side", "RIGHT") == "LEFT" else right
         if spec["line"] not in lines:
-            return "Line could not be resolved"
+            return "line"
         start = spec.get("start_line")
         if start is not None:
             start_lines = left if spec.get("start_side", spec.get("side", "RIGHT")) == "LEFT" else right
             if start not in start_lines or start > spec["line"]:
-                return "Start line could not be resolved"
+                return "start_line"
         return None
 
     def _store_review_comment(
@@ -1142,14 +1192,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(
                 422,
                 "Validation Failed",
-                errors=[
-                    {
-                        "resource": "PullRequestReviewComment",
-                        "code": "custom",
-                        "field": "pull_request_review_thread.line",
-                        "message": problem,
-                    }
-                ],
+                errors=_SINGLE_COMMENT_ERRORS[problem],
+                documentation_url="https://docs.github.com/rest/pulls/comments#create-a-review-comment-for-a-pull-request",
             )
         comment = self._store_review_comment(repo, pull, spec, spec["commit_id"], None)
         return 201, _review_comment_json(self.state, comment), None
@@ -1175,9 +1219,15 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(
                 422, "Unprocessable Entity", errors=[f"Review body is required for {event.lower()} events"]
             )
-        problems = [p for p in (self._check_review_target(pull, c) for c in comments) if p]
+        problems = sorted({p for p in (self._check_review_target(pull, c) for c in comments) if p})
         if problems:
-            raise _HttpError(422, "Unprocessable Entity", errors=problems)
+            # GitHub joins its sentences into one string ("... and ...").
+            raise _HttpError(
+                422,
+                "Unprocessable Entity",
+                errors=[" and ".join(_REVIEW_ERRORS[p] for p in problems) + " and " + _BLANK_HUNK],
+                documentation_url="https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request",
+            )
         review_id = next(self.state.ids)
         review = {
             "id": review_id,
@@ -1335,6 +1385,38 @@ class _Handler(BaseHTTPRequestHandler):
             return {"data": {mutation: {"minimizedComment": result}}}
         comment["minimized_reason"] = None
         return {"data": {mutation: {"unminimizedComment": {"isMinimized": False, "minimizedReason": None}}}}
+
+
+# What GitHub answers for an inline comment outside the PR's diff (bodies seen from api.github.com):
+# inside a review (POST pulls/N/reviews) one joined sentence; alone (POST pulls/N/comments) an error object.
+_BLANK_HUNK = "Pull request review thread diff hunk can't be blank"
+_REVIEW_ERRORS = {
+    "path": "Pull request review thread path is invalid",
+    "line": "Pull request review thread line must be part of the diff",
+    "start_line": "Pull request review thread start line must be part of the same hunk as the line.",
+}
+_SINGLE_COMMENT_ERRORS: dict[str, list[dict[str, str]]] = {
+    "path": [
+        {"resource": "PullRequestReviewComment", "code": "invalid", "field": "pull_request_review_thread.path"},
+        {"resource": "PullRequestReviewComment", "code": "missing_field", "field": "pull_request_review_thread.diff_hunk"},
+    ],
+    "line": [
+        {
+            "resource": "PullRequestReviewComment",
+            "code": "custom",
+            "field": "pull_request_review_thread.line",
+            "message": "could not be resolved",
+        }
+    ],
+    "start_line": [
+        {
+            "resource": "PullRequestReviewComment",
+            "code": "custom",
+            "field": "pull_request_review_thread.start_line",
+            "message": "could not be resolved",
+        }
+    ],
+}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,187 @@
+"""The ledger's status reads: spend, holds, health and overruns of today and this month.
+
+Owns what ``status``, the router's budget pressure and the review summary read from the ledger,
+in one round trip each (``lua/status.lua``), with expired holds purged first so that a crashed
+worker's hold is never shown as held. ``BudgetEnforcer`` inherits these methods; this module
+holds no money-path logic and must not reserve, settle or release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from acme_ci_budget.budget.health import health_level, refusal_fields, refused_counts
+from acme_ci_budget.core.money import nano_to_usd, pct
+
+# Month stats per workflow that status shows next to the counters.
+_STAT_FIELDS = ("over_hold", "over_hold_nano", "usage_missing")
+
+
+class StatusReads:
+    """Mixin of ``BudgetEnforcer``: needs its ``config``, ``keys``, ``redis``, ``_status`` script,
+    ``now``/``periods``/``_ms``, ``_retention_ms`` and ``_unreachable``."""
+
+    config: Any
+    keys: Any
+    redis: Any
+    _status: Any
+    _retention_ms: int
+    now: Callable[[], datetime]
+    periods: Callable[..., tuple[str, str]]
+    _ms: Callable[[datetime], int]
+    _unreachable: Callable[[Exception], Exception]
+
+    def _read_counters(self, now: datetime | None = None, stats: bool = True) -> dict[str, int]:
+        """Every spent/held counter of today and this month (and the month's overrun stats), one round trip.
+
+        Expired holds are purged first (up to 1,000 a read), so ``*_held`` never counts them;
+        ``expired_holds_left`` says how many the bound left for the next read.
+        """
+        now = now or self.now()
+        day, month = self.periods(now)
+        k = self.keys
+        names = {"org_spent": k.org_spent(month), "org_held": k.org_held(month)}
+        for wf in self.config.workflows:
+            names[f"{wf}:m_spent"] = k.wf_spent_month(wf, month)
+            names[f"{wf}:m_held"] = k.wf_held_month(wf, month)
+            names[f"{wf}:d_spent"] = k.wf_spent_day(wf, day)
+            names[f"{wf}:d_held"] = k.wf_held_day(wf, day)
+        fields = []
+        if stats:
+            # the month's money-limit refusals ride along: health needs them (a refused call is CRIT)
+            fields = [f"{stat}|{wf}" for wf in self.config.workflows for stat in _STAT_FIELDS]
+            fields += refusal_fields(self.config.workflows)
+        try:
+            raw = self._status(
+                keys=[k.holds(), k.events(), k.stats(month), *names.values()],
+                args=[self._ms(now), k.p, self._retention_ms, self._retention_ms, *fields],
+            )
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise self._unreachable(exc) from None
+            raise
+        values = [int(v) for v in raw]
+        out = dict(zip(names, values[2 : 2 + len(names)], strict=True))
+        out.update(zip(fields, values[2 + len(names) :], strict=True))
+        out["holds_purged"], out["expired_holds_left"] = values[0], values[1]
+        return out
+
+    def get_org_status(self, counters: Mapping[str, int] | None = None) -> dict:
+        c = counters if counters is not None else self._read_counters()
+        budget = self.config.org_monthly_nano
+        spent, held = c["org_spent"], c["org_held"]
+        threshold = int(budget * (1 - self.config.reserve_pct))
+        state = "exhausted" if spent >= budget else "reserve" if spent > threshold else "normal"
+        over_calls = sum(c.get(f"over_hold|{wf}", 0) for wf in self.config.workflows)
+        over_nano = sum(c.get(f"over_hold_nano|{wf}", 0) for wf in self.config.workflows)
+        return {
+            "spend": nano_to_usd(spent),
+            "spend_nano": spent,
+            "budget": nano_to_usd(budget),
+            "budget_nano": budget,
+            "pct": pct(spent, budget),
+            "held_usd": nano_to_usd(held),
+            "held_nano": held,
+            "remaining": nano_to_usd(budget - spent - held),
+            "reserve_pct": self.config.reserve_pct,
+            "reserve_threshold": nano_to_usd(threshold),
+            "reserve_state": state,
+            "in_reserve": state != "normal",
+            "over_hold_calls": over_calls,
+            "over_hold_nano": over_nano,
+            "over_hold_usd": nano_to_usd(over_nano),
+            "usage_missing_calls": sum(c.get(f"usage_missing|{wf}", 0) for wf in self.config.workflows),
+        }
+
+    def refusals(self, counters: Mapping[str, int] | None = None) -> dict[str, int]:
+        """This month's money-limit refusals for health: {wf: monthly-limit blocks, "org": org-limit blocks}."""
+        c = counters if counters is not None else self._read_counters()
+        return refused_counts(c, self.config.workflows)
+
+    def workflow_status(
+        self, workflow_id: str, counters: Mapping[str, int] | None = None, refused: Mapping[str, int] | None = None
+    ) -> dict:
+        c = counters if counters is not None else self._read_counters()
+        refused = refused if refused is not None else self.refusals(c)
+        wf = self.config.workflow(workflow_id)
+        d_s, d_h = c[f"{workflow_id}:d_spent"], c[f"{workflow_id}:d_held"]
+        m_s = c[f"{workflow_id}:m_spent"]
+        org = self.get_org_status(c)
+        daily_pct, monthly_pct = pct(d_s, wf.daily_nano), pct(m_s, wf.monthly_nano)
+        over_nano = c.get(f"over_hold_nano|{workflow_id}", 0)
+        return {
+            "label": wf.label,
+            "daily_spend": nano_to_usd(d_s),
+            "daily_limit": wf.daily_usd,
+            "daily_pct": daily_pct,
+            "monthly_spend": nano_to_usd(m_s),
+            "monthly_limit": wf.monthly_usd,
+            "monthly_pct": monthly_pct,
+            "held_usd": nano_to_usd(d_h),
+            "health": self.health(daily_pct, monthly_pct, org, workflow_id, c, refused),
+            "daily_spend_nano": d_s,
+            "monthly_spend_nano": m_s,
+            "held_nano": d_h,
+            "over_hold_calls": c.get(f"over_hold|{workflow_id}", 0),
+            "over_hold_nano": over_nano,
+            "over_hold_usd": nano_to_usd(over_nano),
+            "usage_missing_calls": c.get(f"usage_missing|{workflow_id}", 0),
+        }
+
+    def health(
+        self,
+        daily_pct: float,
+        monthly_pct: float,
+        org: Mapping[str, Any],
+        workflow_id: str | None = None,
+        counters: Mapping[str, int] | None = None,
+        refused: Mapping[str, int] | None = None,
+    ) -> str:
+        """OK / WARN / CRIT; the rule (a refused call or less than one call left is CRIT) is ``health.health_level``."""
+        return health_level(self.config, daily_pct, monthly_pct, org, workflow_id, counters, refused).level
+
+    def get_all_status(self) -> dict:
+        counters = self._read_counters()
+        refused = self.refusals(counters)
+        return {wf: self.workflow_status(wf, counters, refused) for wf in self.config.workflows}
+
+    def status_snapshot(self) -> dict:
+        """Everything ``status`` shows, from one round trip (counters, overruns and refusals in one script)."""
+        now = self.now()
+        counters = self._read_counters(now)
+        refused = self.refusals(counters)
+        day, month = self.periods(now)
+        return {
+            "day": day,
+            "month": month,
+            "timezone": self.config.timezone,
+            "org": self.get_org_status(counters),
+            "workflows": {wf: self.workflow_status(wf, counters, refused) for wf in self.config.workflows},
+            "expired_holds_left": counters["expired_holds_left"],
+        }
+
+    def pressure(self, workflow_id: str) -> tuple[bool, float]:
+        """(org in reserve, share of the workflow's month spent) for the router, one round trip."""
+        counters = self._read_counters(stats=False)
+        wf = self.config.workflows.get(workflow_id)
+        org = self.get_org_status(counters)
+        share = counters.get(f"{workflow_id}:m_spent", 0) / wf.monthly_nano if wf and wf.monthly_nano else 0.0
+        return org["in_reserve"], share
+
+    def session_tokens(self, session_id: str) -> int:
+        return int(self.redis.hget(self.keys.session(session_id), "tokens") or 0)
+
+    def task_steps(self, task_id: str) -> int:
+        """Loop steps reserved so far by one task id."""
+        return int(self.redis.hget(self.keys.task(task_id), "steps") or 0)
+
+    def open_holds(self) -> int:
+        return int(self.redis.zcard(self.keys.holds()))
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    import redis as redis_lib
+
+    return isinstance(exc, (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError))

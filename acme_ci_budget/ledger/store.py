@@ -1,0 +1,143 @@
+"""The Redis connection, chosen by URL scheme, and the ledger's key schema.
+
+Schemes, as the ``limits`` library does: ``redis://``, ``rediss://`` (TLS),
+``unix://``, ``redis+cluster://host:port,host:port`` (and ``rediss+cluster://``);
+no URL means an embedded Redis (a private ``redis-server``, see ``embedded``) persisted
+under the user's data folder, so budgets accumulate across CLI runs on one machine. Every key of a
+namespace carries one hash tag, so each Lua script touches one cluster slot.
+
+This module must not hold budget logic, and must never put a password in an
+error message or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+from acme_ci_budget.core.errors import AcmeError
+from acme_ci_budget.core.redact import query_values, redact_url, scrub, split_url, url_passwords
+
+__all__ = ["StoreError", "connect", "embedded_path", "prefix", "redact_url", "url_passwords"]
+
+REDIS_URL_ENV = "REDIS_URL"
+EMBEDDED_DIR_ENV = "ACME_BUDGET_DATA_DIR"
+SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+
+
+class StoreError(AcmeError, RuntimeError):
+    """Redis could not be reached or the URL is wrong; the message never carries a password."""
+
+
+def embedded_path() -> Path:
+    """The embedded ledger's database file (``$ACME_BUDGET_DATA_DIR`` or the XDG data folder)."""
+    base = os.environ.get(EMBEDDED_DIR_ENV)
+    if base:
+        return Path(base) / "ledger.rdb"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "acme-ci-budget" / "ledger.rdb"
+
+
+def connect(url: str | None = None, allow_ephemeral: bool = False) -> Any:
+    """A redis-py client for ``url`` (or ``$REDIS_URL``); with neither, the embedded Redis.
+
+    In GitHub Actions the embedded Redis dies with the runner, so every run would start
+    from zero spend: refuse it there unless ``allow_ephemeral`` (``--ephemeral-ledger``).
+    """
+    url = url or os.environ.get(REDIS_URL_ENV) or None
+    if url is None:
+        ephemeral_ok = allow_ephemeral or os.environ.get("ACB_EPHEMERAL_LEDGER", "").lower() in ("1", "true", "yes")
+        if os.environ.get("GITHUB_ACTIONS") == "true" and not ephemeral_ok:
+            raise StoreError(
+                "no REDIS_URL in GitHub Actions: an embedded ledger would reset every run and enforce nothing; "
+                "set the redis-url input / REDIS_URL to a shared Redis, or pass --ephemeral-ledger to accept that"
+            )
+        return _embedded()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise StoreError(
+            f"unsupported Redis URL {redact_url(url)!r}: use one of {', '.join(s + '://' for s in SCHEMES)}"
+        )
+    import redis
+
+    try:
+        if scheme.endswith("+cluster"):
+            return _cluster(url, tls=scheme.startswith("rediss"))
+        return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    except ValueError:
+        # urllib's and redis-py's parse errors quote pieces of the URL (a port that is really half a
+        # password with an unescaped '#'), so none of their text is shown.
+        raise StoreError(
+            f"cannot parse the Redis URL {redact_url(url)}: expected scheme://[user:password@]host:port[/db] "
+            "(percent-encode '@', ':', '/', '?' and '#' in a password)"
+        ) from None
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+        raise StoreError(f"cannot use Redis at {redact_url(url)}: {_safe(exc, url)}") from None
+
+
+def _cluster(url: str, tls: bool) -> Any:
+    from redis.cluster import ClusterNode, RedisCluster
+
+    # Split as redis-py splits a single-node URL: userinfo wins over ?username= / ?password=.
+    parts = split_url(url)
+    if parts is None:  # pragma: no cover - connect() checked the scheme
+        raise StoreError("a Redis cluster URL needs scheme://")
+    _, authority, _, rest = parts
+    auth, _, hosts = authority.rpartition("@")
+    username = next((unquote_plus(v) for v in query_values(rest, "username")), None)
+    password = next((unquote_plus(v) for v in query_values(rest, "password")), None)
+    if auth:
+        user, colon, secret = auth.partition(":")
+        username = unquote(user) or username
+        if colon and secret:
+            password = unquote(secret)
+    nodes = []
+    for number, item in enumerate(filter(None, hosts.split(",")), 1):
+        match = re.fullmatch(r"\[?([^\]]+?)\]?:(\d+)", item.strip())
+        if not match:
+            raise StoreError(f"Redis cluster URL {redact_url(url)}: node #{number} is not host:port")
+        nodes.append(ClusterNode(match.group(1), int(match.group(2))))
+    if not nodes:
+        raise StoreError(f"Redis cluster URL {redact_url(url)}: no host:port nodes")
+    return RedisCluster(
+        startup_nodes=nodes,
+        username=username,
+        password=password,
+        ssl=tls,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+    )
+
+
+def _embedded() -> Any:
+    # The server's life (start, share with concurrent commands, stop at exit) is embedded.py's.
+    try:
+        from acme_ci_budget.ledger import embedded
+    except ModuleNotFoundError as exc:
+        if exc.name != "fcntl":
+            raise
+        # Its file locks (fcntl.flock) exist on Linux and macOS only.
+        raise StoreError("the embedded ledger needs Linux or macOS: set REDIS_URL to a Redis") from None
+
+    path = embedded_path()
+    try:
+        return embedded.client(path)
+    except embedded.EmbeddedError as exc:
+        raise StoreError(str(exc)) from None
+    except OSError as exc:  # the data folder cannot be created or locked
+        raise StoreError(f"cannot start the embedded Redis in {path.parent}: {exc.strerror or exc}") from None
+
+
+def _safe(exc: BaseException, url: str) -> str:
+    return scrub(str(exc) or exc.__class__.__name__, url_passwords(url))
+
+
+# --- key schema ---------------------------------------------------------------------------------
+
+
+def prefix(namespace: str) -> str:
+    """Every key of a namespace starts with this; the braces are the Redis Cluster hash tag."""
+    return f"acb:{{{namespace}}}:"

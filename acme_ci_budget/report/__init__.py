@@ -1,0 +1,25 @@
+"""The monthly budget and ROI report: the model (``monthly``), its renderers (``render``: text,
+Markdown, HTML, JSON) and the dashboard's SVG charts (``charts``).
+
+It reads the ledger's counters (one round trip per report), never writes; it imports ``ledger``,
+``budget``, ``config``, ``catalog`` and ``core``, never ``client``, ``alerts`` or ``runs``.
+"""
+
+from __future__ import annotations
+
+from acme_ci_budget.core.lazy import lazy_exports
+
+# ``render`` (the function) is not re-exported here: it would be shadowed by the ``render`` submodule.
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "Report": "monthly",
+        "ReportError": "monthly",
+        "build_report": "monthly",
+        "resolve_month": "monthly",
+        "render_html": "render",
+        "render_json": "render",
+        "render_markdown": "render",
+        "render_text": "render",
+    },
+)
