@@ -112,7 +112,10 @@ def test_a_call_is_two_round_trips_reserve_then_settle(make_client, make_config,
 
 
 def test_a_call_downgraded_for_budget_pressure_is_still_two_round_trips(make_client, make_config, redis_url, server):
-    config = make_config({"workflows": {"dev_assistant": {"routing": {"budget_pressure_pct": 0.000001}}}})
+    # The routine model is the strong role here, so that the cheapest (the Haiku role) differs from it.
+    strong = make_config().workflows["dev_assistant"].routing.complex_model
+    routing_over = {"budget_pressure_pct": 0.000001, "default_model": strong}
+    config = make_config({"workflows": {"dev_assistant": {"routing": routing_over}}})
     client = make_client(config)
     server.set_default(ok("x", input_tokens=10, output_tokens=500))  # $0.002: past 0.0001% of $250
     first = client.complete("dev_assistant", ASK)
