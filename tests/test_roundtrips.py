@@ -171,10 +171,18 @@ class MovingRouter(TaskRouter):
 
 
 def test_counters_that_move_between_routing_and_reserve_decide_the_model(make_client, make_config, clock, server):
-    config = make_config(
-        {"workflows": {"dev_assistant": {"monthly_usd": 1, "daily_usd": 1, "routing": {"budget_pressure_pct": 0.5}}}}
-    )
+    # Routine work on the strong role, so that the cheapest model (the Haiku role) differs from it; a month
+    # priced so that nine 15,000-token calls of another worker are 54% of it, and turns that admit them.
+    strong = make_config().workflows["dev_assistant"].routing.complex_model
+    per_call = cost_nano(strong, 1, 15_000)
+    monthly_usd = per_call * 9 / 0.54 / 1e9
+    limits = {"monthly_usd": monthly_usd, "daily_usd": monthly_usd, "per_task_tokens": {"soft": 15_001, "hard": 15_001}}
+    routing_over = {"budget_pressure_pct": 0.5, "default_model": strong}
+    config = make_config({"workflows": {"dev_assistant": {**limits, "routing": routing_over}}})
     routing = config.workflows["dev_assistant"].routing
+    assert routing.default_model != routing.simple_model  # a cheaper model to fall to
+    share = 9 * per_call / config.workflows["dev_assistant"].monthly_nano
+    assert 0.5 <= share < 0.55
     router = MovingRouter(config)
     client = make_client(config, router=router, alerts=False)
     other = BudgetEnforcer(config, redis=client.enforcer.redis, clock=clock)  # another worker, same ledger
@@ -182,13 +190,14 @@ def test_counters_that_move_between_routing_and_reserve_decide_the_model(make_cl
 
     def another_worker_spends() -> None:
         res = other.reserve("dev_assistant", routing.default_model, 1, 15_000)
-        other.settle(res, 1, 15_000)  # $0.06 a call on Haiku 3.5
+        assert res.allowed and res.max_output_tokens == 15_000, res.reason
+        other.settle(res, 1, 15_000)
 
     # Routed with the month at 0%; by the time of the reserve another worker has spent past 50%.
     router.between = lambda: [another_worker_spends() for _ in range(9)]
     result = client.complete("dev_assistant", ASK)
     assert server.message_requests[-1].json["model"] == routing.simple_model == result.model
-    assert result.route_reason.startswith("budget pressure: dev_assistant at 54.")
+    assert result.route_reason.startswith(f"budget pressure: dev_assistant at {share:.1%} ")
     assert result.route_reason.endswith("of its monthly budget (>= 50%); cheapest allowed model")
     events = [{k.decode(): v.decode() for k, v in f.items()} for _i, f in other.redis.xrange(other.keys.events())]
     mine = [e for e in events if e["type"] == "call" and e["reservation"] == result.reservation_id]
@@ -282,6 +291,7 @@ def alerting(make_config, redis_url, clock):
         {
             "pricing": {TEST_MODEL: {"input": 1000, "output": 1000}},
             "alerts": {"pagerduty_routing_key": PD_KEY, "min_level": "CRITICAL"},
+            "workflows": {"ci_cd_review": {"daily_usd": 10}},  # the tests' figures are shares of a $10 day
         }
     )
     enforcer = BudgetEnforcer(config, redis_url=redis_url, clock=clock)
@@ -304,7 +314,14 @@ def _figures(res, settlement) -> dict[str, Any]:
         "day_spent_nano": settlement.day_spent_nano,
         "over_hold_nano": settlement.over_hold_nano,
         "open_incidents": res.open_incidents,
+        "org_held_nano": settlement.org_held_nano,
+        "month_held_nano": settlement.month_held_nano,
+        "day_held_nano": settlement.day_held_nano,
     }
+
+
+PIECE = 15_000  # tokens of one call in the spend below
+PIECE_LIMITS = {"soft": PIECE, "hard": PIECE}
 
 
 @pytest.mark.parametrize(
@@ -335,9 +352,9 @@ def test_the_local_evaluation_finds_what_the_full_check_claims(make_config, redi
         {
             "org": {"monthly_usd": 400, "reserve_pct": 0.2},
             "pricing": {TEST_MODEL: {"input": 1000, "output": 1000}},
-            "workflows": {
-                "ci_cd_review": {"monthly_usd": 200, "daily_usd": 200},
-                "dev_assistant": {"monthly_usd": 150, "daily_usd": 150},
+            "workflows": {  # per-task limits that admit the 15,000-token pieces the spend is made of
+                "ci_cd_review": {"monthly_usd": 200, "daily_usd": 200, "per_task_tokens": PIECE_LIMITS},
+                "dev_assistant": {"monthly_usd": 150, "daily_usd": 150, "per_task_tokens": PIECE_LIMITS},
                 "qa_test_gen": small,
                 "pm_assistant": small,
             },
@@ -348,8 +365,8 @@ def test_the_local_evaluation_finds_what_the_full_check_claims(make_config, redi
     for workflow, dollars in (("dev_assistant", dev), ("ci_cd_review", ci)):
         tokens = round(dollars * 1000)
         while tokens > 0:  # the per-task limit caps one call: spend in pieces
-            res, settled = _spend(enforcer, workflow, min(tokens, 15_000))
-            tokens -= 15_000
+            res, settled = _spend(enforcer, workflow, min(tokens, PIECE))
+            tokens -= PIECE
     now = clock()
     local = manager._spend_pending(
         "ci_cd_review",
@@ -383,6 +400,31 @@ def test_check_spend_fires_what_check_would_and_only_once(alerting, redis_url):
 
     again = AlertManager(manager.config, enforcer=enforcer, sleep=lambda s: None)
     assert again.check_spend("ci_cd_review", **_figures(res, settled)) == []
+
+
+def test_check_spend_finds_the_one_call_critical_that_holds_in_flight_make(alerting):
+    """Below 100%, a day with less than one worst-case call left (spend + other calls' holds) is critical in
+    the full check (health.critical_reason); the settle's reply carries those holds, so the per-call check
+    finds it too, past a warning it already claimed."""
+    from acme_ci_budget.budget.health import worst_call_nano
+
+    enforcer, manager, _http = alerting
+    wf = manager.config.workflows["ci_cd_review"]
+    margin = worst_call_nano(wf, manager.config.pricing)
+    res, settled = _spend(enforcer, "ci_cd_review", 8_500)  # $8.50 of $10: the warning, claimed here
+    assert [a.condition for a in manager.check_spend("ci_cd_review", **_figures(res, settled))] == ["daily_warn"]
+    in_flight = enforcer.reserve("ci_cd_review", TEST_MODEL, 40, 40)  # another call's $0.08, held
+    assert in_flight.allowed
+    nano_per_token = 10**6
+    tokens = -(-(wf.daily_nano - margin - in_flight.held_nano - settled.day_spent_nano) // nano_per_token) + 1
+    res, settled = _spend(enforcer, "ci_cd_review", tokens)
+    assert settled.day_held_nano == settled.month_held_nano == settled.org_held_nano == in_flight.held_nano
+    left = wf.daily_nano - settled.day_spent_nano
+    assert left - in_flight.held_nano < margin <= left  # the hold in flight is what leaves less than one call
+    fired = manager.check_spend("ci_cd_review", **_figures(res, settled))
+    assert [(a.condition, a.level) for a in fired] == [("daily_critical", "CRITICAL")]
+    assert "less than one worst-case call" in fired[0].message
+    enforcer.release(in_flight)
 
 
 def test_a_call_above_its_hold_runs_the_full_check(alerting):

@@ -953,6 +953,9 @@ class BudgetedClient:
                 day_spent_nano=settlement.day_spent_nano,
                 over_hold_nano=settlement.over_hold_nano,
                 open_incidents=res.open_incidents,
+                org_held_nano=settlement.org_held_nano,
+                month_held_nano=settlement.month_held_nano,
+                day_held_nano=settlement.day_held_nano,
             )
         except Exception as exc:  # an alert failure (Slack down) must never fail the model call
             # Only the class name: exception texts of HTTP libraries can carry the webhook URL.

@@ -132,6 +132,11 @@ class Settlement:
     usage_missing: bool = False  # the reply had no usage: charged the hold's worst case
     # False: Redis was unreachable and a fail-open call's cost is not in the ledger (the client journals it).
     recorded: bool = True
+    # Other calls' holds left on the counters this call was held on, once its hold was dropped (0: none,
+    # or its hold was gone): with the spend above, what the per-call alert check's one-call rule needs.
+    org_held_nano: int = 0
+    month_held_nano: int = 0
+    day_held_nano: int = 0
 
     @property
     def cost_usd(self) -> float:
@@ -543,6 +548,8 @@ class BudgetEnforcer(StatusReads):
         """The settlement as the script recorded it (``raw``: its reply)."""
         wf = reservation.workflow_id
         status, cost_s, org_s, month_s, day_s, found, over = (_text(x) for x in raw[:7])
+        # a marker written before the held figures were part of the reply has seven words: no holds then
+        org_h, month_h, day_h = (int(_text(x)) for x in raw[8:11]) if len(raw) >= 11 else (0, 0, 0)
         settlement = Settlement(
             reservation_id=reservation.id,
             cost_nano=int(cost_s),
@@ -553,6 +560,9 @@ class BudgetEnforcer(StatusReads):
             duplicate=status == "dup",
             over_hold_nano=int(over),
             usage_missing=usage_missing,
+            org_held_nano=org_h,
+            month_held_nano=month_h,
+            day_held_nano=day_h,
         )
         if settlement.over_hold_nano and not settlement.duplicate:
             log.warning(
