@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.client import BudgetedClient
+from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.ledger import BudgetEnforcer
 from acme_ci_budget.ledger.store import connect
 from acme_ci_budget.simulate.offline_model import OfflineModel
@@ -36,7 +38,8 @@ def _calls(n_sessions: int) -> list[tuple[str, str | None, int | None]]:
 
 
 def test_a_tick_is_one_pipeline_per_phase_and_answers_as_the_scripts_do(make_config, redis_url):
-    config = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.001}}})  # the review is refused
+    # the review is refused: its day is less than the hold of any call (a cent buys a whole review on the Haiku role)
+    config = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.000001}}})
     pool = redis.ConnectionPool.from_url(redis_url, connection_class=Counting)
     ticked_clock, plain_clock = SimClock(START), SimClock(START)
     ledger = TickLedger(
@@ -93,7 +96,15 @@ def test_settles_in_flight_run_before_the_next_ticks_reserves(make_config, redis
     """Settles are sent without waiting; the next tick's reserves follow them on the same connection, so
     each reserve sees the previous call settled (not still held at its worst case), as one call after
     another would: the same calls are let through as on the plain ledger, to the last one that fits."""
-    config = make_config({"workflows": {"pm_assistant": {"daily_usd": 0.012}}})
+    # A day that holds one worst-case call and about seven of these 200-token replies on the PM's model:
+    # the limit binds part-way through the 14 calls, and only if each call was settled before the next reserve.
+    routing = make_config().workflows["pm_assistant"].routing
+    asked = estimate_messages_tokens(ASK, None)
+    hold = cost_nano(routing.default_model, asked, routing.max_tokens["default"])
+    reply = cost_nano(routing.default_model, asked, 200)
+    daily = hold + 7 * reply
+    assert daily < 2 * hold  # two calls held at their worst case at once would not fit
+    config = make_config({"workflows": {"pm_assistant": {"daily_usd": daily / 1e9}}})
 
     def run(ledger_class, namespace):
         clock = SimClock(START)
@@ -108,7 +119,7 @@ def test_settles_in_flight_run_before_the_next_ticks_reserves(make_config, redis
                 with pytest.raises(Deferred):
                     client.complete("pm_assistant", ASK, task_id=f"t{minute}")
                 ledger.flush_reserves()
-            model.plan_reply(200)  # far below the 2,048-token worst case each call holds
+            model.plan_reply(200)  # far below the worst case each call holds
             results.append(client.complete("pm_assistant", ASK, task_id=f"t{minute}").budget_blocked)
             if ledger_class is TickLedger:
                 ledger.send_settles()
