@@ -152,3 +152,21 @@ def test_a_simulation_on_a_cluster_decides_as_on_one_server(default_config, redi
     on_server = run_simulation(default_config, redis.Redis.from_url(redis_url), month=MONTH, scale=3, days=2)
     on_cluster = run_simulation(default_config, connect(redis_cluster_url), month=MONTH, scale=3, days=2)
     assert on_cluster.to_json() == on_server.to_json()
+
+
+@pytest.mark.slow
+def test_at_100x_the_hourly_mode_sees_the_warning_a_day_passes_within_the_hour(default_config, redis_url):
+    """At 100x the developer assistant spends more in an hour than the 80%-100% band of a $4 day: the hourly
+    full check alone would see the day already critical and never the warning the per-call check sends."""
+    dev = replace(default_config.workflows["dev_assistant"], daily_nano=4 * 10**9)
+    config = replace(default_config, workflows={"dev_assistant": dev})
+    client = redis.Redis.from_url(redis_url)
+    hourly = run_simulation(config, client, month=MONTH, scale=100, seed=0, days=1, alert_checks="hour")
+    per_call = run_simulation(config, client, month=MONTH, scale=100, seed=0, days=1, alert_checks="call")
+    assert hourly.to_json()["workflows"] == per_call.to_json()["workflows"]
+
+    def kinds(result):
+        return {(a.day, a.condition, a.scope, a.level) for a in result.alerts if a.condition.startswith("daily_")}
+
+    assert kinds(hourly) == kinds(per_call)
+    assert {c for _d, c, _s, _l in kinds(hourly)} == {"daily_warn", "daily_critical"}

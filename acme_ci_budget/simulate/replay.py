@@ -58,12 +58,15 @@ one pipeline and its settle scripts in another, sent without waiting so that Red
 while the next tick is prepared. The scripts and their arguments are the real ones; what a tick
 changes is that its calls are in flight together (all holds taken before any settle), as calls
 that overlap in time are, and each runs at its own simulated time. Budget pressure is decided in
-the reserve script, so a call costs two scripts and no extra read. Alert conditions are evaluated
-once per simulated hour with traffic and at the end of each day (``alert_checks="hour"``);
-``"call"`` makes the client's per-call check (``AlertManager.check_spend`` with the settle's
-figures, ``check`` after a block) for every call. The alerts and their days come out the same (a
-test holds the two modes to it). A month at scale 100 (109,000 calls) takes 27-35 s on 2 shared
-cores, depending on their other load, 85-94 s before the ticks (``scripts/bench_simulate.py``).
+the reserve script, so a call costs two scripts and no extra read. With ``alert_checks="hour"``
+every settle's figures go through ``AlertManager.check_spend`` as they are read (local, reading
+Redis only when a threshold may have been crossed: at 100x a day can pass 80% and 100% within one
+hour), and the full check (blocks, holds over their worst case) runs once per simulated hour with
+traffic and at the end of each day; ``"call"`` makes the client's per-call check (``check_spend``,
+``check`` after a block) for every call. The alerts and their days come out the same (tests hold
+the two modes to it at scale 1 and at 100x). On the old default config a month at scale 100
+(109,000 calls) took 27-35 s on 2 shared cores, 85-94 s before the ticks; the lab's config makes
+it 277,000 calls, 73-83 s (``scripts/bench_simulate.py``).
 The usage log's ``latency_ms`` is the stand-in's real (sub-millisecond) time; simulated latency
 only moves the simulated clock.
 """
@@ -708,6 +711,7 @@ def run_simulation(
     client = BudgetedClient(sim_config, enforcer=enforcer, router=router, anthropic_client=model, alerts=False)
     systems = {wid: system_prompt(wf) for wid, wf in config.workflows.items()}
 
+    awaiting = _SpendChecks(alerts)
     stopped: set[str] = set()
     skipped: dict[str, int] = {}
     truncated: dict[str, int] = {}
@@ -730,13 +734,17 @@ def run_simulation(
             if alert_checks == "hour":
                 this_hour = clock().replace(minute=0, second=0, microsecond=0)
                 if hour is not None and this_hour != hour:
-                    enforcer.drain()  # every settle so far recorded before the check reads the ledger
+                    # every settle so far recorded (and its figures checked) before the check reads the ledger
+                    awaiting.check(enforcer.drain())
                     alerts.check()
                 hour = this_hour
             router.new_tick()
             done = _run_tick(client, enforcer, model, clock, systems, tick)
             sent += len(done)
             settlements = iter(enforcer.drain() if alert_checks == "call" else ())
+            if alert_checks == "hour":
+                awaiting.calls += [(c.workflow_id, r) for c, r, result, _at in done if not result.budget_blocked]
+                awaiting.check(enforcer.settled())  # the previous tick's, read with this tick's reserves
             for call, reservation, result, settled_at in done:
                 if alert_checks == "call":  # what the client's hook does, with the settle's own figures
                     clock.jump(settled_at)
@@ -754,9 +762,12 @@ def run_simulation(
                     truncated[call.workflow_id] = truncated.get(call.workflow_id, 0) + 1
             last = max(settled_at for *_rest, settled_at in done)
             clock.jump(last)
-        enforcer.drain()
-        if alert_checks == "hour" and day_plan.calls:
-            alerts.check()
+        if alert_checks == "hour":
+            awaiting.check(enforcer.drain())
+            if day_plan.calls:
+                alerts.check()
+        else:
+            enforcer.drain()
         if progress is not None:
             progress(index, len(run_days), sent)
 
@@ -820,6 +831,21 @@ def _run_tick(
     return outcomes
 
 
+@dataclass
+class _SpendChecks:
+    """The hourly mode's per-call spend check: each settle's figures, once read, go through
+    ``check_spend`` (local, microseconds; Redis only when a threshold may have been crossed), so a
+    threshold crossed and passed within the hour (80% and 100% of a day) is seen as production sees it."""
+
+    alerts: Any
+    calls: list[tuple[str, Any]] = field(default_factory=list)  # (workflow, reservation) settled, not yet checked
+
+    def check(self, settlements: list[Any]) -> None:
+        checked, self.calls = self.calls[: len(settlements)], self.calls[len(settlements) :]
+        for (workflow_id, reservation), settlement in zip(checked, settlements, strict=True):
+            self.alerts.check_spend(workflow_id, **_settle_figures(reservation, settlement))
+
+
 def _settle_figures(reservation: Any, settlement: Any) -> dict[str, Any]:
     """What the client's per-call alert check passes to ``AlertManager.check_spend``."""
     return {
@@ -829,6 +855,9 @@ def _settle_figures(reservation: Any, settlement: Any) -> dict[str, Any]:
         "day_spent_nano": settlement.day_spent_nano,
         "over_hold_nano": settlement.over_hold_nano,
         "open_incidents": reservation.open_incidents,
+        "org_held_nano": settlement.org_held_nano,
+        "month_held_nano": settlement.month_held_nano,
+        "day_held_nano": settlement.day_held_nano,
     }
 
 

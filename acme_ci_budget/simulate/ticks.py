@@ -225,6 +225,11 @@ class TickLedger(BudgetEnforcer):
         done, self._settled_now = self._settled_now, []
         return done
 
+    def settled(self) -> list[Settlement]:
+        """The settlements read so far (those still in flight are not waited for), in order."""
+        done, self._settled_now = self._settled_now, []
+        return done
+
     def _read_settles(self) -> None:
         gathered, self._in_flight = self._in_flight, []
         if gathered:
