@@ -508,7 +508,8 @@ class BudgetedClient:
         """Route on the estimate; when the estimate cannot be trusted, count exactly and route on that.
 
         Budget pressure is left to the reserve (one round trip, on the live counters), so no
-        pressure is passed here: the decision names the cheaper model the reserve may pick.
+        pressure is passed here: the decision names the cheaper model the reserve may pick, and an
+        exact count is made for that model too (holding the larger), as it may be the one that answers.
         """
         text = last_user_text(messages)
         decision = self.router.route(wf.id, text, context, input_tokens=estimate)
@@ -523,6 +524,13 @@ class BudgetedClient:
                 # tokenizers differ between model generations: count again for the model that will answer
                 counted = count_input(self._counting_sdk(), rerouted.model, messages, sent_system, estimate, why)
             decision = rerouted
+        cheaper = decision.pressure_model
+        if cheaper is not None and cheaper != decision.model:
+            # The reserve may answer with the cheaper model (budget pressure, on the live counters), after
+            # this count: its tokenizer may count the request higher, so the hold takes the larger count.
+            other = count_input(self._counting_sdk(), cheaper, messages, sent_system, estimate, why)
+            if other.tokens > counted.tokens:
+                counted = other
         return decision, counted
 
     def _counting_sdk(self) -> Any:
