@@ -1,25 +1,67 @@
-"""Benchmark the month simulator: simulated calls per second, and the wall time of a month, per scale.
+"""Benchmark the month simulator: the wall time of a month and simulated calls per second, per scale.
 
-    python scripts/bench_simulate.py [--scales 1 10] [--month 2026-06] [--days N] [--redis-url URL]
+    python scripts/bench_simulate.py [--scales 1 10] [--month 2026-06] [--days N] [--runs 1] [--before REF]
+                                     [--redis-url URL]
 
 Without --redis-url each scale runs on a scratch embedded Redis (what ``acme-ci-budget simulate``
-uses by default). Every call is a real budget pressure read, reserve and settle; alerts are
-evaluated hourly. Prints, per scale: calls sent (settled + blocked), wall time of the run, calls/s,
-and the split between the run loop and the report rendering. The goal: a month at scale 10 well
-under a minute on a 2-core machine.
+uses by default). Every call goes through the real client and the real reserve and settle scripts;
+the calls of one simulated minute share one reserve pipeline and one settle pipeline
+(``acme_ci_budget/simulate/ticks.py``); alerts are evaluated hourly. Each run is a fresh process.
+Prints, per scale and run: calls sent (settled + blocked), the run's wall time, calls/s, the total
+with the report rendering, and the process's CPU time; then the median per scale. ``--before REF``
+runs the same scales with the package as of a git ref (e.g. ``bcac76e``, main before issue 16: three
+round trips a call, one call at a time), alternating with this checkout, so both sides of the ratio
+come from one run under the same load. The goal: ``--scales 100`` in at most 30 s on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+GOAL_SECONDS = {10: 60.0, 100: 30.0}
 
-GOAL_SECONDS = 60.0
+
+def worker(scale: float, month: str, days: int | None, seed: int, redis_url: str | None) -> dict:
+    from acme_ci_budget.config import load_config
+    from acme_ci_budget.simulate import simulate
+
+    config = load_config()
+    with tempfile.TemporaryDirectory() as folder:
+        started, cpu = time.perf_counter(), time.process_time()
+        result, _ = simulate(
+            config, month=month, scale=scale, seed=seed, days=days, redis_url=redis_url, report_dir=folder
+        )
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "sent": result.calls + result.blocked,
+        "settled": result.calls,
+        "blocked": result.blocked,
+        "run_s": result.elapsed_seconds,
+        "total_s": total,
+        "cpu_s": cpu,
+    }
+
+
+def run(code: Path, scale: float, args: argparse.Namespace) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(code)}  # ahead of the editable install's path
+    command = [sys.executable, __file__, "--worker", str(scale), "--month", args.month, "--seed", str(args.seed)]
+    if args.days:
+        command += ["--days", str(args.days)]
+    if args.redis_url:
+        command += ["--redis-url", args.redis_url]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the run with {code} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -28,44 +70,55 @@ def main() -> int:
     parser.add_argument("--month", default="2026-06")
     parser.add_argument("--days", type=int, default=None, help="only the first N days (quick runs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=1, help="runs per scale and side (medians are reported)")
+    parser.add_argument("--before", default="none", help="git ref of the code to compare with ('none': skip)")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--worker", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker, args.month, args.days, args.seed, args.redis_url)))
+        return 0
 
-    import tempfile
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_call import extract
 
-    from acme_ci_budget.config import load_config
-    from acme_ci_budget.simulate.replay import simulate
-
-    config = load_config()
+    load = os.getloadavg()[0]
     print(
-        f"cpus: {os.cpu_count()}  month: {args.month}  days: {args.days or 'all'}  "
-        f"ledger: {args.redis_url or 'scratch'}"
+        f"cpus: {os.cpu_count()}  load: {load:.2f}  month: {args.month}  days: {args.days or 'all'}  "
+        f"ledger: {args.redis_url or 'scratch'}  runs: {args.runs}"
     )
-    print(f"{'scale':>6} {'calls':>9} {'settled':>9} {'blocked':>8} {'run s':>8} {'calls/s':>9} {'total s':>8}")
-    slow = False
-    for scale in args.scales:
-        with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()
-            result, _ = simulate(
-                config,
-                month=args.month,
-                scale=scale,
-                seed=args.seed,
-                days=args.days,
-                redis_url=args.redis_url,
-                report_dir=folder,
-            )
-            total = time.perf_counter() - started
-        sent = result.calls + result.blocked
-        print(
-            f"{scale:>6g} {sent:>9,} {result.calls:>9,} {result.blocked:>8,} {result.elapsed_seconds:>8.2f} "
-            f"{result.calls_per_second:>9,.0f} {total:>8.2f}"
-        )
-        if scale == 10 and args.days is None and total > GOAL_SECONDS:
-            slow = True
+    print(
+        f"{'side':<16} {'scale':>6} {'calls':>9} {'settled':>9} {'blocked':>8} {'run s':>8} {'calls/s':>9} "
+        f"{'total s':>8} {'cpu s':>7}"
+    )
+    medians: dict[tuple[str, float], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sides = [("this checkout", REPO)]
+        if args.before.lower() != "none":
+            sides.insert(0, (f"before ({extract(args.before, Path(tmp))})", Path(tmp) / "src"))
+        for scale in args.scales:
+            for _ in range(args.runs):
+                for label, code in sides:
+                    r = run(code, scale, args)
+                    medians.setdefault((label, scale), []).append(r["run_s"])
+                    print(
+                        f"{label:<16} {scale:>6g} {r['sent']:>9,} {r['settled']:>9,} {r['blocked']:>8,} "
+                        f"{r['run_s']:>8.2f} {r['sent'] / r['run_s']:>9,.0f} {r['total_s']:>8.2f} {r['cpu_s']:>7.2f}",
+                        flush=True,
+                    )
+    summary = (f"{label} x{s:g}: {statistics.median(v):.1f}" for (label, s), v in medians.items())
+    print("\nmedian run s:", "  ".join(summary))
+    slow = [
+        f"x{scale:g} {statistics.median(v):.1f} s > {GOAL_SECONDS[scale]:.0f} s"
+        for (label, scale), v in medians.items()
+        if label == "this checkout"
+        and scale in GOAL_SECONDS
+        and args.days is None
+        and statistics.median(v) > GOAL_SECONDS[scale]
+    ]
     if slow:
-        print(f"SLOW: a month at scale 10 took more than {GOAL_SECONDS:.0f} s")
-    return 1 if slow else 0
+        print("SLOW:", "; ".join(slow))
+    return 0
 
 
 if __name__ == "__main__":

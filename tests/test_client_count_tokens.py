@@ -98,6 +98,24 @@ def test_a_large_pdf_is_held_at_what_the_api_bills(make_client, server) -> None:
     assert client.enforcer.open_holds() == 0
 
 
+def test_a_count_covers_the_cheaper_model_the_reserve_may_downgrade_to(make_client, server) -> None:
+    """Budget pressure is decided by the reserve, after the count: the request is counted for the routed model
+    and for the cheaper one (tokenizers can differ), and the hold takes the larger count. Before: the count
+    was the routed model's only, and a downgraded call was held at another model's count."""
+    qa = load_config(default_config_path()).workflows["qa_test_gen"].routing
+    assert qa.default_model != qa.simple_model  # the Sonnet role routine, the Haiku role cheaper
+    client = make_client({"workflows": {"qa_test_gen": {"routing": {"budget_pressure_pct": 0}}}})
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    counts = {qa.default_model: 1_000, qa.simple_model: 1_300}
+    server.enqueue_count(*[handler(lambda body: {"input_tokens": counts[body["model"]]})] * 2)
+    result = client.complete("qa_test_gen", _ask_with(image, text="Write tests for this screen."))
+    assert [r.json["model"] for r in server.count_requests] == [qa.default_model, qa.simple_model]
+    assert result.model == qa.simple_model and result.route_reason.startswith("budget pressure: ")
+    [call] = _call_events(client)
+    max_tokens = server.message_requests[0].json["max_tokens"]
+    assert int(call["held_nano"]) == cost_nano(qa.simple_model, 1_300, max_tokens)
+
+
 def test_a_document_past_the_task_limit_is_blocked_before_it_is_sent(make_client, server) -> None:
     client = make_client()
     assert client.config.workflows["ci_cd_review"].per_task_tokens.hard < 40_000  # the document is ~43,000

@@ -270,6 +270,36 @@ def test_fast_keyword_match_agrees_with_the_whole_word_regex(text, keyword):
     assert (match_keyword(text, [keyword]) is not None) == (_keyword_pattern(keyword).search(text) is not None)
 
 
+def test_without_pressure_the_default_decision_names_the_model_pressure_would_pick(router: TaskRouter) -> None:
+    # The client leaves rule 4 to the ledger's reserve: the decision says which cheaper model to offer it.
+    decision = router.route("dev_assistant", "extract the function name")
+    assert (decision.model, decision.rule, decision.pressure_model) == (HAIKU, RULE_DEFAULT, cheapest_model(_DEFAULT.workflows["dev_assistant"].routing))
+    assert router.route("qa_test_gen", "write tests").pressure_model == HAIKU
+    # Rules 1-3 are final: budget pressure never changes them, so there is nothing to offer.
+    assert router.route("dev_assistant", "design it").pressure_model is None
+    assert router.route("dev_assistant", "hi", {"is_simple": True}).pressure_model is None
+    assert router.route("dev_assistant", "x" * 40_000).pressure_model is None
+    # Pressure given explicitly (the dry run's read): decided here, nothing left to the ledger.
+    assert router.route("dev_assistant", "hi", pressure=(False, 0.1)).pressure_model is None
+
+
+@pytest.mark.parametrize("pressure", [(True, 0.1), (False, 0.9), (False, 0.95), (True, 1.2)])
+def test_under_pressure_is_rule_4_as_route_makes_it(router: TaskRouter, pressure) -> None:
+    left = router.route("dev_assistant", "extract the function name")
+    decided = router.under_pressure("dev_assistant", left, pressure)
+    direct = router.route("dev_assistant", "extract the function name", pressure=pressure)
+    assert decided.rule == RULE_PRESSURE
+    assert (decided.model, decided.max_tokens, decided.reason, decided.rule, decided.tier) == (
+        direct.model,
+        direct.max_tokens,
+        direct.reason,
+        direct.rule,
+        direct.tier,
+    )
+    with pytest.raises(ValueError, match="not one budget pressure may change"):
+        router.under_pressure("dev_assistant", router.route("dev_assistant", "design it"), pressure)
+
+
 # --- a change (a review) is routed on its paths and size, never on its author's words -----------
 
 COMPLEX_PATHS = ["**/auth/**", ".github/workflows/**", "**/*crypto*"]

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -43,6 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,7 +58,7 @@ from acme_ci_budget.alerts.delivery import (
     post_json,
     retry_value,
 )
-from acme_ci_budget.budget.forecast import Forecast, day_costs, local_date, project_month
+from acme_ci_budget.budget.forecast import Forecast, day_costs, days_in_month, local_date, project_month
 from acme_ci_budget.budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
 from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.core.errors import AcmeError
@@ -295,6 +297,8 @@ class AlertManager:
         # Claim keys known to be settled in Redis, until they expire (or a channel's retry falls due).
         self._claimed: dict[str, datetime] = {}
         self._margins: dict[str, int] = {}
+        self._incidents_checked: date | None = None  # the day check_spend last looked for stale incidents
+        self._floors: dict[tuple[str, date], tuple[float, float, float]] = {}  # check_spend's quiet floors
         self._lock = threading.Lock()
         _REDACTOR.add(
             *_secret_forms(self.settings.slack_webhook_url),
@@ -360,6 +364,120 @@ class AlertManager:
                 raise AlertError(f"alert check failed: {self._describe(exc)}") from None
             log.warning("alert check skipped: %s", self._describe(exc))
             return []
+
+    def check_spend(
+        self,
+        workflow_id: str,
+        *,
+        day: str,
+        org_spent_nano: int,
+        month_spent_nano: int,
+        day_spent_nano: int,
+        over_hold_nano: int = 0,
+        open_incidents: int = 0,
+        org_held_nano: int = 0,
+        month_held_nano: int = 0,
+        day_held_nano: int = 0,
+    ) -> list[Alert]:
+        """The per-call check, from the figures a settle returned (the day its counters are charged to).
+
+        The spend conditions (daily / monthly / org thresholds, a period critical with less than one
+        worst-case call left after the spend and the holds still on it, the org reserve, the month-end
+        forecasts) are evaluated locally on these figures; Redis is read (``check``) only when one
+        holds that this process has not claimed yet, when the call settled above its hold, when the
+        figures are not today's, or, once a day, when PagerDuty incidents are open (to resolve the
+        stale ones). Otherwise nothing is sent to Redis. Never raises.
+        """
+        try:
+            now = self.now()
+            today = local_date(now, self.config.tz)
+            w = self.config.workflows.get(workflow_id)
+            if w is None or over_hold_nano > 0 or day != today.isoformat():
+                return self.check(workflow_id)
+            if open_incidents and self._incidents_checked != today:
+                self._incidents_checked = today
+                return self.check(workflow_id)
+            d_floor, m_floor, org_floor = self._quiet_floors(workflow_id, today)
+            d, m = day_spent_nano + day_held_nano, month_spent_nano + month_held_nano
+            if d < d_floor and m < m_floor and org_spent_nano + org_held_nano < org_floor:
+                return []  # no spend condition can hold below these: the common case, decided in microseconds
+            held = (org_held_nano, month_held_nano, day_held_nano)
+            pending = self._spend_pending(
+                workflow_id, today, now, org_spent_nano, month_spent_nano, day_spent_nano, {}, held=held
+            )
+            with self._lock:
+                unclaimed = [p for p in pending if self._claimed.get(p.claim_key, now) <= now]
+            return self.check(workflow_id) if unclaimed else []
+        except Exception as exc:
+            log.warning("alert check skipped: %s", self._describe(exc))
+            return []
+
+    def _quiet_floors(self, wf: str, today: date) -> tuple[float, float, float]:
+        """The least daily, monthly and org spend + held at which ``_spend_pending`` can find anything (per day)."""
+        floors = self._floors.get((wf, today))
+        if floors is None:
+            cfg, w = self.config, self.config.workflows[wf]
+            elapsed, total = today.day, days_in_month(today)
+
+            def threshold(limit: int) -> float:  # _thresholds: spent > 0 and spent >= limit x fraction
+                if limit <= 0:
+                    return math.inf
+                return max(1, min(_fraction_of(limit, f) for f in (self.settings.warn_pct, self.settings.critical_pct)))
+
+            def forecast(budget: int) -> float:  # project_month: spent x total // elapsed > budget
+                return -(-(budget + 1) * elapsed // total) if budget > 0 else math.inf
+
+            def one_call(limit: int, margin: int) -> float:  # critical_reason: spent + held > limit - margin
+                return max(1, limit - margin + 1) if limit > 0 and margin > 0 else math.inf
+
+            margin, org_margin = self._margin(wf), self._margin(None)
+            org = min(threshold(cfg.org_monthly_nano), forecast(cfg.org_monthly_nano))
+            org = min(org, one_call(cfg.org_monthly_nano, org_margin))
+            if cfg.reserve_pct > 0 and cfg.org_monthly_nano > 0:  # _reserve_pending: past the threshold
+                org = min(org, _fraction_of(cfg.org_monthly_nano, 1 - cfg.reserve_pct) + 1)
+            daily = min(threshold(w.daily_nano), one_call(w.daily_nano, margin))
+            monthly = min(threshold(w.monthly_nano), forecast(w.monthly_nano), one_call(w.monthly_nano, margin))
+            floors = (daily, monthly, org)
+            if len(self._floors) > 256:
+                self._floors.clear()
+            self._floors[(wf, today)] = floors
+        return floors
+
+    def _spend_pending(
+        self,
+        wf: str,
+        today: date,
+        now: datetime,
+        org_spent: int,
+        m_spent: int,
+        d_spent: int,
+        stats: Mapping[str, int],
+        *,
+        held: tuple[int, int, int] = (0, 0, 0),
+    ) -> list[_Pending]:
+        """The spend conditions of one workflow and the org that hold for these figures (``_check``'s rules):
+        ``held`` is (org, month, day) held by calls in flight. The critical by a refused call (stats) is the
+        full check's alone: the client runs that check after every block."""
+        cfg = self.config
+        w = cfg.workflows[wf]
+        org_held, m_held, d_held = held
+        margin = self._margin(wf)
+        day, month = today.isoformat(), today.strftime("%Y-%m")
+        day_ttl, month_ttl = self._ttl_ms(now, "day"), self._ttl_ms(now, "month")
+        fc = project_month(m_spent, w.monthly_nano, today, day_costs(stats, [wf]))
+        crit = critical_reason("daily", d_spent, d_held, w.daily_nano, margin)
+        pending = self._thresholds(wf, "daily", day, d_spent, w.daily_nano, day_ttl, fc, crit)
+        crit = critical_reason("monthly", m_spent, m_held, w.monthly_nano, margin)
+        pending += self._thresholds(wf, "monthly", month, m_spent, w.monthly_nano, month_ttl, fc, crit)
+        pending += self._forecast_pending(wf, month, fc, month_ttl)
+        org_fc = project_month(org_spent, cfg.org_monthly_nano, today, day_costs(stats, cfg.workflows))
+        crit = critical_reason("org", org_spent, org_held, cfg.org_monthly_nano, self._margin(None))
+        pending += self._thresholds(
+            None, "monthly", month, org_spent, cfg.org_monthly_nano, month_ttl, org_fc, crit
+        )
+        pending += self._reserve_pending(month, org_spent, month_ttl, org_fc)
+        pending += self._forecast_pending(None, month, org_fc, month_ttl)
+        return pending
 
     def notify_block(self, workflow_id: str, reason: str) -> Alert | None:
         """A request was just refused: alert once per workflow, reason and day. Never raises."""
@@ -1120,6 +1238,7 @@ def _period_end(now: datetime, tz: Any, kind: str) -> datetime:
     return datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
 
 
+@lru_cache(maxsize=1024)
 def _fraction_of(limit_nano: int, fraction: float) -> int:
     """``limit * fraction`` in whole nano, through Decimal so 0.8 means exactly 80%."""
     return int(Decimal(limit_nano) * Decimal(str(fraction)))

@@ -18,7 +18,9 @@ the API's exact input count (``input_count``). A call the ledger cannot record (
 written to the local journal (``journal``) and replayed by the next call that reaches Redis.
 
 It must not decide limits (the ledger does), pick models (the router does), or send alerts
-itself (``acme_ci_budget.alerts.manager`` does, through a duck-typed ``check(workflow_id)`` hook).
+itself (``acme_ci_budget.alerts.manager`` does, through a duck-typed ``check(workflow_id)`` hook, or
+``check_spend`` with the settle's figures). A call is two Redis round trips, reserve and settle:
+the reserve script also decides the budget-pressure downgrade the router leaves to it.
 ``anthropic`` is imported lazily, only when a call is about to be made or has failed.
 """
 
@@ -459,7 +461,9 @@ class BudgetedClient:
             user_id=user_id,
             cache_write_tokens=cw_5m,
             cache_write_1h_tokens=cw_1h,
+            pressure_model=decision.pressure_model,
         )
+        decision = self._pressure(decision, reservation)
         if counted is not None and counted.warning:
             reservation = replace(reservation, warnings=(*reservation.warnings, counted.warning))
         if not reservation.allowed:
@@ -479,6 +483,15 @@ class BudgetedClient:
             params["system"] = self._system_param(wf, system)
         return _Plan(wf, decision, reservation, params, timeout if timeout is not None else self.timeout)
 
+    def _pressure(self, decision: RouteDecision, res: Reservation) -> RouteDecision:
+        """The route as the reserve decided it: downgraded when it held the cheaper model for budget pressure."""
+        if not res.pressure:
+            return decision
+        wf = self.config.workflows[res.workflow_id]
+        spent = int(res.headroom.get("monthly_spent_nano", 0))  # as the script read it, before this hold
+        share = spent / wf.monthly_nano if wf.monthly_nano else 0.0
+        return self.router.under_pressure(res.workflow_id, decision, (res.pressure == "org_reserve", share))
+
     def _route_and_count(
         self,
         wf: Workflow,
@@ -488,31 +501,36 @@ class BudgetedClient:
         estimate: int,
         max_tokens: int | None,
     ) -> tuple[RouteDecision, InputCount | None]:
-        """Route on the estimate; when the estimate cannot be trusted, count exactly and route on that."""
-        text, pressure = last_user_text(messages), self._pressure(wf.id)
-        decision = self.router.route(wf.id, text, context, pressure=pressure, input_tokens=estimate)
+        """Route on the estimate; when the estimate cannot be trusted, count exactly and route on that.
+
+        Budget pressure is left to the reserve (one round trip, on the live counters), so no
+        pressure is passed here: the decision names the cheaper model the reserve may pick, and an
+        exact count is made for that model too (holding the larger), as it may be the one that answers.
+        """
+        text = last_user_text(messages)
+        decision = self.router.route(wf.id, text, context, input_tokens=estimate)
         why = needs_exact_count(messages, system, estimate, max_tokens or decision.max_tokens, wf.per_task_tokens.hard)
         if not why:
             return decision, None
         sent_system = self._system_param(wf, system) if system else system
         counted = count_input(self._counting_sdk(), decision.model, messages, sent_system, estimate, why)
         if counted.tokens != estimate:
-            rerouted = self.router.route(wf.id, text, context, pressure=pressure, input_tokens=counted.tokens)
+            rerouted = self.router.route(wf.id, text, context, input_tokens=counted.tokens)
             if rerouted.model != decision.model and counted.counted:
                 # tokenizers differ between model generations: count again for the model that will answer
                 counted = count_input(self._counting_sdk(), rerouted.model, messages, sent_system, estimate, why)
             decision = rerouted
+        cheaper = decision.pressure_model
+        if cheaper is not None and cheaper != decision.model:
+            # The reserve may answer with the cheaper model (budget pressure, on the live counters), after
+            # this count: its tokenizer may count the request higher, so the hold takes the larger count.
+            other = count_input(self._counting_sdk(), cheaper, messages, sent_system, estimate, why)
+            if other.tokens > counted.tokens:
+                counted = other
         return decision, counted
 
     def _counting_sdk(self) -> Any:
         return self.anthropic
-
-    def _pressure(self, workflow_id: str) -> tuple[bool, float] | None:
-        try:
-            return self.enforcer.pressure(workflow_id)
-        except Exception as exc:  # the reserve right after reports a dead ledger properly
-            log.warning("budget pressure unavailable for %s (%s); routing without it", workflow_id, type(exc).__name__)
-            return None
 
     @staticmethod
     def _system_param(wf: Workflow, system: Any) -> Any:
@@ -545,7 +563,7 @@ class BudgetedClient:
         stop_reason = getattr(message, "stop_reason", None)
         if stop_reason == "max_tokens":
             warnings.append(f"the reply was cut at max_tokens={res.max_output_tokens}")
-        self._check_alerts(res.workflow_id)
+        self._check_alerts(res.workflow_id, res, settlement)
         if res.session_id:
             self._check_session_soft_limit(plan.workflow, res, sum(counts))
         return CompletionResult(
@@ -916,12 +934,31 @@ class BudgetedClient:
         except Exception as exc:
             log.warning("session alert for %s failed (%s)", wf.id, type(exc).__name__)
 
-    def _check_alerts(self, workflow_id: str) -> None:
+    def _check_alerts(
+        self, workflow_id: str, res: Reservation | None = None, settlement: Settlement | None = None
+    ) -> None:
+        """After a settle, from its reply's figures (Redis is read only when a threshold may be crossed);
+        after a block, or from a manager without ``check_spend``, the full ``check``."""
         manager = self.alerts
         if manager is None:
             return
         try:
-            manager.check(workflow_id)
+            check_spend = getattr(manager, "check_spend", None)
+            if res is None or settlement is None or check_spend is None or res.fail_open:
+                manager.check(workflow_id)
+                return
+            check_spend(
+                workflow_id,
+                day=res.day,
+                org_spent_nano=settlement.org_spent_nano,
+                month_spent_nano=settlement.month_spent_nano,
+                day_spent_nano=settlement.day_spent_nano,
+                over_hold_nano=settlement.over_hold_nano,
+                open_incidents=res.open_incidents,
+                org_held_nano=settlement.org_held_nano,
+                month_held_nano=settlement.month_held_nano,
+                day_held_nano=settlement.day_held_nano,
+            )
         except Exception as exc:  # an alert failure (Slack down) must never fail the model call
             # Only the class name: exception texts of HTTP libraries can carry the webhook URL.
             log.warning("alert check for %s failed (%s)", workflow_id, type(exc).__name__)

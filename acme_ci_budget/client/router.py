@@ -27,9 +27,12 @@ this order, the first that fires deciding the model and being reported as the re
 5. otherwise the default model.
 
 ``max_tokens`` comes from the config's per-tier table (``routing.max_tokens.{simple,default,complex}``).
-The router never reads Redis itself: budget pressure is passed in (the client asks the ledger's
-``pressure()``), so a ``TaskRouter()`` works without a ledger. It must not reserve, call a model
-or price a request.
+The router never reads Redis itself, so a ``TaskRouter()`` works without a ledger. Budget pressure
+is either passed in (``pressure=``, e.g. from the ledger's ``pressure()`` read) or, with none, left
+to the ledger: a decision that rule 4 could still change names its cheaper model in
+``pressure_model``, the client offers that model to ``reserve``, which picks by the live counters
+in the same script that holds the money, and ``under_pressure`` turns the decision into the
+downgraded one with the same reason wording. It must not reserve, call a model or price a request.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ class RouteDecision:
     reason: str
     rule: str = RULE_DEFAULT
     tier: str = "default"
+    # The cheaper model rule 4 would pick if the workflow were under budget pressure; set only on a
+    # decision that rule 4 may still change (no explicit pressure given, rules 1-3 did not fire).
+    pressure_model: str | None = None
 
 
 @lru_cache(maxsize=256)
@@ -87,7 +93,7 @@ def match_keyword(text: str, keywords: tuple[str, ...] | list[str]) -> str | Non
     lowered = None
     folds_alike = True
     for keyword in keywords:
-        needle = keyword.strip()
+        needle, needle_lower, plain = _needle(keyword)
         if not needle:
             continue
         if lowered is None:
@@ -95,15 +101,22 @@ def match_keyword(text: str, keywords: tuple[str, ...] | list[str]) -> str | Non
             # lower() and the regex's case folding agree on ASCII keywords except for these letters
             # ("ı" and "ſ" fold to i and s) and for text whose lower-casing changes its length ("İ")
             folds_alike = len(lowered) == len(text) and "\u0131" not in text and "\u017f" not in text
-        if not (folds_alike and needle.isascii()) or any(ch.isspace() for ch in needle):
+        if not (folds_alike and plain):
             if _keyword_pattern(needle).search(text):
                 return keyword
             continue
         # A regex that starts with a lookbehind scans character by character (~170 us per keyword on
         # 8 KB); str.find jumps between candidates in C, and only those get the boundary check.
-        if _find_whole_word(text, lowered, needle.lower()):
+        if _find_whole_word(text, lowered, needle_lower):
             return keyword
     return None
+
+
+@lru_cache(maxsize=1024)
+def _needle(keyword: str) -> tuple[str, str, bool]:
+    """(the keyword stripped, lower-cased, and whether str.find can match it: ASCII, one word)."""
+    needle = keyword.strip()
+    return needle, needle.lower(), needle.isascii() and len(needle.split()) == 1
 
 
 def _find_whole_word(text: str, lowered: str, needle: str) -> bool:
@@ -177,6 +190,7 @@ class TaskRouter:
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or load_config()
+        self._cheapest_models: dict[str, str] = {}
 
     def select_model(self, workflow_id: str, prompt: str, context: Mapping[str, Any] | None = None) -> str:
         """The lab's call: just the model name."""
@@ -206,15 +220,15 @@ class TaskRouter:
 
         ``input_tokens`` is the whole request's estimate (system + all messages) when the caller
         has it; otherwise ``prompt`` alone is measured. ``pressure`` is ``(org_in_reserve,
-        month_share)`` from the ledger, or None to skip that rule.
+        month_share)`` from the ledger; None leaves rule 4 to the ledger's reserve (the decision is
+        the default one, naming the cheaper model in ``pressure_model``).
         """
         routing = self.config.workflow(workflow_id).routing
         ctx = context or {}
         tokens = input_tokens if input_tokens is not None else estimate_tokens(prompt or "")
 
-        def decide(tier: str, rule: str, reason: str, model: str | None = None) -> RouteDecision:
-            chosen = model or getattr(routing, f"{tier}_model")
-            return RouteDecision(chosen, routing.max_tokens[tier], reason, rule, tier)
+        def decide(tier: str, rule: str, reason: str) -> RouteDecision:
+            return RouteDecision(getattr(routing, f"{tier}_model"), routing.max_tokens[tier], reason, rule, tier)
 
         if ctx.get("is_complex"):
             return decide("complex", RULE_CONTEXT_COMPLEX, "context: is_complex")
@@ -232,12 +246,31 @@ class TaskRouter:
             keyword = match_keyword(prompt or "", routing.complexity_keywords)
             if keyword:
                 return decide("complex", RULE_KEYWORD, f"keyword {keyword!r}")
-        why = self._pressure_reason(workflow_id, routing, pressure)
-        if why:
-            cheapest = cheapest_model(routing, self.config.pricing)
-            # The task is routine-sized, so it keeps the default tier's output allowance on the cheaper model.
-            return decide("default", RULE_PRESSURE, f"budget pressure: {why}; cheapest allowed model", cheapest)
-        return decide("default", RULE_DEFAULT, "default")
+        if pressure is None:  # left to the ledger's reserve, which knows the live counters
+            cheapest = self._cheapest(workflow_id, routing)
+            return RouteDecision(
+                routing.default_model, routing.max_tokens["default"], "default", RULE_DEFAULT, pressure_model=cheapest
+            )
+        default = RouteDecision(routing.default_model, routing.max_tokens["default"], "default", RULE_DEFAULT)
+        why = pressure_reason(workflow_id, routing, pressure)
+        return _downgraded(default, self._cheapest(workflow_id, routing), why) if why else default
+
+    def under_pressure(self, workflow_id: str, decision: RouteDecision, pressure: Pressure) -> RouteDecision:
+        """``decision`` (one with a ``pressure_model``) as rule 4 makes it when the workflow is under ``pressure``.
+
+        The ledger's reserve decides that from the live counters; this gives the model and reason.
+        """
+        if decision.pressure_model is None:
+            raise ValueError(f"{workflow_id}: decision {decision.rule!r} is not one budget pressure may change")
+        routing = self.config.workflow(workflow_id).routing
+        why = pressure_reason(workflow_id, routing, pressure) or f"{workflow_id} under budget pressure"
+        return _downgraded(decision, decision.pressure_model, why)
+
+    def _cheapest(self, workflow_id: str, routing: Routing) -> str:
+        # The config never changes under a router, so each workflow's cheapest model is priced once.
+        if workflow_id not in self._cheapest_models:
+            self._cheapest_models[workflow_id] = cheapest_model(routing, self.config.pricing)
+        return self._cheapest_models[workflow_id]
 
     def change_rule(self, workflow_id: str, paths: Iterable[str], change_tokens: int) -> tuple[str, str] | None:
         """(rule, reason) when a change goes to the complex model on its paths or its size, else None."""
@@ -250,13 +283,20 @@ class TaskRouter:
             return RULE_THRESHOLD, f"diff ~{change_tokens:,} tokens before clipping > threshold {threshold:,}"
         return None
 
-    @staticmethod
-    def _pressure_reason(workflow_id: str, routing: Routing, pressure: Pressure | None) -> str:
-        if pressure is None:
-            return ""
-        org_in_reserve, share = pressure
-        if org_in_reserve:
-            return "org budget in its reserve"
-        if share >= routing.budget_pressure_pct:
-            return f"{workflow_id} at {share:.1%} of its monthly budget (>= {routing.budget_pressure_pct * 100:g}%)"
+
+def pressure_reason(workflow_id: str, routing: Routing, pressure: Pressure | None) -> str:
+    """Why rule 4 fires for ``pressure`` (org in its reserve, or the month's share at its threshold), or ''."""
+    if pressure is None:
         return ""
+    org_in_reserve, share = pressure
+    if org_in_reserve:
+        return "org budget in its reserve"
+    if share >= routing.budget_pressure_pct:
+        return f"{workflow_id} at {share:.1%} of its monthly budget (>= {routing.budget_pressure_pct * 100:g}%)"
+    return ""
+
+
+def _downgraded(decision: RouteDecision, cheapest: str, why: str) -> RouteDecision:
+    # The task is routine-sized, so it keeps the default tier's output allowance on the cheaper model.
+    reason = f"budget pressure: {why}; cheapest allowed model"
+    return RouteDecision(cheapest, decision.max_tokens, reason, RULE_PRESSURE)

@@ -7,17 +7,19 @@ hold back, however late it runs), and each settle appends the call's event in
 the same script, so the counters always equal the sum of the events. A settle
 above its hold is recorded and flagged (``over_hold_nano``); a reply without
 usage is charged its hold's worst case and flagged ``usage_missing``. Every
-script checks all its arguments before its first write. The status reads live
-in ``ledger.status``. It must not route, call a model, or send alerts, and nothing above the ledger
-layer may touch its Redis keys (``Keys``) or its connection except through this class.
+script checks all its arguments before its first write. Offered a cheaper model,
+``reserve`` decides the budget-pressure downgrade in its script, on the live
+counters, and holds that model's worst case (``Reservation.pressure`` says why).
+The status reads live in ``ledger.status``; the key schema and the reserve script's
+arguments in ``ledger.args``. It must not route, call a model, or send alerts, and
+nothing above the ledger layer may touch its Redis keys (``Keys``) or its connection
+except through this class.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,6 +31,10 @@ from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.core.resources import lua_path
+from acme_ci_budget.ledger.args import Keys, pressure_thresholds, reserve_args, reserve_keys
+from acme_ci_budget.ledger.args import event_dict as _event_dict
+from acme_ci_budget.ledger.args import event_fields as _event_fields
+from acme_ci_budget.ledger.args import identity as _identity
 from acme_ci_budget.ledger.status import StatusReads, is_connection_error
 from acme_ci_budget.ledger.store import connect, prefix, redact_url
 
@@ -94,6 +100,15 @@ class Reservation:
     # held at the cache-write prices.
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    # Budget pressure: the cheaper model the caller offered, its worst case, and why the script held
+    # it instead of the routed model ('' : it did not; 'org_reserve' / 'workflow_month'). When it
+    # did, ``model`` and ``held_nano`` are the cheaper model's.
+    pressure_model: str | None = None
+    pressure_held_nano: int = 0
+    pressure: str = ""
+    # Open PagerDuty incidents the alert module recorded (read by the same script): the client's
+    # alert check resolves stale ones only when there are some.
+    open_incidents: int = 0
 
     @property
     def held_usd(self) -> float:
@@ -117,6 +132,11 @@ class Settlement:
     usage_missing: bool = False  # the reply had no usage: charged the hold's worst case
     # False: Redis was unreachable and a fail-open call's cost is not in the ledger (the client journals it).
     recorded: bool = True
+    # Other calls' holds left on the counters this call was held on, once its hold was dropped (0: none,
+    # or its hold was gone): with the spend above, what the per-call alert check's one-call rule needs.
+    org_held_nano: int = 0
+    month_held_nano: int = 0
+    day_held_nano: int = 0
 
     @property
     def cost_usd(self) -> float:
@@ -132,52 +152,6 @@ class Release:
 
     def __bool__(self) -> bool:
         return self.status == RELEASED
-
-
-@dataclass(frozen=True)
-class Keys:
-    """The Redis keys of one namespace; every key carries the namespace as its hash tag."""
-
-    p: str
-
-    def holds(self) -> str:
-        return f"{self.p}holds"
-
-    def hold(self, res_id: str) -> str:
-        return f"{self.p}hold:{res_id}"
-
-    def result(self, res_id: str) -> str:
-        return f"{self.p}res:{res_id}"
-
-    def org_spent(self, month: str) -> str:
-        return f"{self.p}spent:org:m:{month}"
-
-    def org_held(self, month: str) -> str:
-        return f"{self.p}held:org:m:{month}"
-
-    def wf_spent_month(self, wf: str, month: str) -> str:
-        return f"{self.p}spent:wf:{wf}:m:{month}"
-
-    def wf_held_month(self, wf: str, month: str) -> str:
-        return f"{self.p}held:wf:{wf}:m:{month}"
-
-    def wf_spent_day(self, wf: str, day: str) -> str:
-        return f"{self.p}spent:wf:{wf}:d:{day}"
-
-    def wf_held_day(self, wf: str, day: str) -> str:
-        return f"{self.p}held:wf:{wf}:d:{day}"
-
-    def session(self, session_id: str | None) -> str:
-        return f"{self.p}sess:{session_id}" if session_id else f"{self.p}sess:-"
-
-    def task(self, task_id: str | None) -> str:
-        return f"{self.p}task:{task_id}" if task_id else f"{self.p}task:-"
-
-    def stats(self, month: str) -> str:
-        return f"{self.p}stats:m:{month}"
-
-    def events(self) -> str:
-        return f"{self.p}events"
 
 
 def _load_script(redis: Any, name: str) -> Any:
@@ -212,6 +186,7 @@ class BudgetEnforcer(StatusReads):
         self._release = _load_script(self.redis, "release.lua")
         self._status = _load_script(self.redis, "status.lua")
         self._retention_ms = self.config.ledger.retention_days * DAY_MS
+        self._thresholds = pressure_thresholds(self.config)
 
     # --- periods ------------------------------------------------------------------------------
 
@@ -245,6 +220,7 @@ class BudgetEnforcer(StatusReads):
         *,
         cache_write_tokens: int = 0,
         cache_write_1h_tokens: int = 0,
+        pressure_model: str | None = None,
     ) -> Reservation:
         """Hold this request's worst case on every counter, or refuse it naming the first limit it breaks.
 
@@ -252,7 +228,50 @@ class BudgetEnforcer(StatusReads):
         may write to the prompt cache at the 5-minute / 1-hour TTL; the worst case prices them at
         the cache-write rates (1.25x / 2x input) instead of input. Loop steps are counted in Redis
         per session and per task id, whatever ``loop_step`` says.
+
+        ``pressure_model``: a cheaper model to use instead when the workflow is under budget pressure
+        (the org past its reserve threshold, or the workflow's month spend at ``budget_pressure_pct``),
+        decided by the script on the counters it holds against, so never stale. The result's
+        ``pressure`` says whether it did and why; its ``model`` and ``held_nano`` are then the cheaper
+        model's, for the same tokens.
         """
+        now = self.now()
+        draft, wf = self._reserve_draft(
+            now,
+            workflow_id,
+            model,
+            input_tokens,
+            max_output_tokens,
+            session_id,
+            task_id,
+            loop_step,
+            user_id,
+            cache_write_tokens,
+            cache_write_1h_tokens,
+            pressure_model,
+        )
+        try:
+            raw = _run(self._reserve, self._reserve_keys(draft), self._reserve_args(wf, draft, now))
+        except Exception as exc:
+            return self._unavailable(exc, draft)
+        return self._reserved(draft, wf, raw)
+
+    def _reserve_draft(
+        self,
+        now: datetime,
+        workflow_id: str,
+        model: str,
+        input_tokens: int,
+        max_output_tokens: int,
+        session_id: str | None,
+        task_id: str | None,
+        loop_step: int | None,
+        user_id: str | None,
+        cache_write_tokens: int,
+        cache_write_1h_tokens: int,
+        pressure_model: str | None,
+    ) -> tuple[Reservation, Workflow | None]:
+        """The checks and prices of ``reserve`` before Redis: the request as the script will see it."""
         _check_counts(
             "reserve",
             input_tokens=input_tokens,
@@ -267,7 +286,6 @@ class BudgetEnforcer(StatusReads):
         # Cache writes are part of the input: never more than it (the 1-hour ones, dearer, first).
         cw_1h = min(cache_write_1h_tokens, input_tokens)
         cw_5m = min(cache_write_tokens, input_tokens - cw_1h)
-        now = self.now()
         day, month = self.periods(now)
         wf = self.config.workflows.get(workflow_id)
         requested = max_output_tokens
@@ -289,10 +307,12 @@ class BudgetEnforcer(StatusReads):
                 warnings.append(
                     f"per-task soft limit: {input_tokens + max_output_tokens} tokens > {wf.per_task_tokens.soft}"
                 )
-        held = 0
-        if not reason:
-            held = cost_nano(
-                model,
+
+        def worst_case(priced_as: str) -> int:
+            if reason:
+                return 0
+            return cost_nano(
+                priced_as,
                 input_tokens - cw_5m - cw_1h,
                 max_output_tokens,
                 cw_5m,
@@ -300,8 +320,9 @@ class BudgetEnforcer(StatusReads):
                 overrides=self.config.pricing,
                 cache_write_1h_tokens=cw_1h,
             )
+
         draft = Reservation(
-            id=uuid.uuid4().hex,
+            id=os.urandom(16).hex(),  # 128 random bits, as uuid4 has, at a quarter of its cost
             workflow_id=workflow_id,
             model=model,
             allowed=False,
@@ -309,7 +330,7 @@ class BudgetEnforcer(StatusReads):
             input_tokens=input_tokens,
             max_output_tokens=max_output_tokens,
             requested_max_output_tokens=requested,
-            held_nano=held,
+            held_nano=worst_case(model),
             day=day,
             month=month,
             session_id=session_id,
@@ -319,17 +340,24 @@ class BudgetEnforcer(StatusReads):
             warnings=tuple(warnings),
             cache_write_tokens=cw_5m,
             cache_write_1h_tokens=cw_1h,
+            pressure_model=pressure_model if wf is not None else None,
+            pressure_held_nano=worst_case(pressure_model) if pressure_model and wf is not None else 0,
         )
-        try:
-            raw = _run(self._reserve, self._reserve_keys(draft), self._reserve_args(wf, draft, now))
-        except Exception as exc:
-            return self._unavailable(exc, draft)
+        return draft, wf
+
+    def _reserved(self, draft: Reservation, wf: Workflow | None, raw: Any) -> Reservation:
+        """The reservation as the script decided it (``raw``: its reply)."""
         allowed = bool(int(raw[0]))
         reason = _text(raw[1])
         org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = (int(x) for x in raw[2:10])
+        pressure = _text(raw[11]) if draft.pressure_model else ""
+        model, held = draft.model, draft.held_nano
+        if pressure:
+            model, held = draft.pressure_model, draft.pressure_held_nano
         if allowed:  # the script returns the counters as they were before this hold
             org_h, m_h, d_h = org_h + held, m_h + held, d_h + held
-            s_held += input_tokens + max_output_tokens if session_id else 0
+            s_held += draft.input_tokens + draft.max_output_tokens if draft.session_id else 0
+        warnings = list(draft.warnings)
         headroom = {}
         if wf is not None:
             headroom = {
@@ -341,61 +369,27 @@ class BudgetEnforcer(StatusReads):
                 "daily_spent_nano": d_s,
                 "session_tokens": s_tok,
             }
-            if session_id and s_tok + s_held > wf.per_session_tokens.soft:
+            if draft.session_id and s_tok + s_held > wf.per_session_tokens.soft:
                 warnings.append(
                     f"per-session soft limit: {s_tok + s_held} tokens > {wf.per_session_tokens.soft}; compress context"
                 )
-        return replace(
+        return _evolve(
             draft,
+            model=model,
             allowed=allowed,
             reason=reason,
             held_nano=held if allowed else 0,
             warnings=tuple(warnings),
             headroom=headroom,
+            pressure=pressure,
+            open_incidents=int(raw[12]),
         )
 
     def _reserve_keys(self, r: Reservation) -> list[str]:
-        k, wf = self.keys, r.workflow_id
-        return [
-            k.holds(),
-            k.org_spent(r.month),
-            k.org_held(r.month),
-            k.wf_spent_month(wf, r.month),
-            k.wf_held_month(wf, r.month),
-            k.wf_spent_day(wf, r.day),
-            k.wf_held_day(wf, r.day),
-            k.session(r.session_id),
-            k.task(r.task_id),
-            k.hold(r.id),
-            k.stats(r.month),
-            k.events(),
-        ]
+        return reserve_keys(self.keys, r)
 
     def _reserve_args(self, wf: Workflow | None, r: Reservation, now: datetime) -> list:
-        session = wf is not None and r.session_id is not None
-        task = wf is not None and r.task_id is not None
-        event = _event_fields(**_identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
-        return [
-            self._ms(now),
-            self.config.ledger.hold_ttl_seconds * 1000,
-            r.id,
-            r.held_nano,
-            self.config.org_monthly_nano,
-            wf.monthly_nano if wf else 0,
-            wf.daily_nano if wf else 0,
-            r.input_tokens + r.max_output_tokens,
-            wf.per_session_tokens.hard if session else 0,
-            r.reason,
-            r.workflow_id,
-            self.keys.p,
-            self._retention_ms,
-            self._retention_ms,
-            wf.max_loop_steps if wf else 0,
-            event,
-            1 if task else 0,
-            r.day,
-            r.month,
-        ]
+        return reserve_args(self.config, self.keys.p, wf, r, self._ms(now), self._retention_ms, self._thresholds)
 
     def _unavailable(self, exc: Exception, draft: Reservation) -> Reservation:
         if not is_connection_error(exc):
@@ -445,6 +439,47 @@ class BudgetEnforcer(StatusReads):
         the 1-hour rate, the rest at the 5-minute rate). ``usage_missing=True`` (a reply without
         usage): the counts are ignored and the call is charged its hold's worst case, flagged.
         """
+        keys, args, cost = self._settle_request(
+            reservation,
+            input_tokens,
+            output_tokens,
+            cache_creation_input_tokens,
+            cache_read_input_tokens,
+            latency_ms,
+            route_reason,
+            model,
+            cache_creation_1h_input_tokens,
+            usage_missing,
+        )
+        try:
+            raw = _run(self._settle, keys, args)
+        except Exception as exc:
+            if not reservation.fail_open or not is_connection_error(exc):
+                raise
+            log.warning(
+                "LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded",
+                reservation.workflow_id,
+                cost,
+            )
+            return Settlement(
+                reservation.id, cost, 0, 0, 0, hold_found=False, usage_missing=usage_missing, recorded=False
+            )
+        return self._settled(reservation, raw, usage_missing)
+
+    def _settle_request(
+        self,
+        reservation: Reservation,
+        input_tokens: int,
+        output_tokens: int,
+        cache_creation_input_tokens: int,
+        cache_read_input_tokens: int,
+        latency_ms: int | None,
+        route_reason: str | None,
+        model: str | None,
+        cache_creation_1h_input_tokens: int,
+        usage_missing: bool,
+    ) -> tuple[list[str], list, int]:
+        """The checks and price of ``settle`` before Redis: the script's keys and arguments, and the cost."""
         if not reservation.allowed:
             raise SettleError(f"reservation {reservation.id} was refused ({reservation.reason}); nothing to settle")
         if usage_missing:
@@ -507,16 +542,14 @@ class BudgetEnforcer(StatusReads):
             event,
             1 if usage_missing else 0,
         ]
-        try:
-            raw = _run(self._settle, keys, args)
-        except Exception as exc:
-            if not reservation.fail_open or not is_connection_error(exc):
-                raise
-            log.warning("LEDGER UNREACHABLE: fail-open call of %s cost %s nano-USD and could not be recorded", wf, cost)
-            return Settlement(
-                reservation.id, cost, 0, 0, 0, hold_found=False, usage_missing=usage_missing, recorded=False
-            )
+        return keys, args, cost
+
+    def _settled(self, reservation: Reservation, raw: Any, usage_missing: bool) -> Settlement:
+        """The settlement as the script recorded it (``raw``: its reply)."""
+        wf = reservation.workflow_id
         status, cost_s, org_s, month_s, day_s, found, over = (_text(x) for x in raw[:7])
+        # a marker written before the held figures were part of the reply has seven words: no holds then
+        org_h, month_h, day_h = (int(_text(x)) for x in raw[8:11]) if len(raw) >= 11 else (0, 0, 0)
         settlement = Settlement(
             reservation_id=reservation.id,
             cost_nano=int(cost_s),
@@ -527,6 +560,9 @@ class BudgetEnforcer(StatusReads):
             duplicate=status == "dup",
             over_hold_nano=int(over),
             usage_missing=usage_missing,
+            org_held_nano=org_h,
+            month_held_nano=month_h,
+            day_held_nano=day_h,
         )
         if settlement.over_hold_nano and not settlement.duplicate:
             log.warning(
@@ -721,27 +757,17 @@ class BudgetEnforcer(StatusReads):
         return keys
 
 
-def _identity(r: Reservation) -> dict[str, Any]:
-    """The fields that tie an event to its reservation: workflow, model, session, user, task, step, and
-    the day and month of the counters it was charged to (the reserve's, even when it settles after midnight)."""
-    return {
-        "workflow": r.workflow_id,
-        "model": r.model,
-        "session": r.session_id,
-        "user": r.user_id,
-        "task": r.task_id,
-        "loop_step": r.loop_step,
-        "day": r.day,
-        "month": r.month,
-    }
+def _evolve(r: Reservation, **changes: Any) -> Reservation:
+    """``dataclasses.replace`` without its per-call field introspection (every reserve takes this path)."""
+    return Reservation(**{**r.__dict__, **changes})
 
 
 def _check_counts(what: str, counts: tuple[int, ...] = (), **named: int) -> None:
     """Token counts must be non-negative integers (the scripts refuse anything else, before writing)."""
-    values = (*counts, *named.values())
-    if any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in values):
-        shown = ", ".join([*(str(c) for c in counts), *(f"{n}={v!r}" for n, v in named.items())])
-        raise SettleError(f"{what}: token counts must be non-negative integers, got ({shown})")
+    for c in (*counts, *named.values()):  # a loop, not any(<generator>): every reserve and settle passes here
+        if isinstance(c, bool) or not isinstance(c, int) or c < 0:
+            shown = ", ".join([*(str(c) for c in counts), *(f"{n}={v!r}" for n, v in named.items())])
+            raise SettleError(f"{what}: token counts must be non-negative integers, got ({shown})")
 
 
 def _run(script: Any, keys: list[str], args: list) -> Any:
@@ -758,12 +784,3 @@ def _run(script: Any, keys: list[str], args: list) -> Any:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _event_fields(**fields: Any) -> str:
-    """The event's optional fields as one JSON object argument (empty values skipped)."""
-    return json.dumps(_event_dict(**fields), separators=(",", ":"))
-
-
-def _event_dict(**fields: Any) -> dict:
-    return {name: str(value) for name, value in fields.items() if value is not None and value != ""}

@@ -52,13 +52,23 @@ workflow id, so editing one workflow's inventory leaves the others' traffic unch
   2.5-3.5x, the month 2.0-2.25x the estimate. (On the lab's 2024 pair, 3.75x apart, the month
   was about 1.35x.)
 
-Speed: each call costs three round trips (budget pressure, reserve, settle). Alert conditions
-are evaluated once per simulated hour with traffic and at the end of each day instead of after
-every call (``alert_checks="hour"``; ``"call"`` uses the client's per-call hook, which measured
-720 instead of 1,200 calls/s on 2 cores). The alerts and their days come out the same (a test
-holds the two modes to it), and a month at scale 10 (18,000 calls) takes about 16 s on 2 cores
-(``scripts/bench_simulate.py``). The usage log's ``latency_ms`` is the stand-in's real
-(sub-millisecond) time; simulated latency only moves the simulated clock.
+Speed: the calls that start in one simulated minute form a tick (``simulate.ticks``): each goes
+through ``BudgetedClient.complete`` as usual, but the tick's reserve scripts are sent to Redis in
+one pipeline and its settle scripts in another, sent without waiting so that Redis runs them
+while the next tick is prepared. The scripts and their arguments are the real ones; what a tick
+changes is that its calls are in flight together (all holds taken before any settle), as calls
+that overlap in time are, and each runs at its own simulated time. Budget pressure is decided in
+the reserve script, so a call costs two scripts and no extra read. With ``alert_checks="hour"``
+every settle's figures go through ``AlertManager.check_spend`` as they are read (local, reading
+Redis only when a threshold may have been crossed: at 100x a day can pass 80% and 100% within one
+hour), and the full check (blocks, holds over their worst case) runs once per simulated hour with
+traffic and at the end of each day; ``"call"`` makes the client's per-call check (``check_spend``,
+``check`` after a block) for every call. The alerts and their days come out the same (tests hold
+the two modes to it at scale 1 and at 100x). On the old default config a month at scale 100
+(109,000 calls) took 27-35 s on 2 shared cores, 85-94 s before the ticks; the lab's config makes
+it 277,000 calls, 73-83 s (``scripts/bench_simulate.py``).
+The usage log's ``latency_ms`` is the stand-in's real (sub-millisecond) time; simulated latency
+only moves the simulated clock.
 """
 
 from __future__ import annotations
@@ -74,6 +84,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from acme_ci_budget.alerts.manager import AlertManager
@@ -83,11 +94,11 @@ from acme_ci_budget.client.budgeted import BudgetedClient
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.money import nano_to_usd, pct
-from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.ledger.store import connect, prefix, redact_url
 from acme_ci_budget.report.monthly import build_report
 from acme_ci_budget.report.render import render
 from acme_ci_budget.simulate.offline_model import MESSAGE_FRAMING_TOKENS, OfflineModel, chars_for_tokens, real_tokens
+from acme_ci_budget.simulate.ticks import Deferred, TickLedger, TickRouter, ticks
 
 SIGMA = 0.35
 TAIL_SHARE = 0.03
@@ -256,7 +267,8 @@ def generate_traffic(config: Config, month: str, scale: float = 1, seed: int = 0
                     )
                     think = rng.uniform(*THINK_SECONDS)
                     ts += OfflineModel.latency_ms(output) / 1000 + think
-    days = tuple(DayPlan(d, tuple(sorted(by_day[d], key=lambda c: (c.ts, c.order)))) for d in all_days)
+    in_time = attrgetter("ts", "order")
+    days = tuple(DayPlan(d, tuple(sorted(by_day[d], key=in_time))) for d in all_days)
     return TrafficPlan(month=month, scale=scale, seed=seed, days=days, units=units)
 
 
@@ -439,7 +451,7 @@ def _stop_scratch(server: Any) -> None:
 
 
 class SimClock:
-    """The simulated time every component reads; it only moves forward."""
+    """The simulated time every component reads: ``set`` only moves it forward, ``jump`` anywhere."""
 
     def __init__(self, start: datetime) -> None:
         self._now = start
@@ -450,6 +462,10 @@ class SimClock:
     def set(self, when: datetime) -> None:
         if when > self._now:
             self._now = when
+
+    def jump(self, when: datetime) -> None:
+        """To ``when``, earlier or later: the calls of a tick overlap, each runs at its own time."""
+        self._now = when
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
@@ -490,8 +506,14 @@ class _AlertRecorder:
         self.fired: list[FiredAlert] = []
 
     def check(self, workflow_id: str | None = None) -> list[Any]:
+        return self._record(self.manager.check(workflow_id))
 
-        alerts = self.manager.check(workflow_id)
+    def check_spend(self, workflow_id: str, **figures: Any) -> list[Any]:
+        """The client's per-call check from a settle's figures (``AlertManager.check_spend``)."""
+        return self._record(self.manager.check_spend(workflow_id, **figures))
+
+    def _record(self, alerts: list[Any]) -> list[Any]:
+
         day = local_date(self.manager.now(), self.manager.config.tz)
         self.fired += [
             FiredAlert(
@@ -681,17 +703,15 @@ def run_simulation(
     tz = config.tz
     first = plan.days[0].day
     clock = SimClock(datetime(first.year, first.month, first.day, tzinfo=tz).astimezone(UTC))
-    enforcer = BudgetEnforcer(sim_config, redis=redis, clock=clock)
+    enforcer = TickLedger(sim_config, redis=redis, clock=clock)
     alerts = _AlertRecorder(sim_config, enforcer)
     model = OfflineModel(clock=clock, advance=clock.advance, seed=seed)
-    client = BudgetedClient(
-        sim_config,
-        enforcer=enforcer,
-        anthropic_client=model,
-        alerts=alerts if alert_checks == "call" else False,
-    )
+    # The per-call alert check is made here, with the settle's figures, once the tick's settles are back.
+    router = TickRouter(sim_config)
+    client = BudgetedClient(sim_config, enforcer=enforcer, router=router, anthropic_client=model, alerts=False)
     systems = {wid: system_prompt(wf) for wid, wf in config.workflows.items()}
 
+    awaiting = _SpendChecks(alerts)
     stopped: set[str] = set()
     skipped: dict[str, int] = {}
     truncated: dict[str, int] = {}
@@ -700,38 +720,54 @@ def run_simulation(
     sent = 0
     for index, day_plan in enumerate(run_days, start=1):
         hour = None
-        for call in day_plan.calls:
-            if call.session_id is not None and call.session_id in stopped:
-                skipped[call.workflow_id] = skipped.get(call.workflow_id, 0) + 1
+        last = clock()
+        for planned in ticks(day_plan.calls):
+            tick = []
+            for call in planned:
+                if call.session_id is not None and call.session_id in stopped:
+                    skipped[call.workflow_id] = skipped.get(call.workflow_id, 0) + 1
+                else:
+                    tick.append(call)
+            if not tick:
                 continue
-            clock.set(call.at)
+            clock.jump(max(tick[0].at, last))
             if alert_checks == "hour":
                 this_hour = clock().replace(minute=0, second=0, microsecond=0)
                 if hour is not None and this_hour != hour:
+                    # every settle so far recorded (and its figures checked) before the check reads the ledger
+                    awaiting.check(enforcer.drain())
                     alerts.check()
                 hour = this_hour
-            model.plan_reply(call.output_tokens)
-            result = client.complete(
-                call.workflow_id,
-                build_messages(call, systems[call.workflow_id]),
-                system=systems[call.workflow_id],
-                session_id=call.session_id,
-                user_id=call.user_id,
-                loop_step=call.turn,
-                task_id=call.task_id,
-            )
-            sent += 1
-            if result.budget_blocked:
-                model.clear_plans()
-                today = local_date(clock(), tz)
-                first_blocked.setdefault(call.workflow_id, {}).setdefault(result.budget_reason, today)
-                block_days.setdefault(call.workflow_id, {}).setdefault(result.budget_reason, set()).add(today)
-                if call.session_id is not None:
-                    stopped.add(call.session_id)
-            elif result.stop_reason == "max_tokens":
-                truncated[call.workflow_id] = truncated.get(call.workflow_id, 0) + 1
-        if alert_checks == "hour" and day_plan.calls:
-            alerts.check()
+            router.new_tick()
+            done = _run_tick(client, enforcer, model, clock, systems, tick)
+            sent += len(done)
+            settlements = iter(enforcer.drain() if alert_checks == "call" else ())
+            if alert_checks == "hour":
+                awaiting.calls += [(c.workflow_id, r) for c, r, result, _at in done if not result.budget_blocked]
+                awaiting.check(enforcer.settled())  # the previous tick's, read with this tick's reserves
+            for call, reservation, result, settled_at in done:
+                if alert_checks == "call":  # what the client's hook does, with the settle's own figures
+                    clock.jump(settled_at)
+                    if result.budget_blocked:
+                        alerts.check(call.workflow_id)
+                    else:
+                        alerts.check_spend(call.workflow_id, **_settle_figures(reservation, next(settlements)))
+                if result.budget_blocked:
+                    today = local_date(call.at, tz)
+                    first_blocked.setdefault(call.workflow_id, {}).setdefault(result.budget_reason, today)
+                    block_days.setdefault(call.workflow_id, {}).setdefault(result.budget_reason, set()).add(today)
+                    if call.session_id is not None:
+                        stopped.add(call.session_id)
+                elif result.stop_reason == "max_tokens":
+                    truncated[call.workflow_id] = truncated.get(call.workflow_id, 0) + 1
+            last = max(settled_at for *_rest, settled_at in done)
+            clock.jump(last)
+        if alert_checks == "hour":
+            awaiting.check(enforcer.drain())
+            if day_plan.calls:
+                alerts.check()
+        else:
+            enforcer.drain()
         if progress is not None:
             progress(index, len(run_days), sent)
 
@@ -752,6 +788,77 @@ def run_simulation(
         elapsed_seconds=time.perf_counter() - started,
         config=sim_config,
     )
+
+
+def _run_tick(
+    client: Any, ledger: TickLedger, model: OfflineModel, clock: SimClock, systems: Mapping[str, str], tick: list
+) -> list[tuple[SimCall, Any, Any, datetime]]:
+    """One tick through the real client (``simulate.ticks``): its reserves in one pipeline, then its model
+    calls, then its settles in one pipeline, sent without waiting (``ledger.drain()`` has them). Returns,
+    per call: (call, reservation, result, the simulated time it ended)."""
+
+    requests = []
+    ledger.gather()
+    for call in tick:
+        clock.jump(call.at)
+        request = (call.workflow_id, build_messages(call, systems[call.workflow_id]))
+        options = {
+            "system": systems[call.workflow_id],
+            "session_id": call.session_id,
+            "user_id": call.user_id,
+            "loop_step": call.turn,
+            "task_id": call.task_id,
+        }
+        requests.append((request, options))
+        try:
+            client.complete(*request, **options)
+        except Deferred:
+            continue
+        raise RuntimeError(f"{call.workflow_id}: the tick ledger did not gather this call's reserve")
+    ledger.flush_reserves()
+    outcomes = []
+    try:
+        for call, (request, options) in zip(tick, requests, strict=True):
+            clock.jump(call.at)
+            model.plan_reply(call.output_tokens)
+            result = client.complete(*request, **options)
+            if result.budget_blocked:
+                model.clear_plans()
+            outcomes.append((call, ledger.answers[-1], result, clock()))
+        ledger.send_settles()
+    finally:
+        ledger.direct()
+    return outcomes
+
+
+@dataclass
+class _SpendChecks:
+    """The hourly mode's per-call spend check: each settle's figures, once read, go through
+    ``check_spend`` (local, microseconds; Redis only when a threshold may have been crossed), so a
+    threshold crossed and passed within the hour (80% and 100% of a day) is seen as production sees it."""
+
+    alerts: Any
+    calls: list[tuple[str, Any]] = field(default_factory=list)  # (workflow, reservation) settled, not yet checked
+
+    def check(self, settlements: list[Any]) -> None:
+        checked, self.calls = self.calls[: len(settlements)], self.calls[len(settlements) :]
+        for (workflow_id, reservation), settlement in zip(checked, settlements, strict=True):
+            self.alerts.check_spend(workflow_id, **_settle_figures(reservation, settlement))
+
+
+def _settle_figures(reservation: Any, settlement: Any) -> dict[str, Any]:
+    """What the client's per-call alert check passes to ``AlertManager.check_spend``."""
+    return {
+        "day": reservation.day,
+        "org_spent_nano": settlement.org_spent_nano,
+        "month_spent_nano": settlement.month_spent_nano,
+        "day_spent_nano": settlement.day_spent_nano,
+        "over_hold_nano": settlement.over_hold_nano,
+        "open_incidents": reservation.open_incidents,
+        "org_held_nano": settlement.org_held_nano,
+        "month_held_nano": settlement.month_held_nano,
+        "day_held_nano": settlement.day_held_nano,
+    }
 
 
 def _decode(raw: Mapping[Any, Any]) -> dict[str, int]:

@@ -3,6 +3,11 @@
 -- One round trip. Checks every argument first, then purges expired holds, so a crashed worker's
 -- hold lives at most its TTL past the next reserve or status read.
 --
+-- Budget pressure is decided here, on the counters this script reads, so it is never stale: when
+-- the caller offers a cheaper model (ARGV[20..21]) and the org's month spend is past its reserve
+-- threshold (or at its limit), or the workflow's month spend is at or past its pressure threshold,
+-- the cheaper model's worst case is the one checked and held, and the reply says why.
+--
 -- KEYS[1]  holds        ZSET  reservation id -> expiry (ms)
 -- KEYS[2]  org spent    (month)      KEYS[3]  org held    (month)
 -- KEYS[4]  wf spent     (month)      KEYS[5]  wf held     (month)
@@ -12,6 +17,7 @@
 -- KEYS[10] hold HASH for this reservation
 -- KEYS[11] stats HASH of the month
 -- KEYS[12] events STREAM
+-- KEYS[13] the alert module's open PagerDuty incidents HASH (only its length is read)
 -- ARGV[1]  now (ms, from the ledger's clock)    ARGV[2]  hold TTL (ms)
 -- ARGV[3]  reservation id                       ARGV[4]  worst-case cost (nano-USD)
 -- ARGV[5]  org monthly limit (nano)             ARGV[6]  wf monthly limit (nano)
@@ -22,16 +28,21 @@
 -- ARGV[14] day-key TTL (ms) ARGV[15] max loop steps (0: unchecked)
 -- ARGV[16] event fields (a JSON object of strings)
 -- ARGV[17] has task (1/0)   ARGV[18] day (YYYY-MM-DD)           ARGV[19] month (YYYY-MM)
+-- ARGV[20] the cheaper model's worst case (nano-USD) ('' : no budget-pressure choice to make)
+-- ARGV[21] the cheaper model (named in the block event when it is the one refused)
+-- ARGV[22] org reserve threshold (nano): the org is in its reserve when its month spend is past it
+-- ARGV[23] workflow pressure threshold (nano): under pressure when its month spend reaches it ('' : never)
 -- Returns {allowed, reason, org_spent, org_held, wf_month_spent, wf_month_held, wf_day_spent,
---          wf_day_held, session_tokens, session_held_tokens, purged}: the counters as read BEFORE
--- this hold, as strings.
+--          wf_day_held, session_tokens, session_held_tokens, purged, pressure, open_incidents}: the
+-- counters as read BEFORE this hold, as strings; pressure is '' (the offered model's worst case
+-- was used), 'org_reserve' or 'workflow_month' (the cheaper model's was).
 
 local REASONS = {unknown_workflow = true, task_token_limit_exceeded = true, session_token_limit_exceeded = true,
   loop_step_limit_exceeded = true, total_org_budget_exceeded = true, monthly_limit_exceeded = true,
   daily_limit_exceeded = true}
 
 local A, err = checked(function()
-  want_keys(12)
+  want_keys(13)
   local a = {
     now = int_arg(1, 'now (ms)', 0, MAX_MS),
     ttl = int_arg(2, 'hold TTL (ms)', 1, MAX_TTL_MS),
@@ -52,7 +63,14 @@ local A, err = checked(function()
     has_task = flag_arg(17, 'has task'),
     day = match_arg(18, 'day', '^%d%d%d%d%-%d%d%-%d%d$'),
     month = match_arg(19, 'month', '^%d%d%d%d%-%d%d$'),
+    cheap_model = text_arg(21, 'cheaper model', 256, true),
+    org_pressure = money_arg(22, 'org reserve threshold (nano-USD)'),
   }
+  if ARGV[20] ~= '' then
+    a.cheap_amount = int_arg(20, 'cheaper worst-case cost (nano-USD)', 0, MAX_CALL_NANO)
+    if a.cheap_model == '' then bad_arg('cheaper model', 'empty, with a cheaper worst case given') end
+  end
+  if ARGV[23] ~= '' then a.wf_pressure = money_arg(23, 'workflow pressure threshold (nano-USD)') end
   if a.reason ~= '' and not REASONS[a.reason] then bad_arg('block reason', 'unknown reason ' .. shown(a.reason)) end
   return a
 end)
@@ -68,6 +86,21 @@ local purged = purge_expired(KEYS[1], prefix, ARGV[1], KEYS[12], minid, 100, day
 
 local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 for i = 1, 6 do c[i] = c[i] or '0' end
+
+-- Budget pressure, on spent (not held) money, as the status read reports it.
+local pressure = ''
+if A.cheap_amount then
+  local org_spent = total(c[1])
+  if exceeds(org_spent, total(A.org_pressure)) or not exceeds(total(A.org_limit), org_spent) then
+    pressure = 'org_reserve'
+  elseif A.wf_pressure and not exceeds(total(A.wf_pressure), total(c[3])) then
+    pressure = 'workflow_month'
+  end
+end
+if pressure ~= '' then
+  amount = ARGV[20]
+  fields['model'] = A.cheap_model
+end
 local has_session = session_limit > 0
 local sess = {false, false, false}
 if has_session then
@@ -93,7 +126,8 @@ if reason == '' then
   end
 end
 
-local counters = {c[1], c[2], c[3], c[4], c[5], c[6], int_str(s_tok), int_str(s_held), purged}
+local counters = {c[1], c[2], c[3], c[4], c[5], c[6], int_str(s_tok), int_str(s_held), purged, pressure,
+  redis.call('HLEN', KEYS[13])}
 if reason ~= '' then
   redis.call('HINCRBY', KEYS[11], 'blocked|' .. wf .. '|' .. reason, 1)
   add_event(KEYS[12], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', reason,

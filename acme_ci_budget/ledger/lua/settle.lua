@@ -14,8 +14,10 @@
 -- ARGV[14] cache write at the 1-hour TTL (part of ARGV[12])   (tokens)
 -- ARGV[15] has session (1/0)  ARGV[16] event retention (ms)
 -- ARGV[17] event fields (a JSON object of strings)            ARGV[18] usage missing (1/0)
--- Returns {status, cost, org_spent, month_spent, day_spent, hold_found (1/0), over_hold_nano, event_id}
--- with status 'ok' or 'dup' (a dup returns the first settle's figures); money as strings.
+-- Returns {status, cost, org_spent, month_spent, day_spent, hold_found (1/0), over_hold_nano, event_id,
+-- org_held, month_held, day_held} with status 'ok' or 'dup' (a dup returns the first settle's figures);
+-- money as strings. The held figures are the other calls' holds still on this hold's counters once it
+-- is dropped ('0' when the hold was gone): the per-call alert check needs them for the one-call rule.
 -- The marker keeps the same figures, space-separated, after the word 'settled'.
 
 local A, err = checked(function()
@@ -62,6 +64,8 @@ if prior then
 end
 
 -- every argument is good: from here on the script writes
+-- the counters this hold is on, named in its hash (same hash tag), read back once it is dropped
+local held_on = redis.call('HMGET', KEYS[2], 'org_held', 'month_held', 'day_held')
 local amount = drop_hold(KEYS[2], KEYS[1], res_id)
 local over = cost
 if amount then over = math.max(0, cost - tonumber(amount)) end
@@ -110,6 +114,12 @@ if usage_missing then
 end
 
 local event_id = add_event(KEYS[9], stream_minid(A.event_retention), fixed, A.fields)
-local result = {cost_s, spent[1], spent[2], spent[3], amount and '1' or '0', over_s, event_id}
+local held = {}
+for i = 1, 3 do
+  local key = held_on[i]
+  held[i] = (amount and key and key ~= '' and redis.call('GET', key)) or '0'
+end
+local result = {cost_s, spent[1], spent[2], spent[3], amount and '1' or '0', over_s, event_id,
+  held[1], held[2], held[3]}
 redis.call('SET', KEYS[3], 'settled ' .. table.concat(result, ' '), 'PX', retention)
 return {'ok', unpack(result)}

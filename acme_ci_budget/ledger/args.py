@@ -1,0 +1,189 @@
+"""The ledger's key schema, the reserve script's keys and arguments, and the budget-pressure thresholds.
+
+Owns the Redis keys of a namespace (``Keys``; every key carries the namespace as its hash tag)
+and how a ``Reservation`` draft becomes ``reserve.lua``'s KEYS and ARGV (the script's header
+lists them), including the budget-pressure part: the cheaper model's worst case and the two
+thresholds, as exact integers that reproduce the status read's rules (the org is in its reserve
+once its month spend is past ``monthly * (1 - reserve_pct)``; a workflow is under pressure once
+``month spent / monthly >= budget_pressure_pct``). It must not talk to Redis, price a request or
+decide a limit: ``ledger`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from acme_ci_budget.config import Config, Workflow
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The Redis keys of one namespace; every key carries the namespace as its hash tag."""
+
+    p: str
+
+    def holds(self) -> str:
+        return f"{self.p}holds"
+
+    def hold(self, res_id: str) -> str:
+        return f"{self.p}hold:{res_id}"
+
+    def result(self, res_id: str) -> str:
+        return f"{self.p}res:{res_id}"
+
+    def org_spent(self, month: str) -> str:
+        return f"{self.p}spent:org:m:{month}"
+
+    def org_held(self, month: str) -> str:
+        return f"{self.p}held:org:m:{month}"
+
+    def wf_spent_month(self, wf: str, month: str) -> str:
+        return f"{self.p}spent:wf:{wf}:m:{month}"
+
+    def wf_held_month(self, wf: str, month: str) -> str:
+        return f"{self.p}held:wf:{wf}:m:{month}"
+
+    def wf_spent_day(self, wf: str, day: str) -> str:
+        return f"{self.p}spent:wf:{wf}:d:{day}"
+
+    def wf_held_day(self, wf: str, day: str) -> str:
+        return f"{self.p}held:wf:{wf}:d:{day}"
+
+    def session(self, session_id: str | None) -> str:
+        return f"{self.p}sess:{session_id}" if session_id else f"{self.p}sess:-"
+
+    def task(self, task_id: str | None) -> str:
+        return f"{self.p}task:{task_id}" if task_id else f"{self.p}task:-"
+
+    def stats(self, month: str) -> str:
+        return f"{self.p}stats:m:{month}"
+
+    def events(self) -> str:
+        return f"{self.p}events"
+
+    def incidents(self) -> str:
+        """The alert module's open PagerDuty incidents (``AlertManager._key("incidents")``); reserve reads its size."""
+        return f"{self.p}alert:incidents"
+
+
+def org_reserve_threshold(config: Config) -> int:
+    """The org is in its reserve once its month spend is past this (or at its budget): ``get_org_status``'s rule."""
+    return int(config.org_monthly_nano * (1 - config.reserve_pct))
+
+
+def share_threshold(limit_nano: int, fraction: float) -> str:
+    """The least spend ``s`` with ``s / limit_nano >= fraction`` in float division ('' : none), as a string.
+
+    The router compares the month's share as a float; this integer makes the script's exact
+    comparison agree with it at every amount, the boundary included. A zero budget has a share
+    of 0.0, under pressure only when the fraction is 0.
+    """
+    if limit_nano <= 0:
+        return "0" if fraction <= 0 else ""
+    at = max(0, math.ceil(limit_nano * fraction))
+    while at > 0 and (at - 1) / limit_nano >= fraction:
+        at -= 1
+    while at / limit_nano < fraction:
+        at += 1
+    return str(at)
+
+
+def pressure_thresholds(config: Config) -> tuple[int, dict[str, str]]:
+    """(the org reserve threshold, each workflow's pressure threshold), computed once per config."""
+    return org_reserve_threshold(config), {
+        wid: share_threshold(wf.monthly_nano, wf.routing.budget_pressure_pct) for wid, wf in config.workflows.items()
+    }
+
+
+def reserve_keys(keys: Any, r: Any) -> list[str]:
+    """``reserve.lua``'s KEYS for draft ``r`` (``keys``: the namespace's ``Keys``)."""
+    wf = r.workflow_id
+    return [
+        keys.holds(),
+        keys.org_spent(r.month),
+        keys.org_held(r.month),
+        keys.wf_spent_month(wf, r.month),
+        keys.wf_held_month(wf, r.month),
+        keys.wf_spent_day(wf, r.day),
+        keys.wf_held_day(wf, r.day),
+        keys.session(r.session_id),
+        keys.task(r.task_id),
+        keys.hold(r.id),
+        keys.stats(r.month),
+        keys.events(),
+        keys.incidents(),
+    ]
+
+
+def reserve_args(
+    config: Config,
+    prefix: str,
+    wf: Workflow | None,
+    r: Any,
+    now_ms: int,
+    retention_ms: int,
+    thresholds: tuple[int, Mapping[str, str]],
+) -> list:
+    """``reserve.lua``'s ARGV for draft ``r`` of workflow ``wf`` (None: unknown, refused by ``r.reason``)."""
+    session = wf is not None and r.session_id is not None
+    task = wf is not None and r.task_id is not None
+    event = event_fields(**identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
+    cheaper = wf is not None and r.pressure_model is not None
+    org_threshold, wf_thresholds = thresholds
+    return [
+        now_ms,
+        config.ledger.hold_ttl_seconds * 1000,
+        r.id,
+        r.held_nano,
+        config.org_monthly_nano,
+        wf.monthly_nano if wf else 0,
+        wf.daily_nano if wf else 0,
+        r.input_tokens + r.max_output_tokens,
+        wf.per_session_tokens.hard if session else 0,
+        r.reason,
+        r.workflow_id,
+        prefix,
+        retention_ms,
+        retention_ms,
+        wf.max_loop_steps if wf else 0,
+        event,
+        1 if task else 0,
+        r.day,
+        r.month,
+        r.pressure_held_nano if cheaper else "",
+        r.pressure_model if cheaper else "",
+        org_threshold,
+        wf_thresholds.get(r.workflow_id, "") if cheaper else "",
+    ]
+
+
+def identity(r: Any) -> dict[str, Any]:
+    """The fields that tie an event to its reservation: workflow, model, session, user, task, step, and
+    the day and month of the counters it was charged to (the reserve's, even when it settles after midnight)."""
+    return {
+        "workflow": r.workflow_id,
+        "model": r.model,
+        "session": r.session_id,
+        "user": r.user_id,
+        "task": r.task_id,
+        "loop_step": r.loop_step,
+        "day": r.day,
+        "month": r.month,
+    }
+
+
+# One encoder for every event: json.dumps with non-default separators builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def event_fields(**fields: Any) -> str:
+    """The event's optional fields as one JSON object argument (empty values skipped)."""
+    return _COMPACT.encode(event_dict(**fields))
+
+
+def event_dict(**fields: Any) -> dict:
+    return {name: str(value) for name, value in fields.items() if value is not None and value != ""}
