@@ -3,13 +3,16 @@
 Owns rendering the sticky comment from the ``review_comment`` template (status, findings, scope,
 files left out, the run's model and cost, the budget gauge, the earlier review kept for an incremental
 one), the markers that carry the workflow and the reviewed head, reading the review section back out
-of an earlier comment, and posting inline comments on the changed lines. Every text from the PR or the
-model is neutralized before it reaches Markdown. It must not decide whether to post (the run does),
-call the model, or read the ledger; GitHub calls go through ``integrations.github``.
+of an earlier comment, the note on a reply that was cut or refused (``incomplete_note``; such a comment
+keeps the earlier head and the earlier review as its review section, so the next push reviews those
+commits again and folds the last whole review), and posting inline comments on the changed lines.
+Every text from the PR or the model is neutralized before it reaches Markdown. It must not decide
+whether to post (the run does), call the model, or read the ledger; GitHub calls go through ``integrations.github``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +30,13 @@ from acme_ci_budget.integrations.github import (
 )
 from acme_ci_budget.runs.summary import Gauge
 from acme_ci_budget.workflows import REVIEW_COMMENT
-from acme_ci_budget.workflows.review import MAX_OMITTED_LISTED
+from acme_ci_budget.workflows.review import INCOMPLETE_REFUSED, MAX_OMITTED_LISTED
 
 SEVERITY_ICONS = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🔵", "info": "⚪"}
 REVIEW_START = "<!-- acme-ci-budget:review-body -->"
 REVIEW_END = "<!-- acme-ci-budget:review-body-end -->"
+# A cut reply that is not the JSON asked for is shown as received, up to this many characters.
+MAX_RAW_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,34 @@ def review_section(body: str) -> str:
     if start == -1 or end == -1:
         return ""
     return body[start + len(REVIEW_START) : end].strip()
+
+
+def incomplete_note(kind: str, stop_reason: str | None, review: Any) -> str:
+    """What the comment, the job summary and the warning say about a reply that is not a whole review.
+    Fixed text only: the model's words never reach an annotation."""
+    if kind == INCOMPLETE_REFUSED:
+        what = f'The model declined to review this change (stop_reason "{stop_reason}")'
+        shown = "; the findings it wrote before it stopped are shown" if review is not None and review.findings else ""
+    else:
+        what = f'The model\'s reply was cut off (stop_reason "{stop_reason}")'
+        if review is not None and not review.structured:
+            shown = "; it could not be read as a review and is shown as received"
+        else:
+            shown = "; only what arrived complete is shown"
+        if stop_reason == "max_tokens":
+            shown += " (if this recurs, raise the workflow's routing max_tokens)"
+    return (
+        f"{what}{shown}. The call was billed. These commits are not recorded as reviewed: "
+        "the next run (a re-run or the next push) reviews them again."
+    )
+
+
+def _fenced(text: str) -> str:
+    """Untrusted multi-line text as a code block no backtick run inside it can close."""
+    text = neutralize(text if len(text) <= MAX_RAW_CHARS else text[: MAX_RAW_CHARS - 1] + "…")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def _findings_view(review: Any) -> dict[str, Any]:
@@ -97,9 +130,12 @@ def render_comment(
     result: Any = None,
     gauge: Gauge | None = None,
     inline: Any = None,
+    incomplete: str = "",
 ) -> str:
     """The sticky comment's body. ``head``: the SHA to record as reviewed; None keeps what the earlier
-    comment recorded (a block or a failure reviewed nothing)."""
+    comment recorded (a block, a failure, a cut or refused reply reviewed nothing whole).
+    ``incomplete`` ("cut" / "refused", status "incomplete"): the review shown is what arrived, and the
+    earlier review stays the comment's review section."""
     clipped = request.clipped
     previous_head = frame.sticky.reviewed_head if frame.sticky is not None else None
     recorded = head or previous_head
@@ -112,10 +148,14 @@ def render_comment(
         status=status,
         message=neutralize(message),
         review=_findings_view(review) if review is not None else None,
-        # The scope describes what was reviewed; a block or a failure reviewed nothing.
+        # A cut reply that is not JSON is shown as received, fenced: its half-open fences, tables or
+        # lists cannot swallow the rest of the comment.
+        raw=_fenced(review.summary) if incomplete and review is not None and not review.structured else "",
+        incomplete=incomplete,
+        # The scope describes what was reviewed (or sent, for a cut reply); a block or a failure reviewed nothing.
         scope={
             "incremental": bool(scope.get("incremental")),
-            "text": neutralize(scope.get("text", "")) if status == "reviewed" else "",
+            "text": neutralize(scope.get("text", "")) if status in ("reviewed", "incomplete") else "",
         },
         omitted=[{"path": md_code(p), "reason": r} for p, r in clipped.omitted[:MAX_OMITTED_LISTED]],
         omitted_more=max(0, len(clipped.omitted) - MAX_OMITTED_LISTED),

@@ -5,7 +5,10 @@ and templates from the base branch (``base_config``), choose the scope, fit the 
 token target (``workflows.review``), preview it (``preview``) or route, reserve, call and settle it
 through ``BudgetedClient`` under the deadline (``calls``), post the one sticky comment and optional
 inline comments (``comment``), and report the run as step outputs, a job summary and annotations
-(``summary``). It must not hold any of those jobs' rules itself: budget limits are the ledger's,
+(``summary``). A reply that did not end on its own (cut at ``max_tokens`` or the context window, or a
+``refusal``) is charged and posted as far as it is usable, with a warning, but keeps the previously
+recorded head, so those commits are reviewed again (``pause_turn`` needs server tools, which no
+review request sends). It must not hold any of those jobs' rules itself: budget limits are the ledger's,
 routing the router's, prompts the workflow modules', API calls ``integrations.github``'s. Nothing here
 prints a secret (the keys are masked first and never formatted into a message), and model text
 reaches the log only inside ``::stop-commands::`` and the summary only when asked.
@@ -27,7 +30,7 @@ from acme_ci_budget.integrations import gha
 from acme_ci_budget.integrations.github import GitHubError, neutralize
 from acme_ci_budget.runs.base_config import BaseConfig, base_config, local_config
 from acme_ci_budget.runs.calls import build_anthropic, call_model, call_with_deadline, models_check_stop, open_client
-from acme_ci_budget.runs.comment import CommentFrame, post_inline, render_comment
+from acme_ci_budget.runs.comment import CommentFrame, incomplete_note, post_inline, render_comment
 from acme_ci_budget.runs.options import (
     QA_WORKFLOW,
     REVIEW_WORKFLOW,
@@ -225,16 +228,17 @@ class ReviewRun:
                 )
         enabled = o.inline_comments if o.inline_comments is not None else config.review.inline_comments
         inline = post_inline(self.api, outcome.review, files, head_sha) if enabled else None
-        self._post(
-            "reviewed",
-            request=request,
-            scope=scope,
-            head=head_sha,
-            review=outcome.review,
-            result=result,
-            gauge=gauge,
-            inline=inline,
-        )
+        parts: dict[str, Any] = {"review": outcome.review, "result": result, "gauge": gauge, "inline": inline}
+        if outcome.incomplete:
+            # Billed but not a whole review: say so everywhere, and record no new head (None keeps the
+            # earlier one), or incremental review would skip these commits for good.
+            note = incomplete_note(outcome.incomplete, result.stop_reason, outcome.review)
+            self.report.lines.append(f"**Review incomplete ({result.stop_reason})**: {note}")
+            gha.warning(note, title="acme-ci-budget review incomplete")
+            self._post("incomplete", request=request, scope=scope, head=None, message=note,
+                       incomplete=outcome.incomplete, **parts)
+        else:
+            self._post("reviewed", request=request, scope=scope, head=head_sha, **parts)
         if o.summary_review:
             self.report.extra_markdown = "#### Review\n\n" + neutralize(outcome.review.summary)
 
@@ -270,7 +274,7 @@ class ReviewRun:
         body = render_comment(frame, status, request=request, scope=scope, head=head, **parts)
         self.comment_body = body
         if self.api is None:
-            if status == "reviewed":
+            if status in ("reviewed", "incomplete"):
                 self.console.say(body, untrusted=True)
             return
         if self.opts.dry_run:

@@ -9,7 +9,10 @@ module sizes its budget so the whole request fits); the routing context, which d
 change (its paths and its size before clipping) and never its title or description, so the
 router routes on what the change is (``router.change_rule``); and
 parsing the model's JSON answer (fenced or not) into ``Review`` / ``Finding``, falling back to
-the text as the summary when the answer is not the JSON asked for.
+the text as the summary when the answer is not the JSON asked for. A reply cut (``max_tokens``,
+``model_context_window_exceeded``) or refused (``refusal``) is marked ``ReviewOutcome.incomplete``
+and read for what arrived whole, never a half finding; a refusal's other text is dropped.
+``pause_turn`` needs server tools, which no review request sends, so it is not handled.
 
 It is a thin layer on ``BudgetedClient``: it must not reserve, price, call GitHub, or print.
 """
@@ -52,6 +55,9 @@ MAX_FINDINGS = 25
 MAX_FINDING_TITLE = 200
 MAX_FINDING_BODY = 4000
 _FIT_ROUNDS = 5
+# stop_reason values (the Messages API's StopReason) after which the reply is not a whole review.
+CUT_STOP_REASONS = frozenset({"max_tokens", "model_context_window_exceeded"})
+INCOMPLETE_CUT, INCOMPLETE_REFUSED = "cut", "refused"
 
 
 @dataclass(frozen=True)
@@ -101,11 +107,24 @@ class Review:
     structured: bool = True
 
 
+def incomplete_kind(stop_reason: str | None) -> str:
+    """"cut" (the output limit or the context window ended the reply), "refused" (the API's classifiers
+    stopped it), or "" (it ended on its own: ``end_turn``, ``stop_sequence``, or no reason given)."""
+    if stop_reason in CUT_STOP_REASONS:
+        return INCOMPLETE_CUT
+    return INCOMPLETE_REFUSED if stop_reason == "refusal" else ""
+
+
 @dataclass(frozen=True)
 class ReviewOutcome:
     request: ReviewRequest
     result: CompletionResult
     review: Review | None = None  # None when the call was blocked
+
+    @property
+    def incomplete(self) -> str:
+        """Why the reply is not a whole review ("cut", "refused"), or "" (see ``incomplete_kind``)."""
+        return incomplete_kind(self.result.stop_reason)
 
 
 @dataclass(frozen=True)
@@ -270,7 +289,12 @@ def run(
     result = complete(client, request, workflow_id, user_id=user_id, task_id=task_id, timeout=timeout)
     if result.budget_blocked:
         return ReviewOutcome(request, result, None)
-    return ReviewOutcome(request, result, parse_review(result.content, request.clipped.included))
+    kind = incomplete_kind(result.stop_reason)
+    review = parse_review(result.content, request.clipped.included, partial=bool(kind))
+    if kind == INCOMPLETE_REFUSED and not review.structured:
+        # What streamed before a refusal is not a review; the comment says the model declined.
+        review = Review("", (), True)
+    return ReviewOutcome(request, result, review)
 
 
 # --- parsing the answer -------------------------------------------------------------------------
@@ -341,18 +365,63 @@ def _finding(raw: Any, known_paths: frozenset[str] | None) -> Finding | None:
     )
 
 
-def parse_review(text: str, known_paths: Iterable[str] | None = None) -> Review:
-    """The model's answer as a ``Review``; text that is not the JSON asked for becomes the summary."""
+_SUMMARY_KEY = re.compile(r'"summary"\s*:\s*')
+_FINDINGS_KEY = re.compile(r'"findings"\s*:\s*\[')
+
+
+def _cut_object(text: str) -> Mapping[str, Any] | None:
+    """What a JSON review cut mid-way still holds whole: its summary string and the findings before the
+    cut (each one decoded complete, so a half finding is never shown). None when neither arrived."""
+    decoder = json.JSONDecoder()
+    obj: dict[str, Any] = {}
+    match = _SUMMARY_KEY.search(text)
+    try:
+        summary = decoder.raw_decode(text, match.end())[0] if match else None
+    except ValueError:
+        summary = None  # the cut fell inside the summary
+    if isinstance(summary, str):
+        obj["summary"] = summary
+    match = _FINDINGS_KEY.search(text)
+    findings: list[Any] = []
+    at = match.end() if match else len(text)
+    while at < len(text):
+        while at < len(text) and text[at] in " \t\r\n,":
+            at += 1
+        try:
+            item, at = decoder.raw_decode(text, at)
+        except ValueError:
+            break  # the end of the list, or the half finding the cut left
+        findings.append(item)
+    if findings:
+        obj["findings"] = findings
+    return obj or None
+
+
+def _review_from(obj: Any, known: frozenset[str] | None) -> Review | None:
+    if not isinstance(obj, Mapping) or not ("summary" in obj or "findings" in obj):
+        return None
+    summary = obj.get("summary")
+    findings_raw = obj.get("findings") or []
+    if not isinstance(summary, (str, type(None))) or not isinstance(findings_raw, list):
+        return None
+    findings = [f for f in (_finding(item, known) for item in findings_raw) if f is not None]
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: order[f.severity])
+    return Review((summary or "").strip(), tuple(findings[:MAX_FINDINGS]), True)
+
+
+def parse_review(text: str, known_paths: Iterable[str] | None = None, *, partial: bool = False) -> Review:
+    """The model's answer as a ``Review``; text that is not the JSON asked for becomes the summary.
+
+    ``partial``: the reply was cut (or refused) mid-way, so when no whole JSON object parses, the
+    summary and the findings that arrived complete are read out of the cut one."""
     known = frozenset(known_paths) if known_paths is not None else None
     for obj in _json_objects(text or ""):
-        if not isinstance(obj, Mapping) or not ("summary" in obj or "findings" in obj):
-            continue
-        summary = obj.get("summary")
-        findings_raw = obj.get("findings") or []
-        if not isinstance(summary, (str, type(None))) or not isinstance(findings_raw, list):
-            continue
-        findings = [f for f in (_finding(item, known) for item in findings_raw) if f is not None]
-        order = {s: i for i, s in enumerate(SEVERITIES)}
-        findings.sort(key=lambda f: order[f.severity])
-        return Review((summary or "").strip(), tuple(findings[:MAX_FINDINGS]), True)
+        review = _review_from(obj, known)
+        if review is not None:
+            return review
+    if partial:
+        review = _review_from(_cut_object(text or ""), known)
+        if review is not None:
+            return review
     return Review((text or "").strip() or "(the model returned no text)", (), False)

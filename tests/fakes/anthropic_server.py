@@ -39,6 +39,10 @@ Fidelity notes (what the fake mimics, and where it stops):
 - non-text input is counted by size, as the API bills it: a base64 document at about 70 bytes a
   token (a 4 MB PDF is about 60,000 tokens), a base64 image at about 750 bytes a token up to
   1,600 (the API scales larger images down); base64 data is never counted as text.
+- refused() answers 200 as a refusal does (Claude 4 and later, when the API's classifiers stop a
+  reply): stop_reason "refusal", content empty or what streamed before the stop, and stop_details
+  {"type": "refusal", "category", "explanation"} (both may be null); usage is still reported and the
+  output tokens up to the refusal are billed.
 - rate_limited() and overloaded() send retry-after (whole seconds from the real API; a short
   default here keeps tests fast). truncated() cuts a 200 body, with an honest or a full-length
   content-length (a gateway that cut the body / a connection dropped mid-reply).
@@ -275,6 +279,27 @@ def ok(
                 cache_creation_1h_input_tokens=cache_creation_1h_input_tokens,
             ),
         )
+
+    return behaviour
+
+
+def refused(
+    content: str | Sequence[str | Mapping[str, Any]] = (),
+    *,
+    category: str | None = "cyber",
+    explanation: str | None = "This request was declined because it could enable cyber harm.",
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+) -> Behaviour:
+    """Answer 200 as a refused reply: stop_reason "refusal", `content` (default none) as what came before
+    the stop, and the API's stop_details; usage as for any reply (the tokens up to the refusal are billed)."""
+
+    def behaviour(request: dict[str, Any]) -> Reply:
+        body = build_message(
+            request, content, input_tokens=input_tokens, output_tokens=output_tokens, stop_reason="refusal"
+        )
+        body["stop_details"] = {"type": "refusal", "category": category, "explanation": explanation}
+        return Reply(200, body)
 
     return behaviour
 
