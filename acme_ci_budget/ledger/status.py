@@ -230,7 +230,7 @@ class StatusReads:
         return MonthFigures(
             stats=_numeric(stats),
             counters={name: int(v or 0) for name, v in zip(names, values, strict=True)},
-            hashes=tuple({_text(a): _text(b) for a, b in h.items()} for h in read),
+            hashes=tuple({_text(a): _text(b) for a, b in (h or {}).items()} for h in read),
         )
 
     def month_stats(self, month: str) -> dict[str, int]:
