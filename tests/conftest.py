@@ -84,6 +84,14 @@ def redis_cluster_url(redis_cluster_server: RedisCluster) -> str:
     return redis_cluster_server.url
 
 
+@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
+def ledger_backend(request: pytest.FixtureRequest) -> str:
+    """The URL of a real, empty Redis for the ledger, once per backend, as ``limits`` runs its storage suite:
+    the standalone server (``redis_url``), then a three-master Redis Cluster (``redis_cluster_url``, marked
+    ``cluster``). A ledger test whose behaviour must hold on both takes this instead of ``redis_url``."""
+    return request.getfixturevalue("redis_url" if request.param == "standalone" else "redis_cluster_url")
+
+
 @pytest.fixture
 def fresh_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
     """Start private redis-servers (for restart, AOF and outage tests); all are stopped afterwards."""

@@ -1,6 +1,8 @@
 """The ledger on a real redis-server: every limit and reason, holds, idempotency, periods, faults.
 
-The same behavioural suite runs against a real three-master Redis Cluster (``test_ledger_cluster.py``).
+The behavioural tests run on both backends through the ``ledger_backend`` fixture (tests/conftest.py):
+a standalone redis-server and a real three-master Redis Cluster (``[cluster]``, marked ``cluster``); the
+fault tests (Redis down, fail-open, AOF restart) need a private single server of their own.
 """
 
 from __future__ import annotations
@@ -37,13 +39,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger_url(redis_url):
-    return redis_url
-
-
-@pytest.fixture
-def enforcer(ledger_url, default_config, clock):
-    return BudgetEnforcer(default_config, redis_url=ledger_url, clock=clock)
+def enforcer(ledger_backend, default_config, clock):
+    return BudgetEnforcer(default_config, redis_url=ledger_backend, clock=clock)
 
 
 def events(e: BudgetEnforcer) -> list[dict]:
@@ -71,9 +68,9 @@ def test_within_limits_allowed_and_cost_exact(enforcer):
     assert_ledger_equals_events(enforcer, "2026-11")
 
 
-def test_at_the_daily_limit_blocked(make_config, ledger_url, clock):
+def test_at_the_daily_limit_blocked(make_config, ledger_backend, clock):
     cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     assert e.check_and_record("ci_cd_review", HAIKU, 2800, 500)["allowed"]
     assert e.check_and_record("ci_cd_review", HAIKU, 2800, 500)["allowed"]  # $0.00848
     out = e.check_and_record("ci_cd_review", HAIKU, 2800, 500)  # would be $0.01272
@@ -136,7 +133,7 @@ def test_unknown_workflow_is_blocked_never_waved_through(enforcer):
     assert events(enforcer)[-1]["reason"] == UNKNOWN_WORKFLOW
 
 
-def test_org_monthly_limit(make_config, ledger_url, clock):
+def test_org_monthly_limit(make_config, ledger_backend, clock):
     cfg = make_config(
         {"org": {"monthly_usd": 0.05}},
         workflows={
@@ -144,7 +141,7 @@ def test_org_monthly_limit(make_config, ledger_url, clock):
             for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
         },
     )
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     spent = 0
     for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
         r = e.reserve(wid, HAIKU, 1000, 2000)  # $0.0088 worst case
@@ -158,14 +155,14 @@ def test_org_monthly_limit(make_config, ledger_url, clock):
             for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
         },
     )
-    e2 = BudgetEnforcer(cfg2, redis_url=ledger_url, clock=clock)
+    e2 = BudgetEnforcer(cfg2, redis_url=ledger_backend, clock=clock)
     r = e2.reserve("ci_cd_review", HAIKU, 100, 1200)  # $0.00488 > org's $0.0048 left
     assert not r.allowed and r.reason == ORG_MONTHLY
 
 
-def test_monthly_limit(make_config, ledger_url, clock):
+def test_monthly_limit(make_config, ledger_backend, clock):
     cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01}}})
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     r = e.reserve("pm_assistant", HAIKU, 1000, 1500)  # $0.0068
     e.settle(r, 1000, 1500)
     clock.advance(days=1)  # a new day: the daily counter is empty, the month is not
@@ -187,9 +184,9 @@ def test_task_token_limit_clamps_then_blocks(enforcer):
     assert enforcer.open_holds() == 0
 
 
-def test_session_token_limit_and_soft_warning(make_config, ledger_url, clock):
+def test_session_token_limit_and_soft_warning(make_config, ledger_backend, clock):
     cfg = make_config({"workflows": {"dev_assistant": {"per_session_tokens": {"soft": 3000, "hard": 5000}}}})
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     r1 = e.reserve("dev_assistant", HAIKU, 1500, 1000, session_id="s1")
     e.settle(r1, 1500, 1000)
     assert e.session_tokens("s1") == 2500
@@ -203,9 +200,9 @@ def test_session_token_limit_and_soft_warning(make_config, ledger_url, clock):
     assert e.reserve("dev_assistant", HAIKU, 1000, 1000, session_id="s2").allowed
 
 
-def test_loop_steps_by_argument_and_by_session_count(make_config, ledger_url, clock):
+def test_loop_steps_by_argument_and_by_session_count(make_config, ledger_backend, clock):
     cfg = make_config({"workflows": {"qa_test_gen": {"max_loop_steps": 2}}})
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     assert e.reserve("qa_test_gen", SONNET, 100, 100, loop_step=3).reason == LOOP_STEPS
     for _ in range(2):
         r = e.reserve("qa_test_gen", SONNET, 100, 100, session_id="agent-1")
@@ -215,9 +212,9 @@ def test_loop_steps_by_argument_and_by_session_count(make_config, ledger_url, cl
     assert not r.allowed and r.reason == LOOP_STEPS
 
 
-def test_holds_count_against_limits_until_settled(make_config, ledger_url, clock):
+def test_holds_count_against_limits_until_settled(make_config, ledger_backend, clock):
     cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     a = e.reserve("ci_cd_review", HAIKU, 1000, 2000)  # $0.0088 held
     assert a.allowed
     b = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
@@ -264,9 +261,9 @@ def test_settle_after_release_records_the_real_spend_once(enforcer):
     assert_ledger_equals_events(enforcer, "2026-11")
 
 
-def test_expired_hold_is_purged_by_the_next_reserve(make_config, ledger_url, clock):
+def test_expired_hold_is_purged_by_the_next_reserve(make_config, ledger_backend, clock):
     cfg = make_config({"ledger": {"hold_ttl_seconds": 30}, "workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     crashed = e.reserve("ci_cd_review", HAIKU, 1000, 2000)  # the worker dies here
     assert crashed.allowed
     assert not e.reserve("ci_cd_review", HAIKU, 1000, 2000).allowed
@@ -293,11 +290,11 @@ def test_negative_usage_is_rejected_before_redis(enforcer):
 # --- periods --------------------------------------------------------------------------------
 
 
-def test_day_rolls_over_at_local_midnight_not_utc(make_config, ledger_url):
+def test_day_rolls_over_at_local_midnight_not_utc(make_config, ledger_backend):
     cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}}, timezone="America/New_York")
     # 04:30 UTC on Nov 11 is still Nov 10 in New York (UTC-5)
     clock = Clock(datetime(2026, 11, 11, 4, 30, tzinfo=UTC))
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     r = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
     assert r.day == "2026-11-10"
     e.settle(r, 1000, 2000)
@@ -307,11 +304,11 @@ def test_day_rolls_over_at_local_midnight_not_utc(make_config, ledger_url):
     assert r2.allowed and r2.day == "2026-11-11"
 
 
-def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_url):
+def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_backend):
     cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01}}}, timezone="Asia/Tokyo")
     tokyo = ZoneInfo("Asia/Tokyo")
     clock = Clock(datetime(2026, 11, 30, 23, 0, tzinfo=tokyo))
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     e.settle(e.reserve("pm_assistant", HAIKU, 1000, 2000), 1000, 2000)
     assert not e.reserve("pm_assistant", HAIKU, 1000, 2000).allowed
     clock.now = datetime(2026, 12, 1, 0, 0, 1, tzinfo=tokyo)  # still Nov 30 in UTC
@@ -323,7 +320,7 @@ def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_url):
 # --- status and health ------------------------------------------------------------------------
 
 
-def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
+def test_status_keys_health_and_reserve(make_config, ledger_backend, clock):
     # Budgets many worst-case calls wide: with less than one call left a period is CRIT (test_health.py).
     cfg = make_config(
         {"org": {"monthly_usd": 100, "reserve_pct": 0.2}},
@@ -332,7 +329,7 @@ def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
             for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
         },
     )
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     status = e.get_all_status()
     assert set(status["ci_cd_review"]) >= {
         "daily_spend",
@@ -354,9 +351,9 @@ def test_status_keys_health_and_reserve(make_config, ledger_url, clock):
     assert e.pressure("pm_assistant") == (True, pytest.approx(0.832))
 
 
-def test_health_looks_at_monthly_and_org_not_daily_alone(make_config, ledger_url, clock):
+def test_health_looks_at_monthly_and_org_not_daily_alone(make_config, ledger_backend, clock):
     cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 20, "daily_usd": 20}}})
-    e = BudgetEnforcer(cfg, redis_url=ledger_url, clock=clock)
+    e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     e.settle(e.reserve("pm_assistant", HAIKU, 1000, 4000), 1000, 4_199_800)  # $16.80 = 84%
     clock.advance(days=1)
     s = e.get_all_status()["pm_assistant"]
@@ -430,10 +427,116 @@ def test_one_round_trip_per_reserve_and_settle(enforcer, monkeypatch):
     assert sent == ["EVALSHA", "EVALSHA"]
 
 
-def test_events_are_kept_when_the_ledger_clock_is_far_from_redis_time(default_config, ledger_url):
+def test_events_are_kept_when_the_ledger_clock_is_far_from_redis_time(default_config, ledger_backend):
     # A simulated clock years ahead must not make the stream trim everything: retention runs on Redis time.
     future = Clock(datetime(2031, 3, 1, 12, 0, tzinfo=UTC))
-    e = BudgetEnforcer(default_config, redis_url=ledger_url, clock=future)
+    e = BudgetEnforcer(default_config, redis_url=ledger_backend, clock=future)
     e.settle(e.reserve("ci_cd_review", HAIKU, 100, 100), 100, 100)
     e.settle(e.reserve("ci_cd_review", HAIKU, 100, 100), 100, 100)
     assert [ev["type"] for ev in events(e)] == ["call", "call"]
+
+
+# --- the ledger's API for the layers above (issue 18): they never reach into its keys or connection ---------
+
+
+def test_events_reads_the_stream_by_workflow_and_time(enforcer, clock):
+    enforcer.check_and_record("ci_cd_review", HAIKU, 100, 100)
+    enforcer.check_and_record("dev_assistant", HAIKU, 100, 100)
+    clock.advance(hours=1)
+    later_ms = int(clock.now.timestamp() * 1000)
+    enforcer.check_and_record("ci_cd_review", HAIKU, 200, 100)
+    enforcer.release(enforcer.reserve("ci_cd_review", HAIKU, 10, 10), "boom")
+
+    every = list(enforcer.events())
+    assert [ev["type"] for ev in every] == [ev["type"] for ev in events(enforcer)]  # the whole stream, in order
+    assert all(isinstance(ev["ts_ms"], int) for ev in every)
+    ci = list(enforcer.events(workflow="ci_cd_review"))
+    assert [ev["type"] for ev in ci] == ["call", "call", "failure"]
+    recent = list(enforcer.events(later_ms, "ci_cd_review", types=["call"]))
+    assert [(ev["type"], ev["input_tokens"]) for ev in recent] == [("call", 200)]
+    assert [ev["workflow"] for ev in enforcer.events(until_ms=later_ms, types=["call"])] == [
+        "ci_cd_review",
+        "dev_assistant",
+    ]
+
+
+def test_month_figures_read_what_status_reads_in_one_round_trip(enforcer, monkeypatch):
+    enforcer.check_and_record("ci_cd_review", HAIKU, 2800, 500)
+    held = enforcer.reserve("dev_assistant", HAIKU, 1000, 1000)  # left open: a held figure
+    enforcer.alert_store().hset(enforcer.alert_key("seen", "2026-11"), "blocked|x|y", "3")
+    status = enforcer._read_counters()
+
+    sent = []
+    original = enforcer.redis.pipeline
+
+    def counting(*args, **kwargs):
+        sent.append("pipeline")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(enforcer.redis, "pipeline", counting)
+    figures = enforcer.month_figures("2026-11", "2026-11-10", hashes=[enforcer.alert_key("seen", "2026-11")])
+    assert sent == ["pipeline"]
+    assert dict(figures.counters) == {name: status[name] for name in figures.counters}
+    assert len(figures.counters) == 2 + 4 * len(enforcer.config.workflows)
+    assert figures.counters["dev_assistant:d_held"] == held.held_nano
+    raw = {k.decode(): int(v) for k, v in enforcer.redis.hgetall(enforcer.keys.stats("2026-11")).items()}
+    assert dict(figures.stats) == raw == enforcer.month_stats("2026-11")
+    assert figures.hashes == ({"blocked|x|y": "3"},)
+    monthly = enforcer.month_figures("2026-11", "2026-11-10", ["ci_cd_review"], day_held=False).counters
+    assert sorted(monthly) == ["ci_cd_review:d_spent", "ci_cd_review:m_held", "ci_cd_review:m_spent", "org_held",
+                               "org_spent"]
+
+
+def test_an_alert_delivery_failure_is_an_event_and_a_count(enforcer, clock):
+    enforcer.check_and_record("ci_cd_review", HAIKU, 100, 100)
+    ts_ms = int(clock.now.timestamp() * 1000)
+    fields = {"type": "alert_delivery_failed", "ts_ms": ts_ms, "cost_nano": 0, "channel": "slack", "status": ""}
+    enforcer.record_alert_failure(fields, "2026-11", "slack")
+    last = events(enforcer)[-1]
+    assert last == {"type": "alert_delivery_failed", "ts_ms": str(ts_ms), "cost_nano": "0", "channel": "slack"}
+    assert enforcer.month_stats("2026-11")["alert_failed|slack"] == 1
+    assert_ledger_equals_events(enforcer, "2026-11")
+    assert enforcer.alert_key("incidents") == enforcer.keys.incidents()
+
+
+def test_where_and_ledger_id_never_show_the_password(default_config):
+    import redis
+
+    from acme_ci_budget.ledger import journal
+
+    url = "redis://:hunter2-not-shown@127.0.0.1:1/0"
+    e = BudgetEnforcer(default_config, redis_url=url, redis=redis.Redis(port=1))  # nothing is sent
+    assert "hunter2" not in e.where and "127.0.0.1:1" in e.where
+    assert e.ledger_id == journal.ledger_id(url) and "hunter2" not in e.ledger_id
+
+
+def test_nothing_above_the_ledger_reaches_into_its_keys_or_connection():
+    import re
+    from pathlib import Path
+
+    import acme_ci_budget
+
+    reach = re.compile(r"\b(enforcer|ledger)\.(keys|redis)\b|\.keys\.[a-z_]+\(")
+    root = Path(acme_ci_budget.__file__).parent
+    found = [
+        f"{path.relative_to(root)}:{n}: {line.strip()}"
+        for path in sorted(root.rglob("*.py"))
+        if path.relative_to(root).parts[0] != "ledger"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if reach.search(line)
+    ]
+    assert found == []
+
+
+def test_every_name_the_ledger_exported_still_resolves_to_one_object():
+    import acme_ci_budget.ledger as ledger
+    from acme_ci_budget.ledger import enforcer, errors, results, status
+
+    for name in ("Reservation", "Settlement", "Release", "RELEASED", "DAILY", "LEDGER_DOWN", "UNKNOWN_RESERVATION"):
+        assert getattr(enforcer, name) is getattr(results, name)
+    for name in ("LedgerUnavailable", "SettleError", "LedgerArgumentError"):
+        assert getattr(enforcer, name) is getattr(errors, name) is getattr(ledger, name)
+    assert ledger.Reservation is results.Reservation and ledger.Keys is enforcer.Keys
+    assert status.is_connection_error is errors.is_connection_error
+    assert enforcer.BudgetEnforcer.check_and_record.__module__ == "acme_ci_budget.ledger.lab"
+    assert enforcer.BudgetEnforcer.reset.__module__ == "acme_ci_budget.ledger.admin"

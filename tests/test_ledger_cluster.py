@@ -1,41 +1,26 @@
-"""The ledger's behavioural suite again, unchanged, on a real three-master Redis Cluster.
+"""The ledger's edge tests again, unchanged, on a real three-master Redis Cluster, and the slot check.
 
 Every key of a namespace shares one hash tag, so each Lua script runs in one slot; these tests
-prove it by running the same reserve/settle/release/status tests through ``redis+cluster://``.
+prove it by running edge tests through ``redis+cluster://`` (the core suite, ``test_ledger.py``,
+runs on both backends itself, through the ``ledger_backend`` fixture).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests import test_ledger as suite
-
-CLUSTER_TESTS = [
-    name for name in dir(suite)
-    if name.startswith("test_") and not any(
-        word in name for word in ("redis_down", "fail_open", "restart_with_aof")  # single-server fault tests
-    )
-]
+from tests import test_ledger_edges as edges
 
 
 @pytest.fixture
-def ledger_url(redis_cluster_url):
+def redis_url(redis_cluster_url):  # the edges' enforcer takes redis_url: here it gets the cluster
     return redis_cluster_url
 
 
-@pytest.fixture
-def redis_url(redis_cluster_url):  # tests that take redis_url directly get the cluster too
-    return redis_cluster_url
-
-
-clock = suite.clock
-enforcer = suite.enforcer
-for _name in CLUSTER_TESTS:
-    globals()[_name] = pytest.mark.cluster(getattr(suite, _name))
+clock = edges.clock
+enforcer = edges.enforcer
 
 # The edges whose scripts build keys inside Lua (purge markers, status reads) or carry exact money.
-from tests import test_ledger_edges as edges  # noqa: E402
-
 for _name in (
     "test_a_crashed_hold_comes_back_however_late_the_purge_runs",
     "test_status_never_shows_an_expired_hold",

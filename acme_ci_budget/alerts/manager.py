@@ -318,7 +318,7 @@ class AlertManager:
 
     @property
     def redis(self) -> Any:
-        return self.enforcer.redis
+        return self.enforcer.alert_store()
 
     @property
     def http(self) -> Any:
@@ -335,7 +335,7 @@ class AlertManager:
         return now
 
     def _key(self, *parts: str) -> str:
-        return self.enforcer.keys.p + "alert:" + ":".join(parts)
+        return self.enforcer.alert_key(*parts)
 
     def _dedup_id(self, condition: str, scope: str, period: str) -> str:
         return f"acme-ci-budget/{self.config.namespace}/{condition}/{scope}/{period}"
@@ -565,30 +565,15 @@ class AlertManager:
         now = self.now()
         today = local_date(now, cfg.tz)
         day, month = today.isoformat(), today.strftime("%Y-%m")
-        k = self.enforcer.keys
         seen_key, incidents_key = self._key("blocked_seen", month), self._key("incidents")
 
-        # One round trip: GETs rather than MGET because a cluster pipeline refuses MGET.
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(k.org_spent(month))
-        for wf in ids:
-            pipe.get(k.wf_spent_month(wf, month))
-            pipe.get(k.wf_spent_day(wf, day))
-        pipe.hgetall(k.stats(month))
-        pipe.hgetall(seen_key)
-        pipe.hgetall(incidents_key)
-        pipe.get(k.org_held(month))  # holds: "within one call of the limit" counts what is already promised
-        for wf in ids:
-            pipe.get(k.wf_held_month(wf, month))
-            pipe.get(k.wf_held_day(wf, day))
-        raw = pipe.execute()
-        org_spent = int(raw[0] or 0)
-        spent = {wf: (int(raw[1 + 2 * i] or 0), int(raw[2 + 2 * i] or 0)) for i, wf in enumerate(ids)}
-        tail = 4 + 2 * len(ids)
-        stats, seen, incidents = (_decode_hash(h) for h in raw[1 + 2 * len(ids) : tail])
-        org_held = int(raw[tail] or 0)
-        held = {wf: (int(raw[tail + 1 + 2 * i] or 0), int(raw[tail + 2 + 2 * i] or 0)) for i, wf in enumerate(ids)}
-        stats_int = {name: int(v) for name, v in stats.items() if v.lstrip("-").isdigit()}
+        # One round trip (ledger.status.month_figures): the spend, the holds ("within one call of the
+        # limit" counts what is already promised), the month's stats, and this module's two hashes.
+        figures = self.enforcer.month_figures(month, day, ids, hashes=(seen_key, incidents_key))
+        c, (seen, incidents), stats_int = figures.counters, figures.hashes, figures.stats
+        org_spent, org_held = c["org_spent"], c["org_held"]
+        spent = {wf: (c[f"{wf}:m_spent"], c[f"{wf}:d_spent"]) for wf in ids}
+        held = {wf: (c[f"{wf}:m_held"], c[f"{wf}:d_held"]) for wf in ids}
         refused = refused_counts(stats_int, cfg.workflows)
 
         day_ttl, month_ttl = self._ttl_ms(now, "day"), self._ttl_ms(now, "month")
@@ -1137,7 +1122,6 @@ class AlertManager:
             ledger = self.enforcer
             ts_ms = int(now.timestamp() * 1000)
             month = now.astimezone(self.config.tz).strftime("%Y-%m")
-            retention_ms = self.config.ledger.retention_days * 86_400_000
             fields = {
                 "type": EVENT_TYPE_FAILED,
                 "ts_ms": ts_ms,
@@ -1152,15 +1136,7 @@ class AlertManager:
                 "status": result.status if result.status is not None else "",
                 "reason": self.scrub(result.error),
             }
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.xadd(
-                ledger.keys.events(),
-                {k: str(v) for k, v in fields.items() if v != ""},
-                minid=ts_ms - retention_ms,
-                approximate=True,
-            )
-            pipe.hincrby(ledger.keys.stats(month), f"alert_failed|{result.channel}", 1)
-            pipe.execute()
+            ledger.record_alert_failure(fields, month, result.channel)
         except Exception as exc:
             log.warning("could not record the failed %s delivery: %s", result.channel, self._describe(exc))
 

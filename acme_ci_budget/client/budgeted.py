@@ -346,7 +346,7 @@ class BudgetedClient:
             try:
                 return manager(self.config, enforcer=self.enforcer)
             except TypeError:  # an AlertManager without enforcer=: share the ledger's Redis and clock instead
-                return manager(self.config, redis=self.enforcer.redis, clock=self.enforcer.clock)
+                return manager(self.config, redis=self.enforcer.alert_store(), clock=self.enforcer.clock)
         except Exception as exc:  # alerts are best effort: a broken alert setup must not stop model calls
             log.warning("alerts disabled: could not build AlertManager (%s)", exc.__class__.__name__)
             return None
@@ -889,7 +889,7 @@ class BudgetedClient:
             model, cost = res.model, res.held_nano
         else:
             counts, cost = usage, self.enforcer.usage_cost(model, *usage)
-        ledger = journal.ledger_id(self.enforcer.redis_url)
+        ledger = self.enforcer.ledger_id
         entry = journal.entry_for(
             res, self.config.namespace, ledger, model, counts, cost, latency_ms, route_reason, usage is None
         )

@@ -38,7 +38,7 @@ def events(
     """
     from acme_ci_budget.core.errors import UsageError
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
-    from acme_ci_budget.telemetry.monitor_export import iter_events, parse_time, write_csv, write_jsonl
+    from acme_ci_budget.telemetry.monitor_export import parse_time, write_csv, write_jsonl
 
     cfg = load(config_path)
     if workflow and workflow not in cfg.workflows:
@@ -51,14 +51,7 @@ def events(
         until_ms = parse_time(until, now, cfg.tz, "--until") if until else None
     except UsageError as exc:
         raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=str(exc).split(":", 1)[0]) from None
-    selected = iter_events(
-        enforcer.redis,
-        enforcer.keys.events(),
-        workflow=workflow,
-        types=types or None,
-        since_ms=since_ms,
-        until_ms=until_ms,
-    )
+    selected = enforcer.events(since_ms, workflow, types=types or None, until_ms=until_ms)
     writer = write_csv if fmt == "csv" else write_jsonl
     count = writer(selected, output, cfg.tz)
     if output.name != "<stdout>":

@@ -33,11 +33,10 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     """
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
     from acme_ci_budget.ledger.journal import replay_pending
-    from acme_ci_budget.ledger.store import redact_url
 
     enforcer = BudgetEnforcer(load(config_path), redis_url=redis_url, ephemeral_ledger=ephemeral_ledger)
     replay_pending(enforcer)  # spend journaled while Redis was down is recorded before it is shown
-    where = redact_url(enforcer.redis_url)
+    where = enforcer.where
     shown = 0
     while True:
         snapshot = enforcer.status_snapshot()

@@ -1,9 +1,14 @@
 """The ledger: the only owner of Redis keys, the Lua scripts (``lua/``), the store schemes, and the money.
 
-``enforcer`` (reserve / settle / release, ``BudgetEnforcer``), ``status`` (status reads), ``store``
-(connecting: ``redis://``, ``rediss://``, cluster, the embedded server), ``embedded`` (the embedded
-``redis-server``), ``journal`` (the fail-open journal of calls the ledger could not record). It imports
-``budget``, ``config``, ``catalog`` and ``core``; never ``client``, ``alerts``, ``report`` or ``runs``.
+``enforcer`` (reserve / settle / release, ``BudgetEnforcer``, the one handle), with beside it ``draft``
+(checks and prices before Redis), ``args`` (the key schema, the scripts' keys and arguments),
+``results`` (``Reservation`` / ``Settlement`` / ``Release``, the reasons), ``errors``; ``status`` (status
+and month reads), ``events`` (the event stream), ``lab`` (the lab's one-shot API), ``admin`` (reset,
+inspection reads), ``alert_state`` (the alert module's keys); ``store`` (connecting: ``redis://``,
+``rediss://``, cluster, the embedded server), ``embedded`` (the embedded ``redis-server``), ``journal``
+(the fail-open journal of calls the ledger could not record). Layers above read and write the ledger
+only through ``BudgetEnforcer``'s methods, never its keys or connection. It imports ``budget``,
+``config``, ``catalog``, ``integrations`` and ``core``; never ``client``, ``alerts``, ``report`` or ``runs``.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "BudgetEnforcer": "enforcer",
         "Clock": "enforcer",
-        "Keys": "enforcer",
-        "LedgerArgumentError": "enforcer",
-        "LedgerUnavailable": "enforcer",
-        "Release": "enforcer",
-        "Reservation": "enforcer",
-        "SettleError": "enforcer",
-        "Settlement": "enforcer",
+        "Keys": "args",
+        "LedgerArgumentError": "errors",
+        "LedgerUnavailable": "errors",
+        "Release": "results",
+        "Reservation": "results",
+        "SettleError": "errors",
+        "Settlement": "results",
+        "MonthFigures": "status",
         "StatusReads": "status",
+        "is_connection_error": "errors",
         "StoreError": "store",
         "connect": "store",
         "JournalEntry": "journal",

@@ -1,12 +1,14 @@
-"""The ledger's key schema, the reserve script's keys and arguments, and the budget-pressure thresholds.
+"""The ledger's key schema, the money-path scripts' keys and arguments, and the budget-pressure thresholds.
 
-Owns the Redis keys of a namespace (``Keys``; every key carries the namespace as its hash tag)
-and how a ``Reservation`` draft becomes ``reserve.lua``'s KEYS and ARGV (the script's header
-lists them), including the budget-pressure part: the cheaper model's worst case and the two
-thresholds, as exact integers that reproduce the status read's rules (the org is in its reserve
-once its month spend is past ``monthly * (1 - reserve_pct)``; a workflow is under pressure once
+Owns the Redis keys of a namespace (``Keys``; every key carries the namespace as its hash tag,
+the alert module's own state included: ``Keys.alert``), how a ``Reservation`` draft becomes
+``reserve.lua``'s KEYS and ARGV, a settle ``Charge`` ``settle.lua``'s and a failed call
+``release.lua``'s (each script's header lists them), including the budget-pressure part: the
+cheaper model's worst case and the two thresholds, as exact integers that reproduce the status
+read's rules (the org is in its reserve once its month spend is past
+``monthly * (1 - reserve_pct)``; a workflow is under pressure once
 ``month spent / monthly >= budget_pressure_pct``). It must not talk to Redis, price a request or
-decide a limit: ``ledger`` does.
+decide a limit: ``ledger.draft`` and the scripts do.
 """
 
 from __future__ import annotations
@@ -67,7 +69,11 @@ class Keys:
 
     def incidents(self) -> str:
         """The alert module's open PagerDuty incidents (``AlertManager._key("incidents")``); reserve reads its size."""
-        return f"{self.p}alert:incidents"
+        return self.alert("incidents")
+
+    def alert(self, *parts: str) -> str:
+        """A key of the alert module's own state (dedup claims, incidents, blocked-seen marks)."""
+        return f"{self.p}alert:" + ":".join(parts)
 
 
 def org_reserve_threshold(config: Config) -> int:
@@ -159,6 +165,76 @@ def reserve_args(
         org_threshold,
         wf_thresholds.get(r.workflow_id, "") if cheaper else "",
     ]
+
+
+def settle_keys(keys: Keys, r: Any) -> list[str]:
+    """``settle.lua``'s KEYS for reservation ``r``."""
+    wf = r.workflow_id
+    return [
+        keys.holds(),
+        keys.hold(r.id),
+        keys.result(r.id),
+        keys.org_spent(r.month),
+        keys.wf_spent_month(wf, r.month),
+        keys.wf_spent_day(wf, r.day),
+        keys.session(r.session_id),
+        keys.stats(r.month),
+        keys.events(),
+    ]
+
+
+def settle_args(
+    r: Any,
+    charge: Any,
+    now_ms: int,
+    retention_ms: int,
+    latency_ms: int | None,
+    route_reason: str | None,
+    usage_missing: bool,
+) -> list:
+    """``settle.lua``'s ARGV for reservation ``r`` charged ``charge`` (a ``ledger.draft.Charge``)."""
+    model, counts, one_hour, cost = charge
+    input_tokens, output_tokens, cache_creation, cache_read = counts
+    event = event_fields(
+        **{**identity(r), "model": model},
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_creation_input_tokens=cache_creation,
+        cache_creation_1h_input_tokens=one_hour or None,
+        cache_read_input_tokens=cache_read,
+        latency_ms=latency_ms,
+        route_reason=route_reason,
+        held_nano=r.held_nano,
+        fail_open=1 if r.fail_open else None,
+    )
+    return [
+        r.id,
+        cost,
+        sum(counts),
+        now_ms,
+        retention_ms,
+        r.workflow_id,
+        model,
+        r.user_id or "",
+        r.day[-2:],
+        *counts,
+        one_hour,
+        1 if r.session_id else 0,
+        retention_ms,
+        event,
+        1 if usage_missing else 0,
+    ]
+
+
+def release_keys(keys: Keys, r: Any) -> list[str]:
+    """``release.lua``'s KEYS for reservation ``r``."""
+    return [keys.holds(), keys.hold(r.id), keys.result(r.id), keys.stats(r.month), keys.events()]
+
+
+def release_args(r: Any, now_ms: int, retention_ms: int, error: str, latency_ms: int | None) -> list:
+    """``release.lua``'s ARGV: the failure event says why the call failed (``error``, cut to 500 characters)."""
+    event = event_fields(**identity(r), reason=error[:500] if error else "call_failed", latency_ms=latency_ms)
+    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, event]
 
 
 def identity(r: Any) -> dict[str, Any]:

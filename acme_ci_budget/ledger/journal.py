@@ -11,8 +11,8 @@ embedded ledger.
 
 ``replay_pending(enforcer)`` settles each pending entry of the enforcer's namespace and Redis
 (``ledger``: a hash of the Redis URL with any password removed, so an entry kept for the shared
-Redis never lands in a local embedded one) through
-``BudgetEnforcer.record_journaled`` (idempotent by reservation id, so a replay run twice
+Redis never lands in a local embedded one) through ``record`` (``BudgetEnforcer.record_journaled``:
+the entry's stand-in reservation settled, idempotent by reservation id, so a replay run twice
 charges once). This module must not touch Redis keys itself, and never writes a secret: an
 entry holds ids, counts and money only.
 """
@@ -32,7 +32,8 @@ from typing import Any
 
 from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.integrations import gha
-from acme_ci_budget.ledger.enforcer import LedgerUnavailable
+from acme_ci_budget.ledger.errors import LedgerUnavailable, is_connection_error
+from acme_ci_budget.ledger.results import LEDGER_DOWN, Reservation, Settlement
 from acme_ci_budget.ledger.store import embedded_path, redact_url
 
 log = logging.getLogger("acme_ci_budget.journal")
@@ -79,6 +80,68 @@ def ledger_id(redis_url: str | None) -> str:
     """Which Redis an entry belongs to, without the URL (or a password) in the file."""
 
     return hashlib.sha256(redact_url(redis_url).encode()).hexdigest()[:16]
+
+
+def reservation_for(entry: JournalEntry) -> Reservation:
+    """The stand-in reservation a journaled call is settled against: its ids, its period, its counts.
+
+    A call whose reply had no usage was journaled with its worst case as the counts and that
+    worst case as its cost: the stand-in holds exactly that, so the replay charges it, flagged.
+    """
+    one_hour = entry.cache_creation_1h_input_tokens
+    return Reservation(
+        id=entry.reservation,
+        workflow_id=entry.workflow,
+        model=entry.model,
+        allowed=True,
+        reason=LEDGER_DOWN if entry.fail_open else "",
+        input_tokens=entry.input_tokens + entry.cache_creation_input_tokens,
+        max_output_tokens=max(1, entry.output_tokens),
+        requested_max_output_tokens=max(1, entry.output_tokens),
+        held_nano=entry.cost_nano if entry.usage_missing else 0,
+        day=entry.day,
+        month=entry.month,
+        session_id=entry.session,
+        user_id=entry.user,
+        task_id=entry.task,
+        loop_step=entry.loop_step,
+        fail_open=entry.fail_open,
+        cache_write_tokens=entry.cache_creation_input_tokens - one_hour,
+        cache_write_1h_tokens=one_hour,
+    )
+
+
+def record(enforcer: Any, entry: JournalEntry) -> Settlement:
+    """Settle a call the journal kept while Redis was unreachable (``BudgetEnforcer.record_journaled``).
+
+    Charged to the day and month the call was spent in, through ``settle`` (idempotent by
+    reservation id: a second replay records nothing). Raises ``LedgerUnavailable`` while Redis
+    is still unreachable, so the entry stays in the journal.
+    """
+    counts = (
+        entry.input_tokens,
+        entry.output_tokens,
+        entry.cache_creation_input_tokens,
+        entry.cache_read_input_tokens,
+    )
+    unreachable = f"budget ledger unreachable at {enforcer.where}; the journal keeps the call"
+    try:
+        settled = enforcer.settle(
+            reservation_for(entry),
+            *counts,
+            latency_ms=entry.latency_ms,
+            route_reason=entry.route_reason,
+            model=entry.model,
+            cache_creation_1h_input_tokens=entry.cache_creation_1h_input_tokens,
+            usage_missing=entry.usage_missing,
+        )
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
+        raise LedgerUnavailable(unreachable) from None
+    if not settled.recorded:  # a fail-open settle reports the outage instead of raising
+        raise LedgerUnavailable(unreachable)
+    return settled
 
 
 def entry_for(
@@ -265,9 +328,7 @@ def replay_pending(enforcer: Any, path: Path | None = None) -> ReplayResult:
     finally:
         os.close(fd)
     mine = [e for e in left if ours(e)]
-    result = ReplayResult(
-        replayed, replayed_nano, duplicates, len(mine), sum(e.cost_nano for e in mine), tuple(errors)
-    )
+    result = ReplayResult(replayed, replayed_nano, duplicates, len(mine), sum(e.cost_nano for e in mine), tuple(errors))
     _report(result, path)
     return result
 

@@ -2,21 +2,42 @@
 
 Owns what ``status``, the router's budget pressure and the review summary read from the ledger,
 in one round trip each (``lua/status.lua``), with expired holds purged first so that a crashed
-worker's hold is never shown as held. ``BudgetEnforcer`` inherits these methods; this module
-holds no money-path logic and must not reserve, settle or release.
+worker's hold is never shown as held; and the plain month reads of the layers above (the report,
+the alert check, the simulator): the month's stats hash and its spend/held counters, pipelined into
+one round trip (``month_figures``, ``month_stats``). ``BudgetEnforcer`` inherits these methods;
+this module holds no money-path logic and must not reserve, settle, release or write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from acme_ci_budget.budget.health import health_level, refusal_fields, refused_counts
 from acme_ci_budget.core.money import nano_to_usd, pct
+from acme_ci_budget.ledger.errors import is_connection_error
+
+__all__ = ["MonthFigures", "StatusReads", "is_connection_error"]
 
 # Month stats per workflow that status shows next to the counters.
 _STAT_FIELDS = ("over_hold", "over_hold_nano", "usage_missing")
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """A month as the ledger holds it, read in one round trip (``StatusReads.month_figures``).
+
+    ``stats``: the month's stats hash, its numeric fields (``calls|wf``, ``cost|wf|model`` ...);
+    ``counters``: spent/held under the status names (``org_spent``, ``org_held``, ``<wf>:m_spent``,
+    ``<wf>:m_held`` and, when a day was asked for, ``<wf>:d_spent`` / ``<wf>:d_held``);
+    ``hashes``: the extra hashes asked for (the alert module's own state), decoded, in order.
+    """
+
+    stats: Mapping[str, int]
+    counters: Mapping[str, int]
+    hashes: tuple[Mapping[str, str], ...] = ()
 
 
 class StatusReads:
@@ -170,18 +191,62 @@ class StatusReads:
         share = counters.get(f"{workflow_id}:m_spent", 0) / wf.monthly_nano if wf and wf.monthly_nano else 0.0
         return org["in_reserve"], share
 
-    def session_tokens(self, session_id: str) -> int:
-        return int(self.redis.hget(self.keys.session(session_id), "tokens") or 0)
+    def month_figures(
+        self,
+        month: str,
+        day: str | None = None,
+        workflows: Iterable[str] | None = None,
+        *,
+        day_held: bool = True,
+        hashes: Iterable[str] = (),
+    ) -> MonthFigures:
+        """The month's stats and counters of ``workflows`` (default: the config's), with ``day``'s spend
+        (and held, unless ``day_held=False``) when given, and the ``hashes`` keys read alongside.
 
-    def task_steps(self, task_id: str) -> int:
-        """Loop steps reserved so far by one task id."""
-        return int(self.redis.hget(self.keys.task(task_id), "steps") or 0)
+        Plain reads, no purge: a hold past its TTL still counts until a money-path script or a status
+        read gives it back (as the alert check and the report have always read it).
+        """
+        k = self.keys
+        names = {"org_spent": k.org_spent(month), "org_held": k.org_held(month)}
+        for wf in self.config.workflows if workflows is None else workflows:
+            names[f"{wf}:m_spent"] = k.wf_spent_month(wf, month)
+            names[f"{wf}:m_held"] = k.wf_held_month(wf, month)
+            if day is not None:
+                names[f"{wf}:d_spent"] = k.wf_spent_day(wf, day)
+                if day_held:
+                    names[f"{wf}:d_held"] = k.wf_held_day(wf, day)
+        extra = list(hashes)
+        # GETs rather than one MGET: a cluster pipeline refuses MGET, and every key shares the namespace's
+        # hash tag, so either way the whole batch goes to one node in one round trip.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(k.stats(month))
+        for key in extra:
+            pipe.hgetall(key)
+        for key in names.values():
+            pipe.get(key)
+        stats, *rest = pipe.execute()
+        read = rest[: len(extra)]
+        values = rest[len(extra) :]
+        return MonthFigures(
+            stats=_numeric(stats),
+            counters={name: int(v or 0) for name, v in zip(names, values, strict=True)},
+            hashes=tuple({_text(a): _text(b) for a, b in (h or {}).items()} for h in read),
+        )
 
-    def open_holds(self) -> int:
-        return int(self.redis.zcard(self.keys.holds()))
+    def month_stats(self, month: str) -> dict[str, int]:
+        """The month's stats hash (calls, cost, tokens, blocks, overruns per workflow and model), numeric fields."""
+        return _numeric(self.redis.hgetall(self.keys.stats(month)))
 
 
-def is_connection_error(exc: BaseException) -> bool:
-    import redis as redis_lib
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
-    return isinstance(exc, (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError))
+
+def _numeric(raw: Mapping[Any, Any]) -> dict[str, int]:
+    """A stats hash decoded: its integer fields as ints (anything else is not a count and is left out)."""
+    out = {}
+    for key, value in raw.items():
+        text = _text(value)
+        if text.lstrip("-").isdigit():
+            out[_text(key)] = int(text)
+    return out

@@ -475,22 +475,9 @@ def build_report(config: Config, redis: Any, month: str = "current", clock: Cloc
 
 def _read(enforcer: Any, month: str, day: str, current: bool) -> tuple[dict, dict[str, int]]:
     """The month's stats hash and its counters, pipelined into one round trip."""
-    k = enforcer.keys
-    names = {"org_spent": k.org_spent(month), "org_held": k.org_held(month)}
-    for wf in enforcer.config.workflows:
-        names[f"{wf}:m_spent"] = k.wf_spent_month(wf, month)
-        names[f"{wf}:m_held"] = k.wf_held_month(wf, month)
-        if current:
-            names[f"{wf}:d_spent"] = k.wf_spent_day(wf, day)
-    # GETs rather than one MGET: a cluster pipeline refuses MGET, and every key shares the namespace's
-    # hash tag, so either way the whole batch goes to one node in one round trip.
-    pipe = enforcer.redis.pipeline(transaction=False)
-    pipe.hgetall(k.stats(month))
-    for key in names.values():
-        pipe.get(key)
-    stats, *values = pipe.execute()
-    counters = {name: int(v or 0) for name, v in zip(names, values, strict=True)}
-    return stats, counters
+    # today's spend only (not its holds): the report's health reads a held figure for the month alone
+    figures = enforcer.month_figures(month, day if current else None, day_held=False)
+    return dict(figures.stats), dict(figures.counters)
 
 
 @dataclass

@@ -772,7 +772,7 @@ def run_simulation(
             progress(index, len(run_days), sent)
 
     summaries = _summaries(sim_config, enforcer, plan, month, skipped, truncated, first_blocked, block_days)
-    org_spent = int(redis.get(enforcer.keys.org_spent(month)) or 0)
+    org_spent = enforcer.month_figures(month, workflows=()).counters["org_spent"]
     return SimulationResult(
         month=month,
         scale=scale,
@@ -861,16 +861,6 @@ def _settle_figures(reservation: Any, settlement: Any) -> dict[str, Any]:
     }
 
 
-def _decode(raw: Mapping[Any, Any]) -> dict[str, int]:
-    out = {}
-    for key, value in raw.items():
-        name = key.decode() if isinstance(key, bytes) else str(key)
-        text = value.decode() if isinstance(value, bytes) else str(value)
-        if text.lstrip("-").isdigit():
-            out[name] = int(text)
-    return out
-
-
 def _summaries(
     config: Config,
     enforcer: Any,
@@ -883,7 +873,7 @@ def _summaries(
 ) -> tuple[WorkflowSummary, ...]:
     """Per-workflow figures from the ledger's month stats (the same counters the report reads)."""
 
-    stats = _decode(enforcer.redis.hgetall(enforcer.keys.stats(month)))
+    stats = enforcer.month_stats(month)
     out = []
     for wid, wf in config.workflows.items():
         calls = stats.get(f"calls|{wid}", 0)

@@ -1,5 +1,5 @@
-"""Telemetry: reading the ledger's usage-event stream back out (``monitor_export``: filters, JSON Lines,
-CSV). Read-only; it imports ``core`` (and reads the events the ledger wrote), never writes to Redis.
+"""Telemetry: exporting the ledger's usage-event stream (``monitor_export``: JSON Lines, CSV). Read-only;
+it imports ``core`` and reads the events through ``ledger.events`` only, never Redis itself.
 """
 
 from __future__ import annotations

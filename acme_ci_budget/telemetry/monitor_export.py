@@ -1,10 +1,10 @@
-"""Reading the usage-event stream back out: filters, time parsing, JSON Lines and CSV export.
+"""Exporting the usage-event stream: time parsing, JSON Lines and CSV.
 
-Owns how events written by the ledger's Lua scripts (CONTRACTS.md, "Events stream") are read
-(XRANGE in batches, oldest first), decoded (numbers as ints), filtered (workflow, type, time
-window on the event's ledger-clock ``ts_ms``, not the stream id, so simulated clocks work) and
-written (one JSON object per line, or CSV with a fixed column order then any extra fields).
-It must not write to Redis or change an event; it is read-only.
+Owns how the events the ledger reads back (``ledger.events``: XRANGE in batches, oldest first,
+decoded, filtered on the event's ledger-clock ``ts_ms``; ``BudgetEnforcer.events``) are written:
+one JSON object per line, or CSV with a fixed column order then any extra fields; and how
+``--since`` / ``--until`` are read. ``iter_events``, ``decode_event``, ``event_ms`` and
+``INT_FIELDS`` are the ledger's, re-exported here. It must not touch Redis or change an event.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import IO, Any
@@ -20,26 +20,22 @@ from zoneinfo import ZoneInfo
 
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.money import NANO_PER_USD
+from acme_ci_budget.ledger.events import INT_FIELDS, decode_event, event_ms
+from acme_ci_budget.ledger.events import read_events as iter_events
+
+__all__ = [
+    "CSV_COLUMNS",
+    "EVENT_TYPES",
+    "INT_FIELDS",
+    "decode_event",
+    "event_ms",
+    "iter_events",
+    "parse_time",
+    "write_csv",
+    "write_jsonl",
+]
 
 EVENT_TYPES = ("call", "block", "failure", "hold_expired", "admin_reset")
-INT_FIELDS = frozenset(
-    {
-        "ts_ms",
-        "cost_nano",
-        "held_nano",
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-        "max_output_tokens",
-        "latency_ms",
-        "loop_step",
-        "fail_open",
-        "cache_creation_1h_input_tokens",
-        "over_hold_nano",
-        "usage_missing",
-    }
-)
 CSV_COLUMNS = (
     "id",
     "time",
@@ -88,65 +84,6 @@ def parse_time(text: str, now: datetime, tz: ZoneInfo, option: str = "--since") 
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return int(parsed.timestamp() * 1000)
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def decode_event(entry_id: Any, raw: dict[Any, Any]) -> dict[str, Any]:
-    """One stream entry as a dict: ``id`` first, then its fields; known numeric fields as ints."""
-    event: dict[str, Any] = {"id": _s(entry_id)}
-    for key, value in raw.items():
-        name, text = _s(key), _s(value)
-        if name in INT_FIELDS:
-            try:
-                event[name] = int(text)
-                continue
-            except ValueError:
-                pass
-        event[name] = text
-    return event
-
-
-def event_ms(event: dict[str, Any]) -> int:
-    """When the event happened by the ledger clock (the stream id's time if ``ts_ms`` is missing)."""
-    ts = event.get("ts_ms")
-    if isinstance(ts, int):
-        return ts
-    return int(str(event["id"]).split("-", 1)[0])
-
-
-def iter_events(
-    redis: Any,
-    stream_key: str,
-    *,
-    workflow: str | None = None,
-    types: Iterable[str] | None = None,
-    since_ms: int | None = None,
-    until_ms: int | None = None,
-    batch: int = 1000,
-) -> Iterator[dict[str, Any]]:
-    """Events oldest first, filtered; reads the stream in batches so memory stays flat."""
-    wanted = set(types) if types else None
-    start = "-"
-    while True:
-        chunk = redis.xrange(stream_key, min=start, max="+", count=batch)
-        for entry_id, raw in chunk:
-            event = decode_event(entry_id, raw)
-            if workflow is not None and event.get("workflow") != workflow:
-                continue
-            if wanted is not None and event.get("type") not in wanted:
-                continue
-            when = event_ms(event)
-            if since_ms is not None and when < since_ms:
-                continue
-            if until_ms is not None and when >= until_ms:
-                continue
-            yield event
-        if len(chunk) < batch:
-            return
-        start = "(" + _s(chunk[-1][0])
 
 
 def _with_time(event: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:

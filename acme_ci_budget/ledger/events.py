@@ -1,0 +1,128 @@
+"""The ledger's event stream, read back; and the one event written outside a Lua script.
+
+Owns how the usage events the ledger's scripts append (CONTRACTS.md, "Events stream") are read:
+XRANGE in batches, oldest first, decoded (known numeric fields as ints), filtered by workflow,
+type and a time window on the event's ledger-clock ``ts_ms`` (not the stream id, so simulated
+clocks work): ``events(enforcer, ...)``, ``BudgetEnforcer.events``. It also appends the alert
+module's ``alert_delivery_failed`` event and its ``alert_failed|{channel}`` count
+(``record_alert_failure``), so that nothing above the ledger writes to the stream. It must not
+change or delete an event, and must not format events for export: ``telemetry`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+
+INT_FIELDS = frozenset(
+    {
+        "ts_ms",
+        "cost_nano",
+        "held_nano",
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "max_output_tokens",
+        "latency_ms",
+        "loop_step",
+        "fail_open",
+        "cache_creation_1h_input_tokens",
+        "over_hold_nano",
+        "usage_missing",
+    }
+)
+DAY_MS = 86_400_000
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def decode_event(entry_id: Any, raw: Mapping[Any, Any]) -> dict[str, Any]:
+    """One stream entry as a dict: ``id`` first, then its fields; known numeric fields as ints."""
+    event: dict[str, Any] = {"id": _s(entry_id)}
+    for key, value in raw.items():
+        name, text = _s(key), _s(value)
+        if name in INT_FIELDS:
+            try:
+                event[name] = int(text)
+                continue
+            except ValueError:
+                pass
+        event[name] = text
+    return event
+
+
+def event_ms(event: Mapping[str, Any]) -> int:
+    """When the event happened by the ledger clock (the stream id's time if ``ts_ms`` is missing)."""
+    ts = event.get("ts_ms")
+    if isinstance(ts, int):
+        return ts
+    return int(str(event["id"]).split("-", 1)[0])
+
+
+def read_events(
+    redis: Any,
+    stream_key: str,
+    *,
+    workflow: str | None = None,
+    types: Iterable[str] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    batch: int = 1000,
+) -> Iterator[dict[str, Any]]:
+    """Events of the stream at ``stream_key`` oldest first, filtered; read in batches so memory stays flat."""
+    wanted = set(types) if types else None
+    start = "-"
+    while True:
+        chunk = redis.xrange(stream_key, min=start, max="+", count=batch)
+        for entry_id, raw in chunk:
+            event = decode_event(entry_id, raw)
+            if workflow is not None and event.get("workflow") != workflow:
+                continue
+            if wanted is not None and event.get("type") not in wanted:
+                continue
+            when = event_ms(event)
+            if since_ms is not None and when < since_ms:
+                continue
+            if until_ms is not None and when >= until_ms:
+                continue
+            yield event
+        if len(chunk) < batch:
+            return
+        start = "(" + _s(chunk[-1][0])
+
+
+def events(
+    enforcer: BudgetEnforcer,
+    since_ms: int | None = None,
+    workflow: str | None = None,
+    *,
+    until_ms: int | None = None,
+    types: Iterable[str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The ledger's events oldest first: at or after ``since_ms`` and before ``until_ms`` (epoch ms, the
+    ledger clock), of one ``workflow`` and of ``types`` when given."""
+    return read_events(
+        enforcer.redis, enforcer.keys.events(), workflow=workflow, types=types, since_ms=since_ms, until_ms=until_ms
+    )
+
+
+def record_alert_failure(enforcer: BudgetEnforcer, fields: Mapping[str, Any], month: str, channel: str) -> None:
+    """Append the alert module's ``alert_delivery_failed`` event (``fields``, empty values dropped, trimmed
+    to the retention as the scripts trim) and count it in the month's stats, in one round trip."""
+    ts_ms = int(fields["ts_ms"])
+    retention_ms = enforcer.config.ledger.retention_days * DAY_MS
+    pipe = enforcer.redis.pipeline(transaction=False)
+    pipe.xadd(
+        enforcer.keys.events(),
+        {k: str(v) for k, v in fields.items() if v != ""},
+        minid=ts_ms - retention_ms,
+        approximate=True,
+    )
+    pipe.hincrby(enforcer.keys.stats(month), f"alert_failed|{channel}", 1)
+    pipe.execute()
