@@ -43,6 +43,7 @@ def worker(redis_url: str, api_url: str, calls: int, namespace: str) -> dict:
     import anthropic
     import redis
 
+    from acme_ci_budget.alerts import AlertManager
     from acme_ci_budget.client import BudgetedClient
     from acme_ci_budget.config import load_config
     from acme_ci_budget.ledger import BudgetEnforcer
@@ -60,7 +61,7 @@ def worker(redis_url: str, api_url: str, calls: int, namespace: str) -> dict:
     pool = redis.ConnectionPool.from_url(redis_url, connection_class=Counting)
     enforcer = BudgetEnforcer(config, redis=redis.Redis(connection_pool=pool))
     sdk = anthropic.Anthropic(base_url=api_url, api_key="sk-bench-not-a-key", max_retries=0)
-    client = BudgetedClient(config, enforcer=enforcer, anthropic_client=sdk)
+    client = BudgetedClient(config, enforcer=enforcer, anthropic_client=sdk, alerts=AlertManager)
     model = config.workflows[WORKFLOW].routing.default_model
     max_tokens = config.workflows[WORKFLOW].routing.max_tokens["default"]
 

@@ -100,16 +100,16 @@ def report(
 
 
 def _build(config, redis_url: str | None, month: str, ephemeral_ledger: bool):
-    import redis as redis_lib
-
-    from acme_ci_budget.ledger.enforcer import LedgerUnavailable
+    from acme_ci_budget.ledger.errors import LedgerUnavailable, is_connection_error
     from acme_ci_budget.ledger.store import connect, redact_url
     from acme_ci_budget.report.monthly import build_report
 
     client = connect(redis_url, allow_ephemeral=ephemeral_ledger)
     try:
         return build_report(config, client, month)
-    except (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError) as exc:
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
         raise LedgerUnavailable(
             f"cannot read the budget ledger at {redact_url(redis_url or os.environ.get('REDIS_URL'))} "
             f"({exc.__class__.__name__})"

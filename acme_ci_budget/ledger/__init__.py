@@ -2,8 +2,9 @@
 
 ``enforcer`` (reserve / settle / release, ``BudgetEnforcer``), ``status`` (status reads), ``store``
 (connecting: ``redis://``, ``rediss://``, cluster, the embedded server), ``embedded`` (the embedded
-``redis-server``), ``journal`` (the fail-open journal of calls the ledger could not record). It imports
-``budget``, ``config``, ``catalog`` and ``core``; never ``client``, ``alerts``, ``report`` or ``runs``.
+``redis-server``), ``journal`` (the fail-open journal of calls the ledger could not record), ``errors``
+(``LedgerUnavailable`` and the one pair of Redis-error classifiers). It imports ``budget``, ``config``,
+``catalog`` and ``core``; never ``client``, ``alerts``, ``report`` or ``runs``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "Clock": "enforcer",
         "Keys": "enforcer",
         "LedgerArgumentError": "enforcer",
-        "LedgerUnavailable": "enforcer",
+        "LedgerUnavailable": "errors",
         "Release": "enforcer",
         "Reservation": "enforcer",
         "SettleError": "enforcer",
         "Settlement": "enforcer",
         "StatusReads": "status",
+        "is_connection_error": "errors",
+        "is_ledger_error": "errors",
         "StoreError": "store",
         "connect": "store",
         "JournalEntry": "journal",

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from acme_ci_budget.catalog.pricing import calculate_cost as _calculate_cost
 from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.config import Config, Workflow, load_config
+from acme_ci_budget.core.clock import Clock, utc_now
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.core.resources import lua_path
@@ -35,12 +36,12 @@ from acme_ci_budget.ledger.args import Keys, pressure_thresholds, reserve_args, 
 from acme_ci_budget.ledger.args import event_dict as _event_dict
 from acme_ci_budget.ledger.args import event_fields as _event_fields
 from acme_ci_budget.ledger.args import identity as _identity
-from acme_ci_budget.ledger.status import StatusReads, is_connection_error
+from acme_ci_budget.ledger.errors import LedgerUnavailable, is_connection_error
+from acme_ci_budget.ledger.status import StatusReads
 from acme_ci_budget.ledger.store import connect, prefix, redact_url
 
 log = logging.getLogger("acme_ci_budget.ledger")
 
-Clock = Callable[[], datetime]
 DAY_MS = 86_400_000
 
 # Reasons a request is refused, one per limit.
@@ -60,20 +61,12 @@ UNKNOWN_RESERVATION = "unknown"  # the ledger holds no such reservation: nothing
 NOT_HELD = "refused"  # the reservation was refused: it never held anything
 
 
-class LedgerUnavailable(AcmeError, ConnectionError):
-    """Redis could not be reached and the config does not fail open."""
-
-
 class SettleError(AcmeError, ValueError):
     """A settle or release was given something it cannot record (negative tokens, a foreign reservation)."""
 
 
 class LedgerArgumentError(SettleError):
     """A ledger script refused an argument (out of range, malformed) before writing anything."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from acme_ci_budget.budget.health import health_level, refusal_fields, refused_counts
+from acme_ci_budget.core.clock import Clock
 from acme_ci_budget.core.money import nano_to_usd, pct
+from acme_ci_budget.ledger.errors import is_connection_error
 
 # Month stats per workflow that status shows next to the counters.
 _STAT_FIELDS = ("over_hold", "over_hold_nano", "usage_missing")
@@ -28,7 +30,7 @@ class StatusReads:
     redis: Any
     _status: Any
     _retention_ms: int
-    now: Callable[[], datetime]
+    now: Clock
     periods: Callable[..., tuple[str, str]]
     _ms: Callable[[datetime], int]
     _unreachable: Callable[[Exception], Exception]
@@ -179,9 +181,3 @@ class StatusReads:
 
     def open_holds(self) -> int:
         return int(self.redis.zcard(self.keys.holds()))
-
-
-def is_connection_error(exc: BaseException) -> bool:
-    import redis as redis_lib
-
-    return isinstance(exc, (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError))
