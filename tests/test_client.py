@@ -585,17 +585,53 @@ def test_failing_alerts_never_fail_the_call(make_client, server, caplog) -> None
     assert "SECRET" not in caplog.text
 
 
-def test_default_alerts_are_built_lazily_when_the_module_exists(make_config, redis_url) -> None:
-    import importlib.util
+def test_alerts_are_handed_in_and_a_factory_is_built_lazily_on_the_clients_ledger(make_config, redis_url) -> None:
+    """The client never loads the alerts package (a layer above it): the runs and commands hand ``AlertManager``
+    in, as a factory the client builds on first use with its own config and ledger (issue 18: was a by-name
+    import of ``acme_ci_budget.alerts`` inside the client, the default when ``alerts`` was None)."""
+    from acme_ci_budget.alerts import AlertManager
+    from acme_ci_budget.runs.calls import open_client
+    from acme_ci_budget.runs.options import TaskOptions
 
-    client = BudgetedClient(make_config(), redis_url=redis_url)
+    client = BudgetedClient(make_config(), redis_url=redis_url, alerts=AlertManager)
     manager = client.alerts
-    if importlib.util.find_spec("acme_ci_budget.alerts") is None:
-        assert manager is None
-    else:
-        assert type(manager).__name__ == "AlertManager"
-    off = BudgetedClient(make_config(), redis_url=redis_url, alerts=False)
-    assert off.alerts is None
+    assert isinstance(manager, AlertManager) and client.alerts is manager  # built once
+    assert manager._enforcer is client.enforcer and manager.config is client.config
+    hook = _RecordingAlerts()
+    assert BudgetedClient(make_config(), redis_url=redis_url, alerts=hook).alerts is hook
+    for off in (None, False):
+        assert BudgetedClient(make_config(), redis_url=redis_url, alerts=off).alerts is None
+    # A run's client has alerts on, as before.
+    run_client = open_client(make_config(), TaskOptions(redis_url=redis_url), object(), None)
+    assert isinstance(run_client.alerts, AlertManager)
+
+
+def test_an_alerts_factory_that_fails_turns_alerts_off_without_failing_the_client(
+    make_config, redis_url, caplog
+) -> None:
+    def broken(config: Any, *, enforcer: Any) -> Any:
+        raise RuntimeError("https://hooks.slack.com/services/T000/B000/SECRET")
+
+    client = BudgetedClient(make_config(), redis_url=redis_url, alerts=broken)
+    with caplog.at_level(logging.WARNING, logger="acme_ci_budget.client"):
+        assert client.alerts is None
+    assert "alerts disabled: could not build broken (RuntimeError)" in caplog.text
+    assert "SECRET" not in caplog.text
+
+
+def test_the_client_never_imports_the_alerts_package(redis_url) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from acme_ci_budget.client import BudgetedClient\n"
+        "from acme_ci_budget.config import load_config\n"
+        f"client = BudgetedClient(load_config(), redis_url={redis_url!r})\n"
+        "print(client.alerts, 'acme_ci_budget.alerts' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None False"
 
 
 def test_importing_the_client_does_not_import_anthropic() -> None:

@@ -18,6 +18,7 @@ import redis as redis_lib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from acme_ci_budget.alerts import AlertManager
 from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.client import BudgetedClient
 from acme_ci_budget.ledger import BudgetEnforcer
@@ -54,7 +55,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_client(redis_url: str, server: FakeAnthropicServer, clock: Clock):
-    """A client with alerts ON (the default AlertManager), on a connection that counts its round trips."""
+    """A client with alerts ON (AlertManager, as the runs and commands hand it in), on a connection that counts
+    its round trips."""
     pools: list[redis_lib.ConnectionPool] = []
 
     def build(config: Any, **kwargs: Any) -> BudgetedClient:
@@ -62,6 +64,7 @@ def make_client(redis_url: str, server: FakeAnthropicServer, clock: Clock):
         pools.append(pool)
         enforcer = BudgetEnforcer(config, redis=redis_lib.Redis(connection_pool=pool), clock=clock)
         sdk = anthropic.Anthropic(base_url=server.url, api_key="sk-test", max_retries=0)
+        kwargs.setdefault("alerts", AlertManager)
         return BudgetedClient(config, enforcer=enforcer, anthropic_client=sdk, **kwargs)
 
     yield build

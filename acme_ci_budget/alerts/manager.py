@@ -61,6 +61,7 @@ from acme_ci_budget.alerts.delivery import (
 from acme_ci_budget.budget.forecast import Forecast, day_costs, days_in_month, local_date, project_month
 from acme_ci_budget.budget.health import critical_reason, org_worst_call_nano, refused_counts, worst_call_nano
 from acme_ci_budget.config import Config, load_config
+from acme_ci_budget.core.clock import Clock, utc_now
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import fmt_usd, pct
 from acme_ci_budget.core.redact import scrub, url_passwords
@@ -261,7 +262,7 @@ class AlertManager:
         config: Config | None = None,
         redis_url: str | None = None,
         redis: Any = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         *,
         enforcer: Any = None,
         http: Any = None,
@@ -329,7 +330,7 @@ class AlertManager:
         return self._http
 
     def now(self) -> datetime:
-        now = (self.clock or (lambda: datetime.now(UTC)))()
+        now = (self.clock or utc_now)()
         if now.tzinfo is None:
             raise ValueError("the alert clock must return an aware datetime")
         return now

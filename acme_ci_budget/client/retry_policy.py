@@ -9,8 +9,9 @@ errors are retried; the wait is ``retry-after-ms`` / ``retry-after`` (seconds or
 when the API sends one, else 0.5 s doubling up to 8 s with the SDK's jitter. Unlike the SDK, no
 attempt and no wait may pass the deadline, and the retries counted are the ones that happened.
 
-It must not touch the ledger or import ``anthropic`` at module level (the client imports this
-module on every start).
+Whether a failure is one the SDK would retry is ``errors.is_retryable`` (the one module that reads
+the SDK's exception classes). It must not touch the ledger or import ``anthropic`` at module level
+(the client imports this module on every start).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from acme_ci_budget.client.errors import is_retryable, response_headers
 
 INITIAL_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 8.0
@@ -47,24 +50,6 @@ def retry_after_seconds(headers: Mapping[str, str] | None, now: Callable[[], flo
         pass
     parsed = email.utils.parsedate_tz(value)
     return None if parsed is None else float(email.utils.mktime_tz(parsed) - now())
-
-
-def _headers(exc: BaseException) -> Mapping[str, str] | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "headers", None)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Would the SDK retry this failure? (status errors by status and x-should-retry; connection errors)."""
-    import anthropic
-
-    if isinstance(exc, anthropic.APIStatusError):
-        should = (_headers(exc) or {}).get("x-should-retry")
-        if should in ("true", "false"):
-            return should == "true"
-        code = exc.status_code
-        return code in (408, 409, 429) or code >= 500
-    return isinstance(exc, anthropic.APIConnectionError)
 
 
 class Attempts:
@@ -108,7 +93,7 @@ class Attempts:
             return None
         if self.retries >= self.max_retries:
             return None
-        asked = retry_after_seconds(_headers(exc))
+        asked = retry_after_seconds(response_headers(exc))
         if asked is not None and asked > 0:
             wait = asked
         else:

@@ -77,11 +77,12 @@ def chat(
     budget runs out, the chat stops (exit code 1). Needs ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL
     for a gateway). Type /help for commands.
     """
+    from acme_ci_budget.alerts import AlertManager
     from acme_ci_budget.client.budgeted import BudgetedClient
     from acme_ci_budget.client.result import ModelCallError
 
     cfg = load(config_path)
-    client = BudgetedClient(cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout)
+    client = BudgetedClient(cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout, alerts=AlertManager)
     system = system_prompt or _ASSISTANTS[workflow].system_prompt()
     session = client.session(workflow, user_id or _default_user(), system=system)
     wf = session.workflow

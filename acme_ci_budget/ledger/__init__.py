@@ -2,7 +2,8 @@
 
 ``enforcer`` (reserve / settle / release, ``BudgetEnforcer``, the one handle), with beside it ``draft``
 (checks and prices before Redis), ``args`` (the key schema, the scripts' keys and arguments),
-``results`` (``Reservation`` / ``Settlement`` / ``Release``, the reasons), ``errors``; ``status`` (status
+``results`` (``Reservation`` / ``Settlement`` / ``Release``, the reasons), ``errors`` (the ledger's errors
+and the one pair of Redis-error classifiers); ``status`` (status
 and month reads), ``events`` (the event stream), ``lab`` (the lab's one-shot API), ``admin`` (reset,
 inspection reads), ``alert_state`` (the alert module's keys); ``store`` (connecting: ``redis://``,
 ``rediss://``, cluster, the embedded server), ``embedded`` (the embedded ``redis-server``), ``journal``
@@ -30,6 +31,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "MonthFigures": "status",
         "StatusReads": "status",
         "is_connection_error": "errors",
+        "is_ledger_error": "errors",
         "StoreError": "store",
         "connect": "store",
         "JournalEntry": "journal",

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
+from acme_ci_budget.core.clock import Clock, utc_now
 from acme_ci_budget.core.resources import lua_path
 from acme_ci_budget.ledger import admin, alert_state, journal, lab
 from acme_ci_budget.ledger import events as stream
@@ -101,12 +101,7 @@ __all__ = [
 
 log = logging.getLogger("acme_ci_budget.ledger")
 
-Clock = Callable[[], datetime]
 DAY_MS = 86_400_000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _load_script(redis: Any, name: str) -> Any:

@@ -1,10 +1,12 @@
-"""The ledger's errors, the one test of whether a Redis error means "unreachable", and what an
-outage means for a reserve.
+"""The ledger's errors, the one pair of Redis-error classifiers, and what an outage means for a reserve.
 
 Owns ``LedgerUnavailable`` (Redis could not be reached and the config does not fail open),
 ``SettleError`` (a settle or release given something it cannot record) and ``LedgerArgumentError``
-(a Lua script refused an argument before writing); ``is_connection_error``, the single classifier
-every ledger read and write uses to tell an outage from a bug; and ``reserve_outage``: a reserve
+(a Lua script refused an argument before writing); the two questions every caller of the ledger
+asks about an exception, answered once: ``is_connection_error`` (Redis could not be reached or did
+not answer in time: transient, so a settle is retried and then journaled, a reserve fails open or
+refuses, a read says "unreachable") and ``is_ledger_error`` (any failure of the ledger, unreachable
+or refusing a write: a run stops on it instead of crashing); and ``reserve_outage``: a reserve
 Redis could not answer is refused with ``LedgerUnavailable``, or, with ``ledger.fail_open``, let
 through loudly, unbudgeted. It must not talk to Redis or hold any state, and never shows a password.
 """
@@ -17,6 +19,7 @@ from dataclasses import replace
 from acme_ci_budget.config import Config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.ledger.results import LEDGER_DOWN, Reservation
+from acme_ci_budget.ledger.store import StoreError
 
 log = logging.getLogger("acme_ci_budget.ledger")
 
@@ -67,3 +70,12 @@ def reserve_outage(config: Config, where: str, exc: Exception, draft: Reservatio
         warnings=(*draft.warnings, message),
         fail_open=True,
     )
+
+
+def is_ledger_error(exc: BaseException) -> bool:
+    """The ledger down or refusing a write: ours (``LedgerUnavailable``, ``StoreError``) or Redis' own errors."""
+    if isinstance(exc, (LedgerUnavailable, StoreError)):
+        return True
+    import redis as redis_lib
+
+    return isinstance(exc, redis_lib.RedisError)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from acme_ci_budget.budget.health import health_level, refusal_fields, refused_counts
+from acme_ci_budget.core.clock import Clock
 from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.ledger.errors import is_connection_error
 
@@ -49,7 +50,7 @@ class StatusReads:
     redis: Any
     _status: Any
     _retention_ms: int
-    now: Callable[[], datetime]
+    now: Clock
     periods: Callable[..., tuple[str, str]]
     _ms: Callable[[datetime], int]
     _unreachable: Callable[[Exception], Exception]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -32,11 +32,11 @@ from acme_ci_budget.budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
 from acme_ci_budget.budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 from acme_ci_budget.catalog.pricing import min_cacheable_tokens
 from acme_ci_budget.config import Config, Workflow
+from acme_ci_budget.core.clock import Clock
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import fmt_usd, nano_to_usd, pct
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
-Clock = Callable[[], datetime]
 NANO = 1_000_000_000
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from acme_ci_budget.alerts import AlertManager
 from acme_ci_budget.budget.models_check import check_online, named_models
 from acme_ci_budget.client.budgeted import BudgetedClient
 from acme_ci_budget.client.result import ModelCallError, ModelTimeoutError
 from acme_ci_budget.config import Config
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.integrations.models_api import ModelsAPI, ModelsAPIError
-from acme_ci_budget.ledger.enforcer import LedgerUnavailable
+from acme_ci_budget.ledger.errors import LedgerUnavailable, is_ledger_error
 from acme_ci_budget.ledger.store import StoreError
 from acme_ci_budget.runs.options import (
     SKIP_LEDGER,
@@ -37,17 +38,6 @@ def build_anthropic(api_key: str | None) -> Any:
     import anthropic
 
     return anthropic.Anthropic(api_key=api_key, max_retries=0)
-
-
-def is_ledger_error(exc: BaseException) -> bool:
-    """True for the ledger being down or refusing a write (ours, the store's, or Redis' own errors)."""
-    if isinstance(exc, (LedgerUnavailable, StoreError)):
-        return True
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - redis is a dependency
-        return False
-    return isinstance(exc, redis.RedisError)
 
 
 def _ledger_message(exc: BaseException) -> str:
@@ -71,6 +61,7 @@ def open_client(config: Config | None, options: TaskOptions, anthropic_client: A
             config,
             redis_url=options.redis_url,
             anthropic_client=anthropic_client or build_anthropic(options.api_key),
+            alerts=AlertManager,  # built on first use, on the client's ledger
             clock=clock,
             max_retries=options.max_retries,
             deadline=options.timeout_seconds,

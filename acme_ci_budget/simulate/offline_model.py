@@ -34,10 +34,11 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from acme_ci_budget.catalog.pricing import min_cacheable_tokens
+from acme_ci_budget.core.clock import Clock, utc_now
 
 REAL_CHARS_PER_TOKEN = 3.8
 MESSAGE_FRAMING_TOKENS = 3
@@ -147,13 +148,13 @@ class OfflineModel:
     def __init__(
         self,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         advance: Callable[[timedelta], None] | None = None,
         seed: int = 0,
         default_output_tokens: int = 400,
         cache_min_tokens: int | None = None,
     ) -> None:
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.advance = advance
         self.rng = random.Random(seed)
         self.default_output_tokens = default_output_tokens

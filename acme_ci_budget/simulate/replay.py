@@ -92,6 +92,7 @@ from acme_ci_budget.budget.estimate import estimate_workflow, month_cost
 from acme_ci_budget.budget.forecast import local_date
 from acme_ci_budget.client.budgeted import BudgetedClient
 from acme_ci_budget.config import Config, Workflow
+from acme_ci_budget.core.clock import Clock
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.ledger.store import connect, prefix, redact_url
@@ -451,7 +452,8 @@ def _stop_scratch(server: Any) -> None:
 
 
 class SimClock:
-    """The simulated time every component reads: ``set`` only moves it forward, ``jump`` anywhere."""
+    """The simulated time every component reads (a ``core.clock.Clock``): ``set`` only moves it forward,
+    ``jump`` anywhere."""
 
     def __init__(self, start: datetime) -> None:
         self._now = start
@@ -945,7 +947,7 @@ def _summaries(
 REPORT_FILES = {"text": "report.txt", "markdown": "report.md", "json": "report.json", "html": "report.html"}
 
 
-def report_clock(result: SimulationResult) -> Callable[[], datetime]:
+def report_clock(result: SimulationResult) -> Clock:
     """The moment the report is taken: just after the month for a full run, else the last simulated day's end."""
     year, mon = (int(x) for x in result.month.split("-"))
     tz = result.config.tz
