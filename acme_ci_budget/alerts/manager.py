@@ -64,8 +64,9 @@ from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import fmt_usd, pct
 from acme_ci_budget.core.redact import scrub, url_passwords
-from acme_ci_budget.core.resources import templates_dir
+from acme_ci_budget.core.templating import environment
 from acme_ci_budget.integrations import gha
+from acme_ci_budget.integrations.slack import slack_escape
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
 log = logging.getLogger("acme_ci_budget.alerts")
@@ -1174,32 +1175,6 @@ class AlertManager:
 # --- rendering --------------------------------------------------------------------------------
 
 _EMOJI = {INFO: ":information_source:", WARNING: ":warning:", CRITICAL: ":rotating_light:"}
-_JINJA: Any = None
-
-
-def _jinja() -> Any:
-    global _JINJA
-    if _JINJA is None:
-        import jinja2
-
-
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates_dir())),
-            autoescape=False,  # JSON, not HTML: every value goes through the json filter instead
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-        )
-        env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
-        env.filters["slack_escape"] = slack_escape
-        _JINJA = env
-    return _JINJA
-
-
-def slack_escape(text: Any) -> str:
-    """Slack mrkdwn control characters escaped, so a value cannot become a link or a mention."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def slack_payload(alert: Alert, run_url: str | None = None) -> dict:
     """The Block Kit message for ``alert``, rendered from ``templates/slack_alert.json.j2``."""
     fc = alert.forecast
@@ -1221,7 +1196,7 @@ def slack_payload(alert: Alert, run_url: str | None = None) -> dict:
         "reason": alert.reason,
         "run_url": run_url,
     }
-    text = _jinja().get_template("slack_alert.json.j2").render(**context)
+    text = environment(filters={"slack_escape": slack_escape}).get_template("slack_alert.json.j2").render(**context)
     return json.loads(text)
 
 
