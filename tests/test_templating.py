@@ -25,7 +25,9 @@ def test_every_layer_renders_through_the_one_environment():
 def test_the_slack_alert_template_escapes_with_the_one_slack_escape():
     from acme_ci_budget.alerts.manager import Alert, slack_payload
 
-    alert = Alert(level="WARNING", condition="daily_warn", workflow_id="<!here> & co", period="2026-11-10", message="a <b> & c")
+    alert = Alert(
+        level="WARNING", condition="daily_warn", workflow_id="<!here> & co", period="2026-11-10", message="a <b> & c"
+    )
     payload = slack_payload(alert)
     assert templating.environment().filters["slack_escape"] is slack_escape
     assert payload["text"] == "WARNING: a &lt;b&gt; &amp; c"

@@ -51,9 +51,7 @@ def _build(directory: str) -> Any:
     return env
 
 
-def environment(
-    directory: str | Path | None = None, filters: Mapping[str, Callable[..., Any]] | None = None
-) -> Any:
+def environment(directory: str | Path | None = None, filters: Mapping[str, Callable[..., Any]] | None = None) -> Any:
     """The environment for ``directory`` (default: the packaged templates), with ``filters`` added.
 
     A filter name means one function for every caller: asking for a name already bound to another
