@@ -463,7 +463,7 @@ def test_events_reads_the_stream_by_workflow_and_time(enforcer, clock):
 def test_month_figures_read_what_status_reads_in_one_round_trip(enforcer, monkeypatch):
     enforcer.check_and_record("ci_cd_review", HAIKU, 2800, 500)
     held = enforcer.reserve("dev_assistant", HAIKU, 1000, 1000)  # left open: a held figure
-    enforcer.alert_store().hset(enforcer.alert_key("seen", "2026-11"), "blocked|x|y", "3")
+    enforcer.redis.hset(enforcer.keys.alert("seen", "2026-11"), "blocked|x|y", "3")
     status = enforcer._read_counters()
 
     sent = []
@@ -474,7 +474,7 @@ def test_month_figures_read_what_status_reads_in_one_round_trip(enforcer, monkey
         return original(*args, **kwargs)
 
     monkeypatch.setattr(enforcer.redis, "pipeline", counting)
-    figures = enforcer.month_figures("2026-11", "2026-11-10", hashes=[enforcer.alert_key("seen", "2026-11")])
+    figures = enforcer.month_figures("2026-11", "2026-11-10", hashes=[enforcer.keys.alert("seen", "2026-11")])
     assert sent == ["pipeline"]
     assert dict(figures.counters) == {name: status[name] for name in figures.counters}
     assert len(figures.counters) == 2 + 4 * len(enforcer.config.workflows)
@@ -496,7 +496,7 @@ def test_an_alert_delivery_failure_is_an_event_and_a_count(enforcer, clock):
     assert last == {"type": "alert_delivery_failed", "ts_ms": str(ts_ms), "cost_nano": "0", "channel": "slack"}
     assert enforcer.month_stats("2026-11")["alert_failed|slack"] == 1
     assert_ledger_equals_events(enforcer, "2026-11")
-    assert enforcer.alert_key("incidents") == enforcer.keys.incidents()
+    assert enforcer.keys.alert("incidents") == enforcer.keys.incidents()
 
 
 def test_where_and_ledger_id_never_show_the_password(default_config):

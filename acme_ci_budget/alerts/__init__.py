@@ -1,10 +1,15 @@
-"""Alerts: the conditions, their dedup, and delivery to Slack and PagerDuty.
+"""Alerts: the conditions, their dedup, and delivery to the log, GitHub, Slack and PagerDuty.
 
-``manager`` (``AlertManager``: which conditions hold, which are new, delivering them once, failure
-events, scrubbing) and ``delivery`` (one webhook POST with the receiver's retry rules, and the
-per-channel claim values). It reads the ledger through ``BudgetEnforcer`` (its status reads and
-events), never by composing Redis keys of its own for spend; it imports ``ledger``, ``budget``,
-``config``, ``integrations`` and ``core``, never ``client``, ``report`` or ``runs``.
+One module per job: ``alert`` (the levels, condition names and frozen results), ``conditions``
+(which conditions hold, pure, from the ledger's figures), ``dedup`` (once per period and channel,
+through ``ledger.claims``), ``messages`` (the wording and the Slack Block Kit rendering),
+``channels`` (the outside channels as rows of one registry, the log and GitHub legs), ``delivery``
+(one webhook POST with the receiver's retry rules, and the per-channel claim values), ``send``
+(delivering claimed alerts, incidents, failure events), ``scrubbing`` (secrets out of every log
+line) and ``manager`` (``AlertManager``, the orchestration). It reads the ledger through
+``BudgetEnforcer`` and ``ledger.claims``, never composing a Redis key or script of its own; it
+imports ``ledger``, ``budget``, ``config``, ``integrations`` and ``core``, never ``client``,
+``report`` or ``runs``.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from acme_ci_budget.core.lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "Alert": "manager",
-        "AlertError": "manager",
+        "Alert": "alert",
+        "AlertError": "alert",
         "AlertManager": "manager",
         "Delivery": "delivery",
+        "PAGERDUTY_EVENTS_URL": "channels",
+        "slack_payload": "messages",
     },
 )

@@ -33,15 +33,6 @@ FAILED = "failed"  # refused for good (a 4xx other than 429): retrying would be 
 _PENDING = "pending@"
 _RETRY = "retry@"
 
-# Compare-and-set on one key: only the holder of the value it read may change it (a takeover of a
-# due retry, or the outcome of its own delivery). KEEPTTL: the claim keeps its period's expiry.
-CAS_SCRIPT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-return 1
-"""
-
-
 @dataclass(frozen=True)
 class Delivery:
     """The outcome of posting to one channel (``error`` is secret-free).

@@ -1,10 +1,10 @@
 """Posting a long mrkdwn text to a Slack incoming webhook, split to fit Slack's limits.
 
-Owns the splitting (section blocks of at most 3,000 characters, cut at blank
-lines, then lines, then spaces, never inside a code fence without closing and
-reopening it; at most ``MAX_BLOCKS`` blocks per message) and the HTTP post with
-its error handling. The webhook URL is a secret: it never appears in a
-message, an exception or a log line. It must not build or render the report;
+Owns Slack's mrkdwn escaping (``slack_escape``: the one copy the report and the alert message
+use), the splitting (section blocks of at most 3,000 characters, cut at blank lines, then lines,
+then spaces, never inside a code fence without closing and reopening it; at most ``MAX_BLOCKS``
+blocks per message) and the HTTP post with its error handling. The webhook URL is a secret: it
+never appears in a message, an exception or a log line. It must not build or render the report;
 callers pass the text in.
 """
 
@@ -31,6 +31,14 @@ FENCE = "```"
 
 class SlackPostError(AcmeError, RuntimeError):
     """Slack refused or could not be reached; the message never carries the webhook URL."""
+
+
+def slack_escape(text: Any) -> str:
+    """Slack mrkdwn control characters escaped, so a value cannot become a link or a mention.
+
+    Slack mrkdwn has no backslash escapes: only ``&``, ``<`` and ``>`` need (and can) be escaped.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def split_mrkdwn(text: str, limit: int = SECTION_LIMIT) -> list[str]:

@@ -5,7 +5,7 @@
 ``results`` (``Reservation`` / ``Settlement`` / ``Release``, the reasons), ``errors`` (the ledger's errors
 and the one pair of Redis-error classifiers); ``status`` (status
 and month reads), ``events`` (the event stream), ``lab`` (the lab's one-shot API), ``admin`` (reset,
-inspection reads), ``alert_state`` (the alert module's keys); ``store`` (connecting: ``redis://``,
+inspection reads), ``claims`` (the alert module's claims, incidents and failure events); ``store`` (connecting: ``redis://``,
 ``rediss://``, cluster, the embedded server), ``embedded`` (the embedded ``redis-server``), ``journal``
 (the fail-open journal of calls the ledger could not record). Layers above read and write the ledger
 only through ``BudgetEnforcer``'s methods, never its keys or connection. It imports ``budget``,

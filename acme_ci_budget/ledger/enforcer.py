@@ -30,7 +30,7 @@ from typing import Any
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.clock import Clock, utc_now
 from acme_ci_budget.core.resources import lua_path
-from acme_ci_budget.ledger import admin, alert_state, journal, lab
+from acme_ci_budget.ledger import admin, journal, lab
 from acme_ci_budget.ledger import events as stream
 from acme_ci_budget.ledger.args import (
     Keys,
@@ -356,9 +356,6 @@ class BudgetEnforcer(StatusReads):
     open_holds = admin.open_holds
     events = stream.events  # the event stream, and the one event written outside a script
     record_alert_failure = stream.record_alert_failure
-
-    alert_key = alert_state.alert_key  # the alert module's own state in the ledger's Redis
-    alert_store = alert_state.alert_store
 
 
 def _run(script: Any, keys: list[str], args: list) -> Any:

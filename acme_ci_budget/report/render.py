@@ -1,8 +1,8 @@
-"""Rendering the report model: the Jinja environment and one renderer per format.
+"""Rendering the report model: one renderer per format, through the one Jinja environment.
 
-Owns the templates' environment (loader on ``templates/``, strict undefined,
-autoescaping for HTML templates only), the filters the templates use to show
-money, percentages and counts, and the escaping of text for Markdown/Slack.
+Owns the filters the report templates use to show money, percentages and counts (added to
+``core.templating``'s environment, which owns the loader, strictness and autoescaping), and the
+escaping of text for Markdown (Slack's is ``integrations.slack.slack_escape``).
 Text, Markdown and HTML come from ``templates/report.*.j2``; JSON is the
 model's own ``to_json``. Money arrives as integer nano-USD and is formatted
 here, rounded once from the exact amount. It must not read Redis or compute
@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from acme_ci_budget.budget.roi import fmt_multiple
 from acme_ci_budget.core.money import fmt_usd
-from acme_ci_budget.core.resources import templates_dir
+from acme_ci_budget.core.templating import environment as _template_environment
+from acme_ci_budget.integrations.slack import slack_escape
 from acme_ci_budget.report import charts
 from acme_ci_budget.report.monthly import Report
 
@@ -38,52 +36,71 @@ BLOCK_REASONS = {
 }
 
 
-def _autoescape(name: str | None) -> bool:
-    # select_autoescape looks at the last extension only, and ours is always ".j2".
-    return bool(name) and (name.endswith(".html.j2") or name.endswith(".html"))
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    """The report templates' environment (cached: templates compile once per process)."""
-    env = Environment(
-        loader=FileSystemLoader(str(templates_dir())),
-        autoescape=_autoescape,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        usd=lambda nano, places=2: "n/a" if nano is None else fmt_usd(nano, places),
-        pct=_pct,
-        num=lambda n: f"{n:,}",
-        code=lambda s: "`" + str(s).replace("`", "'") + "`",
-        md=md_escape,
-        reason=lambda r: BLOCK_REASONS.get(r, r.replace("_", " ")),
-        icon=lambda h: HEALTH_ICONS.get(h, ""),
-        ljust=lambda s, w: str(s).ljust(w),
-        rjust=lambda s, w: str(s).rjust(w),
-        hours=lambda d: f"{d:,.1f}",
-        signed_pct=lambda v: "n/a" if v is None else f"{v:+,.1f}%",
-        multiple=fmt_multiple,
-    )
-    return env
+def _usd(nano: int | None, places: int = 2) -> str:
+    return "n/a" if nano is None else fmt_usd(nano, places)
 
 
 def _pct(value: float | None, places: int = 1) -> str:
     return "n/a" if value is None else f"{value:,.{places}f}%"
 
 
+def _signed_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+,.1f}%"
+
+
+def _code(text: Any) -> str:
+    return "`" + str(text).replace("`", "'") + "`"
+
+
+def _reason(reason: str) -> str:
+    return BLOCK_REASONS.get(reason, reason.replace("_", " "))
+
+
+def _icon(health: str) -> str:
+    return HEALTH_ICONS.get(health, "")
+
+
+def _num(n: int) -> str:
+    return f"{n:,}"
+
+
+def _ljust(text: Any, width: int) -> str:
+    return str(text).ljust(width)
+
+
+def _rjust(text: Any, width: int) -> str:
+    return str(text).rjust(width)
+
+
+def _hours(value: float) -> str:
+    return f"{value:,.1f}"
+
+
 def md_escape(text: Any) -> str:
     """Text safe inside Markdown and Slack mrkdwn: no HTML, no link or mention syntax, no emphasis surprises."""
-    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", out)
+    return _MD_SPECIAL.sub(r"\\\1", slack_escape(text))
 
 
-def _slack_escape(text: Any) -> str:
-    # Slack mrkdwn has no backslash escapes: only &, < and > need (and can) be escaped.
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# Module-level functions, not lambdas: the one environment binds each filter name to one function.
+FILTERS: dict[str, Any] = {
+    "usd": _usd,
+    "pct": _pct,
+    "num": _num,
+    "code": _code,
+    "md": md_escape,
+    "reason": _reason,
+    "icon": _icon,
+    "ljust": _ljust,
+    "rjust": _rjust,
+    "hours": _hours,
+    "signed_pct": _signed_pct,
+    "multiple": fmt_multiple,
+}
+
+
+def environment() -> Any:
+    """The report templates' environment: ``core.templating``'s, with the report's filters."""
+    return _template_environment(filters=FILTERS)
 
 
 def render_text(report: Report) -> str:
@@ -98,7 +115,7 @@ def render_markdown(report: Report, flavor: str = "github", artifact_url: str | 
     template = env.get_template("report.md.j2")
     if flavor == "slack":
         # Same template, Slack's escaping: a backslash would show literally in Slack.
-        return template.render(r=report, slack=True, artifact_url=artifact_url, esc=_slack_escape)
+        return template.render(r=report, slack=True, artifact_url=artifact_url, esc=slack_escape)
     return template.render(r=report, slack=False, artifact_url=artifact_url, esc=md_escape)
 
 

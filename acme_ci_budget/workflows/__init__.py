@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.resources import templates_dir
+from acme_ci_budget.core.templating import environment
 
 # Workflow module name -> the budget config's workflow id it charges by default.
 WORKFLOW_IDS: Mapping[str, str] = {
@@ -58,22 +58,6 @@ class TemplateError(UsageError):
     """A prompt or comment template is missing or does not render; the message names it and where it came from."""
 
 
-@lru_cache(maxsize=8)
-def _environment(directory: str) -> Any:
-    from jinja2 import FileSystemLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    # Sandboxed: an override template comes from a repository, and templates never need Python objects' internals.
-    return SandboxedEnvironment(
-        loader=FileSystemLoader(directory),
-        undefined=StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 class PromptTemplates:
     """Templates by name (relative to ``templates/``): ``overrides`` first, then the packaged files.
 
@@ -102,7 +86,8 @@ class PromptTemplates:
         from jinja2 import TemplateError as JinjaError
         from jinja2 import TemplateNotFound
 
-        env = _environment(str(self.directory))
+        # core.templating's one environment: sandboxed, as an override template comes from a repository.
+        env = environment(self.directory)
         try:
             overridden = name in self.overrides
             template = env.from_string(self.overrides[name]) if overridden else env.get_template(name)
