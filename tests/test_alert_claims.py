@@ -74,13 +74,11 @@ def test_a_stale_incident_is_won_by_exactly_one_process(ledger):
 
 def test_a_failure_event_and_its_count(ledger):
     claims = AlertClaims(ledger)
+    ts_ms = int(time.time() * 1000)
     claims.record_failure(
-        {"type": "alert_delivery_failed", "channel": "slack", "status": ""},
-        int(time.time() * 1000),
-        "2026-11",
-        86_400_000,
-        "slack",
+        {"type": "alert_delivery_failed", "ts_ms": ts_ms, "channel": "slack", "status": ""}, "2026-11", "slack"
     )
     ((_id, fields),) = ledger.redis.xrange(ledger.keys.events())
-    assert fields == {b"type": b"alert_delivery_failed", b"channel": b"slack"}  # empty values left out
+    assert fields == {b"type": b"alert_delivery_failed", b"ts_ms": str(ts_ms).encode(), b"channel": b"slack"}
+    # (empty values left out)
     assert ledger.redis.hget(ledger.keys.stats("2026-11"), "alert_failed|slack") == b"1"

@@ -137,10 +137,6 @@ class AlertManager:
             self._enforcer = BudgetEnforcer(self.config, redis_url=self._redis_url, redis=self._redis, clock=self.clock)
         return self._enforcer
 
-    @property
-    def redis(self) -> Any:
-        return self.enforcer.redis
-
     def _alert_claims(self) -> AlertClaims:
         if self._claims is None:
             self._claims = AlertClaims(self.enforcer)
