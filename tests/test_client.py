@@ -38,6 +38,7 @@ from tests.fakes.anthropic_server import (
     rate_limited,
     server_error,
     slow,
+    spend_limit_reached,
 )
 
 API_KEY = "sk-ant-client-test-key-must-not-leak"
@@ -738,3 +739,18 @@ def test_api_error_reads_the_body_when_the_sdk_copies_nothing():
     older = OlderSdkError({"type": "error", "error": {"type": "invalid_request_error", "message": USAGE_LIMITS}})
     assert api_error(older) == ("invalid_request_error", USAGE_LIMITS)
     assert api_error(ValueError("no body")) == (None, "")
+
+
+def test_the_organisations_anthropic_spend_limit_is_a_block_never_retried(make_client, server):
+    # 429 enforced_spend_limit_reached fails until the limit is raised or the month ends: retrying it (as any
+    # other 429) only burns the deadline; it is reported as a block with its own reason, nothing charged.
+    server.enqueue(spend_limit_reached(), ok("never sent"))
+    client = make_client(max_retries=2)
+    result = client.complete("dev_assistant", [{"role": "user", "content": "hi"}])
+    assert result.budget_blocked and result.budget_reason == "anthropic_spend_limit_reached"
+    assert "Anthropic spend limit is reached" in result.message and "enforced_spend_limit_reached" in result.message
+    assert len(server.message_requests) == 1  # not retried
+    assert client.enforcer.open_holds() == 0
+    assert client.enforcer.get_org_status()["spend_nano"] == 0
+    (failure,) = [e for e in _events(client) if e["type"] == "failure"]
+    assert "429" in failure["reason"]

@@ -26,9 +26,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from acme_ci_budget.client.errors import api_error, describe, message_or_raise, translate, unreadable_reply
+from acme_ci_budget.client.errors import (
+    ANTHROPIC_SPEND_LIMIT,
+    api_error,
+    describe,
+    message_or_raise,
+    spend_limit_reached,
+    translate,
+    unreadable_reply,
+)
 from acme_ci_budget.client.hooks import build_hook, check_alerts, check_session_soft_limit
 from acme_ci_budget.client.outcome import answered_result, blocked_result
 from acme_ci_budget.client.outcome import block_message as word_block
@@ -215,6 +224,8 @@ class BudgetedClient:
             message = self._create(plan, attempts)
         except BaseException as exc:
             error = self._fail(plan, exc, started, attempts)
+            if spend_limit_reached(exc):  # the hold is released; the call is refused, not failed
+                return self._spend_limit_block(plan)
             if error is exc:
                 raise
             raise error from exc
@@ -262,6 +273,12 @@ class BudgetedClient:
         if res.session_id:
             check_session_soft_limit(self.alerts, plan.workflow, res, sum(settled.usage[:4]))
         return answered_result(self.config, plan, message, settled, latency_ms)
+
+    def _spend_limit_block(self, plan: Plan) -> CompletionResult:
+        """The organisation's Anthropic spend limit refused the call: a block with its own reason."""
+        refused = replace(plan.reservation, allowed=False, reason=ANTHROPIC_SPEND_LIMIT, held_nano=0)
+        check_alerts(self.alerts, refused.workflow_id)
+        return blocked_result(self.config, plan.workflow, plan.decision, refused)
 
     def _fail(self, plan: Plan, exc: BaseException, started: float, attempts: Attempts | None = None) -> BaseException:
         """Release the hold (or charge it, for an unreadable 200), then say what went wrong as a typed error."""
@@ -339,6 +356,8 @@ class AsyncBudgetedClient(BudgetedClient):
             message = await self._create_async(plan, attempts)
         except BaseException as exc:
             error = self._fail(plan, exc, started, attempts)
+            if spend_limit_reached(exc):  # the hold is released; the call is refused, not failed
+                return self._spend_limit_block(plan)
             if error is exc:
                 raise
             raise error from exc

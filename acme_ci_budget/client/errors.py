@@ -64,10 +64,31 @@ def response_headers(exc: BaseException) -> Mapping[str, str] | None:
     return getattr(response, "headers", None)
 
 
+# A 429 with this error code is the organisation's own spend limit (set in the Anthropic Console): the API
+# refuses every call until the limit is raised or the month ends, so it is a block, never retried.
+SPEND_LIMIT_CODE = "enforced_spend_limit_reached"
+ANTHROPIC_SPEND_LIMIT = "anthropic_spend_limit_reached"  # the block reason the client reports for it
+
+
+def spend_limit_reached(exc: BaseException) -> bool:
+    """True for the API's 429 ``error.details.error_code == "enforced_spend_limit_reached"``."""
+    if getattr(exc, "status_code", None) != 429:
+        return False
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    return isinstance(details, dict) and details.get("error_code") == SPEND_LIMIT_CODE
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """Would the SDK retry this failure? (status errors by status and x-should-retry; connection errors)."""
+    """Would the SDK retry this failure? (status errors by status and x-should-retry; connection errors).
+
+    Never the organisation's Anthropic spend limit: it fails until the limit is raised or the month ends.
+    """
     import anthropic
 
+    if spend_limit_reached(exc):
+        return False
     if isinstance(exc, anthropic.APIStatusError):
         should = (response_headers(exc) or {}).get("x-should-retry")
         if should in ("true", "false"):

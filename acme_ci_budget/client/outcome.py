@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from acme_ci_budget.catalog.pricing import UnknownModelError, cost_nano
+from acme_ci_budget.client.errors import ANTHROPIC_SPEND_LIMIT, SPEND_LIMIT_CODE
 from acme_ci_budget.client.plan import Plan
 from acme_ci_budget.client.result import CompletionResult
 from acme_ci_budget.client.router import RouteDecision
@@ -27,6 +28,11 @@ from acme_ci_budget.ledger.enforcer import Reservation, Settlement
 def block_message(config: Config, res: Reservation) -> str:
     """One sentence saying which limit refused the call and by how much."""
     wid = res.workflow_id
+    if res.reason == ANTHROPIC_SPEND_LIMIT:
+        return (
+            f"Blocked: the organisation's Anthropic spend limit is reached (429 {SPEND_LIMIT_CODE}); the API refuses "
+            "every call until the limit is raised in the Anthropic Console or the month ends. Nothing was charged."
+        )
     wf = config.workflows.get(wid)
     if wf is None:
         known = ", ".join(sorted(config.workflows))

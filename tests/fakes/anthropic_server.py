@@ -322,6 +322,14 @@ def _retry_header(retry_after: float | None) -> dict[str, str]:
     return {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
 
 
+def spend_limit_reached(message: str = "You have reached your organization's monthly spend limit.") -> Behaviour:
+    """429 whose ``error.details.error_code`` is ``enforced_spend_limit_reached``: the organisation's own
+    spend limit (Anthropic Console), which fails until the limit is raised or the month ends."""
+    body = error_body("rate_limit_error", message)
+    body["error"]["details"] = {"error_code": "enforced_spend_limit_reached"}
+    return lambda request: Reply(429, body, (("retry-after", "1"),))
+
+
 def overloaded(message: str = "Overloaded", retry_after: float | None = 0.01) -> Behaviour:
     """529 overloaded_error with a retry-after header (None: without one, as a 529 may come)."""
     return error(529, "overloaded_error", message, _retry_header(retry_after))
