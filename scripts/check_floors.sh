@@ -3,7 +3,7 @@
 # the lowest release pyproject.toml allows (constraints/lowest.txt), the test tools at their latest.
 #
 #   scripts/check_floors.sh                  # the whole suite except the browser test
-#   scripts/check_floors.sh tests/test_github.py -x   # or any pytest arguments
+#   scripts/check_floors.sh tests/integrations/test_github.py -x   # or any pytest arguments
 #
 # Needs Python 3.11 (the lowest Python the project supports; PYTHON=python3.12 to try another) and
 # the package index. The virtualenv is removed afterwards unless KEEP_VENV=1.

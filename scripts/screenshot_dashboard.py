@@ -9,7 +9,7 @@ Traffic goes through ``BudgetEnforcer.reserve`` / ``settle`` / ``release`` with 
 so every figure on the page is what the ledger recorded. Without ``--redis-url`` the data goes
 to a throwaway embedded Redis in a temporary folder (never the user's own ledger). Writes
 ``dashboard.html`` plus ``dashboard-1280.png`` and ``dashboard-390.png`` (laptop and phone
-widths). tests/test_dashboard_browser.py imports this file and uses the same functions.
+widths). tests/report/test_dashboard_browser.py imports this file and uses the same functions.
 """
 
 from __future__ import annotations

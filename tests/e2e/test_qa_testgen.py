@@ -23,6 +23,7 @@ from acme_ci_budget.config import parse_config
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.runs.review import OUTPUT_NAMES, usd_text
+from tests.e2e.test_review import ACTION_STEP_ENV, config_models, parse_outputs
 from tests.fakes.anthropic_server import (
     FakeAnthropicServer,
     catalogue_serving,
@@ -32,7 +33,6 @@ from tests.fakes.anthropic_server import (
     slow,
     truncated,
 )
-from tests.test_review_e2e import ACTION_STEP_ENV, config_models, parse_outputs
 
 API_KEY = "sk-ant-qa-secret-key-0123456789"
 _QA_ROUTING = yaml.safe_load(default_config_path().read_text())["workflows"]["qa_test_gen"]["routing"]

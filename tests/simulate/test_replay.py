@@ -48,7 +48,7 @@ MONTH = "2026-06"  # June 1st 2026 is a Monday: 22 working days in five ISO week
 _ROUTING = load_config(default_config_path()).workflows["ci_cd_review"].routing
 HAIKU = _ROUTING.default_model  # the lab's Haiku role in the shipped config
 SONNET = _ROUTING.complex_model  # the Sonnet role
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --- the offline model ------------------------------------------------------------------------

@@ -139,7 +139,7 @@ def test_actions_run_url_none_outside_a_run():
 
 
 def test_actions_run_url_is_the_one_the_report_links(monkeypatch):
-    """The report's Slack link is this function's (the alerts' links too: tests/test_alerts.py, attempt 2)."""
+    """The report's Slack link is this function's (the alerts' links too: tests/alerts/test_manager.py, attempt 2)."""
     from acme_ci_budget.integrations import slack
 
     assert slack.actions_run_url is gha.actions_run_url

@@ -768,7 +768,7 @@ def test_secrets_are_never_printed(action: Action, fresh_redis) -> None:
         **os.environ,
         **action.env,
         "REDIS_URL": server.url,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     code = (
         "import sys; from acme_ci_budget import cli; "

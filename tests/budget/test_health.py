@@ -1,5 +1,5 @@
 """CRIT is reachable: a refused call, or less than one worst-case call left, makes a period CRITICAL in
-status, the report and the dashboard (alerts: tests/test_alerts.py). Real Redis, the real ledger."""
+status, the report and the dashboard (alerts: tests/alerts/test_manager.py). Real Redis, the real ledger."""
 
 from __future__ import annotations
 

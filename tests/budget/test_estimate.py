@@ -16,7 +16,7 @@ from acme_ci_budget.catalog.pricing import min_cacheable_tokens, price_for
 from acme_ci_budget.cli import cli
 from acme_ci_budget.config import load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LAB_2024 = ROOT / "examples" / "acme-lab-2024.yml"
 NO_ENV = {"ACME_BUDGET_CONFIG": ""}
 

@@ -22,7 +22,7 @@ import pytest
 from acme_ci_budget.ledger import embedded
 from acme_ci_budget.ledger.store import connect
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import yaml
 
 from acme_ci_budget.integrations import gha
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
 WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_NAMES = ["ci.yml", "monthly-report.yml", "pr-review.yml", "qa-test-gen.yml"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "screenshot_dashboard.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "screenshot_dashboard.py"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

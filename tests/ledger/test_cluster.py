@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests import test_ledger_edges as edges
+from tests.ledger import test_edges as edges
 
 
 @pytest.fixture

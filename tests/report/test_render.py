@@ -27,7 +27,7 @@ from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.report import charts
 from acme_ci_budget.report.monthly import build_report
 from acme_ci_budget.report.render import md_escape, render, render_html, render_markdown, render_text
-from tests.test_report import HAIKU, NY, PRICES, SONNET, Clock, seed_known_month
+from tests.report.test_monthly import HAIKU, NY, PRICES, SONNET, Clock, seed_known_month
 
 EVIL = '<script>alert("x")</script> & *Co*'
 
