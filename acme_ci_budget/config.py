@@ -27,6 +27,7 @@ from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.files import MAX_CONFIG_BYTES, read_bounded
 from acme_ci_budget.core.globs import GlobError, glob_regex
 from acme_ci_budget.core.money import usd_to_nano
+from acme_ci_budget.core.repos import is_repo_name
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.strict_yaml import load_yaml
 
@@ -114,6 +115,18 @@ class Workflow:
     @property
     def daily_usd(self) -> float:
         return self.daily_nano / 1e9
+
+
+@dataclass(frozen=True)
+class RepoBudget:
+    """A repository's monthly cap (``repos: {owner/name: {monthly_usd: N}}``), enforced by the reserve script."""
+
+    repo: str
+    monthly_nano: int
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.monthly_nano / 1e9
 
 
 @dataclass(frozen=True)
@@ -215,6 +228,7 @@ class Config:
     roi: Roi | None
     review: ReviewSettings
     client: ClientSettings = ClientSettings()
+    repos: Mapping[str, RepoBudget] = field(default_factory=dict)
 
     @property
     def call_deadline_seconds(self) -> float:
@@ -406,7 +420,10 @@ class _Validator:
         top = self.mapping(
             raw,
             "",
-            {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review"},
+            {
+                "org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review",
+                "repos",
+            },
             {"org", "workflows"},
         )
         org = self.mapping(top["org"], "org", {"monthly_usd", "reserve_pct"}, {"monthly_usd"})
@@ -446,10 +463,24 @@ class _Validator:
             roi=self.roi(top.get("roi"), workflows),
             review=self.review(top.get("review") or {}),
             client=self.client(top.get("client") or {}),
+            repos=self.repos(top.get("repos") or {}),
         )
         self.check_deadline(config)
         self.check_models(config)
         return config
+
+    def repos(self, value: Any) -> dict[str, RepoBudget]:
+        """``repos:``: a monthly USD cap per repository (``owner/name``)."""
+        if not isinstance(value, dict):
+            raise self.fail("repos", f"expected a mapping of owner/name to {{monthly_usd: N}}, got {_kind(value)}")
+        out = {}
+        for name, body in value.items():
+            where = f"repos.{name}"
+            if not is_repo_name(name):
+                raise self.fail(where, "repository names are OWNER/NAME (a GitHub repository)")
+            body = self.mapping(body, where, {"monthly_usd"}, {"monthly_usd"})
+            out[name] = RepoBudget(name, self.usd(body["monthly_usd"], f"{where}.monthly_usd"))
+        return out
 
     def workflow(self, wid: Any, body: Any) -> Workflow:
         if not isinstance(wid, str) or not re.fullmatch(r"[a-z0-9_]+", wid):

@@ -3,7 +3,8 @@
 --
 -- A hold is two things written and removed together, in one script: its entry in the holds index
 -- (ZSET, scored by expiry on the ledger's clock) and its HASH (amount, the counter keys it is held
--- on, the session tokens, its workflow, day and month). The hash has no expiry of its own: it
+-- on (the repository's too, when the call named one), the session tokens, its workflow, repository,
+-- day and month). The hash has no expiry of its own: it
 -- lives exactly as long as its index entry, so however late a purge runs, it finds what to give
 -- back. (A hash that outlived the index by a fixed margin leaked the whole hold whenever no
 -- reserve came within that margin.)
@@ -11,10 +12,11 @@
 -- Drop one hold: give its amount back to every counter it was held on, remove it from the index.
 -- Returns the amount (a string) when the hold still existed, else false.
 local function drop_hold(hold_key, holds_key, res_id)
-  local hold = redis.call('HMGET', hold_key, 'amount', 'org_held', 'month_held', 'day_held', 'session', 'tokens')
+  local hold = redis.call('HMGET', hold_key, 'amount', 'org_held', 'month_held', 'day_held', 'session', 'tokens',
+    'repo_held')
   redis.call('ZREM', holds_key, res_id)
   if not hold[1] then return false end
-  for i = 2, 4 do
+  for _, i in ipairs({2, 3, 4, 7}) do
     -- a day counter past its retention is gone: do not re-create it as a negative number
     if hold[i] and hold[i] ~= '' and redis.call('EXISTS', hold[i]) == 1 then
       redis.call('DECRBY', hold[i], hold[1])
@@ -51,13 +53,13 @@ local function purge_expired(holds_key, prefix, now_ms, stream_key, minid, limit
   local expired = redis.call('ZRANGEBYSCORE', holds_key, '-inf', now_ms, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local hold_key = prefix .. 'hold:' .. id
-    local info = redis.call('HMGET', hold_key, 'workflow', 'day', 'month')
+    local info = redis.call('HMGET', hold_key, 'workflow', 'day', 'month', 'repo')
     local amount = drop_hold(hold_key, holds_key, id)
     local fields = {}
     if info[2] then fields = {day = info[2], month = info[3] or ''} end
     add_event(stream_key, minid, {'type', 'hold_expired', 'ts_ms', now_ms, 'workflow', info[1] or '',
       'reservation', id, 'cost_nano', '0', 'held_nano', amount or '0', 'outcome', 'expired',
-      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing'}, fields)
+      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing', 'repo', info[4] or ''}, fields)
     redis.call('SET', prefix .. 'res:' .. id, 'expired', 'NX', 'PX', marker_ms)
   end
   return #expired

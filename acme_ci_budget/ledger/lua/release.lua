@@ -9,6 +9,8 @@
 -- ARGV[1] reservation id   ARGV[2] now (ms)   ARGV[3] retention (ms)   ARGV[4] workflow id
 -- ARGV[5] event retention (ms)
 -- ARGV[6] event fields (a JSON object of strings)
+-- ARGV[7] repository (owner/name) the call is attributed to ('' : none known); the event names it
+-- (the repository's held counter is named in the hold HASH: dropping the hold gives it back)
 -- Returns {status} with status 'ok', 'dup' or 'unknown'
 
 local A, err = checked(function()
@@ -20,6 +22,7 @@ local A, err = checked(function()
     wf = text_arg(4, 'workflow id', 256),
     event_retention = int_arg(5, 'event retention (ms)', 1, MAX_RETENTION_MS),
     fields = json_arg(6, 'event fields'),
+    repo = repo_arg(7),
   }
 end)
 if err then return err end
@@ -34,6 +37,6 @@ if not known then return {'unknown'} end
 drop_hold(KEYS[2], KEYS[1], res_id)
 redis.call('HINCRBY', KEYS[4], 'failed|' .. A.wf, 1)
 add_event(KEYS[5], stream_minid(A.event_retention), {'type', 'failure', 'ts_ms', ARGV[2], 'reservation', res_id,
-  'cost_nano', '0', 'outcome', 'error'}, A.fields)
+  'cost_nano', '0', 'outcome', 'error', 'repo', A.repo}, A.fields)
 redis.call('SET', KEYS[3], 'released', 'PX', A.retention)
 return {'ok'}
