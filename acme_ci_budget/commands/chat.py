@@ -26,6 +26,7 @@ _ENDING_BLOCKS = {
     "daily_limit_exceeded",
     "monthly_limit_exceeded",
     "total_org_budget_exceeded",
+    "repo_limit_exceeded",
     "unknown_workflow",
 }
 _MODES = {"auto": None, "simple": {"is_simple": True}, "complex": {"is_complex": True}}

@@ -3,7 +3,8 @@
 Owns the Redis keys of a namespace (``Keys``; every key carries the namespace as its hash tag,
 the alert module's own state included: ``Keys.alert``), how a ``Reservation`` draft becomes
 ``reserve.lua``'s KEYS and ARGV, a settle ``Charge`` ``settle.lua``'s and a failed call
-``release.lua``'s (each script's header lists them), including the budget-pressure part: the
+``release.lua``'s (each script's header lists them; the repository a call is attributed to, and its
+cap from ``repos:``, travel in all three), including the budget-pressure part: the
 cheaper model's worst case and the two thresholds, as exact integers that reproduce the status
 read's rules (the org is in its reserve once its month spend is past
 ``monthly * (1 - reserve_pct)``; a workflow is under pressure once
@@ -54,6 +55,13 @@ class Keys:
 
     def wf_held_day(self, wf: str, day: str) -> str:
         return f"{self.p}held:wf:{wf}:d:{day}"
+
+    def repo_spent(self, repo: str, month: str) -> str:
+        """A repository's month spend ('' repo: the namespace's no-repo key, which no script writes)."""
+        return f"{self.p}spent:repo:{repo}:m:{month}" if repo else f"{self.p}repo:-"
+
+    def repo_held(self, repo: str, month: str) -> str:
+        return f"{self.p}held:repo:{repo}:m:{month}" if repo else f"{self.p}repo:-"
 
     def session(self, session_id: str | None) -> str:
         return f"{self.p}sess:{session_id}" if session_id else f"{self.p}sess:-"
@@ -122,6 +130,8 @@ def reserve_keys(keys: Any, r: Any) -> list[str]:
         keys.stats(r.month),
         keys.events(),
         keys.incidents(),
+        keys.repo_spent(r.repo, r.month),
+        keys.repo_held(r.repo, r.month),
     ]
 
 
@@ -164,7 +174,15 @@ def reserve_args(
         r.pressure_model if cheaper else "",
         org_threshold,
         wf_thresholds.get(r.workflow_id, "") if cheaper else "",
+        r.repo,
+        repo_cap(config, r.repo),
     ]
+
+
+def repo_cap(config: Config, repo: str) -> int | str:
+    """The repository's monthly cap in nano-USD for ``reserve.lua`` ('' : none configured, or no repository)."""
+    budget = config.repos.get(repo) if repo else None
+    return budget.monthly_nano if budget is not None else ""
 
 
 def settle_keys(keys: Keys, r: Any) -> list[str]:
@@ -180,6 +198,7 @@ def settle_keys(keys: Keys, r: Any) -> list[str]:
         keys.session(r.session_id),
         keys.stats(r.month),
         keys.events(),
+        keys.repo_spent(r.repo, r.month),
     ]
 
 
@@ -223,6 +242,7 @@ def settle_args(
         retention_ms,
         event,
         1 if usage_missing else 0,
+        r.repo,
     ]
 
 
@@ -234,7 +254,7 @@ def release_keys(keys: Keys, r: Any) -> list[str]:
 def release_args(r: Any, now_ms: int, retention_ms: int, error: str, latency_ms: int | None) -> list:
     """``release.lua``'s ARGV: the failure event says why the call failed (``error``, cut to 500 characters)."""
     event = event_fields(**identity(r), reason=error[:500] if error else "call_failed", latency_ms=latency_ms)
-    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, event]
+    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, event, r.repo]
 
 
 def identity(r: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.clock import Clock, utc_now
+from acme_ci_budget.core.repos import resolve_repo
 from acme_ci_budget.core.resources import lua_path
 from acme_ci_budget.ledger import admin, journal, lab
 from acme_ci_budget.ledger import events as stream
@@ -115,6 +116,8 @@ class BudgetEnforcer(StatusReads):
     ``config=None`` loads the default config; ``redis`` (a client) wins over ``redis_url``,
     which wins over ``$REDIS_URL``; with none, the embedded Redis. ``clock`` returns an aware
     datetime and drives days, months and hold expiry (tests and the simulator inject one).
+    ``repo`` (owner/name; default ``$GITHUB_REPOSITORY``, else none): the repository every call is
+    attributed to, in its events, its repository counters and against its ``repos:`` cap.
     """
 
     def __init__(
@@ -124,8 +127,11 @@ class BudgetEnforcer(StatusReads):
         redis: Any = None,
         clock: Clock | None = None,
         ephemeral_ledger: bool = False,
+        repo: str | None = None,
     ) -> None:
         self.config = config or load_config()
+        # the repository every call of this handle is attributed to (core.repos: given, else $GITHUB_REPOSITORY)
+        self.repo = resolve_repo(repo, "repo")
         self.redis_url = redis_url or os.environ.get("REDIS_URL")
         self.redis = redis if redis is not None else connect(self.redis_url, allow_ephemeral=ephemeral_ledger)
         self.clock = clock or utc_now
@@ -219,7 +225,7 @@ class BudgetEnforcer(StatusReads):
     # The steps of reserve and settle, one method each: the simulator's TickLedger pipelines them.
     def _reserve_draft(self, now: datetime, *request: Any) -> tuple[Reservation, Workflow | None]:
         """The checks and prices of ``reserve`` before Redis (``ledger.draft.reserve_draft``)."""
-        return reserve_draft(self.config, *self.periods(now), *request)
+        return reserve_draft(self.config, *self.periods(now), *request, repo=self.repo)
 
     def _reserve_keys(self, r: Reservation) -> list[str]:
         return reserve_keys(self.keys, r)
