@@ -111,6 +111,64 @@ def test_eight_processes_never_overspend_and_ledger_equals_settled(redis_url, ca
     assert lab_total > limit, "the lab's algorithm overspends under the same race"
 
 
+REPO, OTHER_REPO = "acme/app", "acme/web"
+
+
+def _repo_config_text(cap_usd: float) -> str:
+    """Workflow and org budgets far above the race; acme/app's cap is the one limit that binds."""
+    import yaml
+
+    from tests.conftest import DEFAULT_CONFIG_TEXT
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw["repos"] = {REPO: {"monthly_usd": cap_usd}}
+    return yaml.safe_dump(raw)
+
+
+def _repo_worker(url: str, config_text: str, seed: int, out: mp.Queue) -> None:
+    repo = REPO if seed < 6 else OTHER_REPO  # six racing on the capped repository, two beside it
+    enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock, repo=repo)
+    rng = random.Random(seed)
+    settled = []
+    for _ in range(ATTEMPTS):
+        inp, max_out = rng.randint(500, 3000), rng.randint(200, 1500)
+        res = enforcer.reserve("ci_cd_review", HAIKU, inp, max_out)
+        if not res.allowed:
+            assert res.reason == "repo_limit_exceeded", res.reason
+            continue
+        time.sleep(CALL_SECONDS)
+        if rng.random() < 0.1:
+            enforcer.release(res, error="simulated 500")
+            continue
+        settled.append((repo, enforcer.settle(res, inp, rng.randint(1, res.max_output_tokens)).cost_nano))
+    out.put(settled)
+
+
+def test_eight_processes_never_overspend_a_repository_cap(redis_url):
+    cap_usd = 0.04
+    text = _repo_config_text(cap_usd)
+    cap = int(cap_usd * 1e9)
+    settled = _run(_repo_worker, lambda i: (redis_url, text, i))
+    enforcer = BudgetEnforcer(parse_config(text), redis_url=redis_url, clock=_clock)
+    on_app = sum(c for repo, c in settled if repo == REPO)
+    on_web = sum(c for repo, c in settled if repo == OTHER_REPO)
+    spent = int(enforcer.redis.get(enforcer.keys.repo_spent(REPO, "2026-11")) or 0)
+    over = max(0, on_app - cap)
+    assert over == 0, f"acme/app settled {over} nano-USD over its cap"
+    assert spent == on_app  # the repository's counter == what its workers settled == its events
+    events = list(enforcer.events(repo=REPO, types=["call"]))
+    assert sum(ev["cost_nano"] for ev in events) == spent
+    assert int(enforcer.redis.get(enforcer.keys.repo_spent(OTHER_REPO, "2026-11")) or 0) == on_web
+    assert int(enforcer.redis.get(enforcer.keys.repo_held(REPO, "2026-11")) or 0) == 0
+    assert enforcer.open_holds() == 0
+    assert on_app > cap * 0.5, "the race must actually reach the cap for the test to mean anything"
+    stats = enforcer.month_stats("2026-11")
+    assert stats[f"repo_blocked|{REPO}|repo_limit_exceeded"] > 0
+    assert f"repo_blocked|{OTHER_REPO}|repo_limit_exceeded" not in stats  # the cap binds its repository only
+    org = int(enforcer.redis.get(enforcer.keys.org_spent("2026-11")) or 0)
+    assert org == on_app + on_web
+
+
 def _reserve_then_hang(url: str, config_text: str, ready: mp.Event) -> None:
     enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock)
     res = enforcer.reserve("ci_cd_review", HAIKU, 3000, 2000)
