@@ -79,7 +79,9 @@ class BudgetedClient:
     outlives it; a given SDK client's own retries are turned off (``with_options``) because they
     would wait past it. ``alerts``: the alerts hook (an object with ``check(workflow_id)``, see
     ``client.hooks``), or a factory of it called on first use with ``(config, enforcer=...)``, such
-    as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts.
+    as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts. ``repo`` (owner/name;
+    default ``$GITHUB_REPOSITORY``, else none): the repository every call is attributed to, when the
+    client builds its ledger (a given ``enforcer`` keeps its own).
     """
 
     def __init__(
@@ -96,10 +98,11 @@ class BudgetedClient:
         timeout: float | None = None,
         ephemeral_ledger: bool = False,
         deadline: float | None = None,
+        repo: str | None = None,
     ) -> None:
         self.config = config or (enforcer.config if enforcer is not None else load_config())
         self.enforcer = enforcer or BudgetEnforcer(
-            self.config, redis_url=redis_url, clock=clock, ephemeral_ledger=ephemeral_ledger
+            self.config, redis_url=redis_url, clock=clock, ephemeral_ledger=ephemeral_ledger, repo=repo
         )
         self.router = router or TaskRouter(self.config)
         self.max_retries = max_retries

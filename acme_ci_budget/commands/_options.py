@@ -124,6 +124,25 @@ def ephemeral_ledger_option(func: F) -> F:
     )(func)
 
 
+def repo_name_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from acme_ci_budget.core.repos import isrepo_name_callback
+
+    if value and not isrepo_name_callback(value):
+        raise click.BadParameter(f"{value[:140]!r} is not OWNER/NAME (a GitHub repository)")
+    return value or None
+
+
+def repo_option(func: F) -> F:
+    """``--repo``: the repository a command's model calls are attributed to (events, ``repos:`` caps)."""
+    return click.option(
+        "--repo",
+        metavar="OWNER/NAME",
+        callback=repo_name_callback,
+        help="Repository the calls are attributed to (events, report, its repos: cap) "
+        "[default: $GITHUB_REPOSITORY, else none].",
+    )(func)
+
+
 def anthropic_key_option(func: F) -> F:
     return click.option(
         "--anthropic-api-key", "api_key", envvar="ANTHROPIC_API_KEY", show_envvar=True, help="Prefer the env var."

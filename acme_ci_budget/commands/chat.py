@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from acme_ci_budget.commands._options import config_option, load, redis_option
+from acme_ci_budget.commands._options import config_option, load, redis_option, repo_option
 from acme_ci_budget.workflows import dev_assistant, pm_assistant
 
 # The assistants' system prompts are their workflow modules' (templates/prompts/*.j2), so teams edit one place.
@@ -57,6 +57,7 @@ def _default_user() -> str:
     help="SDK retries on 429/529/5xx/timeouts.",
 )
 @click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds to wait for each reply.")
+@repo_option
 @config_option
 @redis_option
 @click.pass_context
@@ -67,6 +68,7 @@ def chat(
     system_prompt: str | None,
     max_retries: int,
     timeout: float | None,
+    repo: str | None,
     config_path: str | None,
     redis_url: str | None,
 ) -> None:
@@ -83,7 +85,9 @@ def chat(
     from acme_ci_budget.client.result import ModelCallError
 
     cfg = load(config_path)
-    client = BudgetedClient(cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout, alerts=AlertManager)
+    client = BudgetedClient(
+        cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout, alerts=AlertManager, repo=repo
+    )
     system = system_prompt or _ASSISTANTS[workflow].system_prompt()
     session = client.session(workflow, user_id or _default_user(), system=system)
     wf = session.workflow

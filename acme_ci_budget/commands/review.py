@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from acme_ci_budget.commands._options import (
+    repo_name_callback,
     anthropic_key_option,
     check_models_option,
     config_option,
@@ -26,7 +27,13 @@ BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
 
 
 @click.command()
-@click.option("--repo", metavar="OWNER/NAME", help="Repository of the PR (outside Actions; with --pr).")
+@click.option(
+    "--repo",
+    metavar="OWNER/NAME",
+    callback=repo_name_callback,
+    help="Repository of the PR (outside Actions; with --pr); with --diff-file, the repository the call is "
+    "attributed to [default: $GITHUB_REPOSITORY, else none].",
+)
 @click.option("--pr", "pr", type=click.IntRange(min=1), metavar="N", help="Pull request number (with --repo).")
 @click.option(
     "--diff-file",

@@ -53,8 +53,11 @@ def ledger_stop(exc: BaseException, fail_on_block: bool) -> Stop:
     return Stop(SKIP_LEDGER, _ledger_message(exc), "error", 1 if fail_on_block else 0)
 
 
-def open_client(config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any) -> Any:
+def open_client(
+    config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any, repo: str | None = None
+) -> Any:
     """The run's ``BudgetedClient``: it retries within the run's deadline, waiting what ``retry-after`` asks.
+    Its calls are attributed to ``repo``, else ``options.repo``, else ``$GITHUB_REPOSITORY``.
     The ledger failing to open stops the run (``ledger_stop``); any other error is the caller's."""
     try:
         return BudgetedClient(
@@ -66,6 +69,7 @@ def open_client(config: Config | None, options: TaskOptions, anthropic_client: A
             max_retries=options.max_retries,
             deadline=options.timeout_seconds,
             ephemeral_ledger=options.ephemeral_ledger,
+            repo=repo or options.repo,
         )
     except Exception as exc:
         if not is_ledger_error(exc):
