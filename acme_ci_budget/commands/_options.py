@@ -125,9 +125,9 @@ def ephemeral_ledger_option(func: F) -> F:
 
 
 def repo_name_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from acme_ci_budget.core.repos import isrepo_name_callback
+    from acme_ci_budget.core.repos import is_repo_name
 
-    if value and not isrepo_name_callback(value):
+    if value and not is_repo_name(value):
         raise click.BadParameter(f"{value[:140]!r} is not OWNER/NAME (a GitHub repository)")
     return value or None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import click
 
 from acme_ci_budget.commands._options import (
-    repo_name_callback,
     anthropic_key_option,
     check_models_option,
     config_option,
@@ -19,6 +18,7 @@ from acme_ci_budget.commands._options import (
     fail_on_block_option,
     max_retries_option,
     redis_option,
+    repo_name_callback,
     timeout_seconds_option,
     workflow_id_option,
 )
