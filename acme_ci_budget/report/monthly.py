@@ -36,6 +36,7 @@ from acme_ci_budget.core.clock import Clock
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import fmt_usd, nano_to_usd, pct
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from acme_ci_budget.report.repos import RepoLine, repo_lines
 
 NANO = 1_000_000_000
 
@@ -240,6 +241,7 @@ class Report:
     roi: RoiSummary | None
     opportunities: tuple[Opportunity, ...]
     model_mix: tuple[ModelShare, ...] = field(default=())
+    repos: tuple[RepoLine, ...] = field(default=())  # by repository (report.repos); shown when more than one
 
     @property
     def is_current(self) -> bool:
@@ -330,6 +332,7 @@ class Report:
             },
             "workflows": {wf.id: _workflow_json(wf) for wf in self.workflows},
             "models": {m.model: _share_json(m) for m in self.model_mix},
+            "repos": {line.repo: line.to_json() for line in self.repos},
             "roi": None,
             "opportunities": [
                 {"workflow": o.workflow_id, "kind": o.kind, "title": o.title, "detail": o.detail}
@@ -470,6 +473,7 @@ def build_report(config: Config, redis: Any, month: str = "current", clock: Cloc
         ),
         opportunities=tuple(_opportunities(config, wf_tuple, state, elapsed, n_days)),
         model_mix=_shares(parsed.org_models()),
+        repos=repo_lines(stats, {name: cap.monthly_nano for name, cap in config.repos.items()}),
     )
 
 
