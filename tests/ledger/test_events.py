@@ -171,3 +171,13 @@ def test_cli_unknown_workflow_warns_but_exports(ledger: BudgetEnforcer, cli_env:
     result = CliRunner().invoke(events_command, ["--workflow", "retired_bot"], env=cli_env)
     assert result.exit_code == 0
     assert "warning: 'retired_bot' is not a workflow" in result.output
+
+
+def test_cli_repo_filter(ledger: BudgetEnforcer, cli_env: dict[str, str]) -> None:
+    other = BudgetEnforcer(ledger.config, redis=ledger.redis, clock=ledger.clock, repo="acme/app")
+    other.settle(other.reserve("ci_cd_review", HAIKU, 100, 50), 100, 20)
+    result = CliRunner().invoke(events_command, ["--repo", "acme/app"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert [(e["type"], e["repo"]) for e in map(json.loads, result.output.splitlines())] == [("call", "acme/app")]
+    result = CliRunner().invoke(events_command, ["--repo", ""], env=cli_env)  # the calls no repository was known for
+    assert [json.loads(line)["type"] for line in result.output.splitlines()] == ["call", "failure", "block"]
