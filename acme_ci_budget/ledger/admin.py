@@ -1,6 +1,7 @@
 """The ledger's admin: resetting a period's counters, and the inspection reads of one session, task or the holds.
 
-Owns ``reset`` (zero the spent counters of a day or a month, for one workflow or all, logging the
+Owns ``reset`` (zero the spent counters of a day or a month, for one workflow or all (a whole month's
+reset zeroes the org's and the capped repositories' too), logging the
 reset as an ``admin_reset`` event; the month's stats and events are history and are kept) and the
 small reads an operator or a test asks for: a session's tokens, a task's loop steps, the number of
 open holds. Functions taking a ``BudgetEnforcer``, which re-exposes them as methods. It must not
@@ -34,6 +35,7 @@ def reset(enforcer: BudgetEnforcer, workflow_id: str | None, period: str, when: 
     keys = [k.wf_spent_day(w, day) for w in ids] if period == "day" else [k.wf_spent_month(w, month) for w in ids]
     if period == "month" and workflow_id is None:
         keys.append(k.org_spent(month))
+        keys += [k.repo_spent(repo, month) for repo in enforcer.config.repos]  # the capped repositories' too
     pipe = enforcer.redis.pipeline(transaction=False)
     for key in keys:
         pipe.delete(key)

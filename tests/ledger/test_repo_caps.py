@@ -171,3 +171,15 @@ def test_a_malformed_repository_is_refused_before_anything_is_written(capped, le
         _run(e._reserve, e._reserve_keys(bad), e._reserve_args(wf, bad, clock()))
     assert e.redis.xlen(e.keys.events()) == 0
     assert e.open_holds() == 0
+
+
+def test_a_whole_month_reset_frees_the_capped_repositories_too(capped, ledger_backend, clock):
+    app = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=APP)
+    for _ in range(2):
+        app.settle(app.reserve("ci_cd_review", HAIKU, 1000, 1000), 1000, 1000)
+    assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).reason == REPO_MONTHLY
+    app.reset("ci_cd_review", "month")  # one workflow's month: the repository's cap still stands
+    assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).reason == REPO_MONTHLY
+    removed = app.reset(None, "month")
+    assert app.keys.repo_spent(APP, MONTH) in removed
+    assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).allowed
