@@ -39,21 +39,26 @@ def _clock() -> datetime:
     return datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
-def _atomic_worker(url: str, config_text: str, seed: int, out: mp.Queue) -> None:
-    enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock)
+def _race(enforcer: BudgetEnforcer, seed: int, refused_for: str | None = None) -> list[int]:
+    """One worker's attempts: reserve, "call", then settle (or release one in ten); the costs it settled."""
     rng = random.Random(seed)
     settled = []
     for _ in range(ATTEMPTS):
         inp, max_out = rng.randint(500, 3000), rng.randint(200, 1500)
         res = enforcer.reserve("ci_cd_review", HAIKU, inp, max_out)
         if not res.allowed:
+            assert refused_for is None or res.reason == refused_for, res.reason
             continue
         time.sleep(CALL_SECONDS)
         if rng.random() < 0.1:
             enforcer.release(res, error="simulated 500")
             continue
         settled.append(enforcer.settle(res, inp, rng.randint(1, res.max_output_tokens)).cost_nano)
-    out.put(settled)
+    return settled
+
+
+def _atomic_worker(url: str, config_text: str, seed: int, out: mp.Queue) -> None:
+    out.put(_race(BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock), seed))
 
 
 def _lab_worker(url: str, seed: int, limit_nano: int, out: mp.Queue) -> None:
@@ -128,20 +133,7 @@ def _repo_config_text(cap_usd: float) -> str:
 def _repo_worker(url: str, config_text: str, seed: int, out: mp.Queue) -> None:
     repo = REPO if seed < 6 else OTHER_REPO  # six racing on the capped repository, two beside it
     enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock, repo=repo)
-    rng = random.Random(seed)
-    settled = []
-    for _ in range(ATTEMPTS):
-        inp, max_out = rng.randint(500, 3000), rng.randint(200, 1500)
-        res = enforcer.reserve("ci_cd_review", HAIKU, inp, max_out)
-        if not res.allowed:
-            assert res.reason == "repo_limit_exceeded", res.reason
-            continue
-        time.sleep(CALL_SECONDS)
-        if rng.random() < 0.1:
-            enforcer.release(res, error="simulated 500")
-            continue
-        settled.append((repo, enforcer.settle(res, inp, rng.randint(1, res.max_output_tokens)).cost_nano))
-    out.put(settled)
+    out.put([(repo, cost) for cost in _race(enforcer, seed, "repo_limit_exceeded")])
 
 
 def test_eight_processes_never_overspend_a_repository_cap(redis_url):
