@@ -136,7 +136,7 @@ def _repo_worker(url: str, config_text: str, seed: int, out: mp.Queue) -> None:
     out.put([(repo, cost) for cost in _race(enforcer, seed, "repo_limit_exceeded")])
 
 
-def test_eight_processes_never_overspend_a_repository_cap(redis_url):
+def test_eight_processes_never_overspend_a_repository_cap(redis_url, capsys):
     cap_usd = 0.04
     text = _repo_config_text(cap_usd)
     cap = int(cap_usd * 1e9)
@@ -159,6 +159,12 @@ def test_eight_processes_never_overspend_a_repository_cap(redis_url):
     assert f"repo_blocked|{OTHER_REPO}|repo_limit_exceeded" not in stats  # the cap binds its repository only
     org = int(enforcer.redis.get(enforcer.keys.org_spent("2026-11")) or 0)
     assert org == on_app + on_web
+    with capsys.disabled():
+        print(
+            f"\n  repository cap ${cap / 1e9:.4f}: acme/app settled ${on_app / 1e9:.6f} "
+            f"({sum(1 for r, _ in settled if r == REPO)} calls, {over} nano-USD over, "
+            f"{stats[f'repo_blocked|{REPO}|repo_limit_exceeded']} refused); acme/web ${on_web / 1e9:.6f} uncapped"
+        )
 
 
 def _reserve_then_hang(url: str, config_text: str, ready: mp.Event) -> None:
