@@ -18,7 +18,6 @@ from acme_ci_budget.commands._options import (
     fail_on_block_option,
     max_retries_option,
     redis_option,
-    repo_name_callback,
     timeout_seconds_option,
     workflow_id_option,
 )
@@ -30,7 +29,6 @@ BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
 @click.option(
     "--repo",
     metavar="OWNER/NAME",
-    callback=repo_name_callback,
     help="Repository of the PR (outside Actions; with --pr); with --diff-file, the repository the call is "
     "attributed to [default: $GITHUB_REPOSITORY, else none].",
 )
