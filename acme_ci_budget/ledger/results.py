@@ -150,7 +150,7 @@ def reservation_from_reply(config: Config, draft: Reservation, wf: Workflow | No
             "session_tokens": s_tok,
         }
         cap = config.repos.get(draft.repo) if draft.repo else None
-        if cap is not None and len(raw) >= 15:
+        if cap is not None:
             repo_s, repo_h = int(raw[13]), int(raw[14]) + (held if allowed else 0)
             headroom["repo_remaining_nano"] = cap.monthly_nano - repo_s - repo_h
             headroom["repo_spent_nano"] = repo_s
