@@ -77,14 +77,15 @@ redis.call('INCRBY', KEYS[5], cost_s)
 redis.call('INCRBY', KEYS[6], cost_s)
 redis.call('PEXPIRE', KEYS[6], retention)
 local spent = redis.call('MGET', KEYS[4], KEYS[5], KEYS[6])
+
+local stats = KEYS[8]
+-- the repository's month spend and stats (none named: its key, the namespace's no-repo key, is left alone)
 local repo = A.repo
 if repo ~= '' then
   redis.call('INCRBY', KEYS[10], cost_s)
-  redis.call('HINCRBY', KEYS[8], 'repo_calls|' .. repo, 1)
-  redis.call('HINCRBY', KEYS[8], 'repo_cost|' .. repo, cost_s)
+  redis.call('HINCRBY', stats, 'repo_calls|' .. repo, 1)
+  redis.call('HINCRBY', stats, 'repo_cost|' .. repo, cost_s)
 end
-
-local stats = KEYS[8]
 redis.call('HINCRBY', stats, 'calls|' .. wf, 1)
 redis.call('HINCRBY', stats, 'cost|' .. wf, cost_s)
 redis.call('HINCRBY', stats, 'calls|' .. wf .. '|' .. model, 1)
