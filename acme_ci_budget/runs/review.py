@@ -29,7 +29,14 @@ from acme_ci_budget.diffs.unified import DiffError, parse_unified_diff
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.integrations.github import GitHubError, neutralize
 from acme_ci_budget.runs.base_config import BaseConfig, base_config, local_config
-from acme_ci_budget.runs.calls import build_anthropic, call_model, call_with_deadline, models_check_stop, open_client
+from acme_ci_budget.runs.calls import (
+    build_anthropic,
+    call_model,
+    call_with_deadline,
+    models_check_stop,
+    open_client,
+    require_ledger,
+)
 from acme_ci_budget.runs.comment import CommentFrame, incomplete_note, post_inline, render_comment
 from acme_ci_budget.runs.options import (
     QA_WORKFLOW,
@@ -191,6 +198,7 @@ class ReviewRun:
         if o.dry_run:
             self._dry_run(request)
             raise Stop(SKIP_DRY_RUN, "dry run: no model call, nothing posted")
+        require_ledger(o)
         if o.check_models:
             stop = models_check_stop(config, self.workflow_id, o, self.anthropic_client)
             if stop is not None:

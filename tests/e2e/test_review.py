@@ -102,6 +102,7 @@ def parse_outputs(text: str) -> dict[str, str]:
 ACTION_STEP_ENV = {
     "SLACK_WEBHOOK_URL": "",
     "PAGERDUTY_ROUTING_KEY": "",
+    "ACB_EPHEMERAL_LEDGER": "false",
     "ACB_WORKFLOW_ID": "",
     "ACB_DRY_RUN": "false",
     "ACB_FAIL_ON_BLOCK": "false",
