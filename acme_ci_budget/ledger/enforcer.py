@@ -355,6 +355,7 @@ class BudgetEnforcer(StatusReads):
     task_steps = admin.task_steps
     open_holds = admin.open_holds
     events = stream.events  # the event stream, and the one event written outside a script
+    task_spend = stream.task_spend
     record_alert_failure = stream.record_alert_failure
 
 
