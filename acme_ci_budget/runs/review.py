@@ -298,8 +298,8 @@ class ReviewRun:
         body = render_comment(frame, status, request=request, scope=scope, head=head, **parts)
         self.comment_body = body
         if self.api is None:
-            if status in ("reviewed", "incomplete"):
-                self.console.say(body, untrusted=True)
+            # A local diff has no PR: its comment is the output, whatever the status (a block too).
+            self.console.say(body, untrusted=True)
             return
         if self.opts.dry_run:
             return

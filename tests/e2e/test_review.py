@@ -808,6 +808,22 @@ def test_local_diff_file_needs_no_github(action: Action, monkeypatch: pytest.Mon
     assert action.gh.requests == []
 
 
+def test_local_diff_file_blocked_says_so_on_stdout(action: Action) -> None:
+    # issue 15 item 5: before, a blocked local review printed nothing on stdout (a notice on stderr only).
+    diff = action.tmp / "change.diff"
+    diff.write_text("diff --git a/src/a.py b/src/a.py\n--- a/src/a.py\n+++ b/src/a.py\n" + PATCH + "\n")
+    local = action.tmp / "local.yml"
+    local.write_text(config_text(TINY_DAILY))
+    run = action.run(("--diff-file", str(diff)), GITHUB_ACTIONS="", GITHUB_EVENT_PATH="", ACME_BUDGET_CONFIG=str(local))
+    assert run.code == 0, run.stderr
+    assert "Claude review skipped: budget limit reached" in run.stdout
+    assert "reached today's budget" in run.stdout
+    assert action.model.message_requests == [] and action.gh.requests == []
+    failed = action.run(("--diff-file", str(diff), "--fail-on-block"), GITHUB_ACTIONS="", GITHUB_EVENT_PATH="",
+                        ACME_BUDGET_CONFIG=str(local))
+    assert failed.code == 1 and "budget limit reached" in failed.stdout
+
+
 # --- secrets -------------------------------------------------------------------------------------
 
 
