@@ -135,6 +135,7 @@ class BudgetEnforcer(StatusReads):
         self._settle = _load_script(self.redis, "settle.lua")
         self._release = _load_script(self.redis, "release.lua")
         self._status = _load_script(self.redis, "status.lua")
+        self._reset = _load_script(self.redis, "reset.lua")  # admin.reset's
         self._retention_ms = self.config.ledger.retention_days * DAY_MS
         self._thresholds = pressure_thresholds(self.config)
 

@@ -35,6 +35,8 @@ INT_FIELDS = frozenset(
         "cache_creation_1h_input_tokens",
         "over_hold_nano",
         "usage_missing",
+        "zeroed_nano",
+        "org_zeroed_nano",
     }
 )
 DAY_MS = 86_400_000
