@@ -66,9 +66,13 @@ class LazyGroup(click.Group):
 
 
 def did_you_mean(name: str, names: list[str]) -> str:
-    """" Did you mean 'status'?" for the names closest to ``name`` (a prefix counts), or ""."""
-    close = [n for n in names if n.startswith(name.lower())] if len(name) >= 2 else []
-    close += [n for n in difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6) if n not in close]
+    """" Did you mean 'status'?" for the names closest to ``name`` (a prefix of two letters or more counts
+    first), or "". Only the best guesses: those scoring within 0.1 of the closest."""
+    typed = name.lower()
+    close = [n for n in names if n.startswith(typed)] if len(typed) >= 2 else []
+    if not close:
+        scored = sorted(((difflib.SequenceMatcher(None, typed, n).ratio(), n) for n in names), reverse=True)
+        close = [n for score, n in scored if score >= 0.6 and score >= scored[0][0] - 0.1] if scored else []
     if not close:
         return ""
     if len(close) == 1:
