@@ -46,7 +46,7 @@ from typing import Any
 from acme_ci_budget.catalog.pricing import price_for
 from acme_ci_budget.config import Config, Routing, load_config
 from acme_ci_budget.core.tokens import estimate_tokens
-from acme_ci_budget.diffs.unified import SECURITY_GLOBS, path_matches
+from acme_ci_budget.diffs.policy import SECURITY_GLOBS, path_matches
 
 # Machine-readable names of the rules, in the order they are tried.
 RULE_CONTEXT_COMPLEX = "context_complex"

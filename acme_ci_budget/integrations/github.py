@@ -27,8 +27,9 @@ from typing import Any
 
 from acme_ci_budget.core.errors import AcmeError, UsageError
 from acme_ci_budget.core.files import MAX_EVENT_BYTES, read_bounded
+from acme_ci_budget.diffs.change import DiffError, FileChange
+from acme_ci_budget.diffs.hunks import added_lines
 from acme_ci_budget.diffs.scope import restrict_to_pull
-from acme_ci_budget.diffs.unified import DiffError, FileChange, added_lines
 
 log = logging.getLogger("acme_ci_budget.github")
 

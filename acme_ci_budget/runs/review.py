@@ -25,7 +25,8 @@ from typing import Any
 
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.files import MAX_DIFF_BYTES, read_bounded
-from acme_ci_budget.diffs.unified import DiffError, parse_unified_diff
+from acme_ci_budget.diffs.change import DiffError
+from acme_ci_budget.diffs.parse import parse_unified_diff
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.integrations.github import GitHubError, neutralize
 from acme_ci_budget.runs.base_config import BaseConfig, base_config, local_config

@@ -28,7 +28,10 @@ from typing import TYPE_CHECKING, Any
 from acme_ci_budget.client.router import CHANGE_TOKENS, CHANGED_PATHS, TaskRouter
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
-from acme_ci_budget.diffs.unified import SECURITY_GLOBS, ClippedDiff, DiffPolicy, FileChange, clip_diff, render_file
+from acme_ci_budget.diffs.change import FileChange
+from acme_ci_budget.diffs.clip import ClippedDiff, clip_diff
+from acme_ci_budget.diffs.policy import SECURITY_GLOBS, DiffPolicy
+from acme_ci_budget.diffs.render import render_file
 from acme_ci_budget.workflows import (
     REVIEW_SYSTEM,
     REVIEW_TASK,

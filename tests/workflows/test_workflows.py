@@ -22,7 +22,7 @@ from acme_ci_budget.config import load_config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
-from acme_ci_budget.diffs.unified import FileChange
+from acme_ci_budget.diffs.change import FileChange
 from acme_ci_budget.workflows import (
     ALL_TEMPLATES,
     QA_SYSTEM,
