@@ -180,6 +180,6 @@ def test_a_whole_month_reset_frees_the_capped_repositories_too(capped, ledger_ba
     assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).reason == REPO_MONTHLY
     app.reset("ci_cd_review", "month")  # one workflow's month: the repository's cap still stands
     assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).reason == REPO_MONTHLY
-    removed = app.reset(None, "month")
-    assert app.keys.repo_spent(APP, MONTH) in removed
+    result = app.reset(None, "month")
+    assert result.org_after == 0 and _int(app, app.keys.repo_spent(APP, MONTH)) == 0
     assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).allowed
