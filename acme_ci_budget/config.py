@@ -136,6 +136,20 @@ class ClientSettings:
     deadline_seconds: float | None = None
 
 
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """OpenTelemetry metrics (``telemetry:``); the standard ``OTEL_EXPORTER_OTLP_*`` variables win.
+
+    ``otlp_endpoint``: the collector's OTLP/HTTP base URL (``/v1/metrics`` is appended, as for
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``); None: metrics only when those variables ask for them.
+    """
+
+    otlp_endpoint: str | None = field(default=None, repr=False)  # may carry a token in its query
+    service_name: str = "acme-ci-budget"
+    export_interval_seconds: float | None = None  # None: OTEL_METRIC_EXPORT_INTERVAL, else the SDK's 60 s
+    timeout_seconds: float = 2.0  # one export, retries included, and the flush at exit
+
+
 def hold_margin_seconds(hold_ttl_seconds: float) -> float:
     """How long a hold must outlive its call: the settle after it, and clock skew between runners.
 
@@ -215,6 +229,7 @@ class Config:
     roi: Roi | None
     review: ReviewSettings
     client: ClientSettings = ClientSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @property
     def call_deadline_seconds(self) -> float:
@@ -406,7 +421,8 @@ class _Validator:
         top = self.mapping(
             raw,
             "",
-            {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review"},
+            {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review",
+             "telemetry"},
             {"org", "workflows"},
         )
         org = self.mapping(top["org"], "org", {"monthly_usd", "reserve_pct"}, {"monthly_usd"})
@@ -446,6 +462,7 @@ class _Validator:
             roi=self.roi(top.get("roi"), workflows),
             review=self.review(top.get("review") or {}),
             client=self.client(top.get("client") or {}),
+            telemetry=self.telemetry(top.get("telemetry") or {}),
         )
         self.check_deadline(config)
         self.check_models(config)
@@ -585,6 +602,21 @@ class _Validator:
         if retries > 10:
             raise self.fail("client.max_retries", f"must be <= 10, got {body['max_retries']!r}")
         return ClientSettings(max_retries=retries, **seconds)
+
+    def telemetry(self, value: Any) -> TelemetrySettings:
+        body = self.mapping(
+            value, "telemetry", {"otlp_endpoint", "service_name", "export_interval_seconds", "timeout_seconds"}
+        )
+        endpoint = self.secret(body.get("otlp_endpoint"), "telemetry.otlp_endpoint")
+        if endpoint is not None and not re.match(r"https?://[^/\s]+", endpoint):
+            raise self.fail("telemetry.otlp_endpoint", "expected an http:// or https:// URL")
+        seconds = {
+            key: float(self.number(body[key], f"telemetry.{key}", minimum=Decimal("0.1"), maximum=3600))
+            for key in ("export_interval_seconds", "timeout_seconds")
+            if key in body
+        }
+        service = self.string(body.get("service_name", TelemetrySettings.service_name), "telemetry.service_name")
+        return TelemetrySettings(otlp_endpoint=endpoint, service_name=service, **seconds)
 
     def check_deadline(self, config: Config) -> None:
         """A hold that expires while its call still runs frees room that is sold again: refuse that TTL."""

@@ -38,7 +38,15 @@ from acme_ci_budget.client.errors import (
     translate,
     unreadable_reply,
 )
-from acme_ci_budget.client.hooks import build_hook, check_alerts, check_session_soft_limit
+from acme_ci_budget.client.hooks import (
+    answered_record,
+    build_hook,
+    check_alerts,
+    check_session_soft_limit,
+    failed_record,
+    record_block,
+    record_call,
+)
 from acme_ci_budget.client.outcome import answered_result, blocked_result
 from acme_ci_budget.client.outcome import block_message as word_block
 from acme_ci_budget.client.plan import Plan, Refused, Request, cache_write_tokens, last_user_text, prepare
@@ -79,7 +87,9 @@ class BudgetedClient:
     outlives it; a given SDK client's own retries are turned off (``with_options``) because they
     would wait past it. ``alerts``: the alerts hook (an object with ``check(workflow_id)``, see
     ``client.hooks``), or a factory of it called on first use with ``(config, enforcer=...)``, such
-    as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts.
+    as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts. ``telemetry``: the
+    same for the metrics hook (``record_call``, see ``client.hooks``), such as
+    ``acme_ci_budget.telemetry.otel_hook``; every ``complete()`` is handed to it once.
     """
 
     def __init__(
@@ -96,6 +106,7 @@ class BudgetedClient:
         timeout: float | None = None,
         ephemeral_ledger: bool = False,
         deadline: float | None = None,
+        telemetry: Any = None,
     ) -> None:
         self.config = config or (enforcer.config if enforcer is not None else load_config())
         self.enforcer = enforcer or BudgetEnforcer(
@@ -113,6 +124,8 @@ class BudgetedClient:
         self._sync_twin: Any = None
         self._alerts = alerts
         self._alerts_resolved = False
+        self._telemetry = telemetry
+        self._telemetry_resolved = False
 
     # --- collaborators, built lazily --------------------------------------------------------
 
@@ -147,6 +160,14 @@ class BudgetedClient:
             self._alerts_resolved = True
             self._alerts = build_hook(self._alerts, self.config, self.enforcer)
         return self._alerts or None
+
+    @property
+    def telemetry(self) -> Any:
+        """The telemetry hook (a factory handed in is built on first use), or None."""
+        if not self._telemetry_resolved:
+            self._telemetry_resolved = True
+            self._telemetry = build_hook(self._telemetry, self.config, self.enforcer, method="record_call")
+        return self._telemetry or None
 
     def _attempt_timeout(self) -> float:
         for value in (self.timeout, self._given_timeout):
@@ -249,6 +270,8 @@ class BudgetedClient:
     def _prepare(self, request: Request) -> Plan | CompletionResult:
         prepared = prepare(self.config, self.router, self.enforcer, self._counting_sdk, request)
         if isinstance(prepared, Refused):
+            res = prepared.reservation
+            record_block(self.telemetry, request.workflow_id, res.model or prepared.decision.model, res.reason)
             check_alerts(self.alerts, request.workflow_id)
             return blocked_result(self.config, prepared.workflow, prepared.decision, prepared.reservation)
         return prepared
@@ -269,6 +292,7 @@ class BudgetedClient:
         latency_ms = int((time.monotonic() - started) * 1000)
         settled = settle_reply(self.config, self.enforcer, plan, message, latency_ms)
         res = plan.reservation
+        record_call(self.telemetry, answered_record(plan, settled, latency_ms))
         check_alerts(self.alerts, res.workflow_id, res, settled.settlement)
         if res.session_id:
             check_session_soft_limit(self.alerts, plan.workflow, res, sum(settled.usage[:4]))
@@ -277,6 +301,7 @@ class BudgetedClient:
     def _spend_limit_block(self, plan: Plan) -> CompletionResult:
         """The organisation's Anthropic spend limit refused the call: a block with its own reason."""
         refused = replace(plan.reservation, allowed=False, reason=ANTHROPIC_SPEND_LIMIT, held_nano=0)
+        record_block(self.telemetry, refused.workflow_id, plan.decision.model, ANTHROPIC_SPEND_LIMIT)
         check_alerts(self.alerts, refused.workflow_id)
         return blocked_result(self.config, plan.workflow, plan.decision, refused)
 
@@ -284,6 +309,8 @@ class BudgetedClient:
         """Release the hold (or charge it, for an unreadable 200), then say what went wrong as a typed error."""
         latency_ms = int((time.monotonic() - started) * 1000)
         res = plan.reservation
+        if not spend_limit_reached(exc):  # that one is counted as a block
+            record_call(self.telemetry, failed_record(plan, exc, latency_ms))
         if unreadable_reply(exc):
             charged = charge_hold(self.config, self.enforcer, plan, exc, latency_ms)
             if charged is not None:

@@ -5,8 +5,8 @@ in one round trip each (``lua/status.lua``), with expired holds purged first so 
 worker's hold is never shown as held; and the plain month reads of the layers above (the report,
 the alert check, the simulator): the month's stats hash and its spend/held counters, pipelined into
 one round trip (``month_figures``, ``month_stats``); and everything ``metrics`` publishes, counters and
-the whole stats hash in the status script's one round trip (``metrics_snapshot``). ``BudgetEnforcer`` inherits these methods;
-this module holds no money-path logic and must not reserve, settle, release or write.
+the whole stats hash in the status script's one round trip (``metrics_snapshot``). ``BudgetEnforcer``
+inherits these methods; this module holds no money-path logic and must not reserve, settle, release or write.
 """
 
 from __future__ import annotations
