@@ -39,18 +39,28 @@ _EXPORTER_LOGGERS = (
 
 @dataclass(frozen=True)
 class OtlpSettings:
-    """Where and how often to export. ``endpoint`` None: the SDK reads the standard variables."""
+    """Where and how often to export: ``endpoint`` is the full metrics URL (``resolve_endpoint``);
+    ``export_interval_seconds`` None: ``OTEL_METRIC_EXPORT_INTERVAL``, else the SDK's 60 s."""
 
-    endpoint: str | None = None
+    endpoint: str
     service_name: str = "acme-ci-budget"
-    export_interval_seconds: float = 60.0
+    export_interval_seconds: float | None = None
     timeout_seconds: float = 2.0  # one export (retries included) and the exit flush: a CLI never waits longer
 
 
-def enabled_by_environment(environ: Mapping[str, str] | None = None) -> bool:
-    """An OTLP endpoint variable is set and ``OTEL_SDK_DISABLED`` is not true."""
+def resolve_endpoint(configured_base: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The metrics URL to export to, as the OTLP exporter specification orders it:
+    ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` as given, else ``OTEL_EXPORTER_OTLP_ENDPOINT`` plus
+    ``/v1/metrics``, else the configured base URL plus ``/v1/metrics``; None when none is set or
+    ``OTEL_SDK_DISABLED`` is true."""
     env = os.environ if environ is None else environ
-    return not sdk_disabled(env) and any(env.get(name, "").strip() for name in ENDPOINT_VARS)
+    if sdk_disabled(env):
+        return None
+    signal = env.get(ENDPOINT_VARS[0], "").strip()
+    if signal:
+        return signal
+    base = env.get(ENDPOINT_VARS[1], "").strip() or (configured_base or "").strip()
+    return metrics_url(base) if base else None
 
 
 def sdk_disabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -70,7 +80,7 @@ def _resource_attributes(settings: OtlpSettings, version: str) -> dict[str, str]
 
 def metrics_url(base: str) -> str:
     """A base OTLP/HTTP URL (as in ``OTEL_EXPORTER_OTLP_ENDPOINT``) with the metrics path the spec appends."""
-    return base if base.rstrip("/").endswith(METRICS_PATH) else base.rstrip("/") + METRICS_PATH
+    return base.rstrip("/") + METRICS_PATH
 
 
 class _Quiet(logging.Filter):
@@ -85,22 +95,27 @@ class _Quiet(logging.Filter):
 
 
 _QUIET = _Quiet()
-_warned = threading.Event()
 _handles: dict[OtlpSettings, MeterHandle] = {}
 _handles_lock = threading.Lock()
 
 
-def _warn_once(what: str) -> None:
-    if not _warned.is_set():
-        _warned.set()
-        log.warning(
-            "OpenTelemetry: could not export metrics to the collector (%s); model calls go on, the metrics of "
-            "this process may be lost (said once)",
-            what,
-        )
+class _Once:
+    """The one warning of a meter whose collector fails (the SDK would log every attempt, with tracebacks)."""
+
+    def __init__(self) -> None:
+        self.said = threading.Event()
+
+    def __call__(self, what: str) -> None:
+        if not self.said.is_set():
+            self.said.set()
+            log.warning(
+                "OpenTelemetry: could not export metrics to the collector (%s); model calls go on, the "
+                "metrics of this process may be lost (said once)",
+                what,
+            )
 
 
-def _quiet_exporter(exporter: Any) -> Any:
+def _quiet_exporter(exporter: Any, _warn_once: _Once) -> Any:
     """The OTLP exporter behind a wrapper that never raises and reports a failure once."""
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 
@@ -147,11 +162,12 @@ class MeterHandle:
             if _QUIET not in logger.filters:
                 logger.addFilter(_QUIET)
         self.settings = settings
-        endpoint = metrics_url(settings.endpoint) if settings.endpoint else None
-        exporter = OTLPMetricExporter(endpoint=endpoint, timeout=settings.timeout_seconds)
+        self._warn_once = _Once()
+        exporter = OTLPMetricExporter(endpoint=settings.endpoint, timeout=settings.timeout_seconds)
+        interval = settings.export_interval_seconds
         reader = PeriodicExportingMetricReader(
-            _quiet_exporter(exporter),
-            export_interval_millis=settings.export_interval_seconds * 1000,
+            _quiet_exporter(exporter, self._warn_once),
+            export_interval_millis=None if interval is None else interval * 1000,
             export_timeout_millis=settings.timeout_seconds * 1000,
         )
         resource = Resource.create(_resource_attributes(settings, version))  # reads OTEL_RESOURCE_ATTRIBUTES
@@ -174,7 +190,7 @@ class MeterHandle:
         try:
             return bool(self.provider.force_flush(timeout_millis=self.settings.timeout_seconds * 1000))
         except Exception as exc:
-            _warn_once(type(exc).__name__)
+            self._warn_once(type(exc).__name__)
             return False
 
     def shutdown(self) -> None:
@@ -185,7 +201,7 @@ class MeterHandle:
         try:
             self.provider.shutdown(timeout_millis=self.settings.timeout_seconds * 1000)
         except Exception as exc:
-            _warn_once(type(exc).__name__)
+            self._warn_once(type(exc).__name__)
         with _handles_lock:
             if _handles.get(self.settings) is self:
                 del _handles[self.settings]
@@ -207,3 +223,11 @@ def open_meter(settings: OtlpSettings, scope: str, version: str, schema_url: str
             return None
         _handles[settings] = handle
         return handle
+
+
+def shutdown_all() -> None:
+    """Flush and stop every meter of this process (what ``atexit`` does; tests and long-lived hosts may call it)."""
+    with _handles_lock:
+        handles = list(_handles.values())
+    for handle in handles:
+        handle.shutdown()

@@ -29,7 +29,6 @@ Every point carries ``gen_ai.operation.name`` (``chat``: the Messages API), ``ge
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -58,12 +57,11 @@ BLOCKED = "acme_budget.blocked"
 
 def otlp_settings(config: Config, environ: Mapping[str, str] | None = None) -> otel.OtlpSettings | None:
     """Where to export, or None when metrics are off: on with an ``OTEL_EXPORTER_OTLP_*ENDPOINT``
-    variable (which wins, read by the SDK) or ``telemetry.otlp_endpoint``; off with ``OTEL_SDK_DISABLED``."""
-    env = os.environ if environ is None else environ
+    variable (which wins) or ``telemetry.otlp_endpoint``; off with ``OTEL_SDK_DISABLED=true``."""
     t = config.telemetry
-    if otel.sdk_disabled(env) or not (otel.enabled_by_environment(env) or t.otlp_endpoint):
+    endpoint = otel.resolve_endpoint(t.otlp_endpoint, environ)
+    if endpoint is None:
         return None
-    endpoint = None if otel.enabled_by_environment(env) else t.otlp_endpoint
     return otel.OtlpSettings(endpoint, t.service_name, t.export_interval_seconds, t.timeout_seconds)
 
 
