@@ -227,7 +227,6 @@ def test_a_cli_process_flushes_its_metrics_before_it_exits(collector, api, redis
     script = textwrap.dedent(f"""
         import anthropic
         from acme_ci_budget.client.budgeted import BudgetedClient
-from acme_ci_budget.client.result import ModelCallError
         from acme_ci_budget.config import load_config
         from acme_ci_budget.telemetry.genai_metrics import otel_hook
         sdk = anthropic.Anthropic(base_url={api.url!r}, api_key="sk-test", max_retries=0)
