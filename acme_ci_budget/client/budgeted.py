@@ -309,12 +309,13 @@ class BudgetedClient:
         """Release the hold (or charge it, for an unreadable 200), then say what went wrong as a typed error."""
         latency_ms = int((time.monotonic() - started) * 1000)
         res = plan.reservation
-        if not spend_limit_reached(exc):  # that one is counted as a block
-            record_call(self.telemetry, failed_record(plan, exc, latency_ms))
         if unreadable_reply(exc):
             charged = charge_hold(self.config, self.enforcer, plan, exc, latency_ms)
-            if charged is not None:
+            if charged is not None:  # billed at its hold: the cost counter keeps up with the ledger
+                record_call(self.telemetry, failed_record(plan, exc, latency_ms, charged.charged_nano))
                 return charged
+        if not spend_limit_reached(exc):  # that one is counted as a block
+            record_call(self.telemetry, failed_record(plan, exc, latency_ms))
         try:
             self.enforcer.release(res, error=describe(exc), latency_ms=latency_ms)
         except Exception as release_exc:  # the hold expires by TTL; the original error matters more

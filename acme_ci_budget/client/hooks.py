@@ -148,14 +148,16 @@ def answered_record(plan: Plan, settled: Settled, latency_ms: int) -> CallRecord
     )
 
 
-def failed_record(plan: Plan, exc: BaseException, latency_ms: int) -> CallRecord:
-    """The record of a call that failed (released, nothing charged): its duration and error class."""
+def failed_record(plan: Plan, exc: BaseException, latency_ms: int, charged_nano: int = 0) -> CallRecord:
+    """The record of a call that failed: its duration and error class; ``charged_nano`` for a billed reply
+    that could not be read (charged at its hold), else nothing was charged (the hold was released)."""
     res = plan.reservation
     return CallRecord(
         workflow_id=res.workflow_id,
         request_model=plan.decision.model,
         response_model=None,
         duration_seconds=latency_ms / 1000,
+        cost_nano=charged_nano,
         usage_known=False,
         error_type=type(exc).__name__,
         repo=getattr(res, "repo", None),

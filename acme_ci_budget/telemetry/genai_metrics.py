@@ -96,6 +96,8 @@ class GenAIMetrics:
             attributes["gen_ai.response.model"] = call.response_model
         if call.error_type:
             self.duration.record(call.duration_seconds, {**attributes, "error.type": call.error_type})
+            if call.cost_nano:  # a billed reply that could not be read: charged at its hold
+                self.cost.add(call.cost_nano / NANO_PER_USD, {**attributes, "error.type": call.error_type})
             return
         self.duration.record(call.duration_seconds, attributes)
         self.cost.add(call.cost_nano / NANO_PER_USD, attributes)

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from acme_ci_budget.client.budgeted import BudgetedClient
-from acme_ci_budget.client.result import ModelCallError
+from acme_ci_budget.client.result import ModelCallError, ModelResponseError
 from acme_ci_budget.integrations import otel
 from acme_ci_budget.telemetry.genai_metrics import (
     BLOCKED,
@@ -35,7 +35,7 @@ from acme_ci_budget.telemetry.genai_metrics import (
     otel_hook,
     otlp_settings,
 )
-from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, error, handler
+from tests.fakes.anthropic_server import FakeAnthropicServer, build_message, error, handler, truncated
 from tests.fakes.otlp_collector import FakeOtlpCollector
 
 ASK = [{"role": "user", "content": "name the function: def foo(): pass"}]
@@ -161,6 +161,22 @@ def test_a_failed_call_records_its_duration_with_the_error_class_and_no_cost(
     assert failed["count"] == 1 and failed["attributes"]["error.type"]
     assert "gen_ai.response.model" not in failed["attributes"]
     assert collector.points(COST) == [] and collector.points(TOKEN_USAGE) == []
+
+
+def test_a_billed_reply_that_cannot_be_read_is_costed_as_the_ledger_charged_it(
+    collector, make_config, redis_url, monkeypatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    with FakeAnthropicServer(default=truncated()) as api:
+        client = _client(make_config, redis_url, api)
+        with pytest.raises(ModelResponseError):
+            client.complete("dev_assistant", ASK)
+        assert client.telemetry.flush()
+    (event,) = _events(redis_url, "call")
+    (cost,) = collector.points(COST)
+    assert cost["value"] == pytest.approx(int(event["cost_nano"]) / NANO) and int(event["cost_nano"]) > 0
+    assert cost["attributes"]["error.type"] == collector.points(DURATION)[0]["attributes"]["error.type"]
+    assert collector.points(TOKEN_USAGE) == []  # the usage is unknown: no token point is guessed
 
 
 def test_metrics_are_off_without_an_endpoint_and_nothing_imports_opentelemetry(make_config, tmp_path) -> None:
