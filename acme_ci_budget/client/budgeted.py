@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from acme_ci_budget.client import hooks
 from acme_ci_budget.client.errors import (
     ANTHROPIC_SPEND_LIMIT,
     api_error,
@@ -38,15 +39,7 @@ from acme_ci_budget.client.errors import (
     translate,
     unreadable_reply,
 )
-from acme_ci_budget.client.hooks import (
-    answered_record,
-    build_hook,
-    check_alerts,
-    check_session_soft_limit,
-    failed_record,
-    record_block,
-    record_call,
-)
+from acme_ci_budget.client.hooks import build_hook, check_alerts, check_session_soft_limit
 from acme_ci_budget.client.outcome import answered_result, blocked_result
 from acme_ci_budget.client.outcome import block_message as word_block
 from acme_ci_budget.client.plan import Plan, Refused, Request, cache_write_tokens, last_user_text, prepare
@@ -87,9 +80,8 @@ class BudgetedClient:
     outlives it; a given SDK client's own retries are turned off (``with_options``) because they
     would wait past it. ``alerts``: the alerts hook (an object with ``check(workflow_id)``, see
     ``client.hooks``), or a factory of it called on first use with ``(config, enforcer=...)``, such
-    as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts. ``telemetry``: the
-    same for the metrics hook (``record_call``, see ``client.hooks``), such as
-    ``acme_ci_budget.telemetry.otel_hook``; every ``complete()`` is handed to it once.
+    as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts. ``telemetry``: likewise,
+    the metrics hook (``record_call``, e.g. ``acme_ci_budget.telemetry.otel_hook``), given every call.
     """
 
     def __init__(
@@ -124,8 +116,7 @@ class BudgetedClient:
         self._sync_twin: Any = None
         self._alerts = alerts
         self._alerts_resolved = False
-        self._telemetry = telemetry
-        self._telemetry_resolved = False
+        self._telemetry, self._telemetry_resolved = telemetry, False
 
     # --- collaborators, built lazily --------------------------------------------------------
 
@@ -270,8 +261,7 @@ class BudgetedClient:
     def _prepare(self, request: Request) -> Plan | CompletionResult:
         prepared = prepare(self.config, self.router, self.enforcer, self._counting_sdk, request)
         if isinstance(prepared, Refused):
-            res = prepared.reservation
-            record_block(self.telemetry, request.workflow_id, res.model or prepared.decision.model, res.reason)
+            hooks.record_refusal(self.telemetry, prepared.reservation, prepared.decision.model)
             check_alerts(self.alerts, request.workflow_id)
             return blocked_result(self.config, prepared.workflow, prepared.decision, prepared.reservation)
         return prepared
@@ -292,7 +282,7 @@ class BudgetedClient:
         latency_ms = int((time.monotonic() - started) * 1000)
         settled = settle_reply(self.config, self.enforcer, plan, message, latency_ms)
         res = plan.reservation
-        record_call(self.telemetry, answered_record(plan, settled, latency_ms))
+        hooks.record_answer(self.telemetry, plan, settled, latency_ms)
         check_alerts(self.alerts, res.workflow_id, res, settled.settlement)
         if res.session_id:
             check_session_soft_limit(self.alerts, plan.workflow, res, sum(settled.usage[:4]))
@@ -301,7 +291,7 @@ class BudgetedClient:
     def _spend_limit_block(self, plan: Plan) -> CompletionResult:
         """The organisation's Anthropic spend limit refused the call: a block with its own reason."""
         refused = replace(plan.reservation, allowed=False, reason=ANTHROPIC_SPEND_LIMIT, held_nano=0)
-        record_block(self.telemetry, refused.workflow_id, plan.decision.model, ANTHROPIC_SPEND_LIMIT)
+        hooks.record_refusal(self.telemetry, refused, plan.decision.model)
         check_alerts(self.alerts, refused.workflow_id)
         return blocked_result(self.config, plan.workflow, plan.decision, refused)
 
@@ -312,10 +302,9 @@ class BudgetedClient:
         if unreadable_reply(exc):
             charged = charge_hold(self.config, self.enforcer, plan, exc, latency_ms)
             if charged is not None:  # billed at its hold: the cost counter keeps up with the ledger
-                record_call(self.telemetry, failed_record(plan, exc, latency_ms, charged.charged_nano))
+                hooks.record_failure(self.telemetry, plan, exc, latency_ms, charged.charged_nano)
                 return charged
-        if not spend_limit_reached(exc):  # that one is counted as a block
-            record_call(self.telemetry, failed_record(plan, exc, latency_ms))
+        hooks.record_failure(self.telemetry, plan, exc, latency_ms)
         try:
             self.enforcer.release(res, error=describe(exc), latency_ms=latency_ms)
         except Exception as release_exc:  # the hold expires by TTL; the original error matters more

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from acme_ci_budget.client.errors import spend_limit_reached
 from acme_ci_budget.client.plan import Plan
 from acme_ci_budget.client.settle import Settled
 from acme_ci_budget.config import Config, Workflow
@@ -174,12 +175,23 @@ def record_call(hook: Any, record: CallRecord) -> None:
         log.warning("telemetry for %s failed (%s)", record.workflow_id, type(exc).__name__)
 
 
-def record_block(hook: Any, workflow_id: str, model: str, reason: str) -> None:
-    """A refused call (never sent): the hook counts it by reason."""
+def record_answer(hook: Any, plan: Plan, settled: Settled, latency_ms: int) -> None:
+    if hook is not None:
+        record_call(hook, answered_record(plan, settled, latency_ms))
+
+
+def record_failure(hook: Any, plan: Plan, exc: BaseException, latency_ms: int, charged_nano: int = 0) -> None:
+    """A failed call; the organisation's spend limit is not one (it is recorded as a refusal)."""
+    if hook is not None and not spend_limit_reached(exc):
+        record_call(hook, failed_record(plan, exc, latency_ms, charged_nano))
+
+
+def record_refusal(hook: Any, res: Reservation, model: str) -> None:
+    """A refused call (never sent): the hook counts it by ``res.reason``; ``model`` when the hold named none."""
     record = getattr(hook, "record_block", None)
     if record is None:
         return
     try:
-        record(workflow_id, model, reason)
+        record(res.workflow_id, res.model or model, res.reason)
     except Exception as exc:
-        log.warning("telemetry for %s failed (%s)", workflow_id, type(exc).__name__)
+        log.warning("telemetry for %s failed (%s)", res.workflow_id, type(exc).__name__)
