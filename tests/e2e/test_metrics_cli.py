@@ -196,20 +196,3 @@ def test_a_refused_or_missing_pushgateway_is_one_line_and_exit_2(ledger, config_
 
     code, output = _main(["metrics", "--grouping", "job=x"], capsys)
     assert code == 2 and "expected LABEL=VALUE" in output
-
-
-def test_basic_auth_from_the_url_reaches_the_gateway(ledger, config_path, gateway, monkeypatch) -> None:
-    seen: list[str | None] = []
-    from tests.fakes import pushgateway
-
-    original = pushgateway._Handler._push
-
-    def spy(self, replace_all: bool) -> None:
-        seen.append(self.headers.get("Authorization"))
-        original(self, replace_all)
-
-    monkeypatch.setattr(pushgateway._Handler, "_push", spy)
-    env = {"ACME_BUDGET_CONFIG": str(config_path), "REDIS_URL": ledger}
-    result = _run("metrics", "--push", gateway.url.replace("http://", "http://ops:pw@"), env=env)
-    assert result.exit_code == 0, result.output
-    assert seen == ["Basic b3BzOnB3"]  # base64("ops:pw")

@@ -106,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.groups[key] = group
             fake.push_times[key] = time.time()
             fake.pushes.append((self.command, key, text))
+            fake.authorizations.append(self.headers.get("Authorization"))
         self._send(200, "")
 
     def _send(self, code: int, body: str, ctype: str = "text/plain; charset=utf-8") -> None:
@@ -124,6 +125,7 @@ class FakePushgateway:
         self.groups: dict[Group, dict[str, Any]] = {}
         self.push_times: dict[Group, float] = {}
         self.pushes: list[tuple[str, Group, str]] = []
+        self.authorizations: list[str | None] = []  # each accepted push's Authorization header
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
