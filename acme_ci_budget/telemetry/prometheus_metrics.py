@@ -13,10 +13,13 @@ today's and this month's, and the month's whole stats hash) to the families:
 - ``acme_budget_forecast_usd{workflow}``: the month's projected spend at its burn rate so far
   (``budget.forecast``), ``workflow="*"`` for the org.
 
+- per repository (issue 17 item 3), from the stats fields its scripts write (``repo_cost|<repo>``,
+  ``repo_calls|<repo>``, ``repo_blocked|<repo>|<reason>``): ``acme_budget_repo_spent_usd{repo}`` (this
+  month), ``acme_budget_repo_calls_total{repo}``, ``acme_budget_repo_blocked_total{repo,reason}``; empty
+  until the ledger attributes calls to repositories.
+
 The counters restart at each month (Prometheus' ``rate``/``increase`` read a restart as a reset). USD
-values are the ledger's nano-USD / 1e9. Per-repository labels (issue 17 item 3) are not here yet: the
-stats carry no repository; once ``repo`` is in the stats, a ``repo`` label goes on the calls, blocks and
-spend families in ``families``. It must not read Redis (``ledger.status`` does) or render text
+values are the ledger's nano-USD / 1e9. It must not read Redis (``ledger.status`` does) or render text
 (``integrations.prometheus`` does).
 """
 
@@ -73,6 +76,28 @@ def families(config: Config, snapshot: Mapping[str, Any]) -> list[Family]:
             ("workflow",),
             _forecasts(config, snapshot),
             unit="usd",
+        ),
+        Family(
+            "acme_budget_repo_spent_usd",
+            "gauge",
+            "Spend settled this month, by repository.",
+            ("repo",),
+            [(labels, value / NANO_PER_USD) for labels, value in _split(stats, "repo_cost", 1)],
+            unit="usd",
+        ),
+        Family(
+            "acme_budget_repo_calls",
+            "counter",
+            "Model calls settled this month, by repository.",
+            ("repo",),
+            _split(stats, "repo_calls", 1),
+        ),
+        Family(
+            "acme_budget_repo_blocked",
+            "counter",
+            "Model calls refused this month, by repository and reason.",
+            ("repo", "reason"),
+            _split(stats, "repo_blocked", 2),
         ),
     ]
 

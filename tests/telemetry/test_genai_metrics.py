@@ -258,3 +258,16 @@ def test_a_cli_process_flushes_its_metrics_before_it_exits(collector, api, redis
     (event,) = _events(redis_url, "call")
     assert cost["value"] == pytest.approx(int(event["cost_nano"]) / NANO)
     assert out.stderr == ""
+
+
+def test_a_call_attributed_to_a_repository_carries_it(collector, make_config, monkeypatch) -> None:
+    """The hook for issue 17 item 3: ``CallRecord.repo`` (the reservation's) becomes ``acme_budget.repo``."""
+    from acme_ci_budget.client.hooks import CallRecord
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    hook = otel_hook(make_config())
+    hook.record_call(CallRecord("dev_assistant", "m", "m", 0.5, 2_000_000, 10, 2, repo="acme/api"))
+    hook.record_call(CallRecord("dev_assistant", "m", "m", 0.5, 1_000_000, 10, 2))
+    assert hook.flush()
+    by_repo = {p["attributes"].get("acme_budget.repo"): p["value"] for p in collector.points(COST)}
+    assert by_repo == {"acme/api": pytest.approx(0.002), None: pytest.approx(0.001)}

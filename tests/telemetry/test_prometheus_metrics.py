@@ -1,5 +1,6 @@
 """The ledger's snapshot as Prometheus families, on a real redis-server: tokens settled before the ledger
-counted them by model, blocks of a workflow the config does not know, rendering and parsing back."""
+counted them by model, blocks of a workflow the config does not know, the repository families, rendering
+and parsing back."""
 
 from __future__ import annotations
 
@@ -45,3 +46,16 @@ def test_tokens_from_before_the_per_model_count_are_unattributed_and_totals_stay
     assert not any(dict(k)["model"] == UNATTRIBUTED and dict(k)["type"] != "input" for k in tokens)
     blocked = got["acme_budget_blocked_total"]
     assert blocked == {(("reason", "unknown_workflow"), ("workflow", "old|wf")): 2.0}
+
+
+def test_repository_families_read_the_fields_the_repository_attribution_writes(redis_url, default_config) -> None:
+    """Issue 17 item 3's scripts write repo_cost|<repo>, repo_calls|<repo>, repo_blocked|<repo>|<reason>."""
+    e = BudgetEnforcer(default_config, redis_url=redis_url, clock=Clock(datetime(2026, 11, 10, 15, tzinfo=UTC)))
+    assert not any(name.startswith("acme_budget_repo") for name in _parsed(default_config, e))  # none yet
+    stats = e.keys.stats("2026-11")
+    e.redis.hset(stats, mapping={"repo_cost|acme/api": 1_500_000_000, "repo_calls|acme/api": 3,
+                                 "repo_blocked|acme/web|repo_limit_exceeded": 2})
+    got = _parsed(default_config, e)
+    assert got["acme_budget_repo_spent_usd"] == {(("repo", "acme/api"),): 1.5}
+    assert got["acme_budget_repo_calls_total"] == {(("repo", "acme/api"),): 3.0}
+    assert got["acme_budget_repo_blocked_total"] == {(("reason", "repo_limit_exceeded"), ("repo", "acme/web")): 2.0}
