@@ -56,6 +56,7 @@ class PullContext:
     is_fork: bool
     html_url: str
     changed_files: int
+    created_ms: int | None = None  # when the PR was opened (epoch ms): nothing of it is older
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class PullRequestAPI(PullRequestComments):
             is_fork=head_repo != base_repo,
             html_url=pr.html_url or "",
             changed_files=int(pr.changed_files or 0),
+            created_ms=int(pr.created_at.timestamp() * 1000) if pr.created_at is not None else None,
         )
 
     def files(self) -> PullFiles:
