@@ -23,12 +23,13 @@ from acme_ci_budget.config.sections import (
     client_section,
     ledger_section,
     review_section,
+    telemetry_section,
 )
 from acme_ci_budget.config.workflows import workflow_section
 
 # The keys a file may have at its top; a new section adds its key here.
 TOP_LEVEL = frozenset(
-    {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review"}
+    {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review", "telemetry"}
 )
 
 
@@ -75,6 +76,7 @@ def validate(raw: Any, source: str) -> Config:
         roi=roi_section(v, top.get("roi"), workflows),
         review=review_section(v, top.get("review") or {}),
         client=client_section(v, top.get("client") or {}),
+        telemetry=telemetry_section(v, top.get("telemetry") or {}),
     )
     check_deadline(v, config)
     check_models(v, config)
