@@ -24,12 +24,16 @@ from acme_ci_budget.config.sections import (
     client_section,
     ledger_section,
     review_section,
+    telemetry_section,
 )
 from acme_ci_budget.config.workflows import workflow_section
 
 # The keys a file may have at its top; a new section adds its key here.
 TOP_LEVEL = frozenset(
-    {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review", "repos"}
+    {
+        "org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review",
+        "telemetry", "repos",
+    }
 )
 
 
@@ -77,6 +81,7 @@ def validate(raw: Any, source: str) -> Config:
         review=review_section(v, top.get("review") or {}),
         client=client_section(v, top.get("client") or {}),
         repos=repos_section(v, top.get("repos") or {}),
+        telemetry=telemetry_section(v, top.get("telemetry") or {}),
     )
     check_deadline(v, config)
     check_models(v, config)
