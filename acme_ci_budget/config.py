@@ -202,6 +202,19 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    """``reconcile:``: which of the organisation's Anthropic usage is this product's (issue 13).
+
+    ``api_key_ids`` / ``workspace_id`` name the keys and workspace the workflows use (none: the whole
+    organisation is compared); ``key_workflows`` maps an API key id to the workflow its adjustments charge.
+    """
+
+    api_key_ids: tuple[str, ...] = ()
+    workspace_id: str | None = None
+    key_workflows: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     org_monthly_nano: int
@@ -215,6 +228,7 @@ class Config:
     roi: Roi | None
     review: ReviewSettings
     client: ClientSettings = ClientSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @property
     def call_deadline_seconds(self) -> float:
@@ -406,7 +420,8 @@ class _Validator:
         top = self.mapping(
             raw,
             "",
-            {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review"},
+            {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review"}
+            | {"reconcile"},
             {"org", "workflows"},
         )
         org = self.mapping(top["org"], "org", {"monthly_usd", "reserve_pct"}, {"monthly_usd"})
@@ -446,6 +461,7 @@ class _Validator:
             roi=self.roi(top.get("roi"), workflows),
             review=self.review(top.get("review") or {}),
             client=self.client(top.get("client") or {}),
+            reconcile=self.reconcile(top.get("reconcile") or {}, workflows),
         )
         self.check_deadline(config)
         self.check_models(config)
@@ -724,6 +740,25 @@ class _Validator:
                 body.get("max_file_bytes", 200_000), "review.max_file_bytes", 1, MAX_FILE_BYTES
             ),
             inline_comments=self.boolean(body.get("inline_comments", False), "review.inline_comments"),
+        )
+
+    def reconcile(self, value: Any, workflows: Mapping[str, Workflow]) -> ReconcileSettings:
+        body = self.mapping(value, "reconcile", {"api_key_ids", "workspace_id", "key_workflows"})
+        keys = self.strings(body.get("api_key_ids"), "reconcile.api_key_ids")
+        workspace = body.get("workspace_id")
+        mapping = body.get("key_workflows") or {}
+        if not isinstance(mapping, dict):
+            raise self.fail("reconcile.key_workflows", f"expected a mapping of key id to workflow, got {_kind(mapping)}")
+        for key, wid in mapping.items():
+            where = f"reconcile.key_workflows.{key}"
+            if keys and key not in keys:
+                raise self.fail(where, "this key is not in reconcile.api_key_ids")
+            if self.string(wid, where) not in workflows:
+                raise self.fail(where, f"unknown workflow {wid!r} (known: {', '.join(sorted(workflows))})")
+        return ReconcileSettings(
+            api_key_ids=keys,
+            workspace_id=self.string(workspace, "reconcile.workspace_id") if workspace is not None else None,
+            key_workflows={str(k): str(v) for k, v in mapping.items()},
         )
 
     def check_models(self, config: Config) -> None:
