@@ -748,7 +748,8 @@ class _Validator:
         workspace = body.get("workspace_id")
         mapping = body.get("key_workflows") or {}
         if not isinstance(mapping, dict):
-            raise self.fail("reconcile.key_workflows", f"expected a mapping of key id to workflow, got {_kind(mapping)}")
+            got = _kind(mapping)
+            raise self.fail("reconcile.key_workflows", f"expected a mapping of key id to workflow, got {got}")
         for key, wid in mapping.items():
             where = f"reconcile.key_workflows.{key}"
             if keys and key not in keys:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
+from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd
 
 # The usage report's token types, as the cost report's token_type names them.
@@ -40,7 +41,7 @@ LEDGER_TYPES = ("call", "adjustment")  # the events that carry spend
 Cell = tuple[str, str]  # (UTC day 'YYYY-MM-DD', model)
 
 
-class ReconcileDataError(ValueError):
+class ReconcileDataError(AcmeError, ValueError):
     """A provider figure that cannot be read (an amount that is not a decimal, a bucket not on a UTC day)."""
 
 
@@ -137,6 +138,7 @@ class ProviderSide:
     cells: Mapping[Cell, Figures]
     outside_nano: int  # billed, but to other keys / workspaces / non-token costs not attributable here
     outside_tokens: int
+    cell_keys: Mapping[Cell, frozenset[str]] = field(default_factory=dict)  # this product's keys seen per cell
 
 
 def provider_side(
@@ -150,12 +152,15 @@ def provider_side(
     keys = frozenset(api_key_ids)
     all_tokens: dict[Cell, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TOKEN_TYPES, 0))
     ours: dict[Cell, Figures] = defaultdict(Figures)
+    seen_keys: dict[Cell, set[str]] = defaultdict(set)
     for b, bucket in enumerate(usage):
         day = bucket_day(bucket, f"usage report bucket {b}")
         for result in bucket["results"]:
             cell = (day, str(result.get("model") or "(no model)"))
             counts = _usage_tokens(result)
             mine = not keys or result.get("api_key_id") in keys
+            if mine and result.get("api_key_id") and any(counts.values()):
+                seen_keys[cell].add(str(result["api_key_id"]))
             for kind, count in counts.items():
                 all_tokens[cell][kind] += count
                 if mine:
@@ -189,7 +194,10 @@ def provider_side(
     seen = sum(sum(t.values()) for t in all_tokens.values())
     mine_tokens = sum(sum(f.tokens.values()) for f in ours.values())
     return ProviderSide(
-        {c: f for c, f in ours.items() if not f.empty}, _whole(total_cost) - _whole(attributed), seen - mine_tokens
+        {c: f for c, f in ours.items() if not f.empty},
+        _whole(total_cost) - _whole(attributed),
+        seen - mine_tokens,
+        {c: frozenset(k) for c, k in seen_keys.items()},
     )
 
 
@@ -243,6 +251,7 @@ class Adjustment:
     model: str
     nano: int
     tokens: Mapping[str, int]
+    workflow: str | None = None  # charged to this workflow too (its API keys map to it), else the org only
 
 
 def _status(ledger: Figures, provider: Figures, tolerance: Decimal) -> str:
@@ -265,8 +274,16 @@ def compare(
         if mine.empty and theirs.empty:
             continue
         rows.append(
-            Row(cell[0], cell[1], mine.nano, theirs.nano, dict(mine.tokens), dict(theirs.tokens),
-                mine.adjusted_nano, _status(mine, theirs, tolerance))
+            Row(
+                cell[0],
+                cell[1],
+                mine.nano,
+                theirs.nano,
+                dict(mine.tokens),
+                dict(theirs.tokens),
+                mine.adjusted_nano,
+                _status(mine, theirs, tolerance),
+            )
         )
     return Reconciliation(period, tolerance, tuple(rows), provider.outside_nano, provider.outside_tokens)
 
@@ -374,6 +391,8 @@ def drift_from_stats(stats: Mapping[str, int]) -> DriftFigure | None:
     if STAT_AT not in stats:
         return None
     return DriftFigure(
-        int(stats.get(STAT_LEDGER, 0)), int(stats.get(STAT_PROVIDER, 0)), int(stats.get(STAT_ADJUSTED, 0)),
+        int(stats.get(STAT_LEDGER, 0)),
+        int(stats.get(STAT_PROVIDER, 0)),
+        int(stats.get(STAT_ADJUSTED, 0)),
         int(stats[STAT_AT]),
     )

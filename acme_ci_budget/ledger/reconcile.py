@@ -77,14 +77,9 @@ def _event_fields(adj: Adjustment, period: str, month: str) -> str:
     return json.dumps({k: str(v) for k, v in fields.items()}, separators=(",", ":"))
 
 
-def record_adjustments(
-    enforcer: BudgetEnforcer,
-    period: str,
-    adjustments: Sequence[Adjustment],
-    workflow: str | None = None,
-) -> list[Recorded]:
+def record_adjustments(enforcer: BudgetEnforcer, period: str, adjustments: Sequence[Adjustment]) -> list[Recorded]:
     """Write one ``adjustment`` event per (day, model), charged to the org's month of that UTC day (and to
-    ``workflow``'s month and day when given); an id already recorded is left as it is."""
+    the adjustment's workflow's month and day when it names one); an id already recorded is left as it is."""
     script = _load_script(enforcer.redis, "adjust.lua")
     keys, retention = enforcer.keys, enforcer.config.ledger.retention_days * DAY_MS
     now_ms = int(enforcer.now().timestamp() * 1000)
@@ -93,7 +88,7 @@ def record_adjustments(
         month = adj.day[:7]
         start = int(datetime.fromisoformat(adj.day).replace(tzinfo=UTC).timestamp() * 1000)
         ident = adjustment_id(period, adj.day, adj.model)
-        wf = workflow or ""
+        wf = adj.workflow or ""
         reply = _run(
             script,
             [
@@ -104,12 +99,21 @@ def record_adjustments(
                 keys.wf_spent_month(wf or "-", month),
                 keys.wf_spent_day(wf or "-", adj.day),
             ],
-            [ident, adj.nano, wf, adj.day[-2:], now_ms, retention, retention, _event_fields(adj, period, month),
-             start + NOON_MS],
+            [
+                ident,
+                adj.nano,
+                wf,
+                adj.day[-2:],
+                now_ms,
+                retention,
+                retention,
+                _event_fields(adj, period, month),
+                start + NOON_MS,
+            ],
         )
         status = _text(reply[0])
         nano = adj.nano if status == "ok" else int(_text(reply[1]))
-        out.append(Recorded(adj, ident, status == "ok", workflow, nano))
+        out.append(Recorded(adj, ident, status == "ok", adj.workflow, nano))
     return out
 
 
