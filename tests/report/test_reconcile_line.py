@@ -32,7 +32,7 @@ def test_the_drift_line_in_every_format(redis_url, default_config):
         report, "text"
     )
     assert "ledger vs Anthropic**: drift -2.00% (adjustments $0.0020)" in render(report, "markdown")
-    assert "Ledger vs Anthropic</div><div class=\"value\">drift -2.00%</div>" in render(report, "html")
+    assert 'Ledger vs Anthropic</div><div class="value">drift -2.00%</div>' in render(report, "html")
     data = json.loads(render(report, "json"))["reconcile"]
     assert data["drift_pct"] == -2.0 and data["adjustments_usd"] == 0.002
     assert report.org.spend_nano == 2_000_000  # the adjustment is the month's spend, charged to the org
