@@ -36,6 +36,6 @@ def test_keys_workspace_and_key_workflows(make_config):
     ],
 )
 def test_bad_sections_name_the_field(make_config, section, where):
-    with pytest.raises(ConfigError, match="test-config.yml: ") as err:
+    with pytest.raises(ConfigError, match=r"test-config\.yml: ") as err:
         make_config(reconcile=section)
     assert where in str(err.value)
