@@ -6,8 +6,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from click.testing import CliRunner
 
 from acme_ci_budget.catalog.pricing import price_for
+from acme_ci_budget.cli import cli as cli_group
 from acme_ci_budget.cli import main
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from tests.clock import Clock
@@ -66,3 +68,19 @@ def test_bad_input_exits_2_with_one_line(setup, capsys, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_ADMIN_KEY")
     assert cli("--month", "2026-10") == 2
     assert "ANTHROPIC_ADMIN_KEY" in capsys.readouterr().err
+
+
+def test_record_adjustments_then_events_exports_them(setup, capsys):
+    fake, haiku, when = setup
+    fake.add(UsageRow(when, haiku, 1000, 0))  # billed 1,000 input tokens more than the ledger saw
+    period = ("--since", "2026-10-01", "--until", "2026-11-01")
+    assert cli(*period, "--record-adjustments") == 1  # what it found was past tolerance...
+    assert "adjustments recorded: 1" in capsys.readouterr().out
+    assert cli(*period, "--record-adjustments", "--format", "json") == 0  # ...and now the ledger agrees
+    assert json.loads(capsys.readouterr().out)["recorded_adjustments"] == []
+    exported = CliRunner().invoke(cli_group, ["events", "--type", "adjustment"])
+    assert exported.exit_code == 0, exported.output
+    (line,) = exported.output.splitlines()
+    event = json.loads(line)
+    assert event["type"] == "adjustment" and event["model"] == haiku and event["input_tokens"] == 1000
+    assert event["reservation"] == f"2026-10-01..2026-11-01|2026-10-07|{haiku}"
