@@ -7,6 +7,9 @@ that compare them with a status (``match`` | ``drift`` | ``ledger_only`` | ``pro
 tolerance, the totals and the drift, the adjustments that would make the ledger equal the bill,
 and the month's drift figure the report shows (``DriftFigure``, from the stats the ledger keeps).
 
+Models are compared by family (``catalog.model_ids.family``: a dated snapshot id and its alias are one
+row), as the ledger may hold the id a call asked for and the reports the id that answered.
+
 Provider USD for a subset of keys: the cost report cannot be filtered by API key, so a key's share
 of a (day, model, token type) cost is that cost times the key's share of those tokens in the usage
 report (the provider's own unit price that day). It is exact when no key filter is set.
@@ -24,6 +27,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
+from acme_ci_budget.catalog.model_ids import family
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd
 
@@ -110,7 +114,7 @@ def ledger_cells(events: Iterable[Mapping[str, Any]]) -> dict[Cell, Figures]:
     for event in events:
         if event.get("type") not in LEDGER_TYPES:
             continue
-        cell = cells[(utc_day(int(event["ts_ms"])), str(event.get("model", "")))]
+        cell = cells[(utc_day(int(event["ts_ms"])), family(str(event.get("model", ""))))]
         cost = int(event.get("cost_nano", 0))
         cell.nano += cost
         if event.get("type") == "adjustment":
@@ -156,7 +160,7 @@ def provider_side(
     for b, bucket in enumerate(usage):
         day = bucket_day(bucket, f"usage report bucket {b}")
         for result in bucket["results"]:
-            cell = (day, str(result.get("model") or "(no model)"))
+            cell = (day, family(str(result.get("model") or "(no model)")))
             counts = _usage_tokens(result)
             mine = not keys or result.get("api_key_id") in keys
             if mine and result.get("api_key_id") and any(counts.values()):
@@ -178,7 +182,7 @@ def provider_side(
             if not in_scope or not model or (result.get("cost_type") or "tokens") != "tokens":
                 other += amount  # another workspace, or web search / code execution (no tokens to share by)
                 continue
-            costs[(day, str(model))][str(result.get("token_type") or "")] += amount
+            costs[(day, family(str(model)))][str(result.get("token_type") or "")] += amount
     attributed = Decimal(0)
     for cell, by_type in costs.items():
         share = Decimal(0)

@@ -220,3 +220,20 @@ def test_the_report_figure_comes_from_the_month_stats():
         {"reconcile_ledger_nano": 102, "reconcile_provider_nano": 100, "reconcile_at_ms": 0, "adjust_nano|org": -2}
     )
     assert figure.drift_text == "+2.00%" and figure.adjusted_nano == -2
+
+
+def test_a_dated_id_and_its_alias_are_one_row():
+    ledger = ledger_cells(
+        [
+            {
+                "type": "call",
+                "ts_ms": ms(2026, 10, 1, 9),
+                "model": f"{SONNET}-20261001",
+                "cost_nano": 10_000_000,
+                "input_tokens": 100,
+            }
+        ]
+    )
+    provider = provider_side(usage([tok(uncached=100)]), cost([amount("1", model=f"{SONNET}-20261001")]))
+    (row,) = compare(ledger, provider, 1, "p").rows
+    assert (row.model, row.status) == (SONNET, "match")
