@@ -1,18 +1,13 @@
 """Reconciling the ledger with Anthropic's usage and cost reports: the comparison, and nothing else.
 
 Owns the maths: the ledger's events summed per UTC day x model (tokens by type, and nano-USD,
-adjustments apart), the provider's usage and cost buckets summed the same way (cents decimal strings
-parsed exactly with ``Decimal``; attribution to this product's API keys and workspace), the rows
-that compare them with a status (``match`` | ``drift`` | ``ledger_only`` | ``provider_only``) under a
+adjustments apart; the provider's side, summed the same way, comes from ``budget.provider_reports``),
+the rows that compare them with a status (``match`` | ``drift`` | ``ledger_only`` | ``provider_only``) under a
 tolerance, the totals and the drift, the adjustments that would make the ledger equal the bill,
 and the month's drift figure the report shows (``DriftFigure``, from the stats the ledger keeps).
 
 Models are compared by family (``catalog.model_ids.family``: a dated snapshot id and its alias are one
 row), as the ledger may hold the id a call asked for and the reports the id that answered.
-
-Provider USD for a subset of keys: the cost report cannot be filtered by API key, so a key's share
-of a (day, model, token type) cost is that cost times the key's share of those tokens in the usage
-report (the provider's own unit price that day). It is exact when no key filter is set.
 
 It must not fetch, read Redis, print or decide exit codes' wording: ``integrations.anthropic_admin``
 fetches, ``ledger.reconcile`` reads and writes the ledger, ``runs.reconcile`` wires them.
@@ -24,11 +19,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from acme_ci_budget.catalog.model_ids import family
-from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import nano_to_usd
 
 # The usage report's token types, as the cost report's token_type names them.
@@ -38,48 +32,14 @@ CACHE_1H = "cache_creation.ephemeral_1h_input_tokens"
 CACHE_READ = "cache_read_input_tokens"
 OUTPUT = "output_tokens"
 TOKEN_TYPES = (UNCACHED, CACHE_5M, CACHE_1H, CACHE_READ, OUTPUT)
-NANO_PER_CENT = 10_000_000
 MATCH, DRIFT, LEDGER_ONLY, PROVIDER_ONLY = "match", "drift", "ledger_only", "provider_only"
 LEDGER_TYPES = ("call", "adjustment")  # the events that carry spend
 
 Cell = tuple[str, str]  # (UTC day 'YYYY-MM-DD', model)
 
 
-class ReconcileDataError(AcmeError, ValueError):
-    """A provider figure that cannot be read (an amount that is not a decimal, a bucket not on a UTC day)."""
-
-
-def parse_cents(text: Any, where: str) -> Decimal:
-    """A cost report ``amount`` (a decimal string in cents: "123.45" is $1.2345) as exact nano-USD."""
-    if not isinstance(text, str):
-        raise ReconcileDataError(f"{where}: amount {text!r} is not a decimal string")
-    try:
-        cents = Decimal(text.strip())
-    except InvalidOperation:
-        raise ReconcileDataError(f"{where}: amount {text!r} is not a decimal number") from None
-    if not cents.is_finite():
-        raise ReconcileDataError(f"{where}: amount {text!r} is not a finite number")
-    return cents * NANO_PER_CENT
-
-
-def _whole(nano: Decimal) -> int:
-    return int(nano.to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
 def utc_day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
-
-
-def bucket_day(bucket: Mapping[str, Any], where: str) -> str:
-    """The UTC day a 1d bucket covers; a bucket that does not start at a UTC midnight is refused."""
-    text = str(bucket.get("starting_at", ""))
-    try:
-        start = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ReconcileDataError(f"{where}: starting_at {text!r} is not an RFC 3339 time") from None
-    if start.tzinfo is None or start.astimezone(UTC).time() != datetime.min.time():
-        raise ReconcileDataError(f"{where}: bucket {text!r} does not start at a UTC midnight")
-    return start.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 @dataclass
@@ -124,17 +84,6 @@ def ledger_cells(events: Iterable[Mapping[str, Any]]) -> dict[Cell, Figures]:
     return dict(cells)
 
 
-def _usage_tokens(result: Mapping[str, Any]) -> dict[str, int]:
-    creation = result.get("cache_creation") or {}
-    return {
-        UNCACHED: int(result.get("uncached_input_tokens") or 0),
-        CACHE_5M: int(creation.get("ephemeral_5m_input_tokens") or 0),
-        CACHE_1H: int(creation.get("ephemeral_1h_input_tokens") or 0),
-        CACHE_READ: int(result.get("cache_read_input_tokens") or 0),
-        OUTPUT: int(result.get("output_tokens") or 0),
-    }
-
-
 @dataclass(frozen=True)
 class ProviderSide:
     """The provider's figures for this product's usage, and what it billed outside it."""
@@ -143,66 +92,6 @@ class ProviderSide:
     outside_nano: int  # billed, but to other keys / workspaces / non-token costs not attributable here
     outside_tokens: int
     cell_keys: Mapping[Cell, frozenset[str]] = field(default_factory=dict)  # this product's keys seen per cell
-
-
-def provider_side(
-    usage: Iterable[Mapping[str, Any]],
-    cost: Iterable[Mapping[str, Any]],
-    api_key_ids: Iterable[str] = (),
-    workspace_id: str | None = None,
-) -> ProviderSide:
-    """Sum the usage buckets (grouped by model, and by api_key_id when keys are given) and the cost buckets
-    (grouped by description, and by workspace_id when a workspace is given) per (UTC day, model)."""
-    keys = frozenset(api_key_ids)
-    all_tokens: dict[Cell, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TOKEN_TYPES, 0))
-    ours: dict[Cell, Figures] = defaultdict(Figures)
-    seen_keys: dict[Cell, set[str]] = defaultdict(set)
-    for b, bucket in enumerate(usage):
-        day = bucket_day(bucket, f"usage report bucket {b}")
-        for result in bucket["results"]:
-            cell = (day, family(str(result.get("model") or "(no model)")))
-            counts = _usage_tokens(result)
-            mine = not keys or result.get("api_key_id") in keys
-            if mine and result.get("api_key_id") and any(counts.values()):
-                seen_keys[cell].add(str(result["api_key_id"]))
-            for kind, count in counts.items():
-                all_tokens[cell][kind] += count
-                if mine:
-                    ours[cell].tokens[kind] += count
-    costs: dict[Cell, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    other = Decimal(0)
-    for b, bucket in enumerate(cost):
-        day = bucket_day(bucket, f"cost report bucket {b}")
-        for r, result in enumerate(bucket["results"]):
-            amount = parse_cents(result.get("amount"), f"cost report bucket {b} result {r}")
-            if str(result.get("currency") or "USD") != "USD":
-                raise ReconcileDataError(f"cost report bucket {b} result {r}: currency {result.get('currency')!r}")
-            in_scope = workspace_id is None or result.get("workspace_id") == workspace_id
-            model = result.get("model")
-            if not in_scope or not model or (result.get("cost_type") or "tokens") != "tokens":
-                other += amount  # another workspace, or web search / code execution (no tokens to share by)
-                continue
-            costs[(day, family(str(model)))][str(result.get("token_type") or "")] += amount
-    attributed = Decimal(0)
-    for cell, by_type in costs.items():
-        share = Decimal(0)
-        for kind, amount in by_type.items():
-            total = all_tokens[cell].get(kind, 0) if cell in all_tokens else 0
-            if not keys:
-                share += amount
-            elif total:  # the provider's unit price that day, applied to this product's tokens
-                share += amount * ours[cell].tokens.get(kind, 0) / total
-        ours[cell].nano = _whole(share)
-        attributed += ours[cell].nano
-    total_cost = sum((a for by in costs.values() for a in by.values()), Decimal(0)) + other
-    seen = sum(sum(t.values()) for t in all_tokens.values())
-    mine_tokens = sum(sum(f.tokens.values()) for f in ours.values())
-    return ProviderSide(
-        {c: f for c, f in ours.items() if not f.empty},
-        _whole(total_cost) - _whole(attributed),
-        seen - mine_tokens,
-        {c: frozenset(k) for c, k in seen_keys.items()},
-    )
 
 
 def within(ledger: int, provider: int, tolerance_pct: Decimal) -> bool:

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from acme_ci_budget.budget.provider_reports import provider_side
 from acme_ci_budget.budget.reconcile import (
     DRIFT,
     LEDGER_ONLY,
@@ -28,7 +29,6 @@ from acme_ci_budget.budget.reconcile import (
     Reconciliation,
     compare,
     ledger_cells,
-    provider_side,
 )
 from acme_ci_budget.config import Config
 from acme_ci_budget.core.clock import Clock
