@@ -105,8 +105,8 @@ def provider_side(
             counts = _usage_tokens(result, f"usage report bucket {b} result {r}")
             cell = (day, family(str(result.get("model") or "(no model)")))
             mine = not keys or result.get("api_key_id") in keys
-            if mine and result.get("api_key_id") and any(counts.values()):
-                seen_keys[cell].add(str(result["api_key_id"]))
+            if mine and any(counts.values()):  # '' : usage without a key (the console), or not grouped by key
+                seen_keys[cell].add(str(result.get("api_key_id") or ""))
             for kind, count in counts.items():
                 all_tokens[cell][kind] += count
                 if mine:

@@ -91,7 +91,8 @@ class ProviderSide:
     cells: Mapping[Cell, Figures]
     outside_nano: int  # billed, but to other keys / workspaces / non-token costs not attributable here
     outside_tokens: int
-    cell_keys: Mapping[Cell, frozenset[str]] = field(default_factory=dict)  # this product's keys seen per cell
+    # the API keys of this product's usage per cell ('' : no key, or the report was not grouped by key)
+    cell_keys: Mapping[Cell, frozenset[str]] = field(default_factory=dict)
 
 
 def within(ledger: int, provider: int, tolerance_pct: Decimal) -> bool:

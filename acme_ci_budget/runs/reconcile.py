@@ -128,7 +128,7 @@ def _fetch(client: AdminClient, config: Config, period: Period) -> ProviderSide:
     usage = client.usage_report(
         period.since,
         period.until,
-        group_by=("model", "api_key_id") if s.api_key_ids else ("model",),
+        group_by=("model", "api_key_id") if s.api_key_ids or s.key_workflows else ("model",),
         workspace_ids=(s.workspace_id,) if s.workspace_id else (),
     )
     cost = client.cost_report(

@@ -71,3 +71,9 @@ def test_unreadable_usage_results_are_refused_by_name(result, what):
     assert what in str(err.value)
     with pytest.raises(ReconcileDataError, match="cost report bucket 0 result 0: not a cost result"):
         provider_side([], cost(["x"]))
+
+
+def test_the_keys_behind_each_cell_include_keyless_usage():
+    side = provider_side(usage([tok(key="ci", uncached=3), tok(key=None, uncached=1)]), cost([amount("1")]))
+    assert side.cell_keys[("2026-10-01", SONNET)] == frozenset({"ci", ""})  # the console's usage has no key
+    assert side.cells[("2026-10-01", SONNET)].nano == 10_000_000  # no key filter: the whole bill is compared

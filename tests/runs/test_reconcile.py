@@ -195,3 +195,12 @@ def test_periods():
     ]:
         with pytest.raises(ValueError, match=message):
             resolve_period(*args, now)
+
+
+def test_an_adjustment_charges_a_workflow_only_when_all_its_usage_is_that_workflows_keys(world, make_config):
+    haiku, _ = month(world)
+    world.call(at(2026, 10, 20, 13), haiku, 50_000, 4_000, ledger=False)  # the product's key
+    world.call(at(2026, 10, 3, 13), haiku, 50_000, 4_000, ledger=False, key=None)  # the console, same model
+    world.config = make_config(reconcile={"key_workflows": {"apikey_ci": WF}})  # no key filter: whole org
+    by_day = {r.adjustment.day: r.workflow for r in world.run(record=True).recorded}
+    assert by_day == {"2026-10-20": WF, "2026-10-03": None}
