@@ -7,6 +7,10 @@ deterministic id per (period, day, model) kept in ``Keys.adjustments``), and the
 reconcile figures in its stats hash (``reconcile_ledger_nano``, ``reconcile_provider_nano``,
 ``reconcile_at_ms``), which the report reads with the rest of the month's stats.
 
+An adjustment whose usage maps to no workflow is charged to the org's month alone: the org's month
+then exceeds the sum of its workflows' by exactly the stats' ``adjust_nano|org`` minus the workflows'
+``adjust_nano|<wf>``, and every counter still equals the sum of its events (calls and adjustments).
+
 It must not compare anything (``budget.reconcile`` does) or fetch the provider's reports.
 """
 
