@@ -69,6 +69,14 @@ def test_adjustments_are_written_once_and_the_ledger_still_equals_its_events(enf
     assert [r.written for r in first] == [True, True]
     assert first[0].id == adjustment_id("2026-10", DAY, haiku) == f"2026-10|{DAY}|{haiku}"
     assert_ledger_equals_events(enforcer, "2026-10")
+    # the org-only adjustment is the one gap between the org's month and the sum of its workflows'
+    k, r = enforcer.keys, enforcer.redis
+    stats = {a.decode(): int(b) for a, b in r.hgetall(k.stats("2026-10")).items()}
+    workflows = sum(int(r.get(k.wf_spent_month(w, "2026-10")) or 0) for w in default_config.workflows)
+    unassigned = stats["adjust_nano|org"] - sum(
+        v for f, v in stats.items() if f.startswith("adjust_nano|") and f != "adjust_nano|org"
+    )
+    assert int(r.get(k.org_spent("2026-10"))) == workflows + unassigned == workflows + 1_500_000
     before = spend_state(enforcer, "2026-10", "ci_cd_review")
 
     again = record_adjustments(enforcer, "2026-10", [adj(9_999, haiku), adj(-300_000, sonnet, workflow="ci_cd_review")])
