@@ -5,8 +5,9 @@ per UTC bucket, grouped and filtered as asked) and ``GET /v1/organizations/cost_
 UTC day as decimal strings in cents), each followed through ``has_more`` / ``next_page`` / ``page``
 until the last page, with the admin key in ``x-api-key`` and ``anthropic-version`` on every request.
 It translates what can go wrong into one-line ``AdminAPIError`` messages: a 401/403 (the key is
-wrong or not an admin key), a 429 (waited out per ``retry-after`` a bounded number of times, then
-given up on), any other status, an unreachable host, and a page that is not the documented shape.
+wrong or not an admin key), a 429 or a 5xx / 529 overload (waited out per ``retry-after``, each
+wait bounded, a bounded number of times, then given up on), any other status, an unreachable host,
+and a page that is not the documented shape.
 
 It must not know the budget, the ledger or what the numbers mean (``budget.reconcile`` compares
 them); it never prints, and no message, exception or log line carries the admin key or
@@ -33,7 +34,8 @@ COST_PATH = "/v1/organizations/cost_report"
 DAY_BUCKETS_PER_PAGE = 31  # the most 1d buckets one page may hold (both reports)
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGES = 1000  # a server that keeps saying has_more must not loop us forever
-RATE_LIMIT_TRIES = 5  # 429s waited out per request before giving up
+RATE_LIMIT_TRIES = 5  # 429s (and 5xx / 529 overloads) waited out per request before giving up
+TRANSIENT = frozenset({429, 500, 502, 503, 504, 529})
 MAX_RETRY_WAIT = 60.0  # seconds: the longest single wait a retry-after may ask of us
 
 
@@ -152,7 +154,7 @@ class AdminClient:
                 raise AdminAPIError(
                     f"cannot reach the Anthropic Admin API at {self.where} ({type(exc).__name__})"
                 ) from None
-            if reply.status_code == 429 and attempt < self._tries:
+            if reply.status_code in TRANSIENT and attempt < self._tries:
                 wait = _retry_after(reply.headers)
                 wait = min(self._max_wait, wait if wait is not None else 2.0**attempt)
                 self._sleep(wait)
@@ -180,9 +182,10 @@ class AdminClient:
                 f"${ADMIN_KEY_ENV} must hold an admin key (sk-ant-admin01-...), not a regular API key",
                 status_code=status,
             )
-        if status == 429:
+        if status in TRANSIENT:
             return AdminAPIError(
-                f"the Anthropic Admin API kept rate-limiting the {what} (429 after {attempt} tries); try again later",
+                f"the Anthropic Admin API kept refusing the {what} ({status}{detail}, {attempt} tries); "
+                "try again later",
                 status_code=status,
             )
         return AdminAPIError(f"the Anthropic Admin API's {what} failed ({status}{detail})", status_code=status)

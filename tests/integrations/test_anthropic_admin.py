@@ -11,7 +11,9 @@ from acme_ci_budget.integrations.anthropic_admin import COST_PATH, USAGE_PATH, A
 from tests.fakes.anthropic_admin import (
     ADMIN_KEY,
     FakeAdminAPI,
+    Reply,
     UsageRow,
+    error_body,
     malformed,
     rate_limited,
     unauthorized,
@@ -94,7 +96,7 @@ def test_429_wait_is_bounded_and_so_are_the_tries():
     with FakeAdminAPI([], PRICES) as fake:
         fake.enqueue(*[rate_limited("3600")] * 5)
         admin = client(fake, sleep=waits.append, max_retry_wait=5, rate_limit_tries=3)
-        with pytest.raises(AdminAPIError, match=r"429 after 3 tries") as err:
+        with pytest.raises(AdminAPIError, match=r"\(429: rate_limit_error .*, 3 tries\)") as err:
             admin.usage_report(START, START + timedelta(days=2))
     assert waits == [5, 5] and err.value.status_code == 429
 
@@ -130,3 +132,11 @@ def test_key_and_base_url_from_the_environment(monkeypatch):
         monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", ADMIN_KEY)
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
         assert len(AdminClient().cost_report(START, START + timedelta(days=1))) == 1
+
+
+def test_an_overloaded_api_is_retried_too():
+    waits: list[float] = []
+    with FakeAdminAPI([], PRICES) as fake:
+        fake.enqueue(Reply(529, error_body("overloaded_error", "Overloaded")))
+        assert len(client(fake, sleep=waits.append).cost_report(START, START + timedelta(days=1))) == 1
+    assert waits == [2.0]  # no retry-after: our own backoff
