@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("config", "config", "Validate the budget config, or write a starter one (config init)."),
     "models": ("models", "models", "Check every model the config names against the Models API's lifecycle."),
     "status": ("status", "status", "Live spend, holds and health of every budget."),
+    "metrics": ("metrics", "metrics", "The ledger's state as Prometheus metrics: print, or push to a Pushgateway."),
     "ledger": ("ledger", "ledger", "Admin operations on the ledger (reset a period)."),
     "alerts": ("alerts", "alerts", "Send a test alert, or check every alert condition now."),
     "chat": ("chat", "chat", "Talk to the dev or PM assistant under the budget (like `llm chat`)."),

@@ -105,6 +105,20 @@ class ClientSettings:
     deadline_seconds: float | None = None
 
 
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """OpenTelemetry metrics (``telemetry:``); the standard ``OTEL_EXPORTER_OTLP_*`` variables win.
+
+    ``otlp_endpoint``: the collector's OTLP/HTTP base URL (``/v1/metrics`` is appended, as for
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``); None: metrics only when those variables ask for them.
+    """
+
+    otlp_endpoint: str | None = field(default=None, repr=False)  # may carry a token in its query
+    service_name: str = "acme-ci-budget"
+    export_interval_seconds: float | None = None  # None: OTEL_METRIC_EXPORT_INTERVAL, else the SDK's 60 s
+    timeout_seconds: float = 2.0  # one export, retries included, and the flush at exit
+
+
 def hold_margin_seconds(hold_ttl_seconds: float) -> float:
     """How long a hold must outlive its call: the settle after it, and clock skew between runners.
 
@@ -194,6 +208,7 @@ class Config:
     roi: Roi | None
     review: ReviewSettings
     client: ClientSettings = ClientSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     reconcile: ReconcileSettings = ReconcileSettings()
 
     @property

@@ -1,4 +1,5 @@
-"""The flat sections: ``ledger:``, ``client:``, ``alerts:``, ``review:``, ``reconcile:``; the hold-vs-deadline check.
+"""The flat sections: ``ledger:``, ``client:``, ``alerts:``, ``review:``, ``telemetry:``, ``reconcile:``, and the
+hold-versus-deadline check.
 
 Owns each one's keys, defaults and bounds, one function per section (a new flat section is one more
 function here, or its own module once it grows, and one line in ``validate``). It must not read other
@@ -8,6 +9,7 @@ sections, except ``check_deadline``, which runs on the assembled ``Config``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -27,6 +29,7 @@ from acme_ci_budget.config.model import (
     LedgerSettings,
     ReconcileSettings,
     ReviewSettings,
+    TelemetrySettings,
     Workflow,
     hold_margin_seconds,
 )
@@ -57,6 +60,21 @@ def client_section(v: Fields, value: Any) -> ClientSettings:
     if retries > 10:
         raise v.fail("client.max_retries", f"must be <= 10, got {body['max_retries']!r}")
     return ClientSettings(max_retries=retries, **seconds)
+
+
+def telemetry_section(v: Fields, value: Any) -> TelemetrySettings:
+    keys = {"otlp_endpoint", "service_name", "export_interval_seconds", "timeout_seconds"}
+    body = v.mapping(value, "telemetry", keys)
+    endpoint = v.secret(body.get("otlp_endpoint"), "telemetry.otlp_endpoint")
+    if endpoint is not None and not re.match(r"https?://[^/\s]+", endpoint):
+        raise v.fail("telemetry.otlp_endpoint", "expected an http:// or https:// URL")
+    seconds = {
+        key: float(v.number(body[key], f"telemetry.{key}", minimum=Decimal("0.1"), maximum=3600))
+        for key in ("export_interval_seconds", "timeout_seconds")
+        if key in body
+    }
+    service = v.string(body.get("service_name", TelemetrySettings.service_name), "telemetry.service_name")
+    return TelemetrySettings(otlp_endpoint=endpoint, service_name=service, **seconds)
 
 
 def check_deadline(v: Fields, config: Config) -> None:

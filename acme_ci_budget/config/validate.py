@@ -24,12 +24,13 @@ from acme_ci_budget.config.sections import (
     ledger_section,
     reconcile_section,
     review_section,
+    telemetry_section,
 )
 from acme_ci_budget.config.workflows import workflow_section
 
 # The keys a file may have at its top; a new section adds its key here.
 TOP_LEVEL = frozenset(
-    {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review"}
+    {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review", "telemetry"}
     | {"reconcile"}
 )
 
@@ -77,6 +78,7 @@ def validate(raw: Any, source: str) -> Config:
         roi=roi_section(v, top.get("roi"), workflows),
         review=review_section(v, top.get("review") or {}),
         client=client_section(v, top.get("client") or {}),
+        telemetry=telemetry_section(v, top.get("telemetry") or {}),
         reconcile=reconcile_section(v, top.get("reconcile") or {}, workflows),
     )
     check_deadline(v, config)

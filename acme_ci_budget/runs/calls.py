@@ -32,6 +32,7 @@ from acme_ci_budget.runs.options import (
     Stop,
     TaskOptions,
 )
+from acme_ci_budget.telemetry.genai_metrics import otel_hook
 
 
 def build_anthropic(api_key: str | None) -> Any:
@@ -75,6 +76,7 @@ def open_client(config: Config | None, options: TaskOptions, anthropic_client: A
             redis_url=options.redis_url,
             anthropic_client=anthropic_client or build_anthropic(options.api_key),
             alerts=AlertManager,  # built on first use, on the client's ledger
+            telemetry=otel_hook,  # OpenTelemetry metrics when OTEL_EXPORTER_OTLP_* or telemetry: asks for them
             clock=clock,
             max_retries=options.max_retries,
             deadline=options.timeout_seconds,
