@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "review": ("review", "review", "Budgeted Claude review of a pull request (or a local diff)."),
     "qa-testgen": ("qa_testgen", "qa_testgen", "Test plan and cases for a feature ticket, under the QA budget."),
     "simulate": ("simulate", "simulate", "Replay a month of traffic offline through routing, budgets and alerts."),
+    "reconcile": ("reconcile", "reconcile", "Compare the ledger with Anthropic's usage and cost reports (admin key)."),
 }
 
 
