@@ -49,6 +49,8 @@ MAX_MONTHLY_TASKS = 10_000_000
 MAX_HOURLY_RATE_USD = Decimal(100_000)
 MAX_HOURS_SAVED = Decimal(1_000)
 MAX_HOURS_SAVED_PER_MONTH = Decimal(100_000)  # a role's hours saved in a month (the lab: 40 to 180)
+MAX_RUN_USD = Decimal(1_000_000)  # one agent run's hold: the ledger's ceiling for one hold
+DEFAULT_RUN_TIMEOUT_SECONDS, MAX_RUN_TIMEOUT_SECONDS = 1_800, 86_000  # an agent run's; its hold lives <= a day
 MAX_FILE_BYTES = 20 * 1024 * 1024  # one file's patch cannot exceed the whole diff's read limit
 
 
@@ -106,6 +108,10 @@ class Workflow:
     routing: Routing
     inventory: Inventory | None
     cache_system_prompt: bool = False
+    # Agent runs (Claude Code, `acme-ci-budget run` / the action's reserve): the most one run may hold
+    # (None: the caller must say, --max-usd), and how long one may take (its hold covers that).
+    per_run_nano: int | None = None
+    run_timeout_seconds: int = DEFAULT_RUN_TIMEOUT_SECONDS
 
     @property
     def monthly_usd(self) -> float:
@@ -469,6 +475,8 @@ class _Validator:
                 "routing",
                 "inventory",
                 "cache_system_prompt",
+                "per_run_usd",
+                "run_timeout_seconds",
             },
             {"monthly_usd", "daily_usd", "per_task_tokens", "per_session_tokens", "routing"},
         )
@@ -492,7 +500,20 @@ class _Validator:
             routing=self.routing(body["routing"], f"{where}.routing"),
             inventory=self.inventory(body.get("inventory"), f"{where}.inventory", body["routing"]),
             cache_system_prompt=self.boolean(body.get("cache_system_prompt", False), f"{where}.cache_system_prompt"),
+            per_run_nano=self.per_run(body.get("per_run_usd"), f"{where}.per_run_usd"),
+            run_timeout_seconds=self.integer(
+                body.get("run_timeout_seconds", DEFAULT_RUN_TIMEOUT_SECONDS),
+                f"{where}.run_timeout_seconds",
+                1,
+                MAX_RUN_TIMEOUT_SECONDS,
+            ),
         )
+
+    def per_run(self, value: Any, where: str) -> int | None:
+        """One agent run's most (USD, as nano-USD); at least a cent, at most the ledger's one-hold ceiling."""
+        if value is None:
+            return None
+        return usd_to_nano(self.number(value, where, minimum=Decimal("0.01"), maximum=MAX_RUN_USD))
 
     def limits(self, value: Any, where: str) -> TokenLimits:
         body = self.mapping(value, where, {"soft", "hard"}, {"soft", "hard"})

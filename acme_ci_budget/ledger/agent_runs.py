@@ -5,8 +5,9 @@ Owns the money path of an agent run (a Claude Code run, ``acme-ci-budget run`` a
 under every money limit (org month, workflow month, workflow day: spent + held), atomically in
 ``lua/reserve_run.lua``, refusing when that room is below a minimum useful amount; ``load_run`` finds a
 run's reservation again from its id (the run record the script keeps beside the hold, so another
-process can settle it); ``settle_run`` prices each model's tokens at our prices (``catalog.pricing``),
-records the agent's own cost estimate beside them, and settles every line in one round trip
+process can settle it); ``settle_run`` prices each model's tokens at our prices (``catalog.pricing``, at
+the base tier: the usage is summed over the run's requests, whose prompt sizes are unknown), records
+the agent's own cost estimate beside them, and settles every line in one round trip
 (``lua/settle_run.lua``): a cost above the hold is recorded and flagged ``over_hold_nano``, a run
 without usage is charged its full hold, flagged ``usage_missing``. Releasing a run that never started
 is ``BudgetEnforcer.release``. Functions taking a ``BudgetEnforcer``, which re-exposes them as methods.
@@ -24,9 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from acme_ci_budget.catalog.pricing import UnknownModelError
+from acme_ci_budget.catalog.pricing import UnknownModelError, cost_nano
 from acme_ci_budget.ledger.args import event_dict, event_fields, identity
-from acme_ci_budget.ledger.draft import check_counts, usage_cost
+from acme_ci_budget.ledger.draft import check_counts
 from acme_ci_budget.ledger.errors import SettleError
 from acme_ci_budget.ledger.results import Reservation, Settlement, settlement_from_reply, text
 from acme_ci_budget.ledger.scripts import load_script, run_script
@@ -215,7 +216,10 @@ def price_lines(enforcer: BudgetEnforcer, usage: Sequence[RunUsage]) -> tuple[Ru
         check_counts("settle_run", (u.input_tokens, u.output_tokens, u.cache_write_tokens, u.cache_read_tokens))
         counts = (u.input_tokens, u.output_tokens, u.cache_write_tokens, u.cache_read_tokens)
         try:
-            cost, priced_by = usage_cost(enforcer.config, u.model, *counts), "pricing"
+            # Summed over the run's requests: no request's prompt size is known, so the base tier (a run's
+            # total prompt would always look long-context, charging every token at that tier's rates).
+            cost = cost_nano(u.model, *counts, overrides=enforcer.config.pricing, tier_prompt_tokens=0)
+            priced_by = "pricing"
         except UnknownModelError:
             if u.agent_cost_nano is None:
                 log.warning("agent run used %s, which has no price and no estimate: charged at its hold", u.model)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.ledger.agent_runs import MIN_RUN_HOLD_NANO, USAGE_MISSING_MODEL, RunUsage
 from acme_ci_budget.ledger.enforcer import DAILY, MONTHLY, ORG_MONTHLY, RELEASED, BudgetEnforcer, SettleError
 from tests.clock import Clock
@@ -48,6 +49,12 @@ def assert_ledger_equals_events(e: BudgetEnforcer) -> None:
     calls = [ev for ev in events(e) if ev["type"] == "call"]
     assert counter(e, e.keys.org_spent(MONTH)) == sum(int(ev["cost_nano"]) for ev in calls)
     assert counter(e, e.keys.wf_spent_day(WF, DAY)) == sum(int(ev["cost_nano"]) for ev in calls if ev["workflow"] == WF)
+
+
+def base_tier_cost(e: BudgetEnforcer, u: RunUsage) -> int:
+    """Our price of one model's usage in a run: the base tier (it is summed over many requests)."""
+    counts = (u.input_tokens, u.output_tokens, u.cache_write_tokens, u.cache_read_tokens)
+    return cost_nano(u.model, *counts, overrides=e.config.pricing, tier_prompt_tokens=0)
 
 
 def spend(e: BudgetEnforcer, nano: int) -> None:
@@ -102,8 +109,7 @@ def test_settle_prices_each_model_at_our_prices_and_records_the_agents_estimate(
     r = enforcer.reserve_run(WF, 2 * USD, 600, task_id="t-9")
     usage = [RunUsage(strong, 1200, 3400, 15000, 90000, 123_456_789), RunUsage(cheap, 800, 200, 0, 4000, 1_000_000)]
     done = enforcer.settle_run(r, usage, agent_cost_nano=124_456_789, outcome="success")
-    priced = [enforcer.usage_cost(u.model, u.input_tokens, u.output_tokens, u.cache_write_tokens,
-                                  u.cache_read_tokens) for u in usage]
+    priced = [base_tier_cost(enforcer, u) for u in usage]
     assert done.cost_nano == sum(priced) and [line.cost_nano for line in done.lines] == priced
     assert done.settlement.hold_found and done.settlement.over_hold_nano == 0
     assert done.tokens("cache_read_tokens") == 94000 and done.models[0] == strong
@@ -126,7 +132,7 @@ def test_a_cost_above_the_hold_is_recorded_and_flagged(enforcer):
     r = enforcer.reserve_run(WF, MIN_RUN_HOLD_NANO, 600)
     usage = [RunUsage(strong, 10_000, 200_000, 0, 0)]
     done = enforcer.settle_run(r, usage)
-    expected = enforcer.usage_cost(strong, 10_000, 200_000)
+    expected = base_tier_cost(enforcer, usage[0])
     assert done.cost_nano == expected > r.held_nano
     assert done.settlement.over_hold_nano == expected - r.held_nano
     [call] = [ev for ev in events(enforcer) if ev["type"] == "call"]
@@ -141,6 +147,14 @@ def test_no_usage_settles_at_the_full_hold_flagged(enforcer):
     [call] = [ev for ev in events(enforcer) if ev["type"] == "call"]
     assert call["usage_missing"] == "1" and call["model"] == USAGE_MISSING_MODEL and call["priced_by"] == "hold"
     assert_ledger_equals_events(enforcer)
+
+
+def test_a_runs_summed_usage_is_priced_at_the_base_tier_not_the_long_context_one(enforcer):
+    cheap, _strong = models(enforcer)
+    r = enforcer.reserve_run(WF, USD, 600)
+    usage = RunUsage(cheap, 1000, 1000, 0, 2_000_000)  # many turns' cache reads, far above any tier's start
+    done = enforcer.settle_run(r, [usage])
+    assert done.cost_nano == base_tier_cost(enforcer, usage) < enforcer.usage_cost(cheap, 1000, 1000, 0, 2_000_000)
 
 
 def test_a_model_without_a_price_is_charged_the_agents_estimate_else_the_hold(enforcer):
