@@ -180,7 +180,11 @@ def reserve_step(o: StepOptions, console: Console | None = None) -> int:
         raise UsageError("reserve needs the workflow to charge (--workflow / the action's workflow-id input)")
     enforcer = open_ledger(o)
     plan = plan_hold(enforcer.config.workflow(o.workflow_id), o.max_usd, None, o.timeout_seconds)
-    return reserve(enforcer, plan, console, o.fail_on_block, "the agent step")[0]
+    code, r, report = reserve(enforcer, plan, console, o.fail_on_block, "the agent step")
+    if r.allowed:  # a refusal wrote its outputs already
+        report.gauge(read_gauge(enforcer, plan.workflow.id))
+        report.write()
+    return code
 
 
 def reserve(
