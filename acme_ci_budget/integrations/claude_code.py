@@ -179,8 +179,8 @@ def read_execution_file(path: str | os.PathLike[str]) -> tuple[RunResult | None,
         return None, f"the execution file {file} is empty"
     try:
         messages = json.loads(raw)
-    except ValueError as exc:
-        return None, f"the execution file {file} is not JSON ({exc.__class__.__name__})"
+    except ValueError:
+        return None, f"the execution file {file} is not JSON"
     if not isinstance(messages, list):
         return None, f"the execution file {file} is not a JSON array"
     for message in reversed(messages):  # the last element; a trailing non-result message is skipped
