@@ -15,7 +15,7 @@ from acme_ci_budget.cli import cli, main
 from acme_ci_budget.config import ConfigError, load_config, parse_config
 from tests.conftest import DEFAULT_CONFIG_TEXT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _raw() -> dict:
