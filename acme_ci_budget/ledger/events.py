@@ -33,6 +33,9 @@ INT_FIELDS = frozenset(
         "cache_creation_1h_input_tokens",
         "over_hold_nano",
         "usage_missing",
+        "agent_cost_nano",
+        "agent_total_cost_nano",
+        "requested_nano",
     }
 )
 DAY_MS = 86_400_000
