@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from acme_ci_budget.catalog.pricing import UnknownModelError, cost_nano
 from acme_ci_budget.ledger.args import event_dict, event_fields, identity
 from acme_ci_budget.ledger.draft import check_counts
-from acme_ci_budget.ledger.errors import SettleError
+from acme_ci_budget.ledger.errors import SettleError, is_connection_error
 from acme_ci_budget.ledger.results import Reservation, Settlement, settlement_from_reply, text
 from acme_ci_budget.ledger.scripts import load_script, run_script
 
@@ -119,21 +119,7 @@ def reserve_run(
         raise SettleError(f"the minimum hold ({minimum} nano-USD) must be between 1 and the request")
     now = enforcer.now()
     day, month = enforcer.periods(now)
-    draft = Reservation(
-        id="run-" + os.urandom(16).hex(),
-        workflow_id=workflow_id,
-        model="",
-        allowed=False,
-        reason="",
-        input_tokens=0,
-        max_output_tokens=0,
-        requested_max_output_tokens=0,
-        held_nano=0,
-        day=day,
-        month=month,
-        task_id=task_id,
-        user_id=user_id,
-    )
+    draft = run_reservation("run-" + os.urandom(16).hex(), workflow_id, 0, day, month, False, task_id, user_id)
     k, retention = enforcer.keys, enforcer._retention_ms
     keys = [
         k.holds(),
@@ -152,7 +138,7 @@ def reserve_run(
     ttl_ms = max(1, int(ttl_seconds * 1000))
     args = [int(now.timestamp() * 1000), ttl_ms, draft.id, requested_nano, minimum, enforcer.config.org_monthly_nano,
             wf.monthly_nano, wf.daily_nano, workflow_id, k.p, retention, retention, fields, day, month, retention]
-    raw = run_script(load_script(enforcer.redis, "reserve_run.lua"), keys, args)
+    raw = _run(enforcer, "reserve_run.lua", keys, args)
     allowed, held = bool(int(raw[0])), int(text(raw[2]))
     org_s, org_h, m_s, m_h, d_s, d_h = (int(text(x)) for x in raw[3:9])
     headroom = {
@@ -167,6 +153,19 @@ def reserve_run(
                           "headroom": headroom})
 
 
+def _run(enforcer: BudgetEnforcer, script: str, keys: list[str], args: list) -> Any:
+    """One agent-run script; Redis out of reach is ``LedgerUnavailable`` naming the redacted URL (an agent
+    run never fails open: nothing would cap what it spends)."""
+    try:
+        return run_script(load_script(enforcer.redis, script), keys, args)
+    except Exception as exc:
+        raise _unreachable(enforcer, exc) from None
+
+
+def _unreachable(enforcer: BudgetEnforcer, exc: Exception) -> Exception:
+    return enforcer._unreachable(exc) if is_connection_error(exc) else exc
+
+
 def run_key(enforcer: BudgetEnforcer, res_id: str) -> str:
     """The run record of reservation ``res_id`` (kept beside its hold for the retention)."""
     return f"{enforcer.keys.p}run:{res_id}"
@@ -179,24 +178,38 @@ def load_run(enforcer: BudgetEnforcer, res_id: str) -> Reservation | None:
     """
     if not isinstance(res_id, str) or not _RUN_ID.fullmatch(res_id):
         raise SettleError(f"not a run reservation id: {res_id[:80]!r} (expected run-<32 hex digits>)")
-    record = {text(a): text(b) for a, b in enforcer.redis.hgetall(run_key(enforcer, res_id)).items()}
+    try:
+        raw = enforcer.redis.hgetall(run_key(enforcer, res_id))
+    except Exception as exc:
+        raise _unreachable(enforcer, exc) from None
+    record = {text(a): text(b) for a, b in raw.items()}
     if not record:
         return None
     fields = _json_object(record.get("fields", ""))
+    held = int(record["held_nano"])
+    return run_reservation(res_id, record["workflow"], held, record["day"], record["month"], True,
+                           fields.get("task"), fields.get("user"))
+
+
+def run_reservation(
+    res_id: str, workflow_id: str, held_nano: int, day: str, month: str, allowed: bool,
+    task_id: str | None, user_id: str | None,
+) -> Reservation:
+    """An agent run's reservation: money only (no model, no tokens: the run's are known at its end)."""
     return Reservation(
         id=res_id,
-        workflow_id=record["workflow"],
+        workflow_id=workflow_id,
         model="",
-        allowed=True,
+        allowed=allowed,
         reason="",
         input_tokens=0,
         max_output_tokens=0,
         requested_max_output_tokens=0,
-        held_nano=int(record["held_nano"]),
-        day=record["day"],
-        month=record["month"],
-        task_id=fields.get("task"),
-        user_id=fields.get("user"),
+        held_nano=held_nano,
+        day=day,
+        month=month,
+        task_id=task_id,
+        user_id=user_id,
     )
 
 
@@ -285,7 +298,7 @@ def settle_run(
         )
         args += [line.model, line.cost_nano, line.input_tokens, line.output_tokens, line.cache_write_tokens,
                  line.cache_read_tokens, event_fields(**extra)]
-    raw = run_script(load_script(enforcer.redis, "settle_run.lua"), keys, args)
+    raw = _run(enforcer, "settle_run.lua", keys, args)
     settlement = settlement_from_reply(reservation, raw, usage_missing)
     if settlement.over_hold_nano and not settlement.duplicate:
         log.warning("%s: agent run %s cost %s nano-USD, %s above its hold", wf, reservation.id,

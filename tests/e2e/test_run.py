@@ -276,3 +276,10 @@ def test_eight_racing_runs_on_a_small_budget_never_overspend(runs: Runs) -> None
     held = [ev["held_nano"] for ev in calls(e)]
     assert len(held) == len(ran) and all(h <= 300_000_000 for h in held)
     assert_ledger_equals_events(e)
+
+
+def test_a_ledger_out_of_reach_never_starts_the_command(runs: Runs) -> None:
+    done = runs.run("--workflow", WF, "--", "claude", "-p", "x", REDIS_URL="redis://:s3cret-pw@127.0.0.1:1/0")
+    assert done.returncode == 2 and "budget ledger unreachable at redis://:***@127.0.0.1:1/0" in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+    assert runs.fake_runs() == []
