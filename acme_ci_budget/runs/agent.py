@@ -7,7 +7,8 @@ stdin and stderr passed through and stdout teed (the last line is kept: Claude C
 ``json`` / ``stream-json`` result), forward SIGINT / SIGTERM / SIGHUP to it, stop it at its timeout
 (SIGTERM, then SIGKILL after a grace), settle from its result (no result: the full hold, flagged),
 and exit with its exit code (124 after a timeout, 128 + N when a signal N ended it, as a shell
-reports). Our own lines go to stderr: stdout is the command's. It must not price or hold money
+reports). Our own lines go to stderr: stdout is the command's. The command does not see ``REDIS_URL``
+(the ledger's: an agent must not reach its own budget). It must not price or hold money
 itself (the ledger does) nor read Claude Code's formats (``integrations.claude_code`` does).
 """
 
@@ -24,7 +25,6 @@ from decimal import Decimal
 from typing import Any
 
 from acme_ci_budget.core.errors import UsageError
-from acme_ci_budget.core.money import usd_to_nano
 from acme_ci_budget.integrations import claude_code
 from acme_ci_budget.ledger.errors import is_ledger_error
 from acme_ci_budget.runs.agent_budget import KILL_GRACE_SECONDS, open_ledger, plan_hold, report_settled, reserve, settle
@@ -33,6 +33,7 @@ from acme_ci_budget.runs.summary import Console, usd_text
 TIMEOUT_EXIT = 124  # what coreutils' `timeout` exits with
 NOT_FOUND_EXIT, NOT_EXECUTABLE_EXIT = 127, 126  # what a shell exits with
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+HIDDEN_FROM_COMMAND = frozenset({"REDIS_URL"})
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,6 @@ def run_agent(o: AgentRunOptions, console: Console | None = None) -> int:
     argv = list(o.command)
     if claude and given is None:
         argv = claude_code.with_budget(argv, usd_text(r.held_nano))
-    elif given is not None and usd_to_nano(given) > r.held_nano:  # plan_hold holds exactly it; never here
-        enforcer.release(r, error="--max-budget-usd above the hold")
-        raise UsageError(f"--max-budget-usd {given} is above the hold of {usd_text(r.held_nano)}")
     ended = run_process(argv, plan.timeout_seconds, console)
     if not ended.started:
         enforcer.release(r, error=f"could not start {o.command[0]}: {ended.why}")
@@ -103,7 +101,7 @@ def run_process(argv: Sequence[str], timeout: float, console: Console) -> Exit:
     # every process it started (subagents, hooks). At a terminal it stays in ours, so it keeps the tty.
     own_group = not _isatty(sys.stdin)
     try:
-        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, start_new_session=own_group)
+        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, start_new_session=own_group, env=child_env())
     except OSError as exc:
         console.say(f"acme-ci-budget: cannot start {argv[0]}: {exc.strerror or exc}")
         code = NOT_FOUND_EXIT if isinstance(exc, FileNotFoundError) else NOT_EXECUTABLE_EXIT
@@ -140,6 +138,12 @@ def run_process(argv: Sequence[str], timeout: float, console: Console) -> Exit:
     if result is None and rc == 0 and not timed_out:
         why = "no result object on its last stdout line: give claude --output-format json or stream-json"
     return Exit(code, result, outcome, why)
+
+
+def child_env() -> dict[str, str]:
+    """Our environment less the ledger's Redis URL: an agent must not hold the key to its own budget (nor
+    see the password). Everything else (the API key Claude Code needs, PATH, ...) passes."""
+    return {name: value for name, value in os.environ.items() if name not in HIDDEN_FROM_COMMAND}
 
 
 def _isatty(stream: Any) -> bool:

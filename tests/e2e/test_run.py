@@ -142,8 +142,10 @@ def test_a_stream_json_run_reads_the_result_from_the_last_line_and_passes_stdin_
     assert argv[:2] == ["--max-budget-usd", "0.5"]  # --max-usd below per_run_usd
     e = runs.ledger()
     assert sum(ev["cost_nano"] for ev in calls(e)) == priced(e, json.loads(lines[-1]))
-    piped = runs.run("--workflow", WF, "--max-usd", "0.2", "--", "cat", stdin="hello through\n")
-    assert piped.stdout == "hello through\n"  # not claude: no flag added, stdin and stdout passed through
+    piped = runs.run("--workflow", WF, "--max-usd", "0.2", "--", "sh", "-c", 'cat; echo "[$REDIS_URL]"',
+                     stdin="hello through\n")
+    # not claude: no flag added; stdin and stdout passed through; the ledger's Redis URL hidden from it
+    assert piped.stdout == "hello through\n[]\n"
     assert "no result object" in piped.stderr and "usage_missing" in piped.stderr
     assert calls(runs.ledger())[-1]["cost_nano"] == 200_000_000
     assert_ledger_equals_events(runs.ledger())
