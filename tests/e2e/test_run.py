@@ -285,3 +285,12 @@ def test_a_ledger_out_of_reach_never_starts_the_command(runs: Runs) -> None:
     assert done.returncode == 2 and "budget ledger unreachable at redis://:***@127.0.0.1:1/0" in done.stderr
     assert "s3cret-pw" not in done.stderr + done.stdout and "Traceback" not in done.stderr
     assert runs.fake_runs() == []
+
+
+def test_a_command_that_cannot_start_releases_its_hold(runs: Runs) -> None:
+    done = runs.run("--workflow", WF, "--max-usd", "0.2", "--", "no-such-agent-here", "-p", "x")
+    assert done.returncode == 127 and "cannot start no-such-agent-here" in done.stderr
+    e = runs.ledger()
+    assert calls(e) == [] and e.open_holds() == 0
+    [failure] = [ev for ev in e.events() if ev["type"] == "failure"]
+    assert "could not start no-such-agent-here" in failure["reason"]
