@@ -19,9 +19,9 @@ def workflow_option(func: click.decorators.FC) -> click.decorators.FC:
         "--workflow",
         "--workflow-id",
         "workflow_id",
-        envvar="ACB_WORKFLOW_ID",
+        envvar=["ACB_WORKFLOW", "ACB_WORKFLOW_ID"],
         metavar="ID",
-        help="Budget workflow charged [env ACB_WORKFLOW_ID].",
+        help="Budget workflow charged [env ACB_WORKFLOW, else ACB_WORKFLOW_ID: the action's workflow / workflow-id].",
     )(func)
 
 

@@ -48,6 +48,7 @@ EXPECTED_INPUTS = {
     "timeout-seconds": "300",
     "report-format": "",
     "post-slack": "",
+    "workflow": "",
     "max-usd": "",
     "reservation-id": "",
     "execution-file": "",
@@ -91,6 +92,7 @@ RUN_STEP_ENV = {
     "ACB_TICKET_TEXT": "inputs.ticket-text",
     "ACB_REPORT_FORMAT": "inputs.report-format",
     "ACB_POST_SLACK": "inputs.post-slack",
+    "ACB_WORKFLOW": "inputs.workflow",
     "ACB_MAX_USD": "inputs.max-usd",
     "ACB_RESERVATION_ID": "inputs.reservation-id",
     "ACB_EXECUTION_FILE": "inputs.execution-file",
@@ -671,7 +673,7 @@ def test_claude_code_runs_claude_code_action_between_reserve_and_settle():
                                for i in ("budget", "claude", "Settle the budget"))
     assert steps.index(reserve) < steps.index(claude) < steps.index(settle)
     assert reserve["uses"] == "./" and reserve["with"]["command"] == "reserve"
-    assert reserve["with"]["workflow-id"] == "dev_assistant"
+    assert reserve["with"]["workflow"] == "dev_assistant"
     assert claude["uses"].startswith("anthropics/claude-code-action@")
     assert claude["if"] == "steps.budget.outputs.blocked != 'true'"  # blocked: Claude never starts
     assert claude["with"]["claude_args"] == "--max-budget-usd ${{ steps.budget.outputs.max-budget-usd }}"

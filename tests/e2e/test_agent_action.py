@@ -113,7 +113,7 @@ def assert_ledger_equals_events(e: BudgetEnforcer) -> None:
 
 
 def test_reserve_then_claude_then_settle_outputs_the_cost(job: Job) -> None:
-    reserved = job.uses(command="reserve", workflow_id=WF, max_usd="1.5")
+    reserved = job.uses(command="reserve", workflow=WF, max_usd="1.5")  # the input name
     assert reserved.code == 0, reserved.stderr
     out = reserved.outputs
     assert out["blocked"] == "false" and out["max-budget-usd"] == "1.5" and out["reservation-id"].startswith("run-")
