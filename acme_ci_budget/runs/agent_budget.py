@@ -177,7 +177,7 @@ def reserve_step(o: StepOptions, console: Console | None = None) -> int:
     """``reserve``: hold money for the agent step that follows, or say why not."""
     console = console or Console()
     if not o.workflow_id:
-        raise UsageError("reserve needs the workflow to charge (--workflow; the action's workflow or workflow-id input)")
+        raise UsageError("reserve needs the workflow to charge (--workflow; the action's workflow input)")
     enforcer = open_ledger(o)
     plan = plan_hold(enforcer.config.workflow(o.workflow_id), o.max_usd, None, o.timeout_seconds)
     code, r, report = reserve(enforcer, plan, console, o.fail_on_block, "the agent step")
