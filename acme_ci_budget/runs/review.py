@@ -23,9 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from acme_ci_budget.client.router import TaskRouter
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.files import MAX_DIFF_BYTES, read_bounded
-from acme_ci_budget.diffs.unified import DiffError, parse_unified_diff
+from acme_ci_budget.diffs.change import DiffError
+from acme_ci_budget.diffs.parse import parse_unified_diff
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.integrations.github import GitHubError, neutralize
 from acme_ci_budget.runs.base_config import BaseConfig, base_config, local_config
@@ -176,7 +178,9 @@ class ReviewRun:
     ) -> None:
         assert self.base is not None
         config, o = self.base.config, self.opts
-        request = review_wf.fit_request(files, config, workflow, self.base.templates, subject, not_listed=not_listed)
+        request = review_wf.fit_request(
+            files, config, workflow, self.base.templates, subject, router=TaskRouter(config), not_listed=not_listed
+        )
         clipped = request.clipped
         self.report.lines.append(
             f"{len(clipped.included)} file(s) in the review request, {len(clipped.omitted) + not_listed} left out; "
