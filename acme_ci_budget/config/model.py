@@ -75,6 +75,10 @@ class Workflow:
     routing: Routing
     inventory: Inventory | None
     cache_system_prompt: bool = False
+    # Agent runs (Claude Code: `acme-ci-budget run`, the action's reserve): the most one run may hold
+    # (None: the caller must say, --max-usd), and how long one may take (its hold covers that).
+    per_run_nano: int | None = None
+    run_timeout_seconds: int = 1_800
 
     @property
     def monthly_usd(self) -> float:

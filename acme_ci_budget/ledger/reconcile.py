@@ -34,7 +34,8 @@ from acme_ci_budget.budget.reconcile import (
     UNCACHED,
     Adjustment,
 )
-from acme_ci_budget.ledger.enforcer import _load_script, _run
+from acme_ci_budget.ledger.scripts import load_script as _load_script
+from acme_ci_budget.ledger.scripts import run_script as _run
 
 if TYPE_CHECKING:
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
