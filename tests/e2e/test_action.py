@@ -315,8 +315,8 @@ def test_every_uses_is_pinned_to_a_full_sha_with_version_comment(source):
     uses = [step["uses"] for step in all_step_lists()[source] if "uses" in step]
     assert uses
     for ref in uses:
-        if source != "action.yml" and ref == "./":
-            continue  # this repository's own action, checked out at the same commit
+        if source != "action.yml" and (ref == "./" or ref == "./.acme-ci-budget-settle"):
+            continue  # this repository's own action, checked out at the same commit (claude-code.yml: afresh)
         assert SHA_PIN_RE.match(ref), f"{source}: {ref} is not pinned to a 40-hex commit"
         assert re.search(re.escape(ref) + r" # v\d+\.\d+\.\d+\s*$", raw, re.MULTILINE), (
             f"{source}: {ref} lacks a '# vX.Y.Z' comment"
@@ -681,6 +681,13 @@ def test_claude_code_runs_claude_code_action_between_reserve_and_settle():
     assert claude["with"]["claude_args"] == "--max-budget-usd ${{ steps.budget.outputs.max-budget-usd }}"
     assert expression(claude["with"]["anthropic_api_key"]) == "secrets.ANTHROPIC_API_KEY"
     assert settle["if"] == "always()" and settle["with"]["command"] == "settle"
+    # settle runs the action and reads the config from a checkout taken after Claude's step, not from
+    # the workspace Claude may have edited
+    fresh = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@") and "path" in s.get("with", {}))
+    assert steps.index(claude) < steps.index(fresh) < steps.index(settle) and fresh["if"] == "always()"
+    assert expression(fresh["with"]["ref"]) == "github.sha"
+    assert settle["uses"] == "./" + fresh["with"]["path"]
+    assert settle["with"]["config"].startswith(fresh["with"]["path"] + "/")
     assert expression(settle["with"]["reservation-id"]) == "steps.budget.outputs.reservation-id"
     assert expression(settle["with"]["execution-file"]) == "steps.claude.outputs.execution_file"
     assert expression(settle["with"]["agent-outcome"]) == "steps.claude.outcome"
