@@ -23,6 +23,7 @@ from acme_ci_budget.config.sections import (
     check_deadline,
     client_section,
     ledger_section,
+    reconcile_section,
     review_section,
     telemetry_section,
 )
@@ -32,7 +33,7 @@ from acme_ci_budget.config.workflows import workflow_section
 TOP_LEVEL = frozenset(
     {
         "org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review",
-        "telemetry", "repos",
+        "telemetry", "reconcile", "repos",
     }
 )
 
@@ -82,6 +83,7 @@ def validate(raw: Any, source: str) -> Config:
         client=client_section(v, top.get("client") or {}),
         repos=repos_section(v, top.get("repos") or {}),
         telemetry=telemetry_section(v, top.get("telemetry") or {}),
+        reconcile=reconcile_section(v, top.get("reconcile") or {}, workflows),
     )
     check_deadline(v, config)
     check_models(v, config)

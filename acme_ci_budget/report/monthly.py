@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from acme_ci_budget.budget.estimate import build_estimate
 from acme_ci_budget.budget.forecast import local_date, project_month
 from acme_ci_budget.budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
+from acme_ci_budget.budget.reconcile import DriftFigure, drift_from_stats
 from acme_ci_budget.budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 from acme_ci_budget.catalog.pricing import min_cacheable_tokens
 from acme_ci_budget.config import Config, Workflow
@@ -242,6 +243,7 @@ class Report:
     opportunities: tuple[Opportunity, ...]
     model_mix: tuple[ModelShare, ...] = field(default=())
     repos: tuple[RepoLine, ...] = field(default=())  # by repository (report.repos); shown when more than one
+    reconcile: DriftFigure | None = None  # the month's last `reconcile` (ledger vs Anthropic), if one ran
 
     @property
     def is_current(self) -> bool:
@@ -341,6 +343,7 @@ class Report:
         }
         if self.roi is not None:
             data["roi"] = roi_json(self.roi)
+        data["reconcile"] = self.reconcile.to_json() if self.reconcile else None
         return data
 
 
@@ -474,6 +477,7 @@ def build_report(config: Config, redis: Any, month: str = "current", clock: Cloc
         opportunities=tuple(_opportunities(config, wf_tuple, state, elapsed, n_days)),
         model_mix=_shares(parsed.org_models()),
         repos=repo_lines(stats, {name: cap.monthly_nano for name, cap in config.repos.items()}),
+        reconcile=drift_from_stats(stats),
     )
 
 
