@@ -14,6 +14,7 @@ import pytest
 
 from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.core.errors import UsageError
+from acme_ci_budget.ledger.agent_runs import RunUsage
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer, LedgerArgumentError, _run
 from acme_ci_budget.ledger.journal import entry_for
 from acme_ci_budget.ledger.results import REPO_MONTHLY, evolve
@@ -183,3 +184,42 @@ def test_a_whole_month_reset_frees_the_capped_repositories_too(capped, ledger_ba
     result = app.reset(None, "month")
     assert result.org_after == 0 and _int(app, app.keys.repo_spent(APP, MONTH)) == 0
     assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).allowed
+
+
+# --- agent runs (reserve_run.lua / settle_run.lua): the same attribution and cap ----------------------
+
+
+def test_an_agent_run_is_held_within_the_repository_cap_and_settled_to_it(make_config, ledger_backend, clock):
+    config = make_config({"repos": {APP: {"monthly_usd": 0.5}}})
+    app = BudgetEnforcer(config, redis_url=ledger_backend, clock=clock, repo=APP)
+    held_key, spent_key = app.keys.repo_held(APP, MONTH), app.keys.repo_spent(APP, MONTH)
+    run = app.reserve_run("ci_cd_review", 2_000_000_000, 600)  # asks for $2: cut to the repository's $0.50
+    assert run.allowed and run.held_nano == 500_000_000 and run.repo == APP
+    assert _int(app, held_key) == 500_000_000
+    refused = app.reserve_run("ci_cd_review", 2_000_000_000, 600)  # no room left under the cap
+    assert (refused.allowed, refused.reason) == (False, REPO_MONTHLY)
+
+    # another process (the action's settle step) finds the run, and its repository, from its id
+    other = BudgetEnforcer(config, redis_url=ledger_backend, clock=clock)
+    found = other.load_run(run.id)
+    assert found.repo == APP
+    haiku = config.workflows["dev_assistant"].routing.default_model
+    done = other.settle_run(found, [RunUsage(haiku, 1_000, 200, 0, 0)])
+    assert _int(app, held_key) == 0
+    assert _int(app, spent_key) == done.cost_nano
+    _repo_spent_equals_its_events(app, APP)
+    kinds = {(ev["type"], ev["repo"]) for ev in _events(app)}
+    assert kinds == {("block", APP), ("call", APP)}
+    stats = app.month_stats(MONTH)
+    assert stats[f"repo_calls|{APP}"] == 1 and stats[f"repo_blocked|{APP}|{REPO_MONTHLY}"] == 1
+
+
+def test_an_agent_runs_hold_is_given_back_to_the_repository_when_it_expires(capped, ledger_backend, clock):
+    app = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=APP)
+    run = app.reserve_run("ci_cd_review", 1_000_000, 60, minimum_nano=1)
+    assert run.allowed and _int(app, app.keys.repo_held(APP, MONTH)) == run.held_nano
+    clock.advance(seconds=61)
+    app.status_snapshot()
+    assert _int(app, app.keys.repo_held(APP, MONTH)) == 0
+    (expired,) = [ev for ev in _events(app) if ev["type"] == "hold_expired"]
+    assert expired["repo"] == APP
