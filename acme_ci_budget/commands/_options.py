@@ -11,6 +11,7 @@ stay light: no Redis or SDK import at module level.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,22 @@ def redis_option(func: F) -> F:
         envvar="REDIS_URL",
         help="Ledger Redis: redis://, rediss://, unix://, redis+cluster://h:p,h:p [env REDIS_URL; "
         "default: embedded Redis under your data folder].",
+    )(func)
+
+
+def _namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # the config's own rule for a namespace: it becomes the keys' Redis Cluster hash tag
+    if value is None or re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        return value
+    raise click.BadParameter(f"use letters, digits, '_', '.' or '-' only, got {value!r}")
+
+
+def namespace_option(func: F) -> F:
+    return click.option(
+        "--namespace",
+        callback=_namespace,
+        metavar="NS",
+        help="Read this ledger namespace instead of the config's (e.g. the one `simulate` kept its month in).",
     )(func)
 
 
@@ -130,10 +147,16 @@ def anthropic_key_option(func: F) -> F:
     )(func)
 
 
-def load(config_path: str | None) -> Any:
+def load(config_path: str | None, namespace: str | None = None) -> Any:
+    """The config; with ``namespace``, as that namespace's team (a simulation's is the scaled one it ran as)."""
     from acme_ci_budget.config import load_config
 
-    return load_config(config_path)
+    config = load_config(config_path)
+    if namespace is None or namespace == config.namespace:
+        return config
+    from acme_ci_budget.simulate.isolation import config_for_namespace
+
+    return config_for_namespace(config, namespace)
 
 
 def echo_json(data: Any) -> None:

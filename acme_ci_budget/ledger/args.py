@@ -3,7 +3,8 @@
 Owns the Redis keys of a namespace (``Keys``; every key carries the namespace as its hash tag,
 the alert module's own state included: ``Keys.alert``), how a ``Reservation`` draft becomes
 ``reserve.lua``'s KEYS and ARGV, a settle ``Charge`` ``settle.lua``'s and a failed call
-``release.lua``'s (each script's header lists them), including the budget-pressure part: the
+``release.lua``'s (each script's header lists them; a call's event fields go last, as flat name/value
+pairs), including the budget-pressure part: the
 cheaper model's worst case and the two thresholds, as exact integers that reproduce the status
 read's rules (the org is in its reserve once its month spend is past
 ``monthly * (1 - reserve_pct)``; a workflow is under pressure once
@@ -13,7 +14,6 @@ decide a limit: ``ledger.draft`` and the scripts do.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -156,7 +156,7 @@ def reserve_args(
         retention_ms,
         retention_ms,
         wf.max_loop_steps if wf else 0,
-        event,
+        len(event) // 2,
         1 if task else 0,
         r.day,
         r.month,
@@ -164,6 +164,7 @@ def reserve_args(
         r.pressure_model if cheaper else "",
         org_threshold,
         wf_thresholds.get(r.workflow_id, "") if cheaper else "",
+        *event,
     ]
 
 
@@ -221,8 +222,9 @@ def settle_args(
         one_hour,
         1 if r.session_id else 0,
         retention_ms,
-        event,
+        len(event) // 2,
         1 if usage_missing else 0,
+        *event,
     ]
 
 
@@ -234,7 +236,7 @@ def release_keys(keys: Keys, r: Any) -> list[str]:
 def release_args(r: Any, now_ms: int, retention_ms: int, error: str, latency_ms: int | None) -> list:
     """``release.lua``'s ARGV: the failure event says why the call failed (``error``, cut to 500 characters)."""
     event = event_fields(**identity(r), reason=error[:500] if error else "call_failed", latency_ms=latency_ms)
-    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, event]
+    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, len(event) // 2, *event]
 
 
 def identity(r: Any) -> dict[str, Any]:
@@ -252,13 +254,14 @@ def identity(r: Any) -> dict[str, Any]:
     }
 
 
-# One encoder for every event: json.dumps with non-default separators builds a new one per call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-
-
-def event_fields(**fields: Any) -> str:
-    """The event's optional fields as one JSON object argument (empty values skipped)."""
-    return _COMPACT.encode(event_dict(**fields))
+def event_fields(**fields: Any) -> list[str]:
+    """The event's optional fields as flat name, value arguments (empty values skipped), the scripts' last:
+    no JSON to encode here or decode in the script (a cjson decode was most of a script's argument checks)."""
+    flat: list[str] = []
+    for name, value in fields.items():
+        if value is not None and value != "":
+            flat += (name, str(value))
+    return flat
 
 
 def event_dict(**fields: Any) -> dict:

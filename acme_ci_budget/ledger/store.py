@@ -21,7 +21,7 @@ from urllib.parse import unquote, unquote_plus
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.redact import query_values, redact_url, scrub, split_url, url_passwords
 
-__all__ = ["StoreError", "connect", "embedded_path", "prefix", "redact_url", "url_passwords"]
+__all__ = ["StoreError", "connect", "connect_embedded", "embedded_path", "prefix", "redact_url", "url_passwords"]
 
 REDIS_URL_ENV = "REDIS_URL"
 EMBEDDED_DIR_ENV = "ACME_BUDGET_DATA_DIR"
@@ -110,6 +110,11 @@ def _cluster(url: str, tls: bool) -> Any:
         socket_connect_timeout=5,
         socket_timeout=10,
     )
+
+
+def connect_embedded() -> Any:
+    """The local embedded ledger, whatever ``$REDIS_URL`` says (``simulate`` keeps its month there)."""
+    return _embedded()
 
 
 def _embedded() -> Any:

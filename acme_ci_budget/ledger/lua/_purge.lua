@@ -34,10 +34,23 @@ local function stream_minid(retention_ms)
   return int_str(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - retention_ms)
 end
 
--- Append one event: fixed fields first, then the caller's (already decoded and checked) fields.
-local function add_event(stream_key, minid, fixed, fields)
+-- Append one event: fixed fields first, then the caller's (checked by fields_arg), from ARGV[first] on
+-- (nil: none); `replace` (name -> value, or nil) gives some of them another value, or adds them.
+local function add_event(stream_key, minid, fixed, first, replace)
   local all = fixed
-  for name, value in pairs(fields or {}) do
+  if first then
+    for j = first, #ARGV, 2 do
+      local name = ARGV[j]
+      all[#all + 1] = name
+      if replace and replace[name] then
+        all[#all + 1] = replace[name]
+        replace[name] = nil
+      else
+        all[#all + 1] = ARGV[j + 1]
+      end
+    end
+  end
+  for name, value in pairs(replace or {}) do
     all[#all + 1] = name
     all[#all + 1] = value
   end
@@ -53,11 +66,14 @@ local function purge_expired(holds_key, prefix, now_ms, stream_key, minid, limit
     local hold_key = prefix .. 'hold:' .. id
     local info = redis.call('HMGET', hold_key, 'workflow', 'day', 'month')
     local amount = drop_hold(hold_key, holds_key, id)
-    local fields = {}
-    if info[2] then fields = {day = info[2], month = info[3] or ''} end
-    add_event(stream_key, minid, {'type', 'hold_expired', 'ts_ms', now_ms, 'workflow', info[1] or '',
+    local event = {'type', 'hold_expired', 'ts_ms', now_ms, 'workflow', info[1] or '',
       'reservation', id, 'cost_nano', '0', 'held_nano', amount or '0', 'outcome', 'expired',
-      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing'}, fields)
+      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing'}
+    if info[2] then
+      local n = #event
+      event[n + 1], event[n + 2], event[n + 3], event[n + 4] = 'day', info[2], 'month', info[3] or ''
+    end
+    add_event(stream_key, minid, event)
     redis.call('SET', prefix .. 'res:' .. id, 'expired', 'NX', 'PX', marker_ms)
   end
   return #expired

@@ -13,7 +13,8 @@
 -- ARGV[10] input  ARGV[11] output  ARGV[12] cache write (all)  ARGV[13] cache read
 -- ARGV[14] cache write at the 1-hour TTL (part of ARGV[12])   (tokens)
 -- ARGV[15] has session (1/0)  ARGV[16] event retention (ms)
--- ARGV[17] event fields (a JSON object of strings)            ARGV[18] usage missing (1/0)
+-- ARGV[17] how many event fields follow ARGV[18] (n name/value pairs, the last 2n arguments)
+-- ARGV[18] usage missing (1/0)
 -- Returns {status, cost, org_spent, month_spent, day_spent, hold_found (1/0), over_hold_nano, event_id,
 -- org_held, month_held, day_held} with status 'ok' or 'dup' (a dup returns the first settle's figures);
 -- money as strings. The held figures are the other calls' holds still on this hold's counters once it
@@ -34,7 +35,7 @@ local A, err = checked(function()
     dd = match_arg(9, 'day of month', '^%d%d$'),
     has_session = flag_arg(15, 'has session'),
     event_retention = int_arg(16, 'event retention (ms)', 1, MAX_RETENTION_MS),
-    fields = json_arg(17, 'event fields'),
+    fields = fields_arg(17, 'event fields', 18),
     usage_missing = flag_arg(18, 'usage missing'),
   }
   for i, name in ipairs({'input', 'output', 'cache write', 'cache read', 'cache write 1h'}) do
