@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from acme_ci_budget.config import Config, Workflow
@@ -105,23 +106,44 @@ def pressure_thresholds(config: Config) -> tuple[int, dict[str, str]]:
     }
 
 
+@lru_cache(maxsize=512)
+def _period_keys(keys: Keys, wf: str, month: str, day: str) -> tuple[str, ...]:
+    """The keys of one workflow, month and day, built once (every reserve and settle needs them):
+    holds, org spent, org held, wf spent month, wf held month, wf spent day, wf held day, stats, events,
+    incidents."""
+    return (
+        keys.holds(),
+        keys.org_spent(month),
+        keys.org_held(month),
+        keys.wf_spent_month(wf, month),
+        keys.wf_held_month(wf, month),
+        keys.wf_spent_day(wf, day),
+        keys.wf_held_day(wf, day),
+        keys.stats(month),
+        keys.events(),
+        keys.incidents(),
+    )
+
+
 def reserve_keys(keys: Any, r: Any) -> list[str]:
     """``reserve.lua``'s KEYS for draft ``r`` (``keys``: the namespace's ``Keys``)."""
-    wf = r.workflow_id
+    holds, org_s, org_h, m_s, m_h, d_s, d_h, stats, events, incidents = _period_keys(
+        keys, r.workflow_id, r.month, r.day
+    )
     return [
-        keys.holds(),
-        keys.org_spent(r.month),
-        keys.org_held(r.month),
-        keys.wf_spent_month(wf, r.month),
-        keys.wf_held_month(wf, r.month),
-        keys.wf_spent_day(wf, r.day),
-        keys.wf_held_day(wf, r.day),
+        holds,
+        org_s,
+        org_h,
+        m_s,
+        m_h,
+        d_s,
+        d_h,
         keys.session(r.session_id),
         keys.task(r.task_id),
         keys.hold(r.id),
-        keys.stats(r.month),
-        keys.events(),
-        keys.incidents(),
+        stats,
+        events,
+        incidents,
     ]
 
 
@@ -170,18 +192,8 @@ def reserve_args(
 
 def settle_keys(keys: Keys, r: Any) -> list[str]:
     """``settle.lua``'s KEYS for reservation ``r``."""
-    wf = r.workflow_id
-    return [
-        keys.holds(),
-        keys.hold(r.id),
-        keys.result(r.id),
-        keys.org_spent(r.month),
-        keys.wf_spent_month(wf, r.month),
-        keys.wf_spent_day(wf, r.day),
-        keys.session(r.session_id),
-        keys.stats(r.month),
-        keys.events(),
-    ]
+    holds, org_s, _oh, m_s, _mh, d_s, _dh, stats, events, _i = _period_keys(keys, r.workflow_id, r.month, r.day)
+    return [holds, keys.hold(r.id), keys.result(r.id), org_s, m_s, d_s, keys.session(r.session_id), stats, events]
 
 
 def settle_args(

@@ -48,10 +48,12 @@ from __future__ import annotations
 import calendar
 import math
 import random
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from operator import attrgetter
 
 from acme_ci_budget.config import Config
@@ -112,8 +114,13 @@ class TrafficPlan:
     def calls(self) -> int:
         return sum(len(d.calls) for d in self.days)
 
+    @cached_property
+    def _calls_by_workflow(self) -> Counter[str]:
+        # one pass over the plan (277,000 calls at 100x), not one per workflow
+        return Counter(c.workflow_id for d in self.days for c in d.calls)
+
     def calls_of(self, workflow_id: str) -> int:
-        return sum(1 for d in self.days for c in d.calls if c.workflow_id == workflow_id)
+        return self._calls_by_workflow[workflow_id]
 
 
 def draw_size(rng: random.Random, mean: float) -> int:

@@ -9,11 +9,12 @@
 -- reserve came within that margin.)
 
 -- Drop one hold: give its amount back to every counter it was held on, remove it from the index.
--- Returns the amount (a string) when the hold still existed, else false.
+-- Returns the amount (a string) when the hold still existed, else false; and what the hold said
+-- ({amount, org_held, month_held, day_held, session, tokens}: the counter keys it was on).
 local function drop_hold(hold_key, holds_key, res_id)
   local hold = redis.call('HMGET', hold_key, 'amount', 'org_held', 'month_held', 'day_held', 'session', 'tokens')
   redis.call('ZREM', holds_key, res_id)
-  if not hold[1] then return false end
+  if not hold[1] then return false, hold end
   for i = 2, 4 do
     -- a day counter past its retention is gone: do not re-create it as a negative number
     if hold[i] and hold[i] ~= '' and redis.call('EXISTS', hold[i]) == 1 then
@@ -24,7 +25,7 @@ local function drop_hold(hold_key, holds_key, res_id)
     redis.call('HINCRBY', hold[5], 'held_tokens', -tonumber(hold[6]))
   end
   redis.call('DEL', hold_key)
-  return hold[1]
+  return hold[1], hold
 end
 
 -- The oldest stream id to keep: Redis assigns stream ids from its own clock, so retention is measured

@@ -65,9 +65,8 @@ if prior then
 end
 
 -- every argument is good: from here on the script writes
--- the counters this hold is on, named in its hash (same hash tag), read back once it is dropped
-local held_on = redis.call('HMGET', KEYS[2], 'org_held', 'month_held', 'day_held')
-local amount = drop_hold(KEYS[2], KEYS[1], res_id)
+-- the counters this hold was on (named in its hash, same hash tag) are read back once it is dropped
+local amount, hold = drop_hold(KEYS[2], KEYS[1], res_id)
 local over = cost
 if amount then over = math.max(0, cost - tonumber(amount)) end
 local cost_s, over_s = ARGV[2], int_str(over)
@@ -115,10 +114,18 @@ if usage_missing then
 end
 
 local event_id = add_event(KEYS[9], stream_minid(A.event_retention), fixed, A.fields)
-local held = {}
-for i = 1, 3 do
-  local key = held_on[i]
-  held[i] = (amount and key and key ~= '' and redis.call('GET', key)) or '0'
+local held = {'0', '0', '0'}
+if amount then
+  local on = {}
+  for i = 2, 4 do
+    if hold[i] and hold[i] ~= '' then on[#on + 1] = i end
+  end
+  if #on > 0 then
+    local keys = {}
+    for j, i in ipairs(on) do keys[j] = hold[i] end
+    local values = redis.call('MGET', unpack(keys))
+    for j, i in ipairs(on) do held[i - 1] = values[j] or '0' end
+  end
 end
 local result = {cost_s, spent[1], spent[2], spent[3], amount and '1' or '0', over_s, event_id,
   held[1], held[2], held[3]}
