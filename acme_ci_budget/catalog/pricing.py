@@ -354,9 +354,18 @@ def cost_nano(
     object splits it).
     """
     price = price_for(model, overrides)
-    tier = price.tier_for(
-        input_tokens + cache_creation_input_tokens + cache_write_1h_tokens + cache_read_input_tokens
-    )
+    prompt = input_tokens + cache_creation_input_tokens + cache_write_1h_tokens + cache_read_input_tokens
+    rates = _whole_rates(price, prompt)
+    if rates is not None:  # every rate a whole number of nano-USD a token: the exact sum, with no Decimal
+        per_input, per_output, per_write, per_write_1h, per_read = rates
+        return (
+            input_tokens * per_input
+            + output_tokens * per_output
+            + cache_creation_input_tokens * per_write
+            + cache_write_1h_tokens * per_write_1h
+            + cache_read_input_tokens * per_read
+        )
+    tier = price.tier_for(prompt)
     exact = (
         input_tokens * tier.input
         + output_tokens * tier.output
@@ -365,6 +374,39 @@ def cost_nano(
         + cache_read_input_tokens * tier.cache_read
     ) * _NANO_PER_MTOK_USD
     return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+# price (by identity) -> (the price, ((tier start, its whole nano-USD rates or None), ...), base tier first)
+_WHOLE: dict[int, tuple[ModelPrice, tuple[tuple[int, tuple[int, ...] | None], ...]]] = {}
+
+
+def _whole_rates(price: ModelPrice, prompt_tokens: int) -> tuple[int, ...] | None:
+    """(input, output, cache write, 1-hour cache write, cache read) in nano-USD a token for the tier that
+    applies (``tier_for``'s rule), when each is a whole number (then the cost is an exact integer, the very
+    figure the Decimal sum rounds to); None when one is not. Every model call prices two or three times,
+    and the Decimal arithmetic was most of it."""
+    known = _WHOLE.get(id(price))
+    if known is None or known[0] is not price:
+        if len(_WHOLE) > 256:  # prices built per call (config overrides) must not pile up
+            _WHOLE.clear()
+        tiers = (price.tier_for(0), *price.tiers)
+        known = _WHOLE[id(price)] = (price, tuple((t.start, _whole(t)) for t in tiers))
+    table = known[1]
+    rates = table[0][1]
+    for start, tier_rates in table[1:]:
+        if prompt_tokens > start:
+            rates = tier_rates
+    return rates
+
+
+def _whole(tier: PriceTier) -> tuple[int, ...] | None:
+    rates = [
+        usd * _NANO_PER_MTOK_USD
+        for usd in (tier.input, tier.output, tier.cache_write, tier.cache_write_1h_price, tier.cache_read)
+    ]
+    if any(rate != rate.to_integral_value() for rate in rates):
+        return None
+    return tuple(int(rate) for rate in rates)
 
 
 def calculate_cost(

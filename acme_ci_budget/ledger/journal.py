@@ -297,8 +297,11 @@ def _current_path() -> str:
 
 def has_pending(path: Path | None = None) -> bool:
     """Cheap check (one stat): is there anything in the journal?"""
+    where = path or _current_path()
+    if not os.access(where, os.F_OK):  # the usual case, without raising (and building) an OSError per call
+        return False
     try:
-        return os.stat(path or _current_path()).st_size > 0
+        return os.stat(where).st_size > 0
     except OSError:
         return False
 
