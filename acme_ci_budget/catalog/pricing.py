@@ -27,9 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from operator import mul
 from pathlib import Path
 
 from acme_ci_budget.catalog import model_ids
+from acme_ci_budget.catalog.whole_rates import whole_rates
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import NANO_PER_USD
 
@@ -346,25 +348,22 @@ def cost_nano(
     overrides: Mapping[str, object] | None = None,
     *,
     cache_write_1h_tokens: int = 0,
+    tier_prompt_tokens: int | None = None,
 ) -> int:
     """Exact cost of one request in whole nano-USD (rounded half up once, at the end).
 
     ``cache_creation_input_tokens`` are the 5-minute cache writes, ``cache_write_1h_tokens`` the
     1-hour ones (the API's ``cache_creation_input_tokens`` is their sum; its ``cache_creation``
-    object splits it).
+    object splits it). ``tier_prompt_tokens``: the prompt size that picks the long-context tier
+    (None: this request's own; usage summed over many requests, an agent run's, passes 0: the base tier).
     """
     price = price_for(model, overrides)
     prompt = input_tokens + cache_creation_input_tokens + cache_write_1h_tokens + cache_read_input_tokens
-    rates = _whole_rates(price, prompt)
-    if rates is not None:  # every rate a whole number of nano-USD a token: the exact sum, with no Decimal
-        per_input, per_output, per_write, per_write_1h, per_read = rates
-        return (
-            input_tokens * per_input
-            + output_tokens * per_output
-            + cache_creation_input_tokens * per_write
-            + cache_write_1h_tokens * per_write_1h
-            + cache_read_input_tokens * per_read
-        )
+    prompt = prompt if tier_prompt_tokens is None else tier_prompt_tokens
+    rates = whole_rates(price, prompt)  # whole nano-USD a token: the exact integer sum, no Decimal
+    counts = (input_tokens, output_tokens, cache_creation_input_tokens, cache_write_1h_tokens, cache_read_input_tokens)
+    if rates is not None:
+        return sum(map(mul, counts, rates))
     tier = price.tier_for(prompt)
     exact = (
         input_tokens * tier.input
@@ -374,39 +373,6 @@ def cost_nano(
         + cache_read_input_tokens * tier.cache_read
     ) * _NANO_PER_MTOK_USD
     return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
-
-
-# price (by identity) -> (the price, ((tier start, its whole nano-USD rates or None), ...), base tier first)
-_WHOLE: dict[int, tuple[ModelPrice, tuple[tuple[int, tuple[int, ...] | None], ...]]] = {}
-
-
-def _whole_rates(price: ModelPrice, prompt_tokens: int) -> tuple[int, ...] | None:
-    """(input, output, cache write, 1-hour cache write, cache read) in nano-USD a token for the tier that
-    applies (``tier_for``'s rule), when each is a whole number (then the cost is an exact integer, the very
-    figure the Decimal sum rounds to); None when one is not. Every model call prices two or three times,
-    and the Decimal arithmetic was most of it."""
-    known = _WHOLE.get(id(price))
-    if known is None or known[0] is not price:
-        if len(_WHOLE) > 256:  # prices built per call (config overrides) must not pile up
-            _WHOLE.clear()
-        tiers = (price.tier_for(0), *price.tiers)
-        known = _WHOLE[id(price)] = (price, tuple((t.start, _whole(t)) for t in tiers))
-    table = known[1]
-    rates = table[0][1]
-    for start, tier_rates in table[1:]:
-        if prompt_tokens > start:
-            rates = tier_rates
-    return rates
-
-
-def _whole(tier: PriceTier) -> tuple[int, ...] | None:
-    rates = [
-        usd * _NANO_PER_MTOK_USD
-        for usd in (tier.input, tier.output, tier.cache_write, tier.cache_write_1h_price, tier.cache_read)
-    ]
-    if any(rate != rate.to_integral_value() for rate in rates):
-        return None
-    return tuple(int(rate) for rate in rates)
 
 
 def calculate_cost(

@@ -11,7 +11,6 @@ stay light: no Redis or SDK import at module level.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +39,9 @@ def redis_option(func: F) -> F:
 
 
 def _namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    # the config's own rule for a namespace: it becomes the keys' Redis Cluster hash tag
-    if value is None or re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+    from acme_ci_budget.config.validate import NAMESPACE  # the config's own rule for a namespace
+
+    if value is None or NAMESPACE.fullmatch(value):
         return value
     raise click.BadParameter(f"use letters, digits, '_', '.' or '-' only, got {value!r}")
 

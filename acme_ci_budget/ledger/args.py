@@ -14,6 +14,7 @@ decide a limit: ``ledger.draft`` and the scripts do.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ class Keys:
 
     def events(self) -> str:
         return f"{self.p}events"
+
+    def adjustments(self) -> str:
+        """Reconcile's adjustments already recorded (id -> nano-USD): what makes ``--record-adjustments`` idempotent."""
+        return f"{self.p}reconcile:adjustments"
 
     def incidents(self) -> str:
         """The alert module's open PagerDuty incidents (``AlertManager._key("incidents")``); reserve reads its size."""
@@ -159,7 +164,7 @@ def reserve_args(
     """``reserve.lua``'s ARGV for draft ``r`` of workflow ``wf`` (None: unknown, refused by ``r.reason``)."""
     session = wf is not None and r.session_id is not None
     task = wf is not None and r.task_id is not None
-    event = event_fields(**identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
+    event = event_pairs(**identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
     cheaper = wf is not None and r.pressure_model is not None
     org_threshold, wf_thresholds = thresholds
     return [
@@ -208,7 +213,7 @@ def settle_args(
     """``settle.lua``'s ARGV for reservation ``r`` charged ``charge`` (a ``ledger.draft.Charge``)."""
     model, counts, one_hour, cost = charge
     input_tokens, output_tokens, cache_creation, cache_read = counts
-    event = event_fields(
+    event = event_pairs(
         **{**identity(r), "model": model},
         input_tokens=input_tokens,
         output_tokens=output_tokens,
@@ -247,7 +252,7 @@ def release_keys(keys: Keys, r: Any) -> list[str]:
 
 def release_args(r: Any, now_ms: int, retention_ms: int, error: str, latency_ms: int | None) -> list:
     """``release.lua``'s ARGV: the failure event says why the call failed (``error``, cut to 500 characters)."""
-    event = event_fields(**identity(r), reason=error[:500] if error else "call_failed", latency_ms=latency_ms)
+    event = event_pairs(**identity(r), reason=error[:500] if error else "call_failed", latency_ms=latency_ms)
     return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, len(event) // 2, *event]
 
 
@@ -266,14 +271,25 @@ def identity(r: Any) -> dict[str, Any]:
     }
 
 
-def event_fields(**fields: Any) -> list[str]:
-    """The event's optional fields as flat name, value arguments (empty values skipped), the scripts' last:
-    no JSON to encode here or decode in the script (a cjson decode was most of a script's argument checks)."""
+def event_pairs(**fields: Any) -> list[str]:
+    """The event's optional fields as flat name, value arguments (empty values skipped), for reserve, settle and
+    release, which take them last: no JSON to encode here or decode in the script (a cjson decode was most of a
+    script's argument checks)."""
     flat: list[str] = []
     for name, value in fields.items():
         if value is not None and value != "":
             flat += (name, str(value))
     return flat
+
+
+# One encoder for every event: json.dumps with non-default separators builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def event_fields(**fields: Any) -> str:
+    """The event's optional fields as one JSON object argument (empty values skipped), for the scripts off the
+    per-call path."""
+    return _COMPACT.encode(event_dict(**fields))
 
 
 def event_dict(**fields: Any) -> dict:

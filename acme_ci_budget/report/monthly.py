@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from acme_ci_budget.budget.estimate import build_estimate
 from acme_ci_budget.budget.forecast import local_date, project_month
 from acme_ci_budget.budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
+from acme_ci_budget.budget.reconcile import DriftFigure, drift_from_stats
 from acme_ci_budget.budget.roi import RoiSummary, WorkflowMonth, build_roi, roi_json
 from acme_ci_budget.catalog.pricing import min_cacheable_tokens
 from acme_ci_budget.config import Config, Workflow
@@ -240,6 +241,7 @@ class Report:
     roi: RoiSummary | None
     opportunities: tuple[Opportunity, ...]
     model_mix: tuple[ModelShare, ...] = field(default=())
+    reconcile: DriftFigure | None = None  # the month's last `reconcile` (ledger vs Anthropic), if one ran
 
     @property
     def is_current(self) -> bool:
@@ -338,6 +340,7 @@ class Report:
         }
         if self.roi is not None:
             data["roi"] = roi_json(self.roi)
+        data["reconcile"] = self.reconcile.to_json() if self.reconcile else None
         return data
 
 
@@ -470,6 +473,7 @@ def build_report(config: Config, redis: Any, month: str = "current", clock: Cloc
         ),
         opportunities=tuple(_opportunities(config, wf_tuple, state, elapsed, n_days)),
         model_mix=_shares(parsed.org_models()),
+        reconcile=drift_from_stats(stats),
     )
 
 
@@ -531,7 +535,8 @@ def _parse_stats(raw: Mapping[Any, Any]) -> _Parsed:
             else:
                 data[kind] = number
         elif kind in _TOKEN_FIELDS:
-            parsed.wf(rest)["tokens"][_TOKEN_FIELDS[kind]] = number
+            if "|" not in rest:  # tok_*|wf|model: the same tokens by model (for `metrics`), not another workflow
+                parsed.wf(rest)["tokens"][_TOKEN_FIELDS[kind]] = number
         elif kind == "day_cost":
             wid, _, dd = rest.rpartition("|")
             if dd.isdigit():

@@ -28,8 +28,8 @@ from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.ledger.store import prefix
-from acme_ci_budget.simulate.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
 from acme_ci_budget.simulate.isolation import clear_namespace, simulation_namespace
+from acme_ci_budget.simulate.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
 from acme_ci_budget.simulate.prompts import build_messages, filler_text, system_prompt
 from acme_ci_budget.simulate.replay import SimClock, run_simulation, simulate
 from acme_ci_budget.simulate.reports import build_simulation_report

@@ -94,7 +94,21 @@ local function prefix_arg(i)
   return p
 end
 
--- The caller's event fields: ARGV[i] is how many (n), and they are the script's LAST 2n arguments, each
+-- The caller's event fields: a JSON object of string values (decoded now, before any write). The scripts
+-- off the per-call path take them so; reserve, settle and release take flat pairs (fields_arg).
+local function json_arg(i, name)
+  local s = ARGV[i]
+  if type(s) ~= 'string' then bad_arg(name, 'missing') end
+  if s == '' then return {} end
+  local ok, value = pcall(cjson.decode, s)
+  if not ok or type(value) ~= 'table' then bad_arg(name, 'not a JSON object') end
+  for k, v in pairs(value) do
+    if type(k) ~= 'string' or type(v) ~= 'string' then bad_arg(name, 'field ' .. shown(k) .. ' is not a string') end
+  end
+  return value
+end
+
+-- The caller's event fields, on the per-call path: ARGV[i] is how many (n), and they are the script's LAST 2n arguments, each
 -- name then value, after its `fixed` arguments. Flat strings, not a JSON object: decoding one with cjson
 -- was two thirds of a script's argument checks. Returns the index of the first field's name.
 local function fields_arg(i, name, fixed)

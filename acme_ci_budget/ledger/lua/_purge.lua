@@ -35,11 +35,18 @@ local function stream_minid(retention_ms)
   return int_str(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - retention_ms)
 end
 
--- Append one event: fixed fields first, then the caller's (checked by fields_arg), from ARGV[first] on
--- (nil: none); `replace` (name -> value, or nil) gives some of them another value, or adds them.
-local function add_event(stream_key, minid, fixed, first, replace)
+-- Append one event: fixed fields first, then the caller's: a table decoded by json_arg, or the index of
+-- the first of the flat pairs fields_arg checked (nil: none); `replace` (name -> value, or nil) gives some
+-- of the flat ones another value, or adds them.
+local function add_event(stream_key, minid, fixed, fields, replace)
   local all = fixed
-  if first then
+  if type(fields) == 'table' then
+    for name, value in pairs(fields) do
+      all[#all + 1] = name
+      all[#all + 1] = value
+    end
+  elseif fields then
+    local first = fields
     for j = first, #ARGV, 2 do
       local name = ARGV[j]
       all[#all + 1] = name
