@@ -29,9 +29,9 @@ Redis only when a threshold may have been crossed: at 100x a day can pass 80% an
 hour), and the full check (blocks, holds over their worst case) runs once per simulated hour with
 traffic and at the end of each day; ``"call"`` makes the client's per-call check (``check_spend``,
 ``check`` after a block) for every call. The alerts and their days come out the same (tests hold
-the two modes to it at scale 1 and at 100x). On the old default config a month at scale 100
-(109,000 calls) took 27-35 s on 2 shared cores, 85-94 s before the ticks; the lab's config makes
-it 277,000 calls, 73-83 s (``scripts/bench_simulate.py``).
+the two modes to it at scale 1 and at 100x). On the lab's config a month at scale 100 is 277,000
+calls: 102 s on 2 shared cores against 135 s before issue 16's last cuts (``scripts/bench_simulate.py``,
+README "Measured figures"); about 79 s of it is Python, the client's path twice per call.
 The usage log's ``latency_ms`` is the stand-in's real (sub-millisecond) time; simulated latency
 only moves the simulated clock.
 """
