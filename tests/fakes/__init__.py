@@ -2,11 +2,11 @@
 
 Owns the fake Anthropic Messages API (anthropic_server), the fake Admin API's usage and cost reports
 (anthropic_admin, driven by the real ``requests`` client) and the fake GitHub REST/GraphQL API
-(github_server), each on 127.0.0.1 and driven by the REAL client (anthropic SDK, PyGithub), and
-the alert receivers behind ``responses`` for the real ``requests`` stack: a Slack incoming
-webhook (slack_webhook) and the PagerDuty Events API v2 (pagerduty_events), each answering with
-the status codes and bodies its service documents. Must not contain product logic, and must
-never forward a request to the network.
+(github_server), each on 127.0.0.1 through the one server lifecycle in loopback and driven by the
+REAL client (anthropic SDK, PyGithub), and the alert receivers behind ``responses`` for the real
+``requests`` stack: a Slack incoming webhook (slack_webhook) and the PagerDuty Events API v2
+(pagerduty_events), each answering with the status codes and bodies its service documents. Must not
+contain product logic, and must never forward a request to the network.
 """
 
 from tests.fakes.anthropic_admin import FakeAdminAPI

@@ -1,6 +1,6 @@
 """Loopback fake of the Anthropic Admin API's usage and cost reports, built from a set of usage rows.
 
-Owns: an HTTP server on 127.0.0.1 (free port) answering GET /v1/organizations/usage_report/messages
+Owns: a loopback server (tests/fakes/loopback.py: 127.0.0.1, free port) answering GET /v1/organizations/usage_report/messages
 and GET /v1/organizations/cost_report as the real API documents them, computed from ``UsageRow``s
 (when, model, API key, workspace, token counts) and a price list (USD per million tokens per token
 type), plus a script of one-off replies (401, 429 with retry-after, a malformed page) consumed one
@@ -39,9 +39,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackFake, LoopbackHandler
 
 USAGE_PATH = "/v1/organizations/usage_report/messages"
 COST_PATH = "/v1/organizations/cost_report"
@@ -159,17 +160,8 @@ def _cents(usd: Decimal) -> str:
     return format((usd * 100).normalize(), "f")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 30
-
-    @property
-    def state(self) -> _State:
-        return self.server.state  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+class _Handler(LoopbackHandler):
+    state: _State
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -311,18 +303,11 @@ def _display(model: str | None) -> str:
     return f"Claude {family.capitalize()} {'.'.join(v for v in version if v.isdigit() and len(v) < 3)}".rstrip()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, state: _State) -> None:
-        self.state = state
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class FakeAdminAPI:
+class FakeAdminAPI(LoopbackFake):
     """The fake Admin API over ``rows`` at ``prices``; start()/stop(), or a context manager."""
+
+    handler = _Handler
+    thread_name = "fake-anthropic-admin"
 
     def __init__(
         self,
@@ -331,34 +316,7 @@ class FakeAdminAPI:
         *,
         admin_key: str = ADMIN_KEY,
     ) -> None:
-        self._state = _State(list(rows), dict(prices or {}), admin_key)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Self:
-        self._server = _Server(self._state)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "FakeAdminAPI is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_State(list(rows), dict(prices or {}), admin_key))
 
     def add(self, *rows: UsageRow) -> None:
         with self._state.lock:
