@@ -1,5 +1,6 @@
-"""The monthly budget and ROI report: the model (``monthly``), its renderers (``render``: text,
-Markdown, HTML, JSON) and the dashboard's SVG charts (``charts``).
+"""The monthly budget and ROI report: built from the ledger (``monthly``, parsing the stats hash in
+``stats``), its model and JSON shape (``model``), its advice (``advice``), its renderers (``render``:
+text, Markdown, HTML, JSON) and the dashboard's SVG charts (``charts``).
 
 It reads the ledger's counters (one round trip per report), never writes; it imports ``ledger``,
 ``budget``, ``config``, ``catalog`` and ``core``, never ``client``, ``alerts`` or ``runs``.

@@ -20,7 +20,7 @@ from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.core.templating import environment as _template_environment
 from acme_ci_budget.integrations.slack import slack_escape
 from acme_ci_budget.report import charts
-from acme_ci_budget.report.monthly import Report
+from acme_ci_budget.report.model import Report
 
 _MD_SPECIAL = re.compile(r"([\\*_`~|\[\]])")
 FORMATS = ("text", "markdown", "html", "json")

@@ -1,0 +1,308 @@
+"""The monthly report's model: frozen dataclasses for the organisation, each workflow, the
+opportunities and the whole report, with the figures derived from them (percentages, remaining,
+cache hit rate, estimate difference) and the documented JSON shape (``Report.to_json``).
+
+Owns what each figure means and its unit (money integer nano-USD; ``*_pct`` fields are percents,
+0-100). It must not read Redis, build a report from the ledger (``monthly`` does), decide advice
+(``advice``) or render (``render``).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from acme_ci_budget.budget.roi import RoiSummary, roi_json
+from acme_ci_budget.core.money import nano_to_usd, pct
+
+
+@dataclass(frozen=True)
+class ModelShare:
+    model: str
+    calls: int
+    cost_nano: int
+    share_pct: float  # of the workflow's (or the org's) spend in the stats
+
+
+@dataclass(frozen=True)
+class WorkflowReport:
+    id: str
+    label: str
+    in_config: bool
+    monthly_spend_nano: int
+    monthly_limit_nano: int
+    monthly_held_nano: int
+    daily_spend_nano: int
+    daily_limit_nano: int
+    daily_basis: str  # "today" | "peak_day" | "none"
+    peak_day: int | None  # day of month of the highest spend
+    peak_day_nano: int
+    days_near_limit: int  # days at or above NEAR_LIMIT_PCT of the daily limit
+    health: str  # OK | WARN | CRIT
+    calls: int
+    failed: int
+    blocked: Mapping[str, int]
+    tokens: Mapping[str, int]
+    models: tuple[ModelShare, ...]
+    tasks: int
+    sessions: int
+    stats_cost_nano: int
+    daily_nano: tuple[int, ...]  # spend per day of the month, index 0 = day 1
+    estimate_nano: int | None
+    estimate_to_date_nano: int | None
+    forecast_nano: int | None
+    over_hold_calls: int = 0  # settled above their hold (the API billed more than the worst case held)
+    over_hold_nano: int = 0  # by how much, in all
+    usage_missing: int = 0  # replies without usage, charged at their hold
+
+    @property
+    def monthly_pct(self) -> float:
+        return pct(self.monthly_spend_nano, self.monthly_limit_nano)
+
+    @property
+    def daily_pct(self) -> float:
+        return pct(self.daily_spend_nano, self.daily_limit_nano)
+
+    @property
+    def blocked_total(self) -> int:
+        return sum(self.blocked.values())
+
+    @property
+    def units(self) -> int:
+        return self.tasks + self.sessions
+
+    @property
+    def unit_name(self) -> str:
+        return "session" if self.sessions > self.tasks else "task"
+
+    @property
+    def avg_cost_per_unit_nano(self) -> int | None:
+        return self.stats_cost_nano // self.units if self.units else None
+
+    @property
+    def cache_hit_pct(self) -> float | None:
+        prompt = self.tokens["input"] + self.tokens["cache_write"] + self.tokens["cache_read"]
+        return self.tokens["cache_read"] * 100.0 / prompt if prompt else None
+
+    @property
+    def remaining_nano(self) -> int:
+        return self.monthly_limit_nano - self.monthly_spend_nano - self.monthly_held_nano
+
+    @property
+    def vs_estimate_pct(self) -> float | None:
+        """Actual against the estimate pro-rated to the days elapsed (the week-1 check), in percent."""
+        est = self.estimate_to_date_nano
+        return (self.monthly_spend_nano - est) * 100.0 / est if est else None
+
+    @property
+    def daily_label(self) -> str:
+        if self.daily_basis == "today":
+            return "Today"
+        if self.daily_basis == "peak_day":
+            return f"Peak day ({self.peak_day})" if self.peak_day else "Peak day"
+        return "Daily"
+
+    def cumulative_nano(self, days: int) -> tuple[int, ...]:
+        out, total = [], 0
+        for value in self.daily_nano[:days]:
+            total += value
+            out.append(total)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class OrgSummary:
+    spend_nano: int
+    budget_nano: int
+    held_nano: int
+    reserve_state: str  # normal | reserve | exhausted
+    reserve_threshold_nano: int
+    forecast_nano: int | None  # current month only
+    burn_nano_per_day: int | None
+    runs_out_on: date | None
+    blocked_unknown_workflow: int
+    estimate_nano: int | None
+
+    @property
+    def pct(self) -> float:
+        return pct(self.spend_nano, self.budget_nano)
+
+    @property
+    def remaining_nano(self) -> int:
+        return self.budget_nano - self.spend_nano - self.held_nano
+
+    @property
+    def forecast_pct(self) -> float | None:
+        return pct(self.forecast_nano, self.budget_nano) if self.forecast_nano is not None else None
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    workflow_id: str
+    kind: str  # complex_model_share | low_cache_hit | budget_slack | daily_limit_binding | ...
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Report:
+    month: str
+    namespace: str
+    timezone: str
+    generated_at: datetime
+    state: str  # current | complete | future
+    days_in_month: int
+    days_elapsed: int  # whole local days counted (today included) for the current month
+    org: OrgSummary
+    workflows: tuple[WorkflowReport, ...]
+    roi: RoiSummary | None
+    opportunities: tuple[Opportunity, ...]
+    model_mix: tuple[ModelShare, ...] = field(default=())
+
+    @property
+    def is_current(self) -> bool:
+        return self.state == "current"
+
+    @property
+    def title_month(self) -> str:
+        year, month = (int(x) for x in self.month.split("-"))
+        return f"{calendar.month_name[month]} {year}"
+
+    @property
+    def total_calls(self) -> int:
+        return sum(w.calls for w in self.workflows)
+
+    @property
+    def total_blocked(self) -> int:
+        return sum(w.blocked_total for w in self.workflows) + self.org.blocked_unknown_workflow
+
+    @property
+    def total_over_hold_calls(self) -> int:
+        return sum(w.over_hold_calls for w in self.workflows)
+
+    @property
+    def total_over_hold_nano(self) -> int:
+        return sum(w.over_hold_nano for w in self.workflows)
+
+    @property
+    def total_usage_missing(self) -> int:
+        return sum(w.usage_missing for w in self.workflows)
+
+    @property
+    def generated_local(self) -> datetime:
+        """When the report was built, in the configured timezone."""
+        return self.generated_at.astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def period_note(self) -> str:
+        if self.state == "current":
+            return f"month to date, day {self.days_elapsed} of {self.days_in_month}"
+        if self.state == "complete":
+            return "complete month"
+        return "not started yet"
+
+    @property
+    def estimate_to_date_nano(self) -> int | None:
+        values = [w.estimate_to_date_nano for w in self.workflows if w.estimate_to_date_nano is not None]
+        return sum(values) if values else None
+
+    @property
+    def has_activity(self) -> bool:
+        return bool(self.org.spend_nano or self.total_calls or self.total_blocked)
+
+    def workflow(self, workflow_id: str) -> WorkflowReport:
+        for wf in self.workflows:
+            if wf.id == workflow_id:
+                return wf
+        raise KeyError(workflow_id)
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON shape; all money in USD as numbers."""
+        org = self.org
+        data: dict[str, Any] = {
+            "month": self.month,
+            "state": self.state,
+            "namespace": self.namespace,
+            "timezone": self.timezone,
+            "generated_at": self.generated_at.isoformat(),
+            "days_in_month": self.days_in_month,
+            "days_elapsed": self.days_elapsed,
+            "org": {
+                "spend_usd": nano_to_usd(org.spend_nano),
+                "budget_usd": nano_to_usd(org.budget_nano),
+                "pct": org.pct,
+                "remaining_usd": nano_to_usd(org.remaining_nano),
+                "held_usd": nano_to_usd(org.held_nano),
+                "reserve_state": org.reserve_state,
+                "reserve_threshold_usd": nano_to_usd(org.reserve_threshold_nano),
+                "forecast_usd": _usd_or_none(org.forecast_nano),
+                "burn_usd_per_day": _usd_or_none(org.burn_nano_per_day),
+                "runs_out_on": org.runs_out_on.isoformat() if org.runs_out_on else None,
+                "estimate_usd": _usd_or_none(org.estimate_nano),
+                "calls": self.total_calls,
+                "blocked": self.total_blocked,
+                "blocked_unknown_workflow": org.blocked_unknown_workflow,
+                "over_hold_calls": self.total_over_hold_calls,
+                "over_hold_usd": nano_to_usd(self.total_over_hold_nano),
+                "usage_missing": self.total_usage_missing,
+            },
+            "workflows": {wf.id: _workflow_json(wf) for wf in self.workflows},
+            "models": {m.model: _share_json(m) for m in self.model_mix},
+            "roi": None,
+            "opportunities": [
+                {"workflow": o.workflow_id, "kind": o.kind, "title": o.title, "detail": o.detail}
+                for o in self.opportunities
+            ],
+        }
+        if self.roi is not None:
+            data["roi"] = roi_json(self.roi)
+        return data
+
+
+def _usd_or_none(nano: int | None) -> float | None:
+    return nano_to_usd(nano) if nano is not None else None
+
+
+def _share_json(m: ModelShare) -> dict[str, Any]:
+    return {"calls": m.calls, "spend_usd": nano_to_usd(m.cost_nano), "share_pct": m.share_pct}
+
+
+def _workflow_json(wf: WorkflowReport) -> dict[str, Any]:
+    return {
+        "label": wf.label,
+        "in_config": wf.in_config,
+        "health": wf.health,
+        "monthly_spend": nano_to_usd(wf.monthly_spend_nano),
+        "monthly_limit": nano_to_usd(wf.monthly_limit_nano),
+        "monthly_pct": wf.monthly_pct,
+        "remaining": nano_to_usd(wf.remaining_nano),
+        "daily_spend": nano_to_usd(wf.daily_spend_nano),
+        "daily_limit": nano_to_usd(wf.daily_limit_nano),
+        "daily_pct": wf.daily_pct,
+        "daily_basis": wf.daily_basis,
+        "peak_day": wf.peak_day,
+        "peak_day_spend": nano_to_usd(wf.peak_day_nano),
+        "days_near_daily_limit": wf.days_near_limit,
+        "calls": wf.calls,
+        "failed": wf.failed,
+        "blocked": dict(wf.blocked),
+        "blocked_total": wf.blocked_total,
+        "over_hold_calls": wf.over_hold_calls,
+        "over_hold_usd": nano_to_usd(wf.over_hold_nano),
+        "usage_missing": wf.usage_missing,
+        "tokens": dict(wf.tokens),
+        "cache_hit_pct": wf.cache_hit_pct,
+        "models": {m.model: _share_json(m) for m in wf.models},
+        "tasks": wf.tasks,
+        "sessions": wf.sessions,
+        "avg_cost_per_task": _usd_or_none(wf.avg_cost_per_unit_nano),
+        "estimate_usd": _usd_or_none(wf.estimate_nano),
+        "estimate_to_date_usd": _usd_or_none(wf.estimate_to_date_nano),
+        "vs_estimate_pct": wf.vs_estimate_pct,
+        "forecast_usd": _usd_or_none(wf.forecast_nano),
+        "daily_spend_by_day": [nano_to_usd(v) for v in wf.daily_nano],
+    }
