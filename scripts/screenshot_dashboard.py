@@ -227,12 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", help="seed into this Redis (it is written to; use a scratch database)")
     parser.add_argument("--complete", action="store_true", help="report the demo month as finished")
     parser.add_argument("--tall", action="store_true", help="tall windows, to capture the whole page")
+    parser.add_argument("--html", type=Path, help="screenshot this dashboard (e.g. simulate's report.html) instead")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from acme_ci_budget.config import load_config
 
     config = load_config()
+    chromium = find_chromium()
+    if args.html is not None:
+        if chromium is None:
+            print("no chromium on PATH (apt-get install chromium)", file=sys.stderr)
+            return 1
+        tall = (lambda w: 5200 if w < 600 else 3300) if args.tall else None
+        for png in screenshots(args.html, args.out_dir, chromium, tall):
+            print(f"wrote {png} ({png.stat().st_size:,} bytes)")
+        return 0
     with tempfile.TemporaryDirectory(prefix="acb-demo-") as tmp:
         if args.redis_url:
             import redis as redis_lib
@@ -245,7 +255,6 @@ def main(argv: list[str] | None = None) -> int:
         report = build_demo_report(config, redis, complete=args.complete)
         html = write_dashboard(report, args.out_dir)
         print(f"wrote {html}")
-        chromium = find_chromium()
         if chromium is None:
             print("no chromium on PATH (apt-get install chromium): skipped the screenshots", file=sys.stderr)
             return 1

@@ -154,20 +154,11 @@ def _budget_rules(cfg: Workflow, wf: WorkflowReport, state: str, elapsed: int, n
         and cfg.monthly_nano
         and month_nano * 100 < cfg.monthly_nano * BUDGET_SLACK_PCT
     ):
-        basis = "spent" if state == "complete" else "forecast for the month"
-        target = _round_up_budget(max(month_nano * 2, cfg.daily_nano))
-        found.append(
-            Opportunity(
-                wf.id,
-                "budget_slack",
-                f"{wf.label}: budget far above use ({fmt_usd(month_nano)} {basis} of {fmt_usd(cfg.monthly_nano)})",
-                f"Lowering the monthly budget to about {fmt_usd(target, 0)} (twice the use) would free "
-                f"{fmt_usd(cfg.monthly_nano - target, 0)} for other workflows.",
-            )
-        )
+        found += _slack_rule(cfg, wf, month_nano, "spent" if state == "complete" else "forecast for the month")
     days = elapsed if state != "future" else 0
     daily_blocks = wf.blocked.get("daily_limit_exceeded", 0)
-    if days and (wf.days_near_limit >= max(3, (days + 1) // 2) or daily_blocks):
+    most_days = wf.days_near_limit >= max(3, (days + 1) // 2)
+    if days and most_days:
         extra = f"; {daily_blocks:,} requests blocked by it" if daily_blocks else ""
         found.append(
             Opportunity(
@@ -176,6 +167,19 @@ def _budget_rules(cfg: Workflow, wf: WorkflowReport, state: str, elapsed: int, n
                 f"{wf.label}: daily limit binding on {wf.days_near_limit} of {days} days{extra}",
                 f"The {fmt_usd(cfg.daily_nano)} daily limit is reached (>= {NEAR_LIMIT_PCT:.0f}%) on most days: "
                 "raise it if the work is wanted, or cut per-call cost (cheaper model, shorter context).",
+            )
+        )
+    elif days and daily_blocks:
+        # Blocks without days near the limit: a request's worst case (input + max_tokens) did not fit in
+        # what was left of the day, so the advice is about the request's size, not the day's spend.
+        near = f"spend reached {NEAR_LIMIT_PCT:.0f}% of it on {wf.days_near_limit} of {days} days"
+        found.append(
+            Opportunity(
+                wf.id,
+                "daily_limit_binding",
+                f"{wf.label}: {daily_blocks:,} requests blocked by the {fmt_usd(cfg.daily_nano)} daily limit ({near})",
+                "Each request is checked at its worst case (input plus max_tokens) against what is left of the "
+                "day: lower max_tokens for this workflow, or raise the daily limit if the refused work is wanted.",
             )
         )
     monthly_blocks = wf.blocked.get("monthly_limit_exceeded", 0)
@@ -191,6 +195,35 @@ def _budget_rules(cfg: Workflow, wf: WorkflowReport, state: str, elapsed: int, n
     return found
 
 
+def _slack_rule(cfg: Workflow, wf: WorkflowReport, month_nano: int, basis: str) -> list[Opportunity]:
+    """A budget far above use: how far it can come down, and why that figure."""
+    if month_nano == 0:
+        # Nothing to size a budget on: "twice the use" would be $0. Say what the data does show.
+        return [
+            Opportunity(
+                wf.id,
+                "budget_slack",
+                f"{wf.label}: no spend against its {fmt_usd(cfg.monthly_nano)} budget ({basis} $0.00)",
+                "Nothing ran under this workflow id: check that its runs use it (the action's `workflow` input, "
+                "the client's workflow_id), or move its budget to a workflow that runs.",
+            )
+        ]
+    twice = month_nano * 2
+    target = _round_up_budget(max(twice, cfg.daily_nano))
+    if target >= cfg.monthly_nano:
+        return []
+    why = "twice the use" if twice >= cfg.daily_nano else "one day's limit, the least a month can hold"
+    return [
+        Opportunity(
+            wf.id,
+            "budget_slack",
+            f"{wf.label}: budget far above use ({fmt_usd(month_nano)} {basis} of {fmt_usd(cfg.monthly_nano)})",
+            f"Lowering the monthly budget to about {fmt_usd(target, 0)} ({why}) would free "
+            f"{fmt_usd(cfg.monthly_nano - target, 0)} for other workflows.",
+        )
+    ]
+
+
 def _estimate_rule(wf: WorkflowReport) -> list[Opportunity]:
     est = wf.estimate_to_date_nano
     if not est or wf.calls < MIN_CALLS_FOR_RULES:
@@ -199,6 +232,19 @@ def _estimate_rule(wf: WorkflowReport) -> list[Opportunity]:
     if actual <= est * ESTIMATE_OFF_RATIO and actual * ESTIMATE_OFF_RATIO >= est:
         return []
     ratio = actual / est
+    capped = wf.capped_blocks
+    if actual < est and capped:
+        # Spend below the estimate because the budget refused work says nothing about the inventory.
+        return [
+            Opportunity(
+                wf.id,
+                "estimate_off",
+                f"{wf.label}: spend is {ratio:.1f}x the Phase 1 estimate to date, held down by "
+                f"{capped:,} budget blocks",
+                "The budget refused work the estimate counts on, so the spend understates demand: keep the "
+                "inventory, and weigh the budget against the estimate instead.",
+            )
+        ]
     return [
         Opportunity(
             wf.id,

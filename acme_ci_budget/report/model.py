@@ -16,8 +16,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from acme_ci_budget.budget.roi import RoiSummary, roi_json
-from acme_ci_budget.core.money import nano_to_usd, pct
+from acme_ci_budget.budget.roi import RoiSummary
+from acme_ci_budget.core.money import pct
+from acme_ci_budget.report.json_shape import report_json
+from acme_ci_budget.report.savings import Savings
+
+# Blocks by a money limit: spend below the estimate with these is the budget's doing, not the inventory's.
+MONEY_LIMITS = frozenset({"daily_limit_exceeded", "monthly_limit_exceeded", "total_org_budget_exceeded"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,16 @@ class WorkflowReport:
     @property
     def blocked_total(self) -> int:
         return sum(self.blocked.values())
+
+    @property
+    def capped_blocks(self) -> int:
+        """Requests a money limit (daily, monthly, org) refused: spend they would have added is missing."""
+        return sum(n for reason, n in self.blocked.items() if reason in MONEY_LIMITS)
+
+    @property
+    def under_estimate_by_blocks(self) -> bool:
+        """Below the estimate to date because the budget refused work (not because use was low)."""
+        return (self.vs_estimate_pct or 0) < 0 and self.capped_blocks > 0
 
     @property
     def units(self) -> int:
@@ -162,6 +177,36 @@ class Report:
     roi: RoiSummary | None
     opportunities: tuple[Opportunity, ...]
     model_mix: tuple[ModelShare, ...] = field(default=())
+    savings: Savings | None = None  # from the month's events, when asked for (the counters cannot say)
+    previous: Report | None = None  # the month before, when asked for and it had activity
+
+    @property
+    def daily_nano(self) -> tuple[int, ...]:
+        """The organisation's spend per day of the month (index 0 = day 1)."""
+        return tuple(sum(w.daily_nano[i] for w in self.workflows) for i in range(self.days_in_month))
+
+    @property
+    def peak_day(self) -> int | None:
+        """The day of the month with the most spend (the earliest of equal days); None without spend."""
+        days = self.daily_nano
+        top = max(days, default=0)
+        return days.index(top) + 1 if top else None
+
+    @property
+    def peak_day_nano(self) -> int:
+        return max(self.daily_nano, default=0)
+
+    @property
+    def peak_date(self) -> date | None:
+        if self.peak_day is None:
+            return None
+        year, month = (int(x) for x in self.month.split("-"))
+        return date(year, month, self.peak_day)
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing happened this month: the renderers show one empty state instead of zero charts."""
+        return not self.has_activity
 
     @property
     def is_current(self) -> bool:
@@ -221,88 +266,5 @@ class Report:
         raise KeyError(workflow_id)
 
     def to_json(self) -> dict[str, Any]:
-        """The documented JSON shape; all money in USD as numbers."""
-        org = self.org
-        data: dict[str, Any] = {
-            "month": self.month,
-            "state": self.state,
-            "namespace": self.namespace,
-            "timezone": self.timezone,
-            "generated_at": self.generated_at.isoformat(),
-            "days_in_month": self.days_in_month,
-            "days_elapsed": self.days_elapsed,
-            "org": {
-                "spend_usd": nano_to_usd(org.spend_nano),
-                "budget_usd": nano_to_usd(org.budget_nano),
-                "pct": org.pct,
-                "remaining_usd": nano_to_usd(org.remaining_nano),
-                "held_usd": nano_to_usd(org.held_nano),
-                "reserve_state": org.reserve_state,
-                "reserve_threshold_usd": nano_to_usd(org.reserve_threshold_nano),
-                "forecast_usd": _usd_or_none(org.forecast_nano),
-                "burn_usd_per_day": _usd_or_none(org.burn_nano_per_day),
-                "runs_out_on": org.runs_out_on.isoformat() if org.runs_out_on else None,
-                "estimate_usd": _usd_or_none(org.estimate_nano),
-                "calls": self.total_calls,
-                "blocked": self.total_blocked,
-                "blocked_unknown_workflow": org.blocked_unknown_workflow,
-                "over_hold_calls": self.total_over_hold_calls,
-                "over_hold_usd": nano_to_usd(self.total_over_hold_nano),
-                "usage_missing": self.total_usage_missing,
-            },
-            "workflows": {wf.id: _workflow_json(wf) for wf in self.workflows},
-            "models": {m.model: _share_json(m) for m in self.model_mix},
-            "roi": None,
-            "opportunities": [
-                {"workflow": o.workflow_id, "kind": o.kind, "title": o.title, "detail": o.detail}
-                for o in self.opportunities
-            ],
-        }
-        if self.roi is not None:
-            data["roi"] = roi_json(self.roi)
-        return data
-
-
-def _usd_or_none(nano: int | None) -> float | None:
-    return nano_to_usd(nano) if nano is not None else None
-
-
-def _share_json(m: ModelShare) -> dict[str, Any]:
-    return {"calls": m.calls, "spend_usd": nano_to_usd(m.cost_nano), "share_pct": m.share_pct}
-
-
-def _workflow_json(wf: WorkflowReport) -> dict[str, Any]:
-    return {
-        "label": wf.label,
-        "in_config": wf.in_config,
-        "health": wf.health,
-        "monthly_spend": nano_to_usd(wf.monthly_spend_nano),
-        "monthly_limit": nano_to_usd(wf.monthly_limit_nano),
-        "monthly_pct": wf.monthly_pct,
-        "remaining": nano_to_usd(wf.remaining_nano),
-        "daily_spend": nano_to_usd(wf.daily_spend_nano),
-        "daily_limit": nano_to_usd(wf.daily_limit_nano),
-        "daily_pct": wf.daily_pct,
-        "daily_basis": wf.daily_basis,
-        "peak_day": wf.peak_day,
-        "peak_day_spend": nano_to_usd(wf.peak_day_nano),
-        "days_near_daily_limit": wf.days_near_limit,
-        "calls": wf.calls,
-        "failed": wf.failed,
-        "blocked": dict(wf.blocked),
-        "blocked_total": wf.blocked_total,
-        "over_hold_calls": wf.over_hold_calls,
-        "over_hold_usd": nano_to_usd(wf.over_hold_nano),
-        "usage_missing": wf.usage_missing,
-        "tokens": dict(wf.tokens),
-        "cache_hit_pct": wf.cache_hit_pct,
-        "models": {m.model: _share_json(m) for m in wf.models},
-        "tasks": wf.tasks,
-        "sessions": wf.sessions,
-        "avg_cost_per_task": _usd_or_none(wf.avg_cost_per_unit_nano),
-        "estimate_usd": _usd_or_none(wf.estimate_nano),
-        "estimate_to_date_usd": _usd_or_none(wf.estimate_to_date_nano),
-        "vs_estimate_pct": wf.vs_estimate_pct,
-        "forecast_usd": _usd_or_none(wf.forecast_nano),
-        "daily_spend_by_day": [nano_to_usd(v) for v in wf.daily_nano],
-    }
+        """The documented JSON shape (README, "JSON outputs"); all money in USD as numbers."""
+        return report_json(self)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from acme_ci_budget.core.money import pct
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.report.advice import NEAR_LIMIT_PCT, opportunities
 from acme_ci_budget.report.model import OrgSummary, Report, WorkflowReport
+from acme_ci_budget.report.savings import read_savings
 from acme_ci_budget.report.stats import ParsedStats, model_shares, parse_stats
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -69,8 +70,21 @@ def resolve_month(spec: str | None, now: datetime, tz: Any) -> str:
 # --- building -----------------------------------------------------------------------------------
 
 
-def build_report(config: Config, redis: Any, month: str = "current", clock: Clock | None = None) -> Report:
-    """The report of ``month`` ('YYYY-MM', 'current' or 'previous') from one round trip to the ledger."""
+def build_report(
+    config: Config,
+    redis: Any,
+    month: str = "current",
+    clock: Clock | None = None,
+    *,
+    savings: bool = False,
+    previous: bool = False,
+) -> Report:
+    """The report of ``month`` ('YYYY-MM', 'current' or 'previous') from one round trip to the ledger.
+
+    ``savings``: also read the month's events once for what caching saved and blocks prevented
+    (``report.savings``). ``previous``: also build the month before (one more round trip), kept
+    when it had activity, for the dashboard's side-by-side.
+    """
 
     enforcer = BudgetEnforcer(config=config, redis=redis, clock=clock)
     now = enforcer.now()
@@ -109,7 +123,11 @@ def build_report(config: Config, redis: Any, month: str = "current", clock: Cloc
         estimate_nano=est_total,
     )
     wf_tuple = tuple(workflows)
-    return Report(
+    before = None
+    if previous:
+        prior = build_report(config, redis, _month_before(month), clock)
+        before = prior if prior.has_activity else None
+    report = Report(
         month=month,
         namespace=config.namespace,
         timezone=config.timezone,
@@ -128,7 +146,16 @@ def build_report(config: Config, redis: Any, month: str = "current", clock: Cloc
         ),
         opportunities=tuple(opportunities(config, wf_tuple, state, elapsed, n_days)),
         model_mix=model_shares(parsed.org_models()),
+        savings=read_savings(enforcer, month, datetime(year, mon, 1, tzinfo=config.tz)) if savings else None,
+        previous=before,
     )
+    # An empty month gets one empty state, not advice about each idle budget.
+    return report if report.has_activity else replace(report, opportunities=())
+
+
+def _month_before(month: str) -> str:
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
 def _read(enforcer: Any, month: str, day: str, current: bool) -> tuple[dict, dict[str, int]]:

@@ -94,7 +94,8 @@ def test_layout_draws_every_chart_and_never_scrolls_sideways(shot, chromium, das
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found and found.group(1) != "not run", "the page did not finish rendering in Chromium"
     result = json.loads(unescape(found.group(1)))
-    expected_svgs = 4 + len(report.workflows) + (1 if report.roi else 0)
+    # meter, daily bars, cumulative, spend and model mix; per workflow its cumulative and daily charts; ROI
+    expected_svgs = 5 + 2 * len(report.workflows) + (1 if report.roi else 0)
     assert result["svgs"] == result["drawn"] == expected_svgs
     assert result["client"] == width
     assert result["scroll"] <= width, f"page is {result['scroll']}px wide at {width}px: {result['wide']}"
