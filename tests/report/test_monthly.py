@@ -516,7 +516,8 @@ def test_cli_json_matches_the_model(cli, cli_config, redis_url, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["month"] == "2026-03" and data["state"] == "complete"
     assert data["org"]["spend_usd"] == 0.006 and data["workflows"]["ci_cd_review"]["calls"] == 2
-    expected = build_report(config, redis_lib.Redis.from_url(redis_url), "2026-03").to_json()
+    expected = build_report(config, redis_lib.Redis.from_url(redis_url), "2026-03", savings=True, previous=True)
+    expected = expected.to_json()
     assert {k: v for k, v in data.items() if k != "generated_at"} == {
         k: v for k, v in expected.items() if k != "generated_at"
     }
