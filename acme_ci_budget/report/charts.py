@@ -29,7 +29,8 @@ BUDGET = "#c62828"
 SPEND = "#0072B2"
 VALUE = "#1a7f37"
 
-BUDGET_REACH = 1.5  # a budget up to this many times the data's peak is drawn on the data's scale
+BUDGET_REACH = 4.0  # a budget up to this many times the data's peak is drawn on the data's scale (>= 1/4 height)
+OFF_SCALE_TOP = 30.0  # room above the plot for the label of a budget far above the data
 WIDTH = 400  # viewBox width: close to a phone's CSS width, so text stays readable when it scales
 
 
@@ -116,16 +117,17 @@ def cumulative_chart(
     ``days_shown`` days of ``daily_nano`` are drawn (today for the current month); a forecast
     continues the line, dashed, to the month's last day.
     """
-    left, right, top, bottom, height = 46.0, 12.0, 14.0, 26.0, 210.0
-    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     cumulative, total = [], 0
     for value in daily_nano[:days_shown]:
         total += value
         cumulative.append(total)
     data_max = max(total, forecast_nano or 0)
     # Scaled to the data: a budget far above the spend would flatten the line onto $0, so it is drawn
-    # only when it is within reach of the data, and named at the top edge otherwise.
+    # only when it is within reach of the data, and named above the plot otherwise.
     on_scale = bool(limit_nano) and (not data_max or limit_nano <= data_max * BUDGET_REACH)
+    top = 14.0 if on_scale or not limit_nano else OFF_SCALE_TOP
+    left, right, bottom, height = 46.0, 12.0, 26.0, 196.0 + top
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     ticks = nice_ticks(max(data_max, limit_nano if on_scale else 0))
     y_max = ticks[-1]
 
@@ -156,7 +158,7 @@ def cumulative_chart(
         )
         body.append(_text(left + 4, y(limit_nano) - 5, f"Budget {usd_short(limit_nano)}", size=11, fill=BUDGET))
     elif limit_nano:
-        body.append(_off_scale(WIDTH - right, top + 10, limit_nano, y_max))
+        body.append(_off_scale(WIDTH - right, 12, limit_nano, y_max))
     if cumulative:
         points = [(x(0), y(0))] + [(x(d), y(v)) for d, v in enumerate(cumulative, start=1)]
         line = " ".join(f"{_f(px)},{_f(py)}" for px, py in points)
@@ -316,11 +318,12 @@ def daily_bars(
     limit_nano: int = 0,
 ) -> Markup:
     """Spend per day as bars, scaled to the busiest day, its peak named; a daily limit line when within reach."""
-    left, right, top, bottom, height = 46.0, 12.0, 18.0, 26.0, 170.0
     days = list(daily_nano)
-    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     peak = max(days[:days_shown], default=0)
     on_scale = bool(limit_nano) and (not peak or limit_nano <= peak * BUDGET_REACH)
+    top = 18.0 if on_scale or not limit_nano else OFF_SCALE_TOP + 4
+    left, right, bottom, height = 46.0, 12.0, 26.0, 152.0 + top
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     ticks = nice_ticks(max(peak, limit_nano if on_scale else 0))
     y_max = ticks[-1]
     slot = plot_w / max(len(days), 1)
@@ -353,7 +356,7 @@ def daily_bars(
         )
         body.append(_text(left + 4, y(limit_nano) - 4, f"Daily limit {usd_short(limit_nano)}", size=11, fill=BUDGET))
     elif limit_nano:
-        body.append(_off_scale(WIDTH - right, top - 6, limit_nano, y_max))
+        body.append(_off_scale(WIDTH - right, 12, limit_nano, y_max))
     if peak_day is not None:
         px = min(max(left + slot * (peak_day - 0.5), left + 40), WIDTH - right - 40)
         body.append(_text(px, max(y(peak) - 5, 11), f"peak {usd_short(peak)}", size=11, fill=INK, anchor="middle"))
