@@ -60,9 +60,24 @@ def _noop_script_worker(url: str, seconds: float, worker: int, out: mp.Queue) ->
     client = redis.Redis.from_url(url)
     script = client.register_script("return 1")
     keys = [f"acb:{{bench}}:k{i}" for i in range(11)]
-    args = [1_795_000_000_000, 600_000, "0123456789abcdef0123456789abcdef", 8_000, 800_000_000_000, 250_000_000_000,
-            12_000_000_000, 20, 0, "", "dev_assistant", "acb:{bench}:", 34_560_000_000, 34_560_000_000, 0,
-            '{"workflow":"dev_assistant","model":"claude-haiku-5-5","input_tokens":"10"}']
+    args = [
+        1_795_000_000_000,
+        600_000,
+        "0123456789abcdef0123456789abcdef",
+        8_000,
+        800_000_000_000,
+        250_000_000_000,
+        12_000_000_000,
+        20,
+        0,
+        "",
+        "dev_assistant",
+        "acb:{bench}:",
+        34_560_000_000,
+        34_560_000_000,
+        0,
+        '{"workflow":"dev_assistant","model":"claude-haiku-5-5","input_tokens":"10"}',
+    ]
     script(keys=keys, args=args)
     _loop(lambda: script(keys=keys, args=args), seconds, out)
 
