@@ -1,13 +1,14 @@
-"""The monthly budget and ROI report model, built from the ledger's counters.
+"""Building the monthly budget and ROI report from the ledger's counters.
 
-Owns what the report says: which month ``current`` / ``previous`` mean in the
-configured timezone, the organisation summary and forecast, per-workflow spend,
-health, calls, tokens, cache hit rate and model mix, the Phase 1 estimate next
-to the actual, ROI from the config's ``roi:`` section (``roi.py``), and the optimization
-rules. Everything comes from one pipelined round trip (the month's stats hash
-plus the spent/held counters), never from scanning events, so a month of a
-million calls costs the same as a month of ten. Money stays integer nano-USD
-here; converting to USD floats happens only in ``to_json`` and the renderers.
+Owns how a report is put together: which month ``current`` / ``previous`` mean in the
+configured timezone, each workflow's figures (spend, limits, health, peak day, estimate
+to date, forecast), the organisation summary and forecast, ROI (``budget.roi``) and
+the advice (``advice``). The figures come from one pipelined round trip (the month's
+stats hash, parsed by ``stats``, plus the spent/held counters), never from scanning
+events, so a month of a million calls costs the same as a month of ten. Only when
+asked, ``savings`` reads the month's events once (what caching saved and blocks
+prevented) and ``previous`` builds the month before (one more round trip). Money
+stays integer nano-USD; the model (``model``) holds it and ``json_shape`` converts.
 It must not render, print, post or write anything.
 
 "Daily spend" is today's day counter for the current month. A finished month
