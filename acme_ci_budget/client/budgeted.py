@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from acme_ci_budget.client import hooks
 from acme_ci_budget.client.errors import (
     ANTHROPIC_SPEND_LIMIT,
     api_error,
@@ -79,7 +80,8 @@ class BudgetedClient:
     outlives it; a given SDK client's own retries are turned off (``with_options``) because they
     would wait past it. ``alerts``: the alerts hook (an object with ``check(workflow_id)``, see
     ``client.hooks``), or a factory of it called on first use with ``(config, enforcer=...)``, such
-    as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts.
+    as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts. ``telemetry``: likewise,
+    the metrics hook (``record_call``, e.g. ``acme_ci_budget.telemetry.otel_hook``), given every call.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class BudgetedClient:
         timeout: float | None = None,
         ephemeral_ledger: bool = False,
         deadline: float | None = None,
+        telemetry: Any = None,
     ) -> None:
         self.config = config or (enforcer.config if enforcer is not None else load_config())
         self.enforcer = enforcer or BudgetEnforcer(
@@ -113,6 +116,7 @@ class BudgetedClient:
         self._sync_twin: Any = None
         self._alerts = alerts
         self._alerts_resolved = False
+        self._telemetry, self._telemetry_resolved = telemetry, False
 
     # --- collaborators, built lazily --------------------------------------------------------
 
@@ -147,6 +151,14 @@ class BudgetedClient:
             self._alerts_resolved = True
             self._alerts = build_hook(self._alerts, self.config, self.enforcer)
         return self._alerts or None
+
+    @property
+    def telemetry(self) -> Any:
+        """The telemetry hook (a factory handed in is built on first use), or None."""
+        if not self._telemetry_resolved:
+            self._telemetry_resolved = True
+            self._telemetry = build_hook(self._telemetry, self.config, self.enforcer, method="record_call")
+        return self._telemetry or None
 
     def _attempt_timeout(self) -> float:
         for value in (self.timeout, self._given_timeout):
@@ -249,6 +261,7 @@ class BudgetedClient:
     def _prepare(self, request: Request) -> Plan | CompletionResult:
         prepared = prepare(self.config, self.router, self.enforcer, self._counting_sdk, request)
         if isinstance(prepared, Refused):
+            hooks.record_refusal(self.telemetry, prepared.reservation, prepared.decision.model)
             check_alerts(self.alerts, request.workflow_id)
             return blocked_result(self.config, prepared.workflow, prepared.decision, prepared.reservation)
         return prepared
@@ -269,6 +282,7 @@ class BudgetedClient:
         latency_ms = int((time.monotonic() - started) * 1000)
         settled = settle_reply(self.config, self.enforcer, plan, message, latency_ms)
         res = plan.reservation
+        hooks.record_answer(self.telemetry, plan, settled, latency_ms)
         check_alerts(self.alerts, res.workflow_id, res, settled.settlement)
         if res.session_id:
             check_session_soft_limit(self.alerts, plan.workflow, res, sum(settled.usage[:4]))
@@ -277,6 +291,7 @@ class BudgetedClient:
     def _spend_limit_block(self, plan: Plan) -> CompletionResult:
         """The organisation's Anthropic spend limit refused the call: a block with its own reason."""
         refused = replace(plan.reservation, allowed=False, reason=ANTHROPIC_SPEND_LIMIT, held_nano=0)
+        hooks.record_refusal(self.telemetry, refused, plan.decision.model)
         check_alerts(self.alerts, refused.workflow_id)
         return blocked_result(self.config, plan.workflow, plan.decision, refused)
 
@@ -286,8 +301,10 @@ class BudgetedClient:
         res = plan.reservation
         if unreadable_reply(exc):
             charged = charge_hold(self.config, self.enforcer, plan, exc, latency_ms)
-            if charged is not None:
+            if charged is not None:  # billed at its hold: the cost counter keeps up with the ledger
+                hooks.record_failure(self.telemetry, plan, exc, latency_ms, charged.charged_nano)
                 return charged
+        hooks.record_failure(self.telemetry, plan, exc, latency_ms)
         try:
             self.enforcer.release(res, error=describe(exc), latency_ms=latency_ms)
         except Exception as release_exc:  # the hold expires by TTL; the original error matters more

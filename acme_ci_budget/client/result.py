@@ -1,21 +1,31 @@
-"""What a model call gives back: ``CompletionResult``, the ``ModelCallError`` family, the ``Completer`` protocol.
+"""What a model call gives back: ``CompletionResult``, the ``ModelCallError`` family, and the protocols.
 
 Owns the result and error types every caller of the budgeted client sees, so that ``sessions``, the
 workflows and the runs can name them without importing ``budgeted`` (which imports ``sessions``: the
-types live here, below both, and the old client <-> sessions import circle is gone). It must not
-call the model, touch the ledger or route; it imports only ``core`` (and ``config`` for a type).
+types live here, below both, and the old client <-> sessions import circle is gone), and the protocols
+through which the workflows use the client without importing it (an import-linter contract holds
+``workflows`` to this module): ``Completer`` (one call), ``SessionStarter`` / ``Conversation`` (a chat
+session and its turns), ``ChangeRouter`` (whether a change escalates) with the routing context keys of
+a change. It must not call the model, touch the ledger or route; it imports only ``core`` (and
+``config`` for a type).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from acme_ci_budget.core.errors import AcmeError
 
 if TYPE_CHECKING:
     from acme_ci_budget.config import Config
+
+
+# Routing context keys of a change (a review): every path it touches, and its reviewable diff's size
+# before clipping. The workflows set them, the router (``client.router``) routes on them.
+CHANGED_PATHS = "changed_paths"
+CHANGE_TOKENS = "change_tokens"
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -154,3 +164,37 @@ class Completer(Protocol):
         timeout: float | None = None,
         max_tokens_cap: int | None = None,
     ) -> CompletionResult: ...
+
+
+class Conversation(Protocol):
+    """What a chat workflow needs of a session: one turn. ``client.sessions.Session`` is one."""
+
+    def send(
+        self, text: str, context: Mapping[str, Any] | None = None, max_tokens: int | None = None
+    ) -> CompletionResult: ...
+
+
+# The session type a client starts (``client.sessions.Session`` for ``BudgetedClient``), kept through
+# the workflows' ``start()`` so their callers see the client's own session type.
+ConversationT = TypeVar("ConversationT", bound=Conversation, covariant=True)
+
+
+class SessionStarter(Protocol[ConversationT]):
+    """What a chat workflow needs of a client: a new session. ``BudgetedClient`` is one."""
+
+    def session(
+        self,
+        workflow_id: str,
+        user_id: str | None = None,
+        *,
+        system: str = "",
+        session_id: str | None = None,
+        keep_turns: int | None = None,
+    ) -> ConversationT: ...
+
+
+class ChangeRouter(Protocol):
+    """What a workflow shaping a change (a review) needs of the router: whether, and why, the change goes to
+    the complex model. ``client.router.TaskRouter`` is one."""
+
+    def change_rule(self, workflow_id: str, paths: Iterable[str], change_tokens: int) -> tuple[str, str] | None: ...

@@ -44,9 +44,10 @@ from functools import lru_cache
 from typing import Any
 
 from acme_ci_budget.catalog.pricing import price_for
+from acme_ci_budget.client.result import CHANGE_TOKENS, CHANGED_PATHS
 from acme_ci_budget.config import Config, Routing, load_config
 from acme_ci_budget.core.tokens import estimate_tokens
-from acme_ci_budget.diffs.unified import SECURITY_GLOBS, path_matches
+from acme_ci_budget.diffs.policy import SECURITY_GLOBS, path_matches
 
 # Machine-readable names of the rules, in the order they are tried.
 RULE_CONTEXT_COMPLEX = "context_complex"
@@ -60,9 +61,8 @@ RULE_DEFAULT = "default"
 # (org budget in its reserve, share of the workflow's monthly budget spent, 0..1+)
 Pressure = tuple[bool, float]
 
-# Routing context keys of a change (see the module docstring).
-CHANGED_PATHS = "changed_paths"
-CHANGE_TOKENS = "change_tokens"
+# CHANGED_PATHS / CHANGE_TOKENS, the routing context keys of a change, live in client/result.py: the
+# workflows that set them import only the client's result types.
 _MAX_PATH_CHARS = 200
 
 

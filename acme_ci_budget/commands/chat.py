@@ -90,13 +90,16 @@ def chat(
     from acme_ci_budget.alerts import AlertManager
     from acme_ci_budget.client.budgeted import BudgetedClient
     from acme_ci_budget.client.result import ModelCallError
+    from acme_ci_budget.telemetry.genai_metrics import otel_hook
 
     cfg = load(config_path)
     problem = _key_problem(timeout)
     if problem:
         click.echo(f"Error: {problem}", err=True)
         ctx.exit(2)
-    client = BudgetedClient(cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout, alerts=AlertManager)
+    client = BudgetedClient(
+        cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout, alerts=AlertManager, telemetry=otel_hook
+    )
     system = system_prompt or _ASSISTANTS[workflow].system_prompt()
     session = client.session(workflow, user_id or _default_user(), system=system)
     wf = session.workflow

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from acme_ci_budget.commands._options import config_option, load, redis_option
+from acme_ci_budget.core.money import fmt_usd
 
 
 @click.group()
@@ -19,7 +22,12 @@ def ledger() -> None:
 @config_option
 @redis_option
 def reset(workflow, period, yes, config_path, redis_url) -> None:
-    """Zero the current day's or month's spend (history, stats and events are kept; the reset is logged)."""
+    """Zero the current day's or month's spend (history, stats and events are kept; the reset is logged).
+
+    A month reset of one workflow takes its spend off the org's month total too, so the org total stays
+    the sum of the workflows' (refused, nothing changed, when the org's total is below the workflow's).
+    Prints every amount it zeroed.
+    """
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
     enforcer = BudgetEnforcer(load(config_path), redis_url=redis_url)
@@ -28,5 +36,16 @@ def reset(workflow, period, yes, config_path, redis_url) -> None:
     target = workflow or "every workflow"
     if not yes:
         raise click.UsageError(f"this would zero the current {period}'s spend of {target}; add --yes to do it")
-    removed = enforcer.reset(workflow, period)
-    click.echo(f"Reset the current {period}'s spend of {target} ({len(removed)} counters).")
+    click.echo(render_reset(enforcer.reset(workflow, period), target))
+
+
+def render_reset(result: Any, target: str) -> str:
+    """What a reset zeroed (a ``ledger.admin.ResetResult``), workflow by workflow, and the org's month total."""
+    zeroed = fmt_usd(result.total_nano, 4)
+    lines = [f"Reset the current {result.period}'s spend ({result.label}) of {target}: {zeroed} zeroed."]
+    lines += [f"  {wid:<28}{fmt_usd(amount, 4):>14}" for wid, amount in result.zeroed]
+    if result.period == "month":
+        lines.append(
+            f"  {'org month total':<28}{fmt_usd(result.org_before, 4):>14} -> {fmt_usd(result.org_after, 4)}"
+        )
+    return "\n".join(lines)

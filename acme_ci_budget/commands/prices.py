@@ -1,17 +1,23 @@
-"""``acme-ci-budget prices [MODEL]``: what a model costs and where the price came from."""
+"""``acme-ci-budget prices [MODEL]``: what a model costs and where the price came from.
+
+A model with no known price is reported on its own line (stderr, exit 2) after the others are printed;
+every price is shown in one format (``core.money.fmt_price``).
+"""
 
 from __future__ import annotations
 
 import click
 
 from acme_ci_budget.commands._options import config_option, echo_json, format_option, load
+from acme_ci_budget.core.money import fmt_price
 
 
 @click.command()
 @click.argument("models", nargs=-1)
 @config_option
 @format_option("text", "json")
-def prices(models: tuple[str, ...], config_path: str | None, fmt: str) -> None:
+@click.pass_context
+def prices(ctx: click.Context, models: tuple[str, ...], config_path: str | None, fmt: str) -> None:
     """Per-million-token prices for MODELS (default: every model the config routes to).
 
     Prices come from the config's pricing: section when it names the model,
@@ -22,15 +28,21 @@ def prices(models: tuple[str, ...], config_path: str | None, fmt: str) -> None:
     cfg = load(config_path)
     if not models:
         models = tuple(dict.fromkeys(m for wf in cfg.workflows.values() for m in wf.routing.models()))
-    rows = []
+    rows, unknown = [], []
     for model in models:
         try:
-            price = price_for(model, cfg.pricing)
+            rows.append(price_for(model, cfg.pricing))
         except UnknownModelError as exc:
             uses = cfg.model_uses(model)
-            where = f" (used at {', '.join(uses)})" if uses else ""
-            raise UnknownModelError(f"{exc}{where}") from None
-        rows.append(price)
+            unknown.append(f"{exc}" + (f" (used at {', '.join(uses)})" if uses else ""))
+    _print(rows, fmt)
+    for line in unknown:
+        click.echo(f"Error: {line}", err=True)
+    if unknown:
+        ctx.exit(2)
+
+
+def _print(rows: list, fmt: str) -> None:
     if fmt == "json":
         echo_json(
             {
@@ -53,6 +65,8 @@ def prices(models: tuple[str, ...], config_path: str | None, fmt: str) -> None:
             }
         )
         return
+    if not rows:
+        return
     click.echo(f"{'Model':<34}{'Input':>9}{'Output':>9}{'Cache W':>9}{'Cache R':>9}  Source (USD per million tokens)")
     for p in rows:
         click.echo(
@@ -66,4 +80,4 @@ def prices(models: tuple[str, ...], config_path: str | None, fmt: str) -> None:
 
 
 def _d(value: object) -> str:
-    return f"${float(value):g}"
+    return fmt_price(str(value))

@@ -1,8 +1,12 @@
-"""``acme-ci-budget status [--watch]``: every limit, spend, holds, health and the org reserve, live."""
+"""``acme-ci-budget status [--watch]``: every limit, spend, holds, health and the org reserve, live.
+
+``--watch`` shows when it last refreshed and ends with exit 0 on Ctrl-C (stopping a watch is not a failure).
+"""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import click
 
@@ -38,18 +42,30 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     replay_pending(enforcer)  # spend journaled while Redis was down is recorded before it is shown
     where = enforcer.where
     shown = 0
-    while True:
-        snapshot = enforcer.status_snapshot()
-        if fmt == "json":
-            echo_json({**snapshot, "ledger": where})
-        else:
-            if watch:
-                click.clear()
-            click.echo(render_status(snapshot, where))
-        shown += 1
-        if not watch or (iterations and shown >= iterations):
-            return
-        time.sleep(interval)
+    try:
+        while True:
+            snapshot = enforcer.status_snapshot()
+            if fmt == "json":
+                echo_json({**snapshot, "ledger": where})
+            else:
+                if watch:
+                    click.clear()
+                click.echo(render_status(snapshot, where))
+                if watch:
+                    click.echo(refreshed_line(datetime.now().astimezone(), interval))
+            shown += 1
+            if not watch or (iterations and shown >= iterations):
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        if not watch:
+            raise
+        click.echo("", err=True)  # past the ^C the terminal echoed
+
+
+def refreshed_line(when: datetime, interval: float) -> str:
+    """The watch's footer: when the figures above were read (local time), and how to stop."""
+    return f"Last refresh {when:%H:%M:%S %Z} (every {interval:g}s; Ctrl-C to stop)"
 
 
 def render_status(s: dict, where: str) -> str:

@@ -34,6 +34,15 @@ def fmt_usd(nano: int, places: int = 2) -> str:
     return f"{sign}${abs(amount):,.{places}f}"
 
 
+def fmt_price(usd: Decimal | int | float | str) -> str:
+    """A unit price (USD per million tokens) in one format: cents always, more places only when the price
+    has them ("$0.80", "$4.00", "$3.75", "$0.125")."""
+    amount = Decimal(str(usd))
+    cents = amount.quantize(Decimal("0.01"))
+    text = f"{cents:,.2f}" if cents == amount else f"{amount.normalize():,f}"
+    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+
+
 def pct(part: int, whole: int) -> float:
     """Percentage of ``whole`` (0 when there is no whole)."""
     return (part * 100.0 / whole) if whole else 0.0

@@ -13,7 +13,7 @@ too: an added line by its new-side number, a removed line by its position and te
 the base branch's is cut out and its hunk split there, every piece with a header whose numbers
 stay true (so inline comments still land). A file left with no change is dropped.
 
-It must not call GitHub, read configuration or estimate tokens (``diffs.unified`` and ``integrations.github`` do).
+It must not call GitHub, read configuration or estimate tokens (``diffs.clip`` and ``integrations.github`` do).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from acme_ci_budget.diffs.unified import _HUNK_RE, DiffError, FileChange, _split_hunks
+from acme_ci_budget.diffs.change import DiffError, FileChange
+from acme_ci_budget.diffs.hunks import HUNK_RE, split_hunks
 
 
 def restrict_to_pull(since: Iterable[FileChange], pull: Iterable[FileChange]) -> tuple[FileChange, ...]:
@@ -64,8 +65,8 @@ def _pull_marks(patch: str) -> tuple[set[int], set[tuple[int, str]]]:
     """The PR diff's added new-side line numbers, and its removed lines as (new-side position, text)."""
     added: set[int] = set()
     removed: set[tuple[int, str]] = set()
-    for n, hunk in enumerate(_split_hunks(patch), 1):
-        m = _HUNK_RE.match(hunk[0].rstrip("\r"))
+    for n, hunk in enumerate(split_hunks(patch), 1):
+        m = HUNK_RE.match(hunk[0].rstrip("\r"))
         if m is None:
             raise DiffError(f"patch hunk {n}: malformed hunk header {hunk[0][:60]!r}")
         new = int(m.group(3)) if m.group(4) != "0" else int(m.group(3)) + 1
@@ -86,8 +87,8 @@ def _restrict_patch(patch: str, pull_patch: str) -> tuple[str, int, int] | None:
     added, removed = _pull_marks(pull_patch)
     pieces: list[list[str]] = []
     additions = deletions = 0
-    for n, hunk in enumerate(_split_hunks(patch), 1):
-        m = _HUNK_RE.match(hunk[0].rstrip("\r"))
+    for n, hunk in enumerate(split_hunks(patch), 1):
+        m = HUNK_RE.match(hunk[0].rstrip("\r"))
         if m is None:
             raise DiffError(f"patch hunk {n}: malformed hunk header {hunk[0][:60]!r}")
         old = int(m.group(1)) if m.group(2) != "0" else int(m.group(1)) + 1

@@ -1,6 +1,7 @@
-"""Integrations: one module per outside system, and nothing of the budget domain.
+"""Integrations: one module per outside system (a package once it outgrows one module), and nothing of the
+budget domain.
 
-``github`` (PyGithub: the PR, its files, the sticky and inline comments), ``gha`` (the Actions runner's
+``github`` (a package; PyGithub: the PR, its files, the sticky and inline comments), ``gha`` (the Actions runner's
 files and workflow commands), ``slack`` (an incoming webhook), ``models_api`` (Anthropic's Models API).
 They import only ``core`` and the pure diff model (``diffs``: the GitHub files are ``FileChange``s); never
 config, ledger, client or alerts. Their libraries (PyGithub, requests, anthropic) are imported lazily.

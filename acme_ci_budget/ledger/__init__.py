@@ -6,7 +6,8 @@
 and the one pair of Redis-error classifiers); ``status`` (status
 and month reads), ``events`` (the event stream), ``lab`` (the lab's one-shot API), ``admin`` (reset,
 inspection reads), ``claims`` (the alert module's claims, incidents and failure events); ``store`` (connecting: ``redis://``,
-``rediss://``, cluster, the embedded server), ``embedded`` (the embedded ``redis-server``), ``journal``
+``rediss://``, cluster, the embedded server), ``embedded`` (sharing the embedded ``redis-server`` between commands) and
+``embedded_server`` (its process: layout, start, stop), ``journal``
 (the fail-open journal of calls the ledger could not record). Layers above read and write the ledger
 only through ``BudgetEnforcer``'s methods, never its keys or connection. It imports ``budget``,
 ``config``, ``catalog``, ``integrations`` and ``core``; never ``client``, ``alerts``, ``report`` or ``runs``.

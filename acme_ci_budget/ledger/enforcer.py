@@ -135,6 +135,7 @@ class BudgetEnforcer(StatusReads):
         self._settle = _load_script(self.redis, "settle.lua")
         self._release = _load_script(self.redis, "release.lua")
         self._status = _load_script(self.redis, "status.lua")
+        self._reset = _load_script(self.redis, "reset.lua")  # admin.reset's
         self._retention_ms = self.config.ledger.retention_days * DAY_MS
         self._thresholds = pressure_thresholds(self.config)
 
@@ -355,6 +356,7 @@ class BudgetEnforcer(StatusReads):
     task_steps = admin.task_steps
     open_holds = admin.open_holds
     events = stream.events  # the event stream, and the one event written outside a script
+    task_spend = stream.task_spend
     record_alert_failure = stream.record_alert_failure
 
 

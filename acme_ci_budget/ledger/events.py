@@ -3,7 +3,8 @@
 Owns how the usage events the ledger's scripts append (CONTRACTS.md, "Events stream") are read:
 XRANGE in batches, oldest first, decoded (known numeric fields as ints), filtered by workflow,
 type and a time window on the event's ledger-clock ``ts_ms`` (not the stream id, so simulated
-clocks work): ``events(enforcer, ...)``, ``BudgetEnforcer.events``. It also appends the alert
+clocks work): ``events(enforcer, ...)``, ``BudgetEnforcer.events``; and what a group of tasks was
+charged (``task_spend``: one PR's reviews, whose task ids share the PR's prefix). It also appends the alert
 module's ``alert_delivery_failed`` event and its ``alert_failed|{channel}`` count
 (``record_alert_failure``), so that nothing above the ledger writes to the stream. It must not
 change or delete an event, and must not format events for export: ``telemetry`` does.
@@ -12,6 +13,7 @@ change or delete an event, and must not format events for export: ``telemetry`` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ INT_FIELDS = frozenset(
         "cache_creation_1h_input_tokens",
         "over_hold_nano",
         "usage_missing",
+        "zeroed_nano",
+        "org_zeroed_nano",
     }
 )
 DAY_MS = 86_400_000
@@ -74,10 +78,12 @@ def read_events(
     since_ms: int | None = None,
     until_ms: int | None = None,
     batch: int = 1000,
+    start_id_ms: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Events of the stream at ``stream_key`` oldest first, filtered; read in batches so memory stays flat."""
+    """Events of the stream at ``stream_key`` oldest first, filtered; read in batches so memory stays flat.
+    ``start_id_ms``: skip entries whose stream id (the Redis server's clock, not the ledger's) is older."""
     wanted = set(types) if types else None
-    start = "-"
+    start = str(max(0, start_id_ms)) if start_id_ms is not None else "-"
     while True:
         chunk = redis.xrange(stream_key, min=start, max="+", count=batch)
         for entry_id, raw in chunk:
@@ -110,6 +116,40 @@ def events(
     return read_events(
         enforcer.redis, enforcer.keys.events(), workflow=workflow, types=types, since_ms=since_ms, until_ms=until_ms
     )
+
+
+@dataclass(frozen=True)
+class TaskSpend:
+    """What the events of a group of tasks were charged: ``cost_nano`` in all, ``calls`` settled, and how
+    many distinct ``tasks`` (for a PR's reviews: the pushes reviewed) had a call."""
+
+    cost_nano: int = 0
+    calls: int = 0
+    tasks: int = 0
+
+
+def task_spend(
+    enforcer: BudgetEnforcer, task_prefix: str, *, workflow: str | None = None, not_before_ms: int | None = None
+) -> TaskSpend:
+    """The sum of the events whose task id starts with ``task_prefix`` (of ``workflow`` when given): the
+    ledger is the sum of its events, so this is what those tasks cost, within the event retention.
+    ``not_before_ms`` (epoch ms; e.g. when the PR was opened): no event of the group is older, so the read
+    starts there instead of at the stream's first entry. Stream ids are the Redis server's clock, so the
+    caller leaves a margin for clock skew."""
+    if not task_prefix:
+        raise ValueError("task_spend needs a non-empty task prefix")
+    cost = calls = 0
+    tasks: set[str] = set()
+    for event in read_events(enforcer.redis, enforcer.keys.events(), workflow=workflow, start_id_ms=not_before_ms):
+        task = event.get("task")
+        if not isinstance(task, str) or not task.startswith(task_prefix):
+            continue
+        amount = event.get("cost_nano")
+        cost += amount if isinstance(amount, int) else 0
+        if event.get("type") == "call":
+            calls += 1
+            tasks.add(task)
+    return TaskSpend(cost, calls, len(tasks))
 
 
 def record_alert_failure(enforcer: BudgetEnforcer, fields: Mapping[str, Any], month: str, channel: str) -> None:

@@ -4,8 +4,9 @@ Owns what ``status``, the router's budget pressure and the review summary read f
 in one round trip each (``lua/status.lua``), with expired holds purged first so that a crashed
 worker's hold is never shown as held; and the plain month reads of the layers above (the report,
 the alert check, the simulator): the month's stats hash and its spend/held counters, pipelined into
-one round trip (``month_figures``, ``month_stats``). ``BudgetEnforcer`` inherits these methods;
-this module holds no money-path logic and must not reserve, settle, release or write.
+one round trip (``month_figures``, ``month_stats``); and everything ``metrics`` publishes, counters and
+the whole stats hash in the status script's one round trip (``metrics_snapshot``). ``BudgetEnforcer``
+inherits these methods; this module holds no money-path logic and must not reserve, settle, release or write.
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ class StatusReads:
         Expired holds are purged first (up to 1,000 a read), so ``*_held`` never counts them;
         ``expired_holds_left`` says how many the bound left for the next read.
         """
+        return self._read(now, stats)[0]
+
+    def _read(
+        self, now: datetime | None = None, stats: bool = True, whole_stats: bool = False
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """The counters (``_read_counters``) and, with ``whole_stats``, the month's whole stats hash
+        (numeric fields), in the same round trip."""
         now = now or self.now()
         day, month = self.periods(now)
         k = self.keys
@@ -78,17 +86,19 @@ class StatusReads:
         try:
             raw = self._status(
                 keys=[k.holds(), k.events(), k.stats(month), *names.values()],
-                args=[self._ms(now), k.p, self._retention_ms, self._retention_ms, *fields],
+                args=[self._ms(now), k.p, self._retention_ms, self._retention_ms, int(whole_stats), *fields],
             )
         except Exception as exc:
             if is_connection_error(exc):
                 raise self._unreachable(exc) from None
             raise
-        values = [int(v) for v in raw]
+        end = 2 + len(names) + len(fields)
+        values = [int(v) for v in raw[:end]]
         out = dict(zip(names, values[2 : 2 + len(names)], strict=True))
         out.update(zip(fields, values[2 + len(names) :], strict=True))
         out["holds_purged"], out["expired_holds_left"] = values[0], values[1]
-        return out
+        pairs = raw[end:]
+        return out, _numeric(dict(zip(pairs[::2], pairs[1::2], strict=True)))
 
     def get_org_status(self, counters: Mapping[str, int] | None = None) -> dict:
         c = counters if counters is not None else self._read_counters()
@@ -171,11 +181,20 @@ class StatusReads:
 
     def status_snapshot(self) -> dict:
         """Everything ``status`` shows, from one round trip (counters, overruns and refusals in one script)."""
+        return self._snapshot(whole_stats=False)
+
+    def metrics_snapshot(self) -> dict:
+        """``status_snapshot`` plus each workflow's month held (``month_held_nano``) and the month's whole
+        stats hash (``stats``: calls, blocks, tokens, daily cost by workflow and model), from the same one
+        round trip: what ``metrics`` publishes."""
+        return self._snapshot(whole_stats=True)
+
+    def _snapshot(self, whole_stats: bool) -> dict:
         now = self.now()
-        counters = self._read_counters(now)
+        counters, stats = self._read(now, whole_stats=whole_stats)
         refused = self.refusals(counters)
         day, month = self.periods(now)
-        return {
+        snapshot = {
             "day": day,
             "month": month,
             "timezone": self.config.timezone,
@@ -183,6 +202,10 @@ class StatusReads:
             "workflows": {wf: self.workflow_status(wf, counters, refused) for wf in self.config.workflows},
             "expired_holds_left": counters["expired_holds_left"],
         }
+        if whole_stats:
+            snapshot["month_held_nano"] = {wf: counters[f"{wf}:m_held"] for wf in self.config.workflows}
+            snapshot["stats"] = stats
+        return snapshot
 
     def pressure(self, workflow_id: str) -> tuple[bool, float]:
         """(org in reserve, share of the workflow's month spent) for the router, one round trip."""

@@ -21,15 +21,55 @@ from urllib.parse import unquote, unquote_plus
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.redact import query_values, redact_url, scrub, split_url, url_passwords
 
-__all__ = ["StoreError", "connect", "embedded_path", "prefix", "redact_url", "url_passwords"]
+__all__ = [
+    "LedgerNotConfigured",
+    "StoreError",
+    "check_configured",
+    "connect",
+    "embedded_path",
+    "prefix",
+    "redact_url",
+    "url_passwords",
+]
 
 REDIS_URL_ENV = "REDIS_URL"
+EPHEMERAL_ENV = "ACB_EPHEMERAL_LEDGER"
 EMBEDDED_DIR_ENV = "ACME_BUDGET_DATA_DIR"
 SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 
 class StoreError(AcmeError, RuntimeError):
     """Redis could not be reached or the URL is wrong; the message never carries a password."""
+
+
+class LedgerNotConfigured(StoreError):
+    """No ledger URL in GitHub Actions and no ephemeral ledger asked for: a setup error, not an outage."""
+
+
+# The exact fix, in the action's words (its secret and inputs) and the CLI's.
+NOT_CONFIGURED_MESSAGE = (
+    "no REDIS_URL in GitHub Actions, so no budget ledger (an embedded one would start from zero every run "
+    "and enforce nothing). Fix: add the repository secret ACME_REDIS_URL (the rediss:// URL of a "
+    "shared Redis) and pass it to the action as `redis-url: ${{ secrets.ACME_REDIS_URL }}`; or, for a "
+    'trial only, set the action input `ephemeral-ledger: "true"` (CLI: --ephemeral-ledger)'
+)
+
+
+def ephemeral_requested(allow_ephemeral: bool = False) -> bool:
+    """``allow_ephemeral`` or ``$ACB_EPHEMERAL_LEDGER`` set true (the action's ``ephemeral-ledger`` input)."""
+    return allow_ephemeral or os.environ.get(EPHEMERAL_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_configured(url: str | None = None, allow_ephemeral: bool = False) -> None:
+    """Raise ``LedgerNotConfigured`` when ``connect(url, allow_ephemeral)`` would refuse for want of a URL.
+
+    In GitHub Actions the embedded Redis dies with the runner, so every run would start from zero
+    spend: a missing URL there is a setup error unless an ephemeral ledger is asked for.
+    """
+    if url or os.environ.get(REDIS_URL_ENV):
+        return
+    if os.environ.get("GITHUB_ACTIONS") == "true" and not ephemeral_requested(allow_ephemeral):
+        raise LedgerNotConfigured(NOT_CONFIGURED_MESSAGE)
 
 
 def embedded_path() -> Path:
@@ -45,16 +85,12 @@ def connect(url: str | None = None, allow_ephemeral: bool = False) -> Any:
     """A redis-py client for ``url`` (or ``$REDIS_URL``); with neither, the embedded Redis.
 
     In GitHub Actions the embedded Redis dies with the runner, so every run would start
-    from zero spend: refuse it there unless ``allow_ephemeral`` (``--ephemeral-ledger``).
+    from zero spend: refuse it there (``check_configured``) unless ``allow_ephemeral``
+    (``--ephemeral-ledger``, the action's ``ephemeral-ledger`` input).
     """
     url = url or os.environ.get(REDIS_URL_ENV) or None
     if url is None:
-        ephemeral_ok = allow_ephemeral or os.environ.get("ACB_EPHEMERAL_LEDGER", "").lower() in ("1", "true", "yes")
-        if os.environ.get("GITHUB_ACTIONS") == "true" and not ephemeral_ok:
-            raise StoreError(
-                "no REDIS_URL in GitHub Actions: an embedded ledger would reset every run and enforce nothing; "
-                "set the redis-url input / REDIS_URL to a shared Redis, or pass --ephemeral-ledger to accept that"
-            )
+        check_configured(None, allow_ephemeral)
         return _embedded()
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in SCHEMES:

@@ -79,7 +79,8 @@ def parse_stats(raw: Mapping[Any, Any]) -> ParsedStats:
             else:
                 data[kind] = number
         elif kind in _TOKEN_FIELDS:
-            parsed.wf(rest)["tokens"][_TOKEN_FIELDS[kind]] = number
+            if "|" not in rest:  # tok_*|wf|model: the same tokens by model (for `metrics`), not another workflow
+                parsed.wf(rest)["tokens"][_TOKEN_FIELDS[kind]] = number
         elif kind == "day_cost":
             wid, _, dd = rest.rpartition("|")
             if dd.isdigit():

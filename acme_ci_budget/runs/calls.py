@@ -22,15 +22,17 @@ from acme_ci_budget.config import Config
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.integrations.models_api import ModelsAPI, ModelsAPIError
 from acme_ci_budget.ledger.errors import LedgerUnavailable, is_ledger_error
-from acme_ci_budget.ledger.store import StoreError
+from acme_ci_budget.ledger.store import LedgerNotConfigured, StoreError, check_configured
 from acme_ci_budget.runs.options import (
     SKIP_LEDGER,
     SKIP_MODEL_ERROR,
+    SKIP_NO_LEDGER,
     SKIP_RETIRED_MODEL,
     SKIP_TIMEOUT,
     Stop,
     TaskOptions,
 )
+from acme_ci_budget.telemetry.genai_metrics import otel_hook
 
 
 def build_anthropic(api_key: str | None) -> Any:
@@ -49,8 +51,20 @@ def _ledger_message(exc: BaseException) -> str:
 
 
 def ledger_stop(exc: BaseException, fail_on_block: bool) -> Stop:
-    """The run ends without the ledger: an error annotation, exit 1 only when blocks should fail the job."""
+    """The run ends without the ledger: an error annotation, exit 1 only when blocks should fail the job.
+    No ledger configured at all (Actions without a URL) is a setup error: red, exit 2, whatever the flag."""
+    if isinstance(exc, LedgerNotConfigured):
+        return Stop(SKIP_NO_LEDGER, str(exc), "error", 2)
     return Stop(SKIP_LEDGER, _ledger_message(exc), "error", 1 if fail_on_block else 0)
+
+
+def require_ledger(options: TaskOptions) -> None:
+    """Stop the run red (``ledger_stop``) when it has no ledger to charge: checked before the models check
+    and the model call, after the skip policy (a fork PR gets no secrets and is skipped, not failed)."""
+    try:
+        check_configured(options.redis_url, options.ephemeral_ledger)
+    except LedgerNotConfigured as exc:
+        raise ledger_stop(exc, options.fail_on_block) from None
 
 
 def open_client(config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any) -> Any:
@@ -62,6 +76,7 @@ def open_client(config: Config | None, options: TaskOptions, anthropic_client: A
             redis_url=options.redis_url,
             anthropic_client=anthropic_client or build_anthropic(options.api_key),
             alerts=AlertManager,  # built on first use, on the client's ledger
+            telemetry=otel_hook,  # OpenTelemetry metrics when OTEL_EXPORTER_OTLP_* or telemetry: asks for them
             clock=clock,
             max_retries=options.max_retries,
             deadline=options.timeout_seconds,

@@ -1,11 +1,12 @@
 """The review's words on the PR: the one sticky comment, its review section, and the inline comments.
 
 Owns rendering the sticky comment from the ``review_comment`` template (status, findings, scope,
-files left out, the run's model and cost, the budget gauge, the earlier review kept for an incremental
-one), the markers that carry the workflow and the reviewed head, reading the review section back out
-of an earlier comment, the note on a reply that was cut or refused (``incomplete_note``; such a comment
-keeps the earlier head and the earlier review as its review section, so the next push reviews those
-commits again and folds the last whole review), and posting inline comments on the changed lines.
+files left out, the run's model and cost, the PR's cost so far across pushes, the budget gauge, the
+earlier review kept for an incremental one), the markers that carry the workflow and the reviewed
+head, reading the review section back out of an earlier comment, the note on a reply that was cut or
+refused (``incomplete_note``; such a comment keeps the earlier head and the earlier review as its
+review section, so the next push reviews those commits again and folds the last whole review), and
+posting inline comments on the changed lines.
 Every text from the PR or the model is neutralized before it reaches Markdown. It must not decide
 whether to post (the run does), call the model, or read the ledger; GitHub calls go through ``integrations.github``.
 """
@@ -28,7 +29,7 @@ from acme_ci_budget.integrations.github import (
     state_marker,
     sticky_marker,
 )
-from acme_ci_budget.runs.summary import Gauge
+from acme_ci_budget.runs.summary import Gauge, pr_spend_text
 from acme_ci_budget.workflows import REVIEW_COMMENT
 from acme_ci_budget.workflows.review import INCOMPLETE_REFUSED, MAX_OMITTED_LISTED
 
@@ -131,11 +132,13 @@ def render_comment(
     gauge: Gauge | None = None,
     inline: Any = None,
     incomplete: str = "",
+    pr_spend: Any = None,
 ) -> str:
     """The sticky comment's body. ``head``: the SHA to record as reviewed; None keeps what the earlier
     comment recorded (a block, a failure, a cut or refused reply reviewed nothing whole).
     ``incomplete`` ("cut" / "refused", status "incomplete"): the review shown is what arrived, and the
-    earlier review stays the comment's review section."""
+    earlier review stays the comment's review section. ``pr_spend``: what the PR's reviews cost so far
+    (``summary.read_pr_spend``), shown next to this run's cost."""
     clipped = request.clipped
     previous_head = frame.sticky.reviewed_head if frame.sticky is not None else None
     recorded = head or previous_head
@@ -162,6 +165,7 @@ def render_comment(
         not_listed=request.not_listed,
         run=_run_view(result) if result is not None else None,
         budget=gauge.template() if gauge is not None else None,
+        pr_total=pr_spend_text(pr_spend) if pr_spend is not None else "",
         previous=previous,
         previous_head=md_code(previous_head[:12]) if previous_head else "",
         inline=inline,

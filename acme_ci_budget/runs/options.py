@@ -26,6 +26,7 @@ SKIP_NOT_PR = "not_a_pull_request"
 SKIP_ALREADY = "already_reviewed"
 SKIP_NOTHING = "nothing_to_review"
 SKIP_LEDGER = "ledger_unavailable"
+SKIP_NO_LEDGER = "ledger_not_configured"  # a setup error: the step fails (exit 2)
 SKIP_DRY_RUN = "dry_run"
 SKIP_TIMEOUT = "model_timeout"
 SKIP_MODEL_ERROR = "model_error"

@@ -18,7 +18,7 @@ from acme_ci_budget.core.files import MAX_TICKET_BYTES, read_bounded
 from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.integrations.github import neutralize
-from acme_ci_budget.runs.calls import call_model, models_check_stop, open_client
+from acme_ci_budget.runs.calls import call_model, models_check_stop, open_client, require_ledger
 from acme_ci_budget.runs.options import (
     DEFAULT_QA_OUTPUT,
     NO_KEY_MESSAGE,
@@ -81,6 +81,7 @@ def run_qa_testgen(
             raise Stop(SKIP_DRY_RUN, "dry run: no model call")
         if not options.api_key and anthropic_client is None:
             raise Stop(SKIP_NO_KEY, NO_KEY_MESSAGE, "warning")
+        require_ledger(options)
         if options.check_models:
             stop = models_check_stop(config, workflow_id, options, anthropic_client)
             if stop is not None:

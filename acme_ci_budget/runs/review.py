@@ -23,13 +23,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from acme_ci_budget.client.router import TaskRouter
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.files import MAX_DIFF_BYTES, read_bounded
-from acme_ci_budget.diffs.unified import DiffError, parse_unified_diff
+from acme_ci_budget.diffs.change import DiffError
+from acme_ci_budget.diffs.parse import parse_unified_diff
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.integrations.github import GitHubError, neutralize
 from acme_ci_budget.runs.base_config import BaseConfig, base_config, local_config
-from acme_ci_budget.runs.calls import build_anthropic, call_model, call_with_deadline, models_check_stop, open_client
+from acme_ci_budget.runs.calls import (
+    build_anthropic,
+    call_model,
+    call_with_deadline,
+    models_check_stop,
+    open_client,
+    require_ledger,
+)
 from acme_ci_budget.runs.comment import CommentFrame, incomplete_note, post_inline, render_comment
 from acme_ci_budget.runs.options import (
     QA_WORKFLOW,
@@ -54,6 +63,7 @@ from acme_ci_budget.runs.summary import (
     annotate,
     mask_secrets,
     read_gauge,
+    read_pr_spend,
     usd_text,
 )
 from acme_ci_budget.runs.target import (
@@ -176,7 +186,9 @@ class ReviewRun:
     ) -> None:
         assert self.base is not None
         config, o = self.base.config, self.opts
-        request = review_wf.fit_request(files, config, workflow, self.base.templates, subject, not_listed=not_listed)
+        request = review_wf.fit_request(
+            files, config, workflow, self.base.templates, subject, router=TaskRouter(config), not_listed=not_listed
+        )
         clipped = request.clipped
         self.report.lines.append(
             f"{len(clipped.included)} file(s) in the review request, {len(clipped.omitted) + not_listed} left out; "
@@ -191,13 +203,16 @@ class ReviewRun:
         if o.dry_run:
             self._dry_run(request)
             raise Stop(SKIP_DRY_RUN, "dry run: no model call, nothing posted")
+        require_ledger(o)
         if o.check_models:
             stop = models_check_stop(config, self.workflow_id, o, self.anthropic_client)
             if stop is not None:
                 self._post("failed", request=request, scope=scope, head=None, message=f"Not reviewed: {stop.message}")
                 raise stop
         client = open_client(config, o, self.anthropic_client, self.clock)
-        task = f"{subject.repository}#{subject.number}@{(head_sha or 'local')[:12]}" if subject.number else None
+        task = None
+        if subject.number:
+            task = f"{pr_task_prefix(subject.repository, subject.number)}{(head_sha or 'local')[:12]}"
         user = self.ctx.author if self.ctx is not None else None
         try:
             outcome = call_model(
@@ -208,18 +223,22 @@ class ReviewRun:
             )
         except Stop as stop:
             if stop.reason in (SKIP_TIMEOUT, SKIP_MODEL_ERROR):  # the PR hears why it was not reviewed
-                gauge = read_gauge(client.enforcer, self.workflow_id)
-                self._post("failed", request=request, scope=scope, head=None, message=stop.message, gauge=gauge)
+                gauge, spend = read_gauge(client.enforcer, self.workflow_id), self._pr_spend(client)
+                self._post("failed", request=request, scope=scope, head=None, message=stop.message, gauge=gauge,
+                           pr_spend=spend)
             raise
         result = outcome.result
-        gauge = read_gauge(client.enforcer, self.workflow_id)
+        gauge, spend = read_gauge(client.enforcer, self.workflow_id), self._pr_spend(client)
         if result.budget_blocked:
             self.report.blocked(result, gauge)
-            self._post("blocked", request=request, scope=scope, head=None, message=result.message, gauge=gauge)
+            self.report.pr_spend(spend)
+            self._post("blocked", request=request, scope=scope, head=None, message=result.message, gauge=gauge,
+                       pr_spend=spend)
             annotate("error" if o.fail_on_block else "notice", result.message, "acme-ci-budget: review blocked")
             self.exit_code = 1 if o.fail_on_block else 0
             return
         self.report.charged(result, gauge)
+        self.report.pr_spend(spend)
         if gauge is not None:
             share, _ = gauge.tightest()
             if share >= config.alerts.warn_pct * 100:
@@ -228,7 +247,9 @@ class ReviewRun:
                 )
         enabled = o.inline_comments if o.inline_comments is not None else config.review.inline_comments
         inline = post_inline(self.api, outcome.review, files, head_sha) if enabled else None
-        parts: dict[str, Any] = {"review": outcome.review, "result": result, "gauge": gauge, "inline": inline}
+        parts: dict[str, Any] = {
+            "review": outcome.review, "result": result, "gauge": gauge, "inline": inline, "pr_spend": spend,
+        }
         if outcome.incomplete:
             # Billed but not a whole review: say so everywhere, and record no new head (None keeps the
             # earlier one), or incremental review would skip these commits for good.
@@ -241,6 +262,13 @@ class ReviewRun:
             self._post("reviewed", request=request, scope=scope, head=head_sha, **parts)
         if o.summary_review:
             self.report.extra_markdown = "#### Review\n\n" + neutralize(outcome.review.summary)
+
+    def _pr_spend(self, client: Any) -> Any:
+        """What this PR's reviews cost so far, from the ledger's events (None for a local diff)."""
+        if self.ctx is None:
+            return None
+        prefix = pr_task_prefix(self.ctx.repo, self.ctx.number)
+        return read_pr_spend(client.enforcer, self.workflow_id, prefix, self.ctx.created_ms)
 
     # --- output --------------------------------------------------------------------------------
 
@@ -274,8 +302,8 @@ class ReviewRun:
         body = render_comment(frame, status, request=request, scope=scope, head=head, **parts)
         self.comment_body = body
         if self.api is None:
-            if status in ("reviewed", "incomplete"):
-                self.console.say(body, untrusted=True)
+            # A local diff has no PR: its comment is the output, whatever the status (a block too).
+            self.console.say(body, untrusted=True)
             return
         if self.opts.dry_run:
             return
@@ -285,6 +313,12 @@ class ReviewRun:
             raise Stop("comment_failed", f"could not post the PR comment: {exc}", "error", 1) from None
         self.report.outputs["comment-url"] = url
         self.report.lines.append(f"PR comment: {url}")
+
+
+def pr_task_prefix(repo: str | None, number: int | None) -> str:
+    """The start of every task id a PR's reviews are charged under ("acme/app#7@"; the head SHA follows),
+    so the ledger can sum the PR's cost across pushes."""
+    return f"{repo}#{number}@"
 
 
 def run_review(

@@ -2,7 +2,8 @@
 
 Owns the output names both commands set (``OUTPUT_NAMES``), exact USD text for outputs (``usd_text``),
 the ``Report`` a run collects and writes once at its end, the ``Gauge`` (today's and this month's spend
-against the tightest limit, read from one ledger status snapshot) and the annotation levels. It must not
+against the tightest limit, read from one ledger status snapshot), what a PR's reviews cost so far
+(``read_pr_spend``, the sum of its events) and the annotation levels. It must not
 decide whether a run is skipped or blocked (the run modules do), must not write to the ledger, and must
 not put model text in an annotation: the summary carries it only where the caller asks, escaped.
 """
@@ -144,6 +145,27 @@ def read_gauge(enforcer: Any, workflow_id: str) -> Gauge | None:
     )
 
 
+# Stream ids are the Redis server's clock, the PR's creation GitHub's: read from a day before, so no
+# clock skew between them can drop a review of the PR.
+PR_READ_MARGIN_MS = 86_400_000
+
+
+def read_pr_spend(enforcer: Any, workflow_id: str, task_prefix: str, created_ms: int | None) -> Any:
+    """What the PR's reviews cost so far (a ``TaskSpend``: the sum of the ledger events of the tasks
+    starting ``task_prefix``, this run's included); None when the ledger cannot be read."""
+    since = created_ms - PR_READ_MARGIN_MS if created_ms is not None else None
+    try:
+        return enforcer.task_spend(task_prefix, workflow=workflow_id, not_before_ms=since)
+    except Exception as exc:  # informative, as the gauge: a read failure must not fail the run
+        log.warning("could not read the PR's cost so far (%s)", type(exc).__name__)
+        return None
+
+
+def pr_spend_text(spend: Any) -> str:
+    """"$0.0031 (2 reviews)": the PR's cost so far, for the comment and the job summary."""
+    return f"{fmt_usd(spend.cost_nano, 4)} ({spend.calls} review{'s' if spend.calls != 1 else ''})"
+
+
 # --- the report ---------------------------------------------------------------------------------
 
 
@@ -197,6 +219,11 @@ class Report:
         self.gauge(gauge)
         for warning in result.warnings:
             gha.warning(warning, title="acme-ci-budget budget")
+
+    def pr_spend(self, spend: Any) -> None:
+        """The PR's cost so far (``read_pr_spend``), next to this run's."""
+        if spend is not None:
+            self.rows.append(("This PR so far", pr_spend_text(spend)))
 
     def blocked(self, result: Any, gauge: Gauge | None) -> None:
         """A call the budget refused: the gauge, the blocked outputs and a summary line."""

@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Any
 from acme_ci_budget.workflows import DEV_SYSTEM, PromptTemplates, default_templates
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client.budgeted import BudgetedClient
-    from acme_ci_budget.client.result import CompletionResult
-    from acme_ci_budget.client.sessions import Session
+    from acme_ci_budget.client.result import CompletionResult, Conversation, ConversationT, SessionStarter
 
 WORKFLOW_ID = "dev_assistant"
 
@@ -47,19 +45,19 @@ def format_question(question: str, code: str | None = None, path: str | None = N
 
 
 def start(
-    client: BudgetedClient,
+    client: SessionStarter[ConversationT],
     user_id: str | None = None,
     *,
     workflow_id: str = WORKFLOW_ID,
     templates: PromptTemplates | None = None,
     session_id: str | None = None,
-) -> Session:
+) -> ConversationT:
     """A new assistant session with the workflow's system prompt."""
     return client.session(workflow_id, user_id, system=system_prompt(templates), session_id=session_id)
 
 
 def ask(
-    session: Session,
+    session: Conversation,
     question: str,
     *,
     code: str | None = None,

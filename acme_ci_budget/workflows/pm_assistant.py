@@ -19,9 +19,7 @@ from acme_ci_budget.workflows import PM_SYSTEM, PromptTemplates, default_templat
 from acme_ci_budget.workflows.dev_assistant import fence
 
 if TYPE_CHECKING:
-    from acme_ci_budget.client.budgeted import BudgetedClient
-    from acme_ci_budget.client.result import CompletionResult
-    from acme_ci_budget.client.sessions import Session
+    from acme_ci_budget.client.result import CompletionResult, Conversation, ConversationT, SessionStarter
 
 WORKFLOW_ID = "pm_assistant"
 
@@ -54,19 +52,19 @@ def format_request(idea: str, kind: str = "user_stories", notes: str | None = No
 
 
 def start(
-    client: BudgetedClient,
+    client: SessionStarter[ConversationT],
     user_id: str | None = None,
     *,
     workflow_id: str = WORKFLOW_ID,
     templates: PromptTemplates | None = None,
     session_id: str | None = None,
-) -> Session:
+) -> ConversationT:
     """A new drafting session with the workflow's system prompt."""
     return client.session(workflow_id, user_id, system=system_prompt(templates), session_id=session_id)
 
 
 def draft(
-    session: Session,
+    session: Conversation,
     idea: str,
     kind: str = "user_stories",
     *,

@@ -8,27 +8,29 @@ diff to the workflow's per-task soft token target (``diffs.clip_diff`` does the 
 module sizes its budget so the whole request fits); the routing context, which describes the
 change (its paths and its size before clipping) and never its title or description, so the
 router routes on what the change is (``router.change_rule``); and
-parsing the model's JSON answer (fenced or not) into ``Review`` / ``Finding``, falling back to
-the text as the summary when the answer is not the JSON asked for. A reply cut (``max_tokens``,
+calling: the answer is read by ``review_answer`` into ``Review`` / ``Finding``. A reply cut (``max_tokens``,
 ``model_context_window_exceeded``) or refused (``refusal``) is marked ``ReviewOutcome.incomplete``
 and read for what arrived whole, never a half finding; a refusal's other text is dropped.
 ``pause_turn`` needs server tools, which no review request sends, so it is not handled.
 
-It is a thin layer on ``BudgetedClient``: it must not reserve, price, call GitHub, or print.
+It is a thin layer on the budgeted client, used through ``client.result``'s protocols (``Completer`` to
+call, ``ChangeRouter`` for whether the change escalates; the runs hand them in): it must not import the
+client's other modules, reserve, price, call GitHub, or print.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from acme_ci_budget.client.router import CHANGE_TOKENS, CHANGED_PATHS, TaskRouter
+from acme_ci_budget.client.result import CHANGE_TOKENS, CHANGED_PATHS
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.tokens import estimate_messages_tokens, estimate_tokens
-from acme_ci_budget.diffs.unified import SECURITY_GLOBS, ClippedDiff, DiffPolicy, FileChange, clip_diff, render_file
+from acme_ci_budget.diffs.change import FileChange
+from acme_ci_budget.diffs.clip import ClippedDiff, clip_diff
+from acme_ci_budget.diffs.policy import SECURITY_GLOBS, DiffPolicy
+from acme_ci_budget.diffs.render import render_file
 from acme_ci_budget.workflows import (
     REVIEW_SYSTEM,
     REVIEW_TASK,
@@ -37,23 +39,19 @@ from acme_ci_budget.workflows import (
     default_templates,
 )
 from acme_ci_budget.workflows._task import TaskRequest, complete
+from acme_ci_budget.workflows.review_answer import SEVERITIES as SEVERITIES
+from acme_ci_budget.workflows.review_answer import Finding as Finding
+from acme_ci_budget.workflows.review_answer import Review, clip_text, parse_review
 
 if TYPE_CHECKING:
-
-    from acme_ci_budget.client.result import Completer, CompletionResult
+    from acme_ci_budget.client.result import ChangeRouter, Completer, CompletionResult
 
 WORKFLOW_ID = "ci_cd_review"
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-_SEVERITY_ALIASES = {"blocker": "critical", "major": "high", "error": "high", "warning": "medium", "minor": "low",
-                     "nit": "low", "note": "info", "suggestion": "info"}
 # The prompt lists at most this many omitted files by name; the rest are counted.
 MAX_OMITTED_LISTED = 40
 MAX_DESCRIPTION_CHARS = 2000
 MAX_TITLE_CHARS = 300
 MAX_PATH_CHARS = 200
-MAX_FINDINGS = 25
-MAX_FINDING_TITLE = 200
-MAX_FINDING_BODY = 4000
 _FIT_ROUNDS = 5
 # stop_reason values (the Messages API's StopReason) after which the reply is not a whole review.
 CUT_STOP_REASONS = frozenset({"max_tokens", "model_context_window_exceeded"})
@@ -87,24 +85,6 @@ class ReviewRequest(TaskRequest):
     def user_text(self) -> str:
         return str(self.messages[-1]["content"])
 
-
-@dataclass(frozen=True)
-class Finding:
-    path: str
-    line: int | None
-    severity: str
-    title: str
-    body: str
-
-
-@dataclass(frozen=True)
-class Review:
-    """The parsed answer. ``structured`` is False when the model did not answer with the JSON asked for:
-    ``summary`` then holds its text and there are no findings."""
-
-    summary: str
-    findings: tuple[Finding, ...] = ()
-    structured: bool = True
 
 
 def incomplete_kind(stop_reason: str | None) -> str:
@@ -159,10 +139,9 @@ def policy_from_config(config: Config) -> DiffPolicy:
     )
 
 
-def escalation(
-    files: Sequence[FileChange], clipped: ClippedDiff, workflow: Workflow, policy: DiffPolicy, config: Config
-) -> Escalation:
-    """The routing context of the change and, from the router's own rule, whether it escalates.
+def escalation(files: Sequence[FileChange], workflow: Workflow, policy: DiffPolicy, router: ChangeRouter) -> Escalation:
+    """The routing context of the change and, from the router's own rule (``router``: the runs hand in
+    ``client.router.TaskRouter``), whether it escalates.
 
     Only the change decides: its paths (``routing.complex_paths``) and the size of the whole
     reviewable diff before clipping (``routing.threshold_tokens``); never the PR's title or text.
@@ -171,7 +150,7 @@ def escalation(
     paths = tuple(dict.fromkeys(p for f in files for p in (f.path, f.previous_path) if p))
     reviewable = [f for f in files if policy.exclusion_reason(f) is None]
     full = sum(estimate_tokens(render_file(f)) for f in reviewable)
-    hit = TaskRouter(config).change_rule(workflow.id, paths, full)
+    hit = router.change_rule(workflow.id, paths, full)
     return Escalation(hit[1] if hit else "", paths, full)
 
 
@@ -182,10 +161,6 @@ def _safe_path(path: str) -> str:
     """A file name as one printable line (names are the PR author's text, and may hold newlines)."""
     text = "".join(c if c.isprintable() else "?" for c in path)
     return text if len(text) <= MAX_PATH_CHARS else text[: MAX_PATH_CHARS - 1] + "…"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_request(
@@ -209,8 +184,8 @@ def render_request(
         end=end,
         repository=subject.repository,
         number=subject.number,
-        title=_clip(" ".join(subject.title.split()), MAX_TITLE_CHARS),
-        description=_clip(subject.description.strip(), MAX_DESCRIPTION_CHARS),
+        title=clip_text(" ".join(subject.title.split()), MAX_TITLE_CHARS),
+        description=clip_text(subject.description.strip(), MAX_DESCRIPTION_CHARS),
         scope=subject.scope,
         diff=clipped.text.rstrip("\n"),
         files_included=len(clipped.included),
@@ -229,11 +204,13 @@ def fit_request(
     templates: PromptTemplates | None = None,
     subject: ReviewSubject | None = None,
     *,
+    router: ChangeRouter,
     policy: DiffPolicy | None = None,
     not_listed: int = 0,
 ) -> ReviewRequest:
     """Clip the diff so the whole request (prompt + diff + the largest output the router may allow)
-    stays within the workflow's per-task soft token target, and build the request.
+    stays within the workflow's per-task soft token target, and build the request. ``router`` says
+    whether the change escalates (the prompt names why).
 
     The diff's budget starts at the soft target minus the prompt around it and the output
     allowance, then shrinks by any excess the rendered request shows (the omitted-files list
@@ -249,7 +226,7 @@ def fit_request(
     overhead = estimate_messages_tokens([{"role": "user", "content": user}], system)
     budget = max(0, soft - overhead - reserve_output)
     clipped = clip_diff(files, budget, policy)
-    esc = escalation(files, clipped, workflow, policy, config)
+    esc = escalation(files, workflow, policy, router)
     for round_ in range(_FIT_ROUNDS + 1):
         system, user = render_request(
             clipped, templates, subject, escalation_reason=esc.reason, not_listed=not_listed, delimiters=delimiters
@@ -295,133 +272,3 @@ def run(
         # What streamed before a refusal is not a review; the comment says the model declined.
         review = Review("", (), True)
     return ReviewOutcome(request, result, review)
-
-
-# --- parsing the answer -------------------------------------------------------------------------
-
-_FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)```", re.DOTALL)
-
-
-def _json_objects(text: str) -> Iterable[Any]:
-    """JSON objects in the text: fenced blocks first, then the whole text, then any object found by scanning."""
-    for match in _FENCE.finditer(text):
-        try:
-            yield json.loads(match.group(1))
-        except ValueError:
-            pass
-    stripped = text.strip()
-    try:
-        yield json.loads(stripped)
-    except ValueError:
-        pass
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
-        try:
-            obj, _ = decoder.raw_decode(text, match.start())
-        except ValueError:
-            continue
-        yield obj
-
-
-def _as_line(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, float) and value.is_integer() and value > 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if number > 0 else None
-    return None
-
-
-def _severity(value: Any) -> str:
-    text = str(value or "").strip().lower()
-    if text in SEVERITIES:
-        return text
-    return _SEVERITY_ALIASES.get(text, "info")
-
-
-def _finding(raw: Any, known_paths: frozenset[str] | None) -> Finding | None:
-    if not isinstance(raw, Mapping):
-        return None
-    title = str(raw.get("title") or "").strip()
-    body = str(raw.get("body") or raw.get("comment") or raw.get("message") or "").strip()
-    if not title and not body:
-        return None
-    path = raw.get("path") or raw.get("file") or ""
-    path = str(path).strip().removeprefix("b/") if path else ""
-    line = _as_line(raw.get("line"))
-    if known_paths is not None and path not in known_paths:
-        # A finding about a file that was not in the diff cannot be anchored anywhere.
-        line = None
-    return Finding(
-        path=path,
-        line=line if path else None,
-        severity=_severity(raw.get("severity")),
-        title=_clip(" ".join(title.split()) or _clip(" ".join(body.split()), 80), MAX_FINDING_TITLE),
-        body=_clip(body, MAX_FINDING_BODY),
-    )
-
-
-_SUMMARY_KEY = re.compile(r'"summary"\s*:\s*')
-_FINDINGS_KEY = re.compile(r'"findings"\s*:\s*\[')
-
-
-def _cut_object(text: str) -> Mapping[str, Any] | None:
-    """What a JSON review cut mid-way still holds whole: its summary string and the findings before the
-    cut (each one decoded complete, so a half finding is never shown). None when neither arrived."""
-    decoder = json.JSONDecoder()
-    obj: dict[str, Any] = {}
-    match = _SUMMARY_KEY.search(text)
-    try:
-        summary = decoder.raw_decode(text, match.end())[0] if match else None
-    except ValueError:
-        summary = None  # the cut fell inside the summary
-    if isinstance(summary, str):
-        obj["summary"] = summary
-    match = _FINDINGS_KEY.search(text)
-    findings: list[Any] = []
-    at = match.end() if match else len(text)
-    while at < len(text):
-        while at < len(text) and text[at] in " \t\r\n,":
-            at += 1
-        try:
-            item, at = decoder.raw_decode(text, at)
-        except ValueError:
-            break  # the end of the list, or the half finding the cut left
-        findings.append(item)
-    if findings:
-        obj["findings"] = findings
-    return obj or None
-
-
-def _review_from(obj: Any, known: frozenset[str] | None) -> Review | None:
-    if not isinstance(obj, Mapping) or not ("summary" in obj or "findings" in obj):
-        return None
-    summary = obj.get("summary")
-    findings_raw = obj.get("findings") or []
-    if not isinstance(summary, (str, type(None))) or not isinstance(findings_raw, list):
-        return None
-    findings = [f for f in (_finding(item, known) for item in findings_raw) if f is not None]
-    order = {s: i for i, s in enumerate(SEVERITIES)}
-    findings.sort(key=lambda f: order[f.severity])
-    return Review((summary or "").strip(), tuple(findings[:MAX_FINDINGS]), True)
-
-
-def parse_review(text: str, known_paths: Iterable[str] | None = None, *, partial: bool = False) -> Review:
-    """The model's answer as a ``Review``; text that is not the JSON asked for becomes the summary.
-
-    ``partial``: the reply was cut (or refused) mid-way, so when no whole JSON object parses, the
-    summary and the findings that arrived complete are read out of the cut one."""
-    known = frozenset(known_paths) if known_paths is not None else None
-    for obj in _json_objects(text or ""):
-        review = _review_from(obj, known)
-        if review is not None:
-            return review
-    if partial:
-        review = _review_from(_cut_object(text or ""), known)
-        if review is not None:
-            return review
-    return Review((text or "").strip() or "(the model returned no text)", (), False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -81,8 +82,8 @@ def test_prices_command_shows_source_and_rejects_unknown():
     assert result.exit_code == 0
     assert "$0.8" in result.output and "genai-prices" in result.output
     bad = runner.invoke(cli, ["prices", "claude-nope"])
-    assert bad.exit_code != 0
-    assert "claude-nope" in str(bad.exception)
+    assert bad.exit_code == 2
+    assert "Error: no price for model 'claude-nope'" in bad.stderr  # issue 15: a line, not an exception
 
 
 def test_price_cache_skips_the_genai_prices_import_on_a_warm_start(tmp_path):
@@ -167,7 +168,21 @@ def test_prices_command_shows_the_scaled_tier(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "config pricing.claude-sonnet-4-5; long-context tiers scaled from the snapshot" in lines[1]
-    assert lines[2].split() == ["prompt", ">", "200,000", "$4.8", "$18", "$6", "$0.48", "long-context", "tier"]
+    # one price format, cents always (issue 15 item 5; was "$4.8", "$18", "$6")
+    assert lines[2].split() == ["prompt", ">", "200,000", "$4.80", "$18.00", "$6.00", "$0.48", "long-context", "tier"]
+
+
+def test_prices_reports_an_unknown_model_on_its_own_line_and_prints_the_rest():
+    # issue 15 item 5: before, one unknown model was the only output (an error, no table).
+    result = CliRunner().invoke(cli, ["prices", "claude-3-5-haiku-20241022", "claude-nope", "claude-3-haiku-20240307"])
+    assert result.exit_code == 2
+    table = result.stdout.splitlines()
+    assert [line.split()[0] for line in table[1:]] == ["claude-3-5-haiku-20241022", "claude-3-haiku-20240307"]
+    assert table[1].split()[1:5] == ["$0.80", "$4.00", "$1.00", "$0.08"]
+    [error] = result.stderr.splitlines()
+    assert error.startswith("Error: no price for model 'claude-nope': not a known model id")
+    as_json = CliRunner().invoke(cli, ["prices", "claude-nope", "claude-3-5-haiku-20241022", "--format", "json"])
+    assert as_json.exit_code == 2 and list(json.loads(as_json.stdout)) == ["claude-3-5-haiku-20241022"]
 
 
 # --- misspelled ids and conditional snapshot prices (item 9) ------------------------------------

@@ -270,3 +270,21 @@ def test_ledger_down_stops_the_run_like_a_review(qa: QA, fresh_redis) -> None:
     assert "qa-ledger-pw" not in shown and "redis://:***@" in shown  # masked for the runner, redacted in text
     code, *_ = qa.run(ACB_TICKET_TEXT="Checkout flow", REDIS_URL=url, ACB_FAIL_ON_BLOCK="true")
     assert code == 1
+
+
+def test_the_run_hands_its_call_to_opentelemetry_when_an_endpoint_is_set(qa: QA) -> None:
+    """runs/calls.py gives the run's client the telemetry hook (issue 17): the call reaches the collector."""
+    from acme_ci_budget.integrations import otel
+    from tests.fakes.otlp_collector import FakeOtlpCollector
+
+    qa.model.enqueue(ok(PLAN))
+    with FakeOtlpCollector() as collector:
+        code, _, err, _, _ = qa.run(ACB_TICKET_TEXT="CSV export", OTEL_EXPORTER_OTLP_ENDPOINT=collector.url)
+        otel.shutdown_all()  # what the process's exit does
+    assert code == 0, err
+    enforcer = qa.enforcer()
+    stats = enforcer.redis.hgetall(enforcer.keys.stats(enforcer.periods()[1]))
+    (cost,) = [p for p in collector.points("acme_budget.cost")]
+    assert cost["attributes"]["acme_budget.workflow"] == "qa_test_gen"
+    assert cost["attributes"]["gen_ai.request.model"] == SONNET
+    assert cost["value"] == pytest.approx(int(stats[b"cost|qa_test_gen"]) / 1e9)

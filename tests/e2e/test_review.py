@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import yaml
 
 from acme_ci_budget import cli
 from acme_ci_budget.config import parse_config
+from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.core.resources import default_config_path, starter_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.integrations import github as gh_mod
@@ -102,6 +104,7 @@ def parse_outputs(text: str) -> dict[str, str]:
 ACTION_STEP_ENV = {
     "SLACK_WEBHOOK_URL": "",
     "PAGERDUTY_ROUTING_KEY": "",
+    "ACB_EPHEMERAL_LEDGER": "false",
     "ACB_WORKFLOW_ID": "",
     "ACB_DRY_RUN": "false",
     "ACB_FAIL_ON_BLOCK": "false",
@@ -285,6 +288,57 @@ def test_first_push_creates_the_comment_second_push_updates_it(action: Action) -
     third = action.run()
     assert third.code == 0 and third.outputs["skipped-reason"] == "already_reviewed"
     assert len(action.model.message_requests) == 2
+
+
+def _nano(usd: str) -> int:
+    return int(Decimal(usd) * 10**9)
+
+
+def test_the_comment_shows_the_prs_cost_across_pushes_next_to_this_runs(action: Action) -> None:
+    # issue 15 item 3: before, the sticky comment showed only this push's cost.
+    action.pull()
+    action.model.enqueue(ok(review_json("First look."), input_tokens=4700, output_tokens=650))
+    first = action.run()
+    assert first.code == 0, first.stderr
+    one = _nano(first.outputs["cost-usd"])
+    body = action.comments()[0]["body"]
+    assert f"| Cost of this run | {fmt_usd(one, 4)} |" in body
+    assert f"| This PR so far | {fmt_usd(one, 4)} (1 review) |" in body
+    assert f"| This PR so far | {fmt_usd(one, 4)} (1 review) |" in first.summary
+
+    # Another PR's review on the same ledger is not this PR's cost.
+    action.pull(8, head_sha="x1")
+    action.model.enqueue(ok(review_json("Other PR."), input_tokens=9000, output_tokens=900))
+    assert action.run().code == 0
+
+    # The second push of PR 7: its own cost, and the PR's total of both pushes.
+    action.gh.update_pull(
+        REPO, 7, head_sha="h2", files=[pr_file("src/app.py", PATCH), pr_file("src/new.py", NEW_PATCH)]
+    )
+    action.gh.set_compare(REPO, "h1", "h2", files=[pr_file("src/new.py", NEW_PATCH)], commits=["h2"])
+    action.event(head_sha="h2")
+    action.model.enqueue(ok(review_json("Second look."), input_tokens=1200, output_tokens=300))
+    second = action.run()
+    assert second.code == 0, second.stderr
+    two = _nano(second.outputs["cost-usd"])
+    assert two != one
+    [comment] = action.comments()
+    assert f"| Cost of this run | {fmt_usd(two, 4)} |" in comment["body"]
+    assert f"| This PR so far | {fmt_usd(one + two, 4)} (2 reviews) |" in comment["body"]
+    events = [e for e in action.enforcer().events() if str(e.get("task", "")).startswith(f"{REPO}#7@")]
+    assert sum(e["cost_nano"] for e in events) == one + two  # the total is the ledger's, event by event
+
+    # A third push the budget blocks: nothing this run, the PR's total unchanged.
+    action.base_config = config_text(TINY_DAILY)
+    action.gh.set_file(REPO, "main", ".github/acme-budget.yml", action.base_config)
+    action.gh.update_pull(REPO, 7, head_sha="h3")
+    action.gh.set_compare(REPO, "h2", "h3", files=[pr_file("src/new.py", NEW_PATCH)], commits=["h3"])
+    action.event(head_sha="h3")
+    third = action.run()
+    assert third.code == 0 and third.outputs["blocked"] == "true", third.stdout
+    [comment] = action.comments()
+    assert "Cost of this run" not in comment["body"]
+    assert f"| This PR so far | {fmt_usd(one + two, 4)} (2 reviews) |" in comment["body"]
 
 
 def test_after_a_merge_of_the_base_branch_only_the_prs_own_new_lines_are_reviewed(action: Action) -> None:
@@ -752,6 +806,22 @@ def test_local_diff_file_needs_no_github(action: Action, monkeypatch: pytest.Mon
     assert run.code == 0, run.stderr
     assert "Local diff reviewed." in run.stdout and sticky_marker("ci_cd_review") in run.stdout
     assert action.gh.requests == []
+
+
+def test_local_diff_file_blocked_says_so_on_stdout(action: Action) -> None:
+    # issue 15 item 5: before, a blocked local review printed nothing on stdout (a notice on stderr only).
+    diff = action.tmp / "change.diff"
+    diff.write_text("diff --git a/src/a.py b/src/a.py\n--- a/src/a.py\n+++ b/src/a.py\n" + PATCH + "\n")
+    local = action.tmp / "local.yml"
+    local.write_text(config_text(TINY_DAILY))
+    run = action.run(("--diff-file", str(diff)), GITHUB_ACTIONS="", GITHUB_EVENT_PATH="", ACME_BUDGET_CONFIG=str(local))
+    assert run.code == 0, run.stderr
+    assert "Claude review skipped: budget limit reached" in run.stdout
+    assert "reached today's budget" in run.stdout
+    assert action.model.message_requests == [] and action.gh.requests == []
+    failed = action.run(("--diff-file", str(diff), "--fail-on-block"), GITHUB_ACTIONS="", GITHUB_EVENT_PATH="",
+                        ACME_BUDGET_CONFIG=str(local))
+    assert failed.code == 1 and "budget limit reached" in failed.stdout
 
 
 # --- secrets -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 from click.testing import CliRunner
 
 from acme_ci_budget.cli import cli
+from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
 
@@ -40,6 +41,36 @@ def test_status_watch_refreshes(redis_url, default_config):
                                       "--iterations", "2"])
     assert result.exit_code == 0
     assert result.output.count("BUDGET STATUS") == 2
+
+
+def test_status_watch_shows_its_last_refresh_and_ctrl_c_exits_0(redis_url, default_config, tmp_path):
+    # issue 15 item 5: before, the watch showed no time and Ctrl-C ended it with "Aborted." and exit 130.
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _seed(redis_url, default_config)
+    out = tmp_path / "out.txt"
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "acme_ci_budget", "status", "--watch", "--interval", "0.2", "--redis-url", redis_url],
+            stdout=sink, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while out.read_text().count("Last refresh") < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert "Aborted" not in err and "Traceback" not in err
+    refreshes = re.findall(r"^Last refresh (\d\d:\d\d:\d\d) .*\(every 0.2s; Ctrl-C to stop\)$", out.read_text(), re.M)
+    assert len(refreshes) >= 2
 
 
 def test_status_never_prints_the_redis_password(fresh_redis, default_config):
@@ -76,6 +107,27 @@ def test_ledger_reset_needs_yes_and_keeps_history(redis_url, default_config):
     unknown = runner.invoke(cli, ["ledger", "reset", "--workflow", "nope", "--period", "day", "--yes",
                                   "--redis-url", redis_url])
     assert unknown.exit_code != 0 and "unknown workflow 'nope'" in (unknown.output + str(unknown.exception))
+
+
+def test_ledger_reset_month_of_one_workflow_prints_what_it_zeroed_and_keeps_the_org_the_sum(
+    redis_url, default_config
+):
+    # issue 15 item 5: before, it printed "(1 counters)" and left the workflow's spend in the org total.
+    e = _seed(redis_url, default_config)
+    review = default_config.workflows["ci_cd_review"].routing.default_model
+    e.settle(e.reserve("ci_cd_review", review, 4_700, 650), 4_700, 650)
+    before = e.get_org_status()["spend_nano"]
+    dev = e.get_all_status()["dev_assistant"]["monthly_spend_nano"]
+    done = CliRunner().invoke(cli, ["ledger", "reset", "--workflow", "dev_assistant", "--period", "month", "--yes",
+                                    "--redis-url", redis_url])
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    month = e.periods()[1]
+    assert lines[0] == f"Reset the current month's spend ({month}) of dev_assistant: $0.0840 zeroed."
+    assert lines[1].split() == ["dev_assistant", "$0.0840"]
+    assert lines[2].split() == ["org", "month", "total", fmt_usd(before, 4), "->", fmt_usd(before - dev, 4)]
+    after = e.get_all_status()
+    assert e.get_org_status()["spend_nano"] == sum(w["monthly_spend_nano"] for w in after.values()) > 0
 
 
 def test_every_ledger_command_says_redis_is_down_in_one_line(fresh_redis):

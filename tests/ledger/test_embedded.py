@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from acme_ci_budget.ledger import embedded
+from acme_ci_budget.ledger import embedded, embedded_server
 from acme_ci_budget.ledger.store import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def alive(pid: int) -> bool:
 
 def server_running(data_dir: Path) -> bool:
     where = embedded.layout(data_dir / "ledger.rdb")
-    return not embedded._server_gone(where)
+    return not embedded_server.server_gone(where)
 
 
 def wait_for(predicate, timeout: float = 20.0) -> None:
@@ -170,8 +170,8 @@ def test_a_long_data_folder_gets_a_short_private_socket(data_dir):
     folder, _ = data_dir
     deep = folder / ("x" * 60) / ("y" * 60)
     where = embedded.layout(deep / "ledger.rdb")
-    assert len(os.fsencode(where.data_dir / "redis.sock")) > embedded.SOCKET_PATH_MAX
-    assert len(os.fsencode(where.socket)) <= embedded.SOCKET_PATH_MAX
+    assert len(os.fsencode(where.data_dir / "redis.sock")) > embedded_server.SOCKET_PATH_MAX
+    assert len(os.fsencode(where.socket)) <= embedded_server.SOCKET_PATH_MAX
     assert where.socket.parent.name == f"acme-ci-budget-{os.getuid()}"
     out = run_python(deep, "client.set('k', 1)\nprint(client.connection_pool.connection_kwargs['path'])")
     assert out.strip() == str(where.socket)

@@ -171,3 +171,27 @@ def test_cli_unknown_workflow_warns_but_exports(ledger: BudgetEnforcer, cli_env:
     result = CliRunner().invoke(events_command, ["--workflow", "retired_bot"], env=cli_env)
     assert result.exit_code == 0
     assert "warning: 'retired_bot' is not a workflow" in result.output
+
+
+def test_task_spend_sums_one_prs_reviews_across_pushes(redis_url: str, make_config) -> None:
+    # issue 15 item 3: the sticky comment's "This PR so far" is the sum of the PR's review events.
+    enforcer = BudgetEnforcer(make_config(), redis_url=redis_url, clock=Clock(START))
+    charged = {}
+    for task, tokens in (("acme/app#7@h1", 4700), ("acme/app#7@h2", 900), ("acme/app#70@h1", 5000)):
+        res = enforcer.reserve("ci_cd_review", HAIKU, tokens, 650, task_id=task)
+        charged[task] = enforcer.settle(res, tokens, 650).cost_nano
+    failed = enforcer.reserve("ci_cd_review", HAIKU, 100, 50, task_id="acme/app#7@h3")
+    enforcer.release(failed, error="APITimeoutError")
+    other = enforcer.reserve("dev_assistant", HAIKU, 100, 50, task_id="acme/app#7@h1")  # another workflow
+    enforcer.settle(other, 100, 50)
+
+    spend = enforcer.task_spend("acme/app#7@", workflow="ci_cd_review")
+    assert spend.cost_nano == charged["acme/app#7@h1"] + charged["acme/app#7@h2"]  # not #70's, not the failure's
+    assert (spend.calls, spend.tasks) == (2, 2)
+    assert enforcer.task_spend("acme/app#7@").calls == 3  # every workflow when none is named
+    assert enforcer.task_spend("acme/app#8@").cost_nano == 0
+    # the read starts at not_before_ms (stream ids are the Redis server's clock): a PR opened later has nothing
+    assert enforcer.task_spend("acme/app#7@", not_before_ms=(int(datetime.now(UTC).timestamp()) + 3600) * 1000) \
+        .cost_nano == 0
+    with pytest.raises(ValueError):
+        enforcer.task_spend("")

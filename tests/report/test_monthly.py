@@ -616,3 +616,19 @@ def test_cli_errors_are_one_line_and_exit_2(cli, cli_config, redis_url, fresh_re
     assert cli("report", "--config", str(path), "--redis-url", url) == 2
     err = capsys.readouterr().err
     assert "cannot read the budget ledger" in err and "hunter2-secret" not in err and "Traceback" not in err
+
+
+def _settle_tokens(e: BudgetEnforcer, wf: str, model: str, tokens: tuple[int, int, int, int]) -> None:
+    res = e.reserve(wf, model, 2_000, 500)
+    e.settle(res, *tokens, latency_ms=10, model=model)
+
+
+def test_the_report_does_not_read_tokens_by_model_as_workflows(redis_url, redis_client, default_config) -> None:
+    """Settle also counts tokens per workflow and model (``tok_in|wf|model``, for ``metrics``)."""
+    enforcer = BudgetEnforcer(default_config, redis=redis_client)
+    _settle_tokens(enforcer, "dev_assistant", HAIKU, (100, 20, 30, 400))
+    report = build_report(default_config, redis_client, clock=enforcer.now)
+    ids = [wf.id for wf in report.workflows]
+    assert sorted(ids) == sorted(default_config.workflows)
+    dev = next(wf for wf in report.workflows if wf.id == "dev_assistant")
+    assert dev.tokens["input"] == 100 and dev.tokens["cache_read"] == 400

@@ -86,6 +86,11 @@ redis.call('HINCRBY', stats, 'tok_out|' .. wf, ARGV[11])
 redis.call('HINCRBY', stats, 'tok_cw|' .. wf, ARGV[12])
 redis.call('HINCRBY', stats, 'tok_cr|' .. wf, ARGV[13])
 if ARGV[14] ~= '0' then redis.call('HINCRBY', stats, 'tok_cw1h|' .. wf, ARGV[14]) end
+-- per model too: `metrics` publishes the month's tokens by workflow, model and type
+redis.call('HINCRBY', stats, 'tok_in|' .. wf .. '|' .. model, ARGV[10])
+redis.call('HINCRBY', stats, 'tok_out|' .. wf .. '|' .. model, ARGV[11])
+redis.call('HINCRBY', stats, 'tok_cw|' .. wf .. '|' .. model, ARGV[12])
+redis.call('HINCRBY', stats, 'tok_cr|' .. wf .. '|' .. model, ARGV[13])
 redis.call('HINCRBY', stats, 'day_cost|' .. wf .. '|' .. ARGV[9], cost_s)
 if user ~= '' then
   redis.call('HINCRBY', stats, 'user_cost|' .. user, cost_s)

@@ -15,7 +15,7 @@ from acme_ci_budget.cli import cli, main
 from acme_ci_budget.config import ConfigError, load_config, parse_config
 from tests.conftest import DEFAULT_CONFIG_TEXT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _raw() -> dict:
@@ -188,6 +188,10 @@ INVALID = [
     ("price above $10k/MTok", "pricing", {"claude-3-5-haiku-20241022": {"input": 1, "output": 100_000}}, "pricing.claude-3-5-haiku-20241022.output: must be <= 10,000, got 100000"),
     ("review file cap above 20 MiB", "review", {"max_file_bytes": 10**9}, "review.max_file_bytes: must be <= 20,971,520"),
     ("inventory tasks above 10M", "workflows.ci_cd_review.inventory.monthly_tasks", 10**8, "workflows.ci_cd_review.inventory.monthly_tasks: must be <= 10,000,000"),
+    # telemetry: (issue 17)
+    ("otlp endpoint not a URL", "telemetry", {"otlp_endpoint": "collector:4318"}, "telemetry.otlp_endpoint: expected an http:// or https:// URL"),
+    ("telemetry typo", "telemetry", {"otlp_endpiont": "http://c:4318"}, "telemetry.otlp_endpiont: unknown key (did you mean 'otlp_endpoint'?)"),
+    ("export timeout zero", "telemetry", {"timeout_seconds": 0}, "telemetry.timeout_seconds: must be >= 0.1, got 0"),
 ]
 
 
