@@ -12,7 +12,7 @@ model, Redis or files; the renderer passes plain values in.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -95,6 +95,26 @@ def _text(
     )
 
 
+def _money_grid(ticks: Sequence[int], y: Callable[[float], float], left: float, right: float) -> list[str]:
+    """Horizontal grid lines at ``ticks`` with their dollar labels left of the plot."""
+    body = []
+    for tick in ticks:
+        body.append(
+            f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(tick))}" y2="{_f(y(tick))}" stroke="{GRID}"/>'
+        )
+        body.append(_text(left - 6, y(tick) + 4, usd_short(tick), size=11, fill=MUTED, anchor="end"))
+    return body
+
+
+def _limit_line(y_at: float, left: float, right: float, label: str) -> list[str]:
+    """A dashed budget line across the plot at ``y_at``, named at its left end."""
+    return [
+        f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y_at)}" y2="{_f(y_at)}" '
+        f'stroke="{BUDGET}" stroke-width="1.5" stroke-dasharray="6 4"/>',
+        _text(left + 4, y_at - 5, label, size=11, fill=BUDGET),
+    ]
+
+
 def _off_scale(x: float, y: float, limit_nano: int, y_max: int) -> str:
     """The budget named at the top edge when it is far above the data (the chart is scaled to the data)."""
     times = limit_nano / y_max if y_max else 0
@@ -137,12 +157,7 @@ def cumulative_chart(
     def y(nano: float) -> float:
         return top + plot_h - plot_h * nano / y_max
 
-    body = []
-    for tick in ticks:
-        body.append(
-            f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(tick))}" y2="{_f(y(tick))}" stroke="{GRID}"/>'
-        )
-        body.append(_text(left - 6, y(tick) + 4, usd_short(tick), size=11, fill=MUTED, anchor="end"))
+    body = _money_grid(ticks, y, left, right)
     for day in sorted({1, 8, 15, 22, days_in_month}):
         body.append(_text(x(day), height - 8, str(day), size=11, fill=MUTED, anchor="middle"))
     base = f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(0))}" y2="{_f(y(0))}" stroke="{MUTED}"/>'
@@ -152,11 +167,7 @@ def cumulative_chart(
             f'<line x1="{_f(x(0))}" y1="{_f(y(0))}" x2="{_f(x(days_in_month))}" y2="{_f(y(limit_nano))}" '
             f'stroke="{MUTED}" stroke-width="1" stroke-dasharray="2 3"/>'
         )
-        body.append(
-            f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(limit_nano))}" y2="{_f(y(limit_nano))}" '
-            f'stroke="{BUDGET}" stroke-width="1.5" stroke-dasharray="6 4"/>'
-        )
-        body.append(_text(left + 4, y(limit_nano) - 5, f"Budget {usd_short(limit_nano)}", size=11, fill=BUDGET))
+        body += _limit_line(y(limit_nano), left, right, f"Budget {usd_short(limit_nano)}")
     elif limit_nano:
         body.append(_off_scale(WIDTH - right, 12, limit_nano, y_max))
     if cumulative:
@@ -331,12 +342,7 @@ def daily_bars(
     def y(nano: float) -> float:
         return top + plot_h - plot_h * nano / y_max
 
-    body = []
-    for tick in ticks:
-        body.append(
-            f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(tick))}" y2="{_f(y(tick))}" stroke="{GRID}"/>'
-        )
-        body.append(_text(left - 6, y(tick) + 4, usd_short(tick), size=11, fill=MUTED, anchor="end"))
+    body = _money_grid(ticks, y, left, right)
     peak_day = days.index(peak) + 1 if peak else None
     for day, value in enumerate(days[:days_shown], start=1):
         if not value:
@@ -350,11 +356,7 @@ def daily_bars(
     for day in sorted({1, 8, 15, 22, len(days)}):
         body.append(_text(left + slot * (day - 0.5), height - 8, str(day), size=11, fill=MUTED, anchor="middle"))
     if on_scale:
-        body.append(
-            f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(limit_nano))}" y2="{_f(y(limit_nano))}" '
-            f'stroke="{BUDGET}" stroke-width="1.5" stroke-dasharray="6 4"/>'
-        )
-        body.append(_text(left + 4, y(limit_nano) - 4, f"Daily limit {usd_short(limit_nano)}", size=11, fill=BUDGET))
+        body += _limit_line(y(limit_nano), left, right, f"Daily limit {usd_short(limit_nano)}")
     elif limit_nano:
         body.append(_off_scale(WIDTH - right, 12, limit_nano, y_max))
     if peak_day is not None:
