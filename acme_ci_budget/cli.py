@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "review": ("review", "review", "Budgeted Claude review of a pull request (or a local diff)."),
     "qa-testgen": ("qa_testgen", "qa_testgen", "Test plan and cases for a feature ticket, under the QA budget."),
     "simulate": ("simulate", "simulate", "Replay a month of traffic offline through routing, budgets and alerts."),
+    "reconcile": ("reconcile", "reconcile", "Compare the ledger with Anthropic's usage and cost reports (admin key)."),
+    "run": ("run", "run", "Run a command (Claude Code) under a workflow's budget: hold, run, settle."),
+    "reserve": ("reservation", "reserve", "Hold money for an agent step (claude-code-action) before it runs."),
+    "settle": ("reservation", "settle", "Settle an agent step's reservation from its execution file."),
 }
 
 

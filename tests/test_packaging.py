@@ -19,7 +19,8 @@ def test_wheel_ships_templates_lua_scripts_and_the_default_config(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     (wheel,) = tmp_path.glob("acme_ci_budget-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for lua in ("reserve.lua", "settle.lua", "release.lua", "_purge.lua", "claim_cas.lua", "reset.lua"):
+    for lua in ("reserve.lua", "settle.lua", "release.lua", "_purge.lua", "claim_cas.lua", "reset.lua", "adjust.lua",
+                "reserve_run.lua", "settle_run.lua"):
         assert f"acme_ci_budget/ledger/lua/{lua}" in names
     templates = {p.relative_to(ROOT / "templates").as_posix() for p in (ROOT / "templates").rglob("*") if p.is_file()}
     assert templates, "templates/ is empty"

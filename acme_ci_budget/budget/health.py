@@ -124,12 +124,20 @@ def health_level(
         reasons = (
             critical_reason("daily", c.get(f"{wf.id}:d_spent", 0), c.get(f"{wf.id}:d_held", 0), wf.daily_nano, margin),
             critical_reason(
-                "monthly", c.get(f"{wf.id}:m_spent", 0), c.get(f"{wf.id}:m_held", 0), wf.monthly_nano, margin,
+                "monthly",
+                c.get(f"{wf.id}:m_spent", 0),
+                c.get(f"{wf.id}:m_held", 0),
+                wf.monthly_nano,
+                margin,
                 r.get(wf.id, 0),
             ),
             critical_reason(
-                "org", c.get("org_spent", 0), c.get("org_held", 0), config.org_monthly_nano,
-                org_worst_call_nano(config), r.get("org", 0),
+                "org",
+                c.get("org_spent", 0),
+                c.get("org_held", 0),
+                config.org_monthly_nano,
+                org_worst_call_nano(config),
+                r.get("org", 0),
             ),
         )
         found += [Health(CRIT, reason) for reason in reasons if reason]

@@ -346,16 +346,20 @@ def cost_nano(
     overrides: Mapping[str, object] | None = None,
     *,
     cache_write_1h_tokens: int = 0,
+    tier_prompt_tokens: int | None = None,
 ) -> int:
     """Exact cost of one request in whole nano-USD (rounded half up once, at the end).
 
     ``cache_creation_input_tokens`` are the 5-minute cache writes, ``cache_write_1h_tokens`` the
     1-hour ones (the API's ``cache_creation_input_tokens`` is their sum; its ``cache_creation``
-    object splits it).
+    object splits it). ``tier_prompt_tokens``: the prompt size that picks the long-context tier
+    (None: this request's own; usage summed over many requests, an agent run's, passes 0: the base tier).
     """
     price = price_for(model, overrides)
     tier = price.tier_for(
         input_tokens + cache_creation_input_tokens + cache_write_1h_tokens + cache_read_input_tokens
+        if tier_prompt_tokens is None
+        else tier_prompt_tokens
     )
     exact = (
         input_tokens * tier.input

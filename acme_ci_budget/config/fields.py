@@ -33,6 +33,8 @@ MAX_MONTHLY_TASKS = 10_000_000
 MAX_HOURLY_RATE_USD = Decimal(100_000)
 MAX_HOURS_SAVED = Decimal(1_000)
 MAX_HOURS_SAVED_PER_MONTH = Decimal(100_000)  # a role's hours saved in a month (the lab: 40 to 180)
+MAX_RUN_USD = Decimal(1_000_000)  # one agent run's hold: the ledger's ceiling for one hold
+MAX_RUN_TIMEOUT_SECONDS = 86_000  # an agent run's: its hold (timeout + grace + margin) lives at most a day
 MAX_FILE_BYTES = 20 * 1024 * 1024  # one file's patch cannot exceed the whole diff's read limit
 
 

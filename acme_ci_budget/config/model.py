@@ -75,6 +75,10 @@ class Workflow:
     routing: Routing
     inventory: Inventory | None
     cache_system_prompt: bool = False
+    # Agent runs (Claude Code: `acme-ci-budget run`, the action's reserve): the most one run may hold
+    # (None: the caller must say, --max-usd), and how long one may take (its hold covers that).
+    per_run_nano: int | None = None
+    run_timeout_seconds: int = 1_800
 
     @property
     def monthly_usd(self) -> float:
@@ -182,6 +186,19 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    """``reconcile:``: which of the organisation's Anthropic usage is this product's (issue 13).
+
+    ``api_key_ids`` / ``workspace_id`` name the keys and workspace the workflows use (none: the whole
+    organisation is compared); ``key_workflows`` maps an API key id to the workflow its adjustments charge.
+    """
+
+    api_key_ids: tuple[str, ...] = ()
+    workspace_id: str | None = None
+    key_workflows: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     org_monthly_nano: int
@@ -196,6 +213,7 @@ class Config:
     review: ReviewSettings
     client: ClientSettings = ClientSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @property
     def call_deadline_seconds(self) -> float:

@@ -1,5 +1,5 @@
-"""The flat sections: ``ledger:``, ``client:``, ``alerts:``, ``review:``, ``telemetry:``, and the hold-versus-deadline
-check.
+"""The flat sections: ``ledger:``, ``client:``, ``alerts:``, ``review:``, ``telemetry:``, ``reconcile:``, and the
+hold-versus-deadline check.
 
 Owns each one's keys, defaults and bounds, one function per section (a new flat section is one more
 function here, or its own module once it grows, and one line in ``validate``). It must not read other
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +27,10 @@ from acme_ci_budget.config.model import (
     ClientSettings,
     Config,
     LedgerSettings,
+    ReconcileSettings,
     ReviewSettings,
     TelemetrySettings,
+    Workflow,
     hold_margin_seconds,
 )
 
@@ -122,4 +125,24 @@ def review_section(v: Fields, value: Any) -> ReviewSettings:
         escalate_globs=v.strings(body.get("escalate_globs"), "review.escalate_globs"),
         max_file_bytes=v.integer(body.get("max_file_bytes", 200_000), "review.max_file_bytes", 1, MAX_FILE_BYTES),
         inline_comments=v.boolean(body.get("inline_comments", False), "review.inline_comments"),
+    )
+
+
+def reconcile_section(v: Fields, value: Any, workflows: Mapping[str, Workflow]) -> ReconcileSettings:
+    """``reconcile:``: the API keys and workspace that are this product's, and which workflow a key charges."""
+    body = v.mapping(value, "reconcile", {"api_key_ids", "workspace_id", "key_workflows"})
+    keys = v.strings(body.get("api_key_ids"), "reconcile.api_key_ids")
+    raw = body.get("key_workflows") or {}
+    mapping = v.mapping(raw, "reconcile.key_workflows", set(raw) if isinstance(raw, dict) else set())
+    for key, wid in mapping.items():
+        where = f"reconcile.key_workflows.{key}"
+        if keys and key not in keys:
+            raise v.fail(where, "this key is not in reconcile.api_key_ids")
+        if v.string(wid, where) not in workflows:
+            raise v.fail(where, f"unknown workflow {wid!r} (known: {', '.join(sorted(workflows))})")
+    workspace = body.get("workspace_id")
+    return ReconcileSettings(
+        api_key_ids=keys,
+        workspace_id=v.string(workspace, "reconcile.workspace_id") if workspace is not None else None,
+        key_workflows=dict(mapping),
     )

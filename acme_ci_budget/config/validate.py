@@ -22,6 +22,7 @@ from acme_ci_budget.config.sections import (
     check_deadline,
     client_section,
     ledger_section,
+    reconcile_section,
     review_section,
     telemetry_section,
 )
@@ -30,6 +31,7 @@ from acme_ci_budget.config.workflows import workflow_section
 # The keys a file may have at its top; a new section adds its key here.
 TOP_LEVEL = frozenset(
     {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review", "telemetry"}
+    | {"reconcile"}
 )
 
 
@@ -77,6 +79,7 @@ def validate(raw: Any, source: str) -> Config:
         review=review_section(v, top.get("review") or {}),
         client=client_section(v, top.get("client") or {}),
         telemetry=telemetry_section(v, top.get("telemetry") or {}),
+        reconcile=reconcile_section(v, top.get("reconcile") or {}, workflows),
     )
     check_deadline(v, config)
     check_models(v, config)

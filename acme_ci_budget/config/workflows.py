@@ -8,10 +8,12 @@ price catalogue (``pricing.check_models`` does, once the whole file is read) nor
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
-from acme_ci_budget.config.fields import MAX_LOOP_STEPS, MAX_MONTHLY_TASKS, Fields
+from acme_ci_budget.config.fields import MAX_LOOP_STEPS, MAX_MONTHLY_TASKS, MAX_RUN_TIMEOUT_SECONDS, MAX_RUN_USD, Fields
 from acme_ci_budget.config.model import TIERS, Inventory, Routing, TokenLimits, Workflow
+from acme_ci_budget.core.money import usd_to_nano
 
 
 def workflow_section(v: Fields, wid: Any, body: Any) -> Workflow:
@@ -32,6 +34,8 @@ def workflow_section(v: Fields, wid: Any, body: Any) -> Workflow:
             "routing",
             "inventory",
             "cache_system_prompt",
+            "per_run_usd",
+            "run_timeout_seconds",
         },
         {"monthly_usd", "daily_usd", "per_task_tokens", "per_session_tokens", "routing"},
     )
@@ -55,7 +59,21 @@ def workflow_section(v: Fields, wid: Any, body: Any) -> Workflow:
         routing=routing(v, body["routing"], f"{where}.routing"),
         inventory=inventory(v, body.get("inventory"), f"{where}.inventory", body["routing"]),
         cache_system_prompt=v.boolean(body.get("cache_system_prompt", False), f"{where}.cache_system_prompt"),
+        per_run_nano=per_run(v, body.get("per_run_usd"), f"{where}.per_run_usd"),
+        run_timeout_seconds=v.integer(
+            body.get("run_timeout_seconds", Workflow.run_timeout_seconds),
+            f"{where}.run_timeout_seconds",
+            1,
+            MAX_RUN_TIMEOUT_SECONDS,
+        ),
     )
+
+
+def per_run(v: Fields, value: Any, where: str) -> int | None:
+    """One agent run's most (USD, as nano-USD): at least a cent, at most the ledger's one-hold ceiling."""
+    if value is None:
+        return None
+    return usd_to_nano(v.number(value, where, minimum=Decimal("0.01"), maximum=MAX_RUN_USD))
 
 
 def limits(v: Fields, value: Any, where: str) -> TokenLimits:

@@ -2,7 +2,8 @@
 budget domain.
 
 ``github`` (a package; PyGithub: the PR, its files, the sticky and inline comments), ``gha`` (the Actions runner's
-files and workflow commands), ``slack`` (an incoming webhook), ``models_api`` (Anthropic's Models API).
+files and workflow commands), ``slack`` (an incoming webhook), ``models_api`` (Anthropic's Models API),
+``claude_code`` (Claude Code's result object, stream and execution file, its ``--max-budget-usd`` flag).
 They import only ``core`` and the pure diff model (``diffs``: the GitHub files are ``FileChange``s); never
 config, ledger, client or alerts. Their libraries (PyGithub, requests, anthropic) are imported lazily.
 """
@@ -22,5 +23,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "ModelsAPIError": "models_api",
         "ModelInfo": "models_api",
         "Catalogue": "models_api",
+        "RunResult": "claude_code",
     },
 )

@@ -5,9 +5,10 @@
 ``results`` (``Reservation`` / ``Settlement`` / ``Release``, the reasons), ``errors`` (the ledger's errors
 and the one pair of Redis-error classifiers); ``status`` (status
 and month reads), ``events`` (the event stream), ``lab`` (the lab's one-shot API), ``admin`` (reset,
-inspection reads), ``claims`` (the alert module's claims, incidents and failure events); ``store`` (connecting: ``redis://``,
-``rediss://``, cluster, the embedded server), ``embedded`` (sharing the embedded ``redis-server`` between commands) and
-``embedded_server`` (its process: layout, start, stop), ``journal``
+inspection reads), ``claims`` (the alert module's claims, incidents and failure events), ``agent_runs`` (an
+agent run's USD hold and per-model settle), ``scripts`` (loading and running the Lua scripts); ``store``
+(connecting: ``redis://``, ``rediss://``, cluster, the embedded server), ``embedded`` (sharing the embedded
+``redis-server`` between commands) and ``embedded_server`` (its process: layout, start, stop), ``journal``
 (the fail-open journal of calls the ledger could not record). Layers above read and write the ledger
 only through ``BudgetEnforcer``'s methods, never its keys or connection. It imports ``budget``,
 ``config``, ``catalog``, ``integrations`` and ``core``; never ``client``, ``alerts``, ``report`` or ``runs``.
@@ -29,6 +30,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "Reservation": "results",
         "SettleError": "errors",
         "Settlement": "results",
+        "RunUsage": "agent_runs",
+        "RunSettlement": "agent_runs",
         "MonthFigures": "status",
         "StatusReads": "status",
         "is_connection_error": "errors",

@@ -67,6 +67,10 @@ class Keys:
     def events(self) -> str:
         return f"{self.p}events"
 
+    def adjustments(self) -> str:
+        """Reconcile's adjustments already recorded (id -> nano-USD): what makes ``--record-adjustments`` idempotent."""
+        return f"{self.p}reconcile:adjustments"
+
     def incidents(self) -> str:
         """The alert module's open PagerDuty incidents (``AlertManager._key("incidents")``); reserve reads its size."""
         return self.alert("incidents")

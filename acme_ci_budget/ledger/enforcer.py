@@ -29,8 +29,7 @@ from typing import Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.clock import Clock, utc_now
-from acme_ci_budget.core.resources import lua_path
-from acme_ci_budget.ledger import admin, journal, lab
+from acme_ci_budget.ledger import admin, agent_runs, journal, lab
 from acme_ci_budget.ledger import events as stream
 from acme_ci_budget.ledger.args import (
     Keys,
@@ -70,6 +69,8 @@ from acme_ci_budget.ledger.results import (
     settlement_from_reply,
 )
 from acme_ci_budget.ledger.results import text as _text
+from acme_ci_budget.ledger.scripts import load_script as _load_script
+from acme_ci_budget.ledger.scripts import run_script as _run
 from acme_ci_budget.ledger.status import StatusReads
 from acme_ci_budget.ledger.store import connect, prefix, redact_url
 
@@ -104,11 +105,6 @@ log = logging.getLogger("acme_ci_budget.ledger")
 DAY_MS = 86_400_000
 
 
-def _load_script(redis: Any, name: str) -> Any:
-    prelude = "\n".join(lua_path(part).read_text() for part in ("_args.lua", "_purge.lua"))
-    return redis.register_script(prelude + "\n" + lua_path(name).read_text())
-
-
 class BudgetEnforcer(StatusReads):
     """Reserve before a model call, settle after it, release if it failed; all limits, atomically.
 
@@ -131,11 +127,9 @@ class BudgetEnforcer(StatusReads):
         self.clock = clock or utc_now
         self._tz = self.config.tz
         self.keys = Keys(prefix(self.config.namespace))
-        self._reserve = _load_script(self.redis, "reserve.lua")
-        self._settle = _load_script(self.redis, "settle.lua")
-        self._release = _load_script(self.redis, "release.lua")
-        self._status = _load_script(self.redis, "status.lua")
-        self._reset = _load_script(self.redis, "reset.lua")  # admin.reset's
+        self._reserve, self._settle, self._release, self._status, self._reset = (
+            _load_script(self.redis, f"{name}.lua") for name in ("reserve", "settle", "release", "status", "reset")
+        )
         self._retention_ms = self.config.ledger.retention_days * DAY_MS
         self._thresholds = pressure_thresholds(self.config)
 
@@ -358,15 +352,7 @@ class BudgetEnforcer(StatusReads):
     events = stream.events  # the event stream, and the one event written outside a script
     task_spend = stream.task_spend
     record_alert_failure = stream.record_alert_failure
+    reserve_run = agent_runs.reserve_run  # agent runs (Claude Code): a USD hold, and a settle per model
+    load_run = agent_runs.load_run
+    settle_run = agent_runs.settle_run
 
-
-def _run(script: Any, keys: list[str], args: list) -> Any:
-    """Run one ledger script; its argument refusals (nothing written) become ``LedgerArgumentError``."""
-    import redis as redis_lib
-
-    try:
-        return script(keys=keys, args=args)
-    except redis_lib.ResponseError as exc:
-        if "acb: bad argument" in str(exc):
-            raise LedgerArgumentError(f"the ledger refused the request, nothing was written: {exc}") from None
-        raise

@@ -37,6 +37,9 @@ INT_FIELDS = frozenset(
         "usage_missing",
         "zeroed_nano",
         "org_zeroed_nano",
+        "agent_cost_nano",
+        "agent_total_cost_nano",
+        "requested_nano",
     }
 )
 DAY_MS = 86_400_000

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from acme_ci_budget.budget.reconcile import DriftFigure
 from acme_ci_budget.budget.roi import RoiSummary
 from acme_ci_budget.core.money import pct
 from acme_ci_budget.report.json_shape import report_json
@@ -179,6 +180,7 @@ class Report:
     model_mix: tuple[ModelShare, ...] = field(default=())
     savings: Savings | None = None  # from the month's events, when asked for (the counters cannot say)
     previous: Report | None = None  # the month before, when asked for and it had activity
+    reconcile: DriftFigure | None = None  # the month's last `reconcile` (ledger vs Anthropic), if one ran
 
     @property
     def daily_nano(self) -> tuple[int, ...]:

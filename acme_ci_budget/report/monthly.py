@@ -28,6 +28,7 @@ from typing import Any
 from acme_ci_budget.budget.estimate import build_estimate
 from acme_ci_budget.budget.forecast import local_date, project_month
 from acme_ci_budget.budget.health import MONTHLY_REFUSAL, ORG_REFUSAL
+from acme_ci_budget.budget.reconcile import drift_from_stats
 from acme_ci_budget.budget.roi import WorkflowMonth, build_roi
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.clock import Clock
@@ -149,6 +150,7 @@ def build_report(
         model_mix=model_shares(parsed.org_models()),
         savings=read_savings(enforcer, month, datetime(year, mon, 1, tzinfo=config.tz)) if savings else None,
         previous=before,
+        reconcile=drift_from_stats(stats),
     )
     # An empty month gets one empty state, not advice about each idle budget.
     return report if report.has_activity else replace(report, opportunities=())

@@ -5,7 +5,9 @@ Nothing below imports it; the CLI's commands call it. Its modules, one job each:
 run takes and how it ends), ``target`` (which PR, the skip policy, the scope), ``base_config`` (config
 and templates from the base branch), ``calls`` (the client, the deadline, the error mapping),
 ``preview`` (the dry run), ``comment`` (the sticky and inline comments), ``summary`` (outputs, job
-summary, annotations, the gauge), ``review`` and ``qa`` (the order of each run).
+summary, annotations, the gauge), ``review`` and ``qa`` (the order of each run); ``agent`` (a Claude Code
+run's process: ``acme-ci-budget run``) and ``agent_budget`` (its hold and settle, and the action's
+``reserve`` / ``settle`` steps).
 """
 
 from __future__ import annotations
@@ -21,5 +23,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "TaskOptions": "options",
         "run_qa_testgen": "qa",
         "run_review": "review",
+        "run_agent": "agent",
+        "AgentRunOptions": "agent",
     },
 )

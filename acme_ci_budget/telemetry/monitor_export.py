@@ -35,7 +35,7 @@ __all__ = [
     "write_jsonl",
 ]
 
-EVENT_TYPES = ("call", "block", "failure", "hold_expired", "admin_reset")
+EVENT_TYPES = ("call", "block", "failure", "hold_expired", "admin_reset", "adjustment")
 CSV_COLUMNS = (
     "id",
     "time",

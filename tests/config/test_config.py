@@ -192,6 +192,11 @@ INVALID = [
     ("otlp endpoint not a URL", "telemetry", {"otlp_endpoint": "collector:4318"}, "telemetry.otlp_endpoint: expected an http:// or https:// URL"),
     ("telemetry typo", "telemetry", {"otlp_endpiont": "http://c:4318"}, "telemetry.otlp_endpiont: unknown key (did you mean 'otlp_endpoint'?)"),
     ("export timeout zero", "telemetry", {"timeout_seconds": 0}, "telemetry.timeout_seconds: must be >= 0.1, got 0"),
+    # an agent run's cap and timeout (issue 14)
+    ("per-run cap below a cent", "workflows.dev_assistant.per_run_usd", 0, "workflows.dev_assistant.per_run_usd: must be >= 0.01, got 0"),
+    ("per-run cap above $1M", "workflows.dev_assistant.per_run_usd", 2_000_000, "workflows.dev_assistant.per_run_usd: must be <= 1,000,000, got 2000000"),
+    ("run timeout above 86,000 s", "workflows.dev_assistant.run_timeout_seconds", 86_401, "workflows.dev_assistant.run_timeout_seconds: must be <= 86,000, got 86401"),
+    ("run timeout of 0", "workflows.dev_assistant.run_timeout_seconds", 0, "workflows.dev_assistant.run_timeout_seconds: must be >= 1, got 0"),
 ]
 
 
@@ -214,6 +219,17 @@ def test_invalid_config_names_file_and_field(tmp_path, case, path, value, messag
     assert result.stdout == ""
     assert result.stderr.strip() == f"Error: {err.value}"
     assert "Traceback" not in result.stderr
+
+
+def test_agent_run_settings(make_config):
+    wf = make_config({"workflows": {"pm_assistant": {"per_run_usd": 0.5, "run_timeout_seconds": 600}}})
+    assert (wf.workflow("pm_assistant").per_run_nano, wf.workflow("pm_assistant").run_timeout_seconds) == (
+        500_000_000,
+        600,
+    )
+    assert wf.workflow("ci_cd_review").per_run_nano is None  # absent: a run must give --max-usd
+    assert wf.workflow("ci_cd_review").run_timeout_seconds == 1800
+    assert wf.workflow("dev_assistant").per_run_nano == 2_000_000_000  # the shipped config's
 
 
 def test_yaml_syntax_error_gives_line_number(tmp_path):

@@ -22,7 +22,7 @@ from acme_ci_budget.integrations import gha
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
 WORKFLOWS = ROOT / ".github" / "workflows"
-WORKFLOW_NAMES = ["ci.yml", "monthly-report.yml", "pr-review.yml", "qa-test-gen.yml"]
+WORKFLOW_NAMES = ["ci.yml", "claude-code.yml", "monthly-report.yml", "pr-review.yml", "qa-test-gen.yml"]
 
 SHA_PIN_RE = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 EXPRESSION_RE = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -49,6 +49,11 @@ EXPECTED_INPUTS = {
     "timeout-seconds": "300",
     "report-format": "",
     "post-slack": "",
+    "workflow": "",
+    "max-usd": "",
+    "reservation-id": "",
+    "execution-file": "",
+    "agent-outcome": "",
 }
 EXPECTED_OUTPUTS = [
     "model",
@@ -64,6 +69,8 @@ EXPECTED_OUTPUTS = [
     "budget-remaining-usd",
     "comment-url",
     "report-path",
+    "reservation-id",
+    "max-budget-usd",
 ]
 # The env contract between the run step and the CLI (the CLI reads exactly these names).
 RUN_STEP_ENV = {
@@ -87,6 +94,11 @@ RUN_STEP_ENV = {
     "ACB_TICKET_TEXT": "inputs.ticket-text",
     "ACB_REPORT_FORMAT": "inputs.report-format",
     "ACB_POST_SLACK": "inputs.post-slack",
+    "ACB_WORKFLOW": "inputs.workflow",
+    "ACB_MAX_USD": "inputs.max-usd",
+    "ACB_RESERVATION_ID": "inputs.reservation-id",
+    "ACB_EXECUTION_FILE": "inputs.execution-file",
+    "ACB_AGENT_OUTCOME": "inputs.agent-outcome",
 }
 MASKED_INPUTS = {
     "ANTHROPIC_API_KEY": "inputs.anthropic-api-key",
@@ -191,7 +203,7 @@ def masks_in(stdout: str) -> list[str]:
 # -- actionlint / shellcheck ------------------------------------------------
 
 
-def test_the_four_workflows_exist():
+def test_the_workflows_exist():
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == WORKFLOW_NAMES
 
 
@@ -303,8 +315,8 @@ def test_every_uses_is_pinned_to_a_full_sha_with_version_comment(source):
     uses = [step["uses"] for step in all_step_lists()[source] if "uses" in step]
     assert uses
     for ref in uses:
-        if source != "action.yml" and ref == "./":
-            continue  # this repository's own action, checked out at the same commit
+        if source != "action.yml" and (ref == "./" or ref == "./.acme-ci-budget-settle"):
+            continue  # this repository's own action, checked out at the same commit (claude-code.yml: afresh)
         assert SHA_PIN_RE.match(ref), f"{source}: {ref} is not pinned to a 40-hex commit"
         assert re.search(re.escape(ref) + r" # v\d+\.\d+\.\d+\s*$", raw, re.MULTILINE), (
             f"{source}: {ref} lacks a '# vX.Y.Z' comment"
@@ -494,6 +506,8 @@ def run_env(fake_cli: Path, command: str, **extra: str) -> dict[str, str]:
         ("status", "status"),
         ("estimate", "estimate"),
         ("alerts-check", "alerts check"),
+        ("reserve", "reserve"),
+        ("settle", "settle"),
     ],
 )
 def test_run_step_maps_commands_to_the_cli(tmp_path, fake_cli, command, argv):
@@ -649,3 +663,33 @@ def test_ci_runs_lint_and_tests_against_a_redis_service():
     assert any(run.strip() == "ruff check ." for run in runs)
     assert any(run.strip() == "lint-imports" for run in runs)  # the layer contract (README, "Architecture")
     assert any(run.strip().startswith("pytest") for run in runs)
+
+
+def test_claude_code_runs_claude_code_action_between_reserve_and_settle():
+    workflow = load(WORKFLOWS / "claude-code.yml")
+    assert set(triggers(workflow)) == {"issue_comment", "pull_request_review_comment"}
+    [job] = workflow["jobs"].values()
+    assert "@claude" in job["if"]
+    steps = job["steps"]
+    reserve, claude, settle = (next(s for s in steps if s.get("id") == i or s.get("name") == i)
+                               for i in ("budget", "claude", "Settle the budget"))
+    assert steps.index(reserve) < steps.index(claude) < steps.index(settle)
+    assert reserve["uses"] == "./" and reserve["with"]["command"] == "reserve"
+    assert reserve["with"]["workflow"] == "dev_assistant"
+    assert claude["uses"].startswith("anthropics/claude-code-action@")
+    assert claude["if"] == "steps.budget.outputs.blocked != 'true'"  # blocked: Claude never starts
+    assert claude["with"]["claude_args"] == "--max-budget-usd ${{ steps.budget.outputs.max-budget-usd }}"
+    assert expression(claude["with"]["anthropic_api_key"]) == "secrets.ANTHROPIC_API_KEY"
+    assert settle["if"] == "always()" and settle["with"]["command"] == "settle"
+    # settle runs the action and reads the config from a checkout taken after Claude's step, not from
+    # the workspace Claude may have edited
+    fresh = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@") and "path" in s.get("with", {}))
+    assert steps.index(claude) < steps.index(fresh) < steps.index(settle) and fresh["if"] == "always()"
+    assert expression(fresh["with"]["ref"]) == "github.sha"
+    assert settle["uses"] == "./" + fresh["with"]["path"]
+    assert settle["with"]["config"].startswith(fresh["with"]["path"] + "/")
+    assert expression(settle["with"]["reservation-id"]) == "steps.budget.outputs.reservation-id"
+    assert expression(settle["with"]["execution-file"]) == "steps.claude.outputs.execution_file"
+    assert expression(settle["with"]["agent-outcome"]) == "steps.claude.outcome"
+    for step in (reserve, settle):
+        assert expression(step["with"]["redis-url"]) == "secrets.ACME_REDIS_URL"

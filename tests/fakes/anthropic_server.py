@@ -1,7 +1,7 @@
 """Loopback fake of the Anthropic Messages API, for the real `anthropic` SDK in tests.
 
-Owns: an HTTP server on 127.0.0.1 (free port, one thread per connection) that answers
-POST /v1/messages and POST /v1/messages/count_tokens with bodies shaped like the real API,
+Owns: what a loopback server (tests/fakes/loopback.py: 127.0.0.1, free port, one thread per
+connection) answers to POST /v1/messages and POST /v1/messages/count_tokens: bodies shaped like the real API,
 a script of behaviours consumed one per /v1/messages request (ok, 429, 529, 500, 404, slow,
 or any callable), and a record of every request with secrets redacted.
 
@@ -66,9 +66,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackFake, LoopbackHandler
 
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization"})
@@ -504,20 +505,9 @@ class _State:
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms a request.
-    disable_nagle_algorithm = True
+class _Handler(LoopbackHandler):
     server_version = "FakeAnthropic/1.0"
-    # An idle keep-alive connection ends its thread after this long.
-    timeout = 30
-
-    @property
-    def state(self) -> _State:
-        return self.server.state  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    state: _State
 
     def do_GET(self) -> None:
         self._record(None)
@@ -703,18 +693,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+class FakeAnthropicServer(LoopbackFake):
+    """The fake Messages API. start()/stop(), or use as a context manager; ``url`` is the base URL for
+    anthropic.Anthropic(base_url=...) or ANTHROPIC_BASE_URL."""
 
-    def __init__(self, state: _State) -> None:
-        self.state = state
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class FakeAnthropicServer:
-    """The fake Messages API. start()/stop(), or use as a context manager."""
+    handler = _Handler
+    thread_name = "fake-anthropic"
 
     def __init__(
         self,
@@ -724,7 +708,7 @@ class FakeAnthropicServer:
         known_models: Iterable[str] | None = None,
         api_keys: Iterable[str] | None = None,
     ) -> None:
-        self._state = _State()
+        super().__init__(_State())
         if api_keys is not None:
             self._state.api_keys = frozenset(api_keys)
         if default is not None:
@@ -733,52 +717,14 @@ class FakeAnthropicServer:
             self._state.models = [dict(m) for m in models]
         if known_models is not None:
             self._state.known_models = frozenset(known_models)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # lifecycle
 
-    def start(self) -> Self:
-        if self._server is not None:
-            return self
+    def _before_start(self) -> None:
         self._state.stopping.clear()
-        self._server = _Server(self._state)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-anthropic",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        if self._server is None:
-            return
+    def _before_stop(self) -> None:
         self._state.stopping.set()  # wakes slow() sleepers
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeAnthropicServer is not started")
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        """Base URL for anthropic.Anthropic(base_url=...) or ANTHROPIC_BASE_URL."""
-        return f"http://127.0.0.1:{self.port}"
 
     # script
 

@@ -1,6 +1,6 @@
 """Loopback fake of the GitHub REST (and a sliver of GraphQL) API, for real PyGithub in tests.
 
-Owns: an HTTP server on 127.0.0.1 (free port, one thread per connection) serving a GitHub
+Owns: a loopback server (tests/fakes/loopback.py: 127.0.0.1, free port, one thread per connection) serving a GitHub
 Enterprise style API under /api/v3 (GraphQL at /api/graphql), in-memory repositories, pull
 requests, files per ref, commits, issue comments, review comments and reviews, seeding helpers,
 and a record of every request with the Authorization value redacted.
@@ -59,8 +59,9 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
+
+from tests.fakes.loopback import LoopbackFake, LoopbackHandler
 
 API_PREFIX = "/api/v3"
 GRAPHQL_PATH = "/api/graphql"
@@ -210,51 +211,23 @@ class _State:
         self.authenticated_user: str | None = None
 
 
-class FakeGitHubServer:
+class FakeGitHubServer(LoopbackFake):
     """The fake GitHub API. start()/stop(), or use as a context manager. Seed state with add_* / set_*."""
 
+    thread_name = "fake-github"
+
     def __init__(self) -> None:
-        self._state = _State()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(_State())
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        if self._server is None:
-            self._server = _Server(self._state)
-            self._state.base = f"http://127.0.0.1:{self._server.server_address[1]}"
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="fake-github",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _after_start(self) -> None:
+        self._state.base = self.origin  # the links in every body point back here
 
     @property
     def url(self) -> str:
         """REST base URL, GitHub Enterprise style: Github(base_url=...) or GITHUB_API_URL."""
-        if self._server is None:
-            raise RuntimeError("FakeGitHubServer is not started")
-        return self._state.base + API_PREFIX
+        return self.origin + API_PREFIX
 
     @property
     def graphql_url(self) -> str:
@@ -778,19 +751,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms a request.
-    disable_nagle_algorithm = True
+class _Handler(LoopbackHandler):
     server_version = "FakeGitHub/1.0"
-    timeout = 30
-
-    @property
-    def state(self) -> _State:
-        return self.server.state  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    state: _State
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -1419,6 +1382,9 @@ _SINGLE_COMMENT_ERRORS: dict[str, list[dict[str, str]]] = {
 }
 
 
+FakeGitHubServer.handler = _Handler  # the handler comes after the fake, with the routes it serves
+
+
 @dataclass(frozen=True)
 class _Raw:
     status: int
@@ -1431,12 +1397,3 @@ def _json_raw(status: int, payload: Any, link: str | None = None) -> _Raw:
     data = b"" if status == 204 else json.dumps(payload).encode()
     return _Raw(status, data, "application/json; charset=utf-8", {"link": link} if link else {})
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, state: _State) -> None:
-        self.state = state
-        super().__init__(("127.0.0.1", 0), _Handler)

@@ -15,8 +15,7 @@ from __future__ import annotations
 import gzip
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2  # shipped with googleapis-common-protos, a dependency of the exporter
@@ -24,6 +23,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+
+from tests.fakes.loopback import LoopbackFake, LoopbackHandler
 
 PROTOBUF = "application/x-protobuf"
 INVALID_ARGUMENT = 3  # google.rpc.Code
@@ -74,15 +75,11 @@ def flatten(request: ExportMetricsServiceRequest) -> list[dict[str, Any]]:
     return out
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "FakeOtelCollector/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def do_POST(self) -> None:
-        fake: FakeOtlpCollector = self.server.fake  # type: ignore[attr-defined]
+        fake: FakeOtlpCollector = self.fake
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with fake.lock:
             fake.attempts += 1
@@ -116,22 +113,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class FakeOtlpCollector:
+class FakeOtlpCollector(LoopbackFake):
     """The receiver; ``url`` is the base (as ``OTEL_EXPORTER_OTLP_ENDPOINT``), start()/stop() or ``with``."""
 
+    handler = _Handler
+    thread_name = "fake-otlp-collector"
+
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[ExportMetricsServiceRequest] = []
         self.headers: list[dict[str, str]] = []
         self.attempts = 0
         self.outages: deque[int] = deque()
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def fail_next(self, times: int = 1, retry_after: int = 1) -> None:
         """The next ``times`` exports get 503 with ``Retry-After``."""
@@ -143,23 +137,3 @@ class FakeOtlpCollector:
         with self.lock:
             last = self.requests[-1] if self.requests else ExportMetricsServiceRequest()
         return [p for p in flatten(last) if name is None or p["name"] == name]
-
-    def start(self) -> Self:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -16,11 +16,12 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.fakes.loopback import LoopbackFake, LoopbackHandler
 
 OWN = ("push_time_seconds", "push_failure_time_seconds")
 Group = tuple[tuple[str, str], ...]
@@ -41,16 +42,9 @@ def grouping_key(path: str) -> Group | None:
     return tuple(key)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "FakePushgateway/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    @property
-    def fake(self) -> FakePushgateway:
-        return self.server.fake  # type: ignore[attr-defined]
+    fake: FakePushgateway
 
     def _body(self) -> str:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
@@ -118,21 +112,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class FakePushgateway:
-    """``url`` is the gateway's base URL; ``groups`` maps a grouping key to its families."""
+class FakePushgateway(LoopbackFake):
+    """``url`` is the gateway's base URL; ``groups`` maps a grouping key to its families. After
+    ``down()`` the url stays the same and refuses connections; start() brings it back on that port."""
+
+    handler = _Handler
+    thread_name = "fake-pushgateway"
+    keep_port = True
 
     def __init__(self) -> None:
+        super().__init__()
         self.groups: dict[Group, dict[str, Any]] = {}
         self.push_times: dict[Group, float] = {}
         self.pushes: list[tuple[str, Group, str]] = []
         self.authorizations: list[str | None] = []  # each accepted push's Authorization header
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def exposition(self) -> str:
         lines = []
@@ -146,25 +140,6 @@ class FakePushgateway:
                 lines.append(f"push_time_seconds{{{labels}}} {self.push_times[key]!r}")
         return "\n".join(lines) + "\n"
 
-    def start(self) -> Self:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
     def down(self) -> None:
         """Stop listening (the port then refuses connections)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    stop = down
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -1,0 +1,106 @@
+-- reserve_run.lua: hold money for an agent run (a Claude Code run), whose cost is only known at its
+-- end: the least of what the caller asks for and the room left under every money limit (the org's
+-- month, the workflow's month, the workflow's day: limit - spent - held), decided and held in one
+-- round trip, so racing runs never hold more than the room. Refused when that room is below the
+-- caller's minimum (a run too small to be of use), naming the tightest limit. Checks every argument
+-- first, then purges expired holds (as reserve.lua does).
+--
+-- The hold is an ordinary hold (index entry + HASH, given back by settle, release or purge); beside
+-- it a run record (workflow, day, month, amount, the event fields) outlives it for the retention, so
+-- a settle in another process (the action's `settle` step) finds the run's counters even when the
+-- hold itself expired.
+--
+-- KEYS[1]  holds ZSET  reservation id -> expiry (ms)
+-- KEYS[2]  org spent (month)   KEYS[3]  org held (month)
+-- KEYS[4]  wf spent (month)    KEYS[5]  wf held (month)
+-- KEYS[6]  wf spent (day)      KEYS[7]  wf held (day)
+-- KEYS[8]  hold HASH for this reservation
+-- KEYS[9]  run record HASH for this reservation
+-- KEYS[10] stats HASH of the month
+-- KEYS[11] events STREAM
+-- ARGV[1]  now (ms, from the ledger's clock)   ARGV[2]  hold TTL (ms)
+-- ARGV[3]  reservation id                      ARGV[4]  requested amount (nano-USD)
+-- ARGV[5]  minimum useful amount (nano-USD, <= requested)
+-- ARGV[6]  org monthly limit (nano)   ARGV[7]  wf monthly limit (nano)   ARGV[8]  wf daily limit (nano)
+-- ARGV[9]  workflow id    ARGV[10] key prefix (acb:{ns}:)    ARGV[11] event retention (ms)
+-- ARGV[12] day-key TTL (ms)   ARGV[13] event fields (a JSON object of strings)
+-- ARGV[14] day (YYYY-MM-DD)   ARGV[15] month (YYYY-MM)       ARGV[16] run-record TTL (ms)
+-- Returns {allowed, reason, held, org_spent, org_held, wf_month_spent, wf_month_held, wf_day_spent,
+--          wf_day_held, purged}: money as strings, the counters as read BEFORE this hold; held is
+-- '0' when refused.
+
+local A, err = checked(function()
+  want_keys(11)
+  local a = {
+    now = int_arg(1, 'now (ms)', 0, MAX_MS),
+    ttl = int_arg(2, 'hold TTL (ms)', 1, MAX_TTL_MS),
+    res_id = id_arg(3, 'reservation id'),
+    requested = int_arg(4, 'requested amount (nano-USD)', 1, MAX_CALL_NANO),
+    minimum = int_arg(5, 'minimum amount (nano-USD)', 1, MAX_CALL_NANO),
+    org_limit = money_arg(6, 'org monthly limit (nano-USD)'),
+    month_limit = money_arg(7, 'monthly limit (nano-USD)'),
+    day_limit = money_arg(8, 'daily limit (nano-USD)'),
+    wf = text_arg(9, 'workflow id', 256),
+    prefix = prefix_arg(10),
+    event_retention = int_arg(11, 'event retention (ms)', 1, MAX_RETENTION_MS),
+    day_ttl = int_arg(12, 'day-key TTL (ms)', 1, MAX_RETENTION_MS),
+    fields = json_arg(13, 'event fields'),
+    day = match_arg(14, 'day', '^%d%d%d%d%-%d%d%-%d%d$'),
+    month = match_arg(15, 'month', '^%d%d%d%d%-%d%d$'),
+    record_ttl = int_arg(16, 'run-record TTL (ms)', 1, MAX_RETENTION_MS),
+  }
+  if a.minimum > a.requested then bad_arg('minimum amount (nano-USD)', 'above the requested amount') end
+  return a
+end)
+if err then return err end
+local wf, res_id = A.wf, A.res_id
+
+-- every argument is good: from here on the script writes
+local minid = stream_minid(A.event_retention)
+local purged = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[11], minid, 100, A.day_ttl)
+
+local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+for i = 1, 6 do c[i] = c[i] or '0' end
+
+-- a - b for two totals (either may be negative: a limit can be overspent by a settle above its hold)
+local function minus(a, b)
+  local high, low = a[1] - b[1], a[2] - b[2]
+  local carry = math.floor(low / E9)
+  return {high + carry, low - carry * E9}
+end
+
+-- The room under each limit, tightest first on ties in reserve.lua's order (org, month, day).
+local rooms = {
+  {minus(total(A.org_limit), total(c[1], c[2])), 'total_org_budget_exceeded'},
+  {minus(total(A.month_limit), total(c[3], c[4])), 'monthly_limit_exceeded'},
+  {minus(total(A.day_limit), total(c[5], c[6])), 'daily_limit_exceeded'},
+}
+local room, tightest = rooms[1][1], rooms[1][2]
+for i = 2, 3 do
+  if exceeds(room, rooms[i][1]) then room, tightest = rooms[i][1], rooms[i][2] end
+end
+
+local counters = {c[1], c[2], c[3], c[4], c[5], c[6], purged}
+if exceeds(total(ARGV[5]), room) then
+  redis.call('HINCRBY', KEYS[10], 'blocked|' .. wf .. '|' .. tightest, 1)
+  add_event(KEYS[11], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', tightest,
+    'outcome', 'blocked', 'cost_nano', '0', 'requested_nano', ARGV[4]}, A.fields)
+  return {0, tightest, '0', unpack(counters)}
+end
+
+-- room >= minimum >= 1 here; below the request it is below MAX_CALL_NANO, so exact as a double
+local held = ARGV[4]
+if exceeds(total(ARGV[4]), room) then held = int_str(room[1] * E9 + room[2]) end
+
+redis.call('INCRBY', KEYS[3], held)
+redis.call('INCRBY', KEYS[5], held)
+redis.call('INCRBY', KEYS[7], held)
+redis.call('PEXPIRE', KEYS[7], A.day_ttl)
+-- No PEXPIRE on the hold hash: it is deleted with its index entry (settle, release or purge).
+redis.call('HSET', KEYS[8], 'amount', held, 'org_held', KEYS[3], 'month_held', KEYS[5], 'day_held', KEYS[7],
+  'session', '', 'tokens', '0', 'workflow', wf, 'day', A.day, 'month', A.month)
+redis.call('ZADD', KEYS[1], int_str(A.now + A.ttl), res_id)
+redis.call('HSET', KEYS[9], 'workflow', wf, 'day', A.day, 'month', A.month, 'held_nano', held,
+  'requested_nano', ARGV[4], 'expires_ms', int_str(A.now + A.ttl), 'fields', ARGV[13])
+redis.call('PEXPIRE', KEYS[9], A.record_ttl)
+return {1, '', held, unpack(counters)}
