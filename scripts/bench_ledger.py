@@ -54,30 +54,17 @@ def _ping_worker(url: str, seconds: float, worker: int, out: mp.Queue) -> None:
 
 
 def _noop_script_worker(url: str, seconds: float, worker: int, out: mp.Queue) -> None:
-    """EVALSHA of `return 1` with reserve's 11 keys and 16 args: the protocol's share of a reserve."""
-    import redis
+    """EVALSHA of `return 1` with the keys and arguments a real reserve sends (13 keys, 23 arguments and its
+    event fields as name/value pairs): the protocol's share of a reserve."""
+    from acme_ci_budget.config import load_config
+    from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
-    client = redis.Redis.from_url(url)
-    script = client.register_script("return 1")
-    keys = [f"acb:{{bench}}:k{i}" for i in range(11)]
-    args = [
-        1_795_000_000_000,
-        600_000,
-        "0123456789abcdef0123456789abcdef",
-        8_000,
-        800_000_000_000,
-        250_000_000_000,
-        12_000_000_000,
-        20,
-        0,
-        "",
-        "dev_assistant",
-        "acb:{bench}:",
-        34_560_000_000,
-        34_560_000_000,
-        0,
-        '{"workflow":"dev_assistant","model":"claude-haiku-5-5","input_tokens":"10"}',
-    ]
+    enforcer = BudgetEnforcer(load_config(), redis_url=url)
+    now = enforcer.now()
+    request = ("dev_assistant", HAIKU, 10, 10, None, None, None, f"w{worker}", 0, 0, None)
+    draft, wf = enforcer._reserve_draft(now, *request)
+    keys, args = enforcer._reserve_keys(draft), enforcer._reserve_args(wf, draft, now)
+    script = enforcer.redis.register_script("return 1")
     script(keys=keys, args=args)
     _loop(lambda: script(keys=keys, args=args), seconds, out)
 

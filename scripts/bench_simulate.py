@@ -3,8 +3,10 @@
     python scripts/bench_simulate.py [--scales 1 10] [--month 2026-06] [--days N] [--runs 1] [--before REF]
                                      [--redis-url URL]
 
-Without --redis-url each scale runs on a scratch embedded Redis (what ``acme-ci-budget simulate``
-uses by default). Every call goes through the real client and the real reserve and settle scripts;
+Without --redis-url each scale runs where ``acme-ci-budget simulate`` runs by default: ``--keep default``
+keeps the month in the local embedded ledger (code that has ``keep``; its data folder is a temporary one
+here, never the user's), ``--keep no`` uses a scratch embedded Redis (what code before issue 15 item 4
+always did without a URL). Every call goes through the real client and the real reserve and settle scripts;
 the calls of one simulated minute share one reserve pipeline and one settle pipeline
 (``acme_ci_budget/simulate/ticks.py``); alerts are evaluated hourly. Each run is a fresh process.
 Prints, per scale and run: calls sent (settled + blocked), the run's wall time, calls/s, the total
@@ -30,17 +32,27 @@ REPO = Path(__file__).resolve().parents[1]
 GOAL_SECONDS = {10: 60.0, 100: 30.0}
 
 
-def worker(scale: float, month: str, days: int | None, seed: int, redis_url: str | None) -> dict:
+def worker(scale: float, month: str, days: int | None, seed: int, redis_url: str | None, keep: str) -> dict:
+    import inspect
+
     from acme_ci_budget.config import load_config
     from acme_ci_budget.simulate import simulate
 
     config = load_config()
+    options = {}
+    if "keep" in inspect.signature(simulate).parameters and keep != "default":
+        options["keep"] = keep == "yes"
     with tempfile.TemporaryDirectory() as folder:
+        os.environ["ACME_BUDGET_DATA_DIR"] = str(Path(folder) / "data")  # an embedded ledger: never the user's
         started, cpu = time.perf_counter(), time.process_time()
         result, _ = simulate(
-            config, month=month, scale=scale, seed=seed, days=days, redis_url=redis_url, report_dir=folder
+            config, month=month, scale=scale, seed=seed, days=days, redis_url=redis_url, report_dir=folder, **options
         )
         total, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if result.ledger != "scratch" and not redis_url:  # the embedded server stops before its folder goes
+            from acme_ci_budget.ledger import embedded
+
+            embedded.release_all()
     return {
         "sent": result.calls + result.blocked,
         "settled": result.calls,
@@ -48,12 +60,14 @@ def worker(scale: float, month: str, days: int | None, seed: int, redis_url: str
         "run_s": result.elapsed_seconds,
         "total_s": total,
         "cpu_s": cpu,
+        "ledger": result.ledger,
     }
 
 
 def run(code: Path, scale: float, args: argparse.Namespace) -> dict:
     env = {**os.environ, "PYTHONPATH": str(code)}  # ahead of the editable install's path
     command = [sys.executable, __file__, "--worker", str(scale), "--month", args.month, "--seed", str(args.seed)]
+    command += ["--keep", args.keep]
     if args.days:
         command += ["--days", str(args.days)]
     if args.redis_url:
@@ -73,10 +87,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs per scale and side (medians are reported)")
     parser.add_argument("--before", default="none", help="git ref of the code to compare with ('none': skip)")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--keep", choices=("default", "yes", "no"), default="default", help="keep the month (code that can)"
+    )
     parser.add_argument("--worker", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
-        print(json.dumps(worker(args.worker, args.month, args.days, args.seed, args.redis_url)))
+        print(json.dumps(worker(args.worker, args.month, args.days, args.seed, args.redis_url, args.keep)))
         return 0
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -85,11 +102,11 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(
         f"cpus: {os.cpu_count()}  load: {load:.2f}  month: {args.month}  days: {args.days or 'all'}  "
-        f"ledger: {args.redis_url or 'scratch'}  runs: {args.runs}"
+        f"ledger: {args.redis_url or 'embedded'} (--keep {args.keep})  runs: {args.runs}"
     )
     print(
         f"{'side':<16} {'scale':>6} {'calls':>9} {'settled':>9} {'blocked':>8} {'run s':>8} {'calls/s':>9} "
-        f"{'total s':>8} {'cpu s':>7}"
+        f"{'total s':>8} {'cpu s':>7}  ledger"
     )
     medians: dict[tuple[str, float], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +120,8 @@ def main() -> int:
                     medians.setdefault((label, scale), []).append(r["run_s"])
                     print(
                         f"{label:<16} {scale:>6g} {r['sent']:>9,} {r['settled']:>9,} {r['blocked']:>8,} "
-                        f"{r['run_s']:>8.2f} {r['sent'] / r['run_s']:>9,.0f} {r['total_s']:>8.2f} {r['cpu_s']:>7.2f}",
+                        f"{r['run_s']:>8.2f} {r['sent'] / r['run_s']:>9,.0f} {r['total_s']:>8.2f} {r['cpu_s']:>7.2f}  "
+                        f"{r.get('ledger', '')}",
                         flush=True,
                     )
     summary = (f"{label} x{s:g}: {statistics.median(v):.1f}" for (label, s), v in medians.items())

@@ -27,9 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from operator import mul
 from pathlib import Path
 
 from acme_ci_budget.catalog import model_ids
+from acme_ci_budget.catalog.whole_rates import whole_rates
 from acme_ci_budget.core.errors import AcmeError
 from acme_ci_budget.core.money import NANO_PER_USD
 
@@ -356,11 +358,13 @@ def cost_nano(
     (None: this request's own; usage summed over many requests, an agent run's, passes 0: the base tier).
     """
     price = price_for(model, overrides)
-    tier = price.tier_for(
-        input_tokens + cache_creation_input_tokens + cache_write_1h_tokens + cache_read_input_tokens
-        if tier_prompt_tokens is None
-        else tier_prompt_tokens
-    )
+    prompt = input_tokens + cache_creation_input_tokens + cache_write_1h_tokens + cache_read_input_tokens
+    prompt = prompt if tier_prompt_tokens is None else tier_prompt_tokens
+    rates = whole_rates(price, prompt)  # whole nano-USD a token: the exact integer sum, no Decimal
+    counts = (input_tokens, output_tokens, cache_creation_input_tokens, cache_write_1h_tokens, cache_read_input_tokens)
+    if rates is not None:
+        return sum(map(mul, counts, rates))
+    tier = price.tier_for(prompt)
     exact = (
         input_tokens * tier.input
         + output_tokens * tier.output

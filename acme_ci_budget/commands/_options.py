@@ -38,6 +38,23 @@ def redis_option(func: F) -> F:
     )(func)
 
 
+def _namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from acme_ci_budget.config.validate import NAMESPACE  # the config's own rule for a namespace
+
+    if value is None or NAMESPACE.fullmatch(value):
+        return value
+    raise click.BadParameter(f"use letters, digits, '_', '.' or '-' only, got {value!r}")
+
+
+def namespace_option(func: F) -> F:
+    return click.option(
+        "--namespace",
+        callback=_namespace,
+        metavar="NS",
+        help="Read this ledger namespace instead of the config's (e.g. the one `simulate` kept its month in).",
+    )(func)
+
+
 def format_option(
     *choices: str, default: str = "text", envvar: str | None = None, help: str = "Output format."
 ) -> Callable[[F], F]:
@@ -130,10 +147,16 @@ def anthropic_key_option(func: F) -> F:
     )(func)
 
 
-def load(config_path: str | None) -> Any:
+def load(config_path: str | None, namespace: str | None = None) -> Any:
+    """The config; with ``namespace``, as that namespace's team (a simulation's is the scaled one it ran as)."""
     from acme_ci_budget.config import load_config
 
-    return load_config(config_path)
+    config = load_config(config_path)
+    if namespace is None or namespace == config.namespace:
+        return config
+    from acme_ci_budget.simulate.isolation import config_for_namespace
+
+    return config_for_namespace(config, namespace)
 
 
 def echo_json(data: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from acme_ci_budget.commands._options import config_option, format_option, load, redis_option
+from acme_ci_budget.commands._options import config_option, format_option, load, namespace_option, redis_option
 from acme_ci_budget.telemetry.monitor_export import EVENT_TYPES
 
 
@@ -21,6 +21,7 @@ from acme_ci_budget.telemetry.monitor_export import EVENT_TYPES
 )
 @config_option
 @redis_option
+@namespace_option
 def events(
     workflow: str | None,
     since: str | None,
@@ -30,6 +31,7 @@ def events(
     output: click.utils.LazyFile,
     config_path: str | None,
     redis_url: str | None,
+    namespace: str | None,
 ) -> None:
     """Export every model call, budget block and failure the ledger logged, oldest first.
 
@@ -40,7 +42,7 @@ def events(
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
     from acme_ci_budget.telemetry.monitor_export import parse_time, write_csv, write_jsonl
 
-    cfg = load(config_path)
+    cfg = load(config_path, namespace)
     if workflow and workflow not in cfg.workflows:
         # Not an error: events of a workflow since removed from the config are still history.
         click.echo(f"warning: {workflow!r} is not a workflow in {cfg.path}; exporting its events anyway", err=True)

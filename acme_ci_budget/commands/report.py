@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from acme_ci_budget.commands._options import config_option, format_option, load, redis_option
+from acme_ci_budget.commands._options import config_option, format_option, load, namespace_option, redis_option
 
 FORMATS = ("text", "markdown", "html", "json")
 EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
@@ -23,6 +23,7 @@ EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
 @click.command()
 @config_option
 @redis_option
+@namespace_option
 @click.option(
     "--month",
     envvar="ACB_MONTH",
@@ -51,6 +52,7 @@ EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
 def report(
     config_path: str | None,
     redis_url: str | None,
+    namespace: str | None,
     month: str,
     fmt: str,
     output: str | None,
@@ -70,7 +72,7 @@ def report(
     from acme_ci_budget.report.monthly import resolve_month
     from acme_ci_budget.report.render import render, render_markdown
 
-    config = load(config_path)
+    config = load(config_path, namespace)
     try:
         # Validate the month before touching Redis, so a typo fails fast and says so.
         resolve_month(month, datetime.now(UTC), config.tz)

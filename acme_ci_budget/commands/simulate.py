@@ -2,8 +2,10 @@
 
 Parses the options, runs ``acme_ci_budget.simulate.replay.simulate`` with a progress bar on stderr,
 prints the per-workflow summary (spend against the Phase 1 estimate and the budget, blocked calls
-by reason and the first day each budget bound, model mix) and the alerts that would have fired,
-and says where the report files and the dashboard were written. It holds no simulation logic.
+by reason and the first day each budget bound, model mix), a digest of the alerts that would have
+fired (counts by level and condition, the first and last of each), where the report files and the
+dashboard were written, and, when the month was kept, the exact commands that show it. It holds no
+simulation logic.
 """
 
 from __future__ import annotations
@@ -57,10 +59,17 @@ def _month(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 )
 @click.option(
     "--redis-url",
-    help="Run on this Redis, in the simulation's own namespace (emptied before the run and, unless --keep-data, "
-    "after it) [default: a scratch embedded Redis, discarded afterwards; $REDIS_URL is not read].",
+    help="Run on this Redis, in the simulation's own namespace (emptied before the run and, unless --keep, "
+    "after it) [default: the local embedded ledger; $REDIS_URL is not read].",
 )
-@click.option("--keep-data", is_flag=True, help="With --redis-url: leave the simulated ledger in its namespace.")
+@click.option(
+    "--keep/--no-keep",
+    default=None,
+    help="Leave the simulated month in its namespace, for `report`, `status` and `events --namespace` "
+    "[default: keep on the local embedded ledger (not in GitHub Actions), not on --redis-url]. --no-keep "
+    "without --redis-url runs on a scratch embedded Redis, discarded afterwards.",
+)
+@click.option("--keep-data", "keep_data", is_flag=True, hidden=True, help="The old name of --keep.")
 @format_option("text", "json")
 @click.option("--days", type=click.IntRange(min=1), default=None, hidden=True, help="Stop after N calendar days.")
 def simulate(
@@ -70,6 +79,7 @@ def simulate(
     seed: int,
     report_dir: str,
     redis_url: str | None,
+    keep: bool | None,
     keep_data: bool,
     fmt: str,
     days: int | None,
@@ -91,6 +101,7 @@ def simulate(
     """
     from acme_ci_budget.simulate.replay import default_month
     from acme_ci_budget.simulate.replay import simulate as run
+    from acme_ci_budget.simulate.results import alert_digest
 
     config = load(config_path)
     month = month or default_month(config)
@@ -116,14 +127,17 @@ def simulate(
             seed=seed,
             report_dir=report_dir,
             redis_url=redis_url,
-            keep_data=keep_data,
+            keep=True if keep_data else keep,
             days=days,
             progress=progress,
         )
+    steps = next_commands(result, config_path)
     if fmt == "json":
-        echo_json({**result.to_json(), "reports": dict(result.report_paths), **_ledger_exceptions(report)})
+        digest = [group.to_json() for group in alert_digest(result.alerts)]
+        extra = {"alerts_digest": digest, "kept": result.kept, "next_commands": steps}
+        echo_json({**result.to_json(), "reports": dict(result.report_paths), **_ledger_exceptions(report), **extra})
         return
-    click.echo(format_summary(result, report))
+    click.echo(format_summary(result, report, steps))
 
 
 def _ledger_exceptions(report: Any) -> dict[str, Any]:
@@ -153,9 +167,35 @@ def _signed(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1f}%"
 
 
-def format_summary(result: Any, report: Any = None) -> str:
-    """The run as text: the per-workflow table, blocks and bindings, model mix, alerts, where the files are."""
+def next_commands(result: Any, config_path: str | None = None) -> list[str]:
+    """The exact commands that show a kept month (none when it was not kept)."""
+    if not result.kept:
+        return []
+    import shlex
+    from datetime import UTC, datetime
+
+    config = f" --config {shlex.quote(config_path)}" if config_path else ""
+    where = f"{config} --namespace {result.namespace}"
+    year, mon = (int(x) for x in result.month.split("-"))
+    start = f"{result.month}-01"
+    end = f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}-01"
+    steps = [
+        f"acme-ci-budget report{where} --month {result.month}",
+        f"acme-ci-budget report{where} --month {result.month} --format html -o {result.namespace}.html",
+        f"acme-ci-budget events{where} --since {start} --until {end} --format csv -o {result.namespace}.csv",
+    ]
+    # status reads today's and this month's counters: it shows the simulated month only while it is this month
+    if datetime.now(UTC).astimezone(result.config.tz).strftime("%Y-%m") == result.month:
+        steps.append(f"acme-ci-budget status{where}")
+    return steps
+
+
+def format_summary(result: Any, report: Any = None, steps: list[str] | None = None) -> str:
+    """The run as text: the per-workflow table, blocks and bindings, model mix, an alert digest, where the files
+    are, and the commands that show a kept month."""
     import calendar
+
+    from acme_ci_budget.simulate.results import alert_digest
 
     year, mon = (int(x) for x in result.month.split("-"))
     where = "a scratch embedded Redis (discarded)" if result.ledger == "scratch" else result.ledger
@@ -235,11 +275,16 @@ def format_summary(result: Any, report: Any = None) -> str:
         mix = ", ".join(f"{m.model} {m.calls:,} ({m.share_pct:.0f}%)" for m in w.models)
         lines.append(f"  {w.label}: {mix}")
 
-    lines += ["", f"Alerts that would have fired ({len(result.alerts)})"]
+    lines += ["", f"Alerts that would have fired ({len(result.alerts)}): by level and condition, first and last"]
     if not result.alerts:
         lines.append("  none")
-    for a in result.alerts:
-        lines.append(f"  {a.day.isoformat()}  {a.level:<8} {a.condition:<22} {a.scope:<14} {a.message}")
+    for group in alert_digest(result.alerts):
+        lines.append(f"  {group.level:<8} {group.condition:<22} {group.count:>5,}x")
+        lines.append(f"    first {_alert_line(group.first)}")
+        if group.count > 1:
+            lines.append(f"    last  {_alert_line(group.last)}")
+    if len(result.alerts) > 1:
+        lines.append("  every alert, with its message: --format json")
 
     paths = result.report_paths
     if paths:
@@ -248,4 +293,12 @@ def format_summary(result: Any, report: Any = None) -> str:
             "Reports: " + ", ".join(paths[f] for f in ("text", "markdown", "json") if f in paths),
             f"Dashboard: {paths['html']}",
         ]
+    if steps:
+        lines += ["", f"The simulated month stays in namespace {result.namespace} of {where}. See it with:"]
+        lines += [f"  {step}" for step in steps]
+        lines.append("(running the same month, scale and seed again replaces it; --no-keep leaves nothing behind)")
     return "\n".join(lines)
+
+
+def _alert_line(alert: Any) -> str:
+    return f"{alert.day.isoformat()}  {alert.scope:<14} {alert.message}"

@@ -10,13 +10,21 @@ from datetime import datetime
 
 import click
 
-from acme_ci_budget.commands._options import config_option, echo_json, format_option, load, redis_option
+from acme_ci_budget.commands._options import (
+    config_option,
+    echo_json,
+    format_option,
+    load,
+    namespace_option,
+    redis_option,
+)
 from acme_ci_budget.core.money import fmt_usd
 
 
 @click.command()
 @config_option
 @redis_option
+@namespace_option
 @format_option("text", "json")
 @click.option("--watch", is_flag=True, help="Refresh until interrupted (Ctrl-C).")
 @click.option(
@@ -26,7 +34,7 @@ from acme_ci_budget.core.money import fmt_usd
     "--iterations", type=click.IntRange(min=1), default=None, hidden=True, help="Stop --watch after N refreshes."
 )
 @click.option("--ephemeral-ledger", is_flag=True, envvar="ACB_EPHEMERAL_LEDGER", help="Allow an embedded ledger in CI.")
-def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_ledger) -> None:
+def status(config_path, redis_url, namespace, fmt, watch, interval, iterations, ephemeral_ledger) -> None:
     """Spend against every budget: today's and this month's per workflow, open holds, health, org reserve.
 
     Health is the worst of the daily, monthly and org figures: WARN from alerts.warn_pct (or once the org is in
@@ -38,7 +46,7 @@ def status(config_path, redis_url, fmt, watch, interval, iterations, ephemeral_l
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
     from acme_ci_budget.ledger.journal import replay_pending
 
-    enforcer = BudgetEnforcer(load(config_path), redis_url=redis_url, ephemeral_ledger=ephemeral_ledger)
+    enforcer = BudgetEnforcer(load(config_path, namespace), redis_url=redis_url, ephemeral_ledger=ephemeral_ledger)
     replay_pending(enforcer)  # spend journaled while Redis was down is recorded before it is shown
     where = enforcer.where
     shown = 0

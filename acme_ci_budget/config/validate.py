@@ -28,6 +28,8 @@ from acme_ci_budget.config.sections import (
 )
 from acme_ci_budget.config.workflows import workflow_section
 
+NAMESPACE = re.compile(r"[A-Za-z0-9_.-]+")  # a namespace becomes the keys' Redis Cluster hash tag
+
 # The keys a file may have at its top; a new section adds its key here.
 TOP_LEVEL = frozenset(
     {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review", "telemetry"}
@@ -52,7 +54,7 @@ def validate(raw: Any, source: str) -> Config:
     except (ZoneInfoNotFoundError, ValueError):
         raise v.fail("timezone", f"unknown timezone {timezone!r} (use an IANA name like 'UTC')") from None
     namespace = v.string(top.get("namespace", "default"), "namespace")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", namespace):
+    if not NAMESPACE.fullmatch(namespace):
         raise v.fail("namespace", "use letters, digits, '_', '.' or '-' only")
     pricing = pricing_section(v, top.get("pricing") or {})
     workflows_raw = top["workflows"]

@@ -3,7 +3,8 @@
 Owns the Redis keys of a namespace (``Keys``; every key carries the namespace as its hash tag,
 the alert module's own state included: ``Keys.alert``), how a ``Reservation`` draft becomes
 ``reserve.lua``'s KEYS and ARGV, a settle ``Charge`` ``settle.lua``'s and a failed call
-``release.lua``'s (each script's header lists them), including the budget-pressure part: the
+``release.lua``'s (each script's header lists them; a call's event fields go last, as flat name/value
+pairs), including the budget-pressure part: the
 cheaper model's worst case and the two thresholds, as exact integers that reproduce the status
 read's rules (the org is in its reserve once its month spend is past
 ``monthly * (1 - reserve_pct)``; a workflow is under pressure once
@@ -17,6 +18,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from acme_ci_budget.config import Config, Workflow
@@ -109,23 +111,44 @@ def pressure_thresholds(config: Config) -> tuple[int, dict[str, str]]:
     }
 
 
+@lru_cache(maxsize=512)
+def _period_keys(keys: Keys, wf: str, month: str, day: str) -> tuple[str, ...]:
+    """The keys of one workflow, month and day, built once (every reserve and settle needs them):
+    holds, org spent, org held, wf spent month, wf held month, wf spent day, wf held day, stats, events,
+    incidents."""
+    return (
+        keys.holds(),
+        keys.org_spent(month),
+        keys.org_held(month),
+        keys.wf_spent_month(wf, month),
+        keys.wf_held_month(wf, month),
+        keys.wf_spent_day(wf, day),
+        keys.wf_held_day(wf, day),
+        keys.stats(month),
+        keys.events(),
+        keys.incidents(),
+    )
+
+
 def reserve_keys(keys: Any, r: Any) -> list[str]:
     """``reserve.lua``'s KEYS for draft ``r`` (``keys``: the namespace's ``Keys``)."""
-    wf = r.workflow_id
+    holds, org_s, org_h, m_s, m_h, d_s, d_h, stats, events, incidents = _period_keys(
+        keys, r.workflow_id, r.month, r.day
+    )
     return [
-        keys.holds(),
-        keys.org_spent(r.month),
-        keys.org_held(r.month),
-        keys.wf_spent_month(wf, r.month),
-        keys.wf_held_month(wf, r.month),
-        keys.wf_spent_day(wf, r.day),
-        keys.wf_held_day(wf, r.day),
+        holds,
+        org_s,
+        org_h,
+        m_s,
+        m_h,
+        d_s,
+        d_h,
         keys.session(r.session_id),
         keys.task(r.task_id),
         keys.hold(r.id),
-        keys.stats(r.month),
-        keys.events(),
-        keys.incidents(),
+        stats,
+        events,
+        incidents,
     ]
 
 
@@ -141,7 +164,7 @@ def reserve_args(
     """``reserve.lua``'s ARGV for draft ``r`` of workflow ``wf`` (None: unknown, refused by ``r.reason``)."""
     session = wf is not None and r.session_id is not None
     task = wf is not None and r.task_id is not None
-    event = event_fields(**identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
+    event = event_pairs(**identity(r), input_tokens=r.input_tokens, max_output_tokens=r.max_output_tokens)
     cheaper = wf is not None and r.pressure_model is not None
     org_threshold, wf_thresholds = thresholds
     return [
@@ -160,7 +183,7 @@ def reserve_args(
         retention_ms,
         retention_ms,
         wf.max_loop_steps if wf else 0,
-        event,
+        len(event) // 2,
         1 if task else 0,
         r.day,
         r.month,
@@ -168,23 +191,14 @@ def reserve_args(
         r.pressure_model if cheaper else "",
         org_threshold,
         wf_thresholds.get(r.workflow_id, "") if cheaper else "",
+        *event,
     ]
 
 
 def settle_keys(keys: Keys, r: Any) -> list[str]:
     """``settle.lua``'s KEYS for reservation ``r``."""
-    wf = r.workflow_id
-    return [
-        keys.holds(),
-        keys.hold(r.id),
-        keys.result(r.id),
-        keys.org_spent(r.month),
-        keys.wf_spent_month(wf, r.month),
-        keys.wf_spent_day(wf, r.day),
-        keys.session(r.session_id),
-        keys.stats(r.month),
-        keys.events(),
-    ]
+    holds, org_s, _oh, m_s, _mh, d_s, _dh, stats, events, _i = _period_keys(keys, r.workflow_id, r.month, r.day)
+    return [holds, keys.hold(r.id), keys.result(r.id), org_s, m_s, d_s, keys.session(r.session_id), stats, events]
 
 
 def settle_args(
@@ -199,7 +213,7 @@ def settle_args(
     """``settle.lua``'s ARGV for reservation ``r`` charged ``charge`` (a ``ledger.draft.Charge``)."""
     model, counts, one_hour, cost = charge
     input_tokens, output_tokens, cache_creation, cache_read = counts
-    event = event_fields(
+    event = event_pairs(
         **{**identity(r), "model": model},
         input_tokens=input_tokens,
         output_tokens=output_tokens,
@@ -225,8 +239,9 @@ def settle_args(
         one_hour,
         1 if r.session_id else 0,
         retention_ms,
-        event,
+        len(event) // 2,
         1 if usage_missing else 0,
+        *event,
     ]
 
 
@@ -237,8 +252,8 @@ def release_keys(keys: Keys, r: Any) -> list[str]:
 
 def release_args(r: Any, now_ms: int, retention_ms: int, error: str, latency_ms: int | None) -> list:
     """``release.lua``'s ARGV: the failure event says why the call failed (``error``, cut to 500 characters)."""
-    event = event_fields(**identity(r), reason=error[:500] if error else "call_failed", latency_ms=latency_ms)
-    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, event]
+    event = event_pairs(**identity(r), reason=error[:500] if error else "call_failed", latency_ms=latency_ms)
+    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, len(event) // 2, *event]
 
 
 def identity(r: Any) -> dict[str, Any]:
@@ -256,12 +271,24 @@ def identity(r: Any) -> dict[str, Any]:
     }
 
 
+def event_pairs(**fields: Any) -> list[str]:
+    """The event's optional fields as flat name, value arguments (empty values skipped), for reserve, settle and
+    release, which take them last: no JSON to encode here or decode in the script (a cjson decode was most of a
+    script's argument checks)."""
+    flat: list[str] = []
+    for name, value in fields.items():
+        if value is not None and value != "":
+            flat += (name, str(value))
+    return flat
+
+
 # One encoder for every event: json.dumps with non-default separators builds a new one per call.
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def event_fields(**fields: Any) -> str:
-    """The event's optional fields as one JSON object argument (empty values skipped)."""
+    """The event's optional fields as one JSON object argument (empty values skipped), for the scripts off the
+    per-call path."""
     return _COMPACT.encode(event_dict(**fields))
 
 

@@ -34,7 +34,7 @@ from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.ledger.errors import LedgerUnavailable, is_connection_error
 from acme_ci_budget.ledger.results import LEDGER_DOWN, Reservation, Settlement
-from acme_ci_budget.ledger.store import embedded_path, redact_url
+from acme_ci_budget.ledger.store import EMBEDDED_DIR_ENV, embedded_path, redact_url
 
 log = logging.getLogger("acme_ci_budget.journal")
 
@@ -280,10 +280,28 @@ def _read(fd: int) -> tuple[dict[str, JournalEntry], set[str], int]:
     return entries, done, bad
 
 
+# What decides where the journal lives; ``has_pending`` runs on every model call, so the path is
+# built once per combination of these (building it costs more than the stat) and looked up after.
+_WHERE_ENV = (JOURNAL_ENV, "GITHUB_ACTIONS", "RUNNER_TEMP", EMBEDDED_DIR_ENV, "XDG_DATA_HOME", "HOME")
+_PATHS: dict[tuple[str | None, ...], str] = {}
+
+
+def _current_path() -> str:
+    get = os.environ.get
+    where = tuple([get(name) for name in _WHERE_ENV])
+    path = _PATHS.get(where)
+    if path is None:
+        path = _PATHS[where] = str(journal_path())
+    return path
+
+
 def has_pending(path: Path | None = None) -> bool:
     """Cheap check (one stat): is there anything in the journal?"""
+    where = path or _current_path()
+    if not os.access(where, os.F_OK):  # the usual case, without raising (and building) an OSError per call
+        return False
     try:
-        return (path or journal_path()).stat().st_size > 0
+        return os.stat(where).st_size > 0
     except OSError:
         return False
 

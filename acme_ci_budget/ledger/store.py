@@ -26,6 +26,7 @@ __all__ = [
     "StoreError",
     "check_configured",
     "connect",
+    "connect_embedded",
     "embedded_path",
     "prefix",
     "redact_url",
@@ -146,6 +147,11 @@ def _cluster(url: str, tls: bool) -> Any:
         socket_connect_timeout=5,
         socket_timeout=10,
     )
+
+
+def connect_embedded() -> Any:
+    """The local embedded ledger, whatever ``$REDIS_URL`` says (``simulate`` keeps its month there)."""
+    return _embedded()
 
 
 def _embedded() -> Any:

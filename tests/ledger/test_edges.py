@@ -291,9 +291,9 @@ def _script_calls(e: BudgetEnforcer, r: Reservation) -> dict[str, tuple]:
                    e.keys.wf_spent_month(r.workflow_id, r.month), e.keys.wf_spent_day(r.workflow_id, r.day),
                    e.keys.session(None), e.keys.stats(r.month), e.keys.events()]
     settle_args = [r.id, 1000, 20, e._ms(e.now()), e._retention_ms, r.workflow_id, HAIKU, "", r.day[-2:],
-                   10, 10, 0, 0, 0, 0, e._retention_ms, "{}", 0]
+                   10, 10, 0, 0, 0, 0, e._retention_ms, 0, 0]  # no event fields
     release_keys = [e.keys.holds(), e.keys.hold(r.id), e.keys.result(r.id), e.keys.stats(r.month), e.keys.events()]
-    release_args = [r.id, e._ms(e.now()), e._retention_ms, r.workflow_id, e._retention_ms, "{}"]
+    release_args = [r.id, e._ms(e.now()), e._retention_ms, r.workflow_id, e._retention_ms, 0]
     status_keys = [e.keys.holds(), e.keys.events(), e.keys.stats(r.month), e.keys.org_held(r.month)]
     status_args = [e._ms(e.now()), e.keys.p, e._retention_ms, e._retention_ms, "over_hold|dev_assistant"]
     return {
@@ -309,10 +309,11 @@ BAD = {
     "reserve": [(0, "soon"), (1, 10**15 * 1000), (1, 0), (2, ""), (2, "a b"), (3, -5), (3, 10**16), (4, "1e9"),
                 (5, 10**19), (6, "-1"), (7, 2**60), (8, "x"), (9, "no_such_reason"), (10, ""), (11, "acb:{other}:"),
                 (12, 0), (13, 10**14), (14, -1), (15, "{not json"), (15, '{"a": 1}'), (16, "2"), (17, "2026-11-1"),
-                (18, "Nov"), (19, "x"), (19, -1), (19, "5"), (20, "m" * 300), (21, "-1"), (21, ""), (22, "1e3")],
+                (18, "Nov"), (19, "x"), (19, -1), (19, "5"), (20, "m" * 300), (21, "-1"), (21, ""), (22, "1e3"),
+                (15, "40"), (15, "-1"), (23, "")],  # event fields: more pairs than given; an empty field name
     "settle": [(0, ""), (1, -1), (1, 10**16), (2, "x"), (3, "now"), (4, 10**15 * 1000), (5, ""), (6, ""),
                (8, "7"), (9, -3), (10, "1.5"), (11, "x"), (12, -1), (13, 99), (14, "yes"), (15, 0), (16, "[1,"),
-               (17, 2)],
+               (17, 2), (16, "1")],  # one event field pair announced, none given
     "release": [(0, ""), (1, "x"), (2, 0), (3, ""), (4, -1), (5, "nope")],
     "status": [(0, "later"), (1, "acb:{other}:"), (2, 0), (3, 10**15), (4, "x" * 400)],
 }

@@ -28,21 +28,12 @@ from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.ledger.store import prefix
+from acme_ci_budget.simulate.isolation import clear_namespace, simulation_namespace
 from acme_ci_budget.simulate.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
-from acme_ci_budget.simulate.replay import (
-    KEYWORD_RATE,
-    SimClock,
-    build_messages,
-    build_simulation_report,
-    clear_namespace,
-    draw_size,
-    filler_text,
-    generate_traffic,
-    run_simulation,
-    simulate,
-    simulation_namespace,
-    system_prompt,
-)
+from acme_ci_budget.simulate.prompts import build_messages, filler_text, system_prompt
+from acme_ci_budget.simulate.replay import SimClock, run_simulation, simulate
+from acme_ci_budget.simulate.reports import build_simulation_report
+from acme_ci_budget.simulate.traffic import KEYWORD_RATE, draw_size, generate_traffic
 
 MONTH = "2026-06"  # June 1st 2026 is a Monday: 22 working days in five ISO weeks (5, 5, 5, 5, 2)
 _ROUTING = load_config(default_config_path()).workflows["ci_cd_review"].routing
@@ -373,10 +364,37 @@ def test_simulate_on_a_given_redis_cleans_up_unless_kept(redis_url, default_conf
         "report.md",
         "report.txt",
     ]
-    kept, _ = simulate(default_config, month=MONTH, days=3, redis_url=redis_url, keep_data=True)
+    kept, _ = simulate(default_config, month=MONTH, days=3, redis_url=redis_url, keep=True)
     assert kept.to_json() == result.to_json()
     assert list(client.scan_iter(match=f"{prefix(result.namespace)}*"))
     assert clear_namespace(client, result.namespace) > 0
+
+
+def test_simulate_keeps_the_month_in_the_local_embedded_ledger_by_default(default_config, tmp_path, monkeypatch):
+    """Issue 15 item 4: the month stays in its own namespace of the local embedded ledger; --no-keep leaves nothing."""
+    from acme_ci_budget.ledger import embedded
+    from acme_ci_budget.ledger.store import connect
+    from acme_ci_budget.simulate.replay import EMBEDDED, default_keep
+
+    monkeypatch.setenv("ACME_BUDGET_DATA_DIR", str(tmp_path / "data"))
+    try:
+        result, _ = simulate(default_config, month=MONTH, days=2)
+        assert result.kept and result.ledger == EMBEDDED
+        local = connect(None)  # the same embedded ledger status, report and events read
+        assert list(local.scan_iter(match=f"{prefix(result.namespace)}*"))
+        assert not list(local.scan_iter(match=f"{prefix(default_config.namespace)}*"))  # the real namespace: untouched
+        again, _ = simulate(default_config, month=MONTH, days=2)  # emptied first: the same month, not twice
+        assert again.to_json() == result.to_json()
+        spent = BudgetEnforcer(again.config, redis=local).month_figures(MONTH, workflows=()).counters["org_spent"]
+        assert spent == result.org_spend_nano
+    finally:
+        embedded.release_all()
+    monkeypatch.setenv("ACME_BUDGET_DATA_DIR", str(tmp_path / "other"))
+    scratch, _ = simulate(default_config, month=MONTH, days=2, keep=False)
+    assert not scratch.kept and scratch.ledger == "scratch" and not (tmp_path / "other").exists()
+    assert scratch.to_json() == result.to_json()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # a runner's embedded ledger dies with it: nothing to keep
+    assert default_keep(None) is False and default_keep("redis://x") is False
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -403,13 +421,18 @@ def test_command_prints_the_summary_and_writes_every_report(tmp_path, monkeypatc
     assert "Developer coding assistant" in text and "daily limit" in text
     assert "the daily limit $4.00 first bound on 2026-06-01" in text
     assert "Alerts that would have fired" in text and "daily_warn" in text
+    # a digest, not one line per alert: each level and condition once, with its count, first and last
+    digest = text.split("Alerts that would have fired", 1)[1].split("Reports:", 1)[0]
+    assert digest.count("daily_warn") == 1 and "first 2026-06-01" in digest
     assert f"Dashboard: {out / 'report.html'}" in text
     assert {p.name for p in out.iterdir()} == {"report.txt", "report.md", "report.json", "report.html"}
     data = json.loads((out / "report.json").read_text())
     assert data["namespace"] == "acme-sim-2026-06-x100-s0"
     assert data["workflows"]["dev_assistant"]["blocked"]["daily_limit_exceeded"] > 0
     assert "<html" in (out / "report.html").read_text().lower()
-    assert not (tmp_path / "data").exists()  # the user's embedded ledger was never opened
+    # the month is kept in the local embedded ledger (issue 15 item 4), never on $REDIS_URL
+    assert (tmp_path / "data").is_dir()
+    assert "acme-ci-budget report --config" in text and "--namespace acme-sim-2026-06-x100-s0 --month 2026-06" in text
 
 
 def test_command_json_and_bad_input(tmp_path):
@@ -459,7 +482,9 @@ def test_fresh_machine_needs_no_redis_no_key_and_no_network(tmp_path):
     assert f"Dashboard: {Path('acme-sim-report') / 'report.html'}" in done.stdout
     assert "anthropic imported: False" in done.stdout
     assert (tmp_path / "acme-sim-report" / "report.html").is_file()
-    assert not (tmp_path / "data").exists() and not (tmp_path / "xdg").exists()
+    # kept in the local embedded ledger (issue 15 item 4): its data folder, nowhere else
+    assert (tmp_path / "data").is_dir() and not (tmp_path / "xdg").exists()
+    assert "acme-ci-budget report --namespace acme-sim-" in done.stdout
 
 
 def test_benchmark_script_runs(tmp_path):

@@ -134,7 +134,7 @@ def test_settles_in_flight_run_before_the_next_ticks_reserves(make_config, redis
 
 
 def test_ticks_group_a_minute_and_never_two_turns_of_a_session(default_config):
-    from acme_ci_budget.simulate.replay import generate_traffic
+    from acme_ci_budget.simulate.traffic import generate_traffic
 
     plan = generate_traffic(default_config, MONTH, 100, seed=0)
     day = max(plan.days, key=lambda d: len(d.calls))

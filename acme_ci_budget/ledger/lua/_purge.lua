@@ -9,11 +9,12 @@
 -- reserve came within that margin.)
 
 -- Drop one hold: give its amount back to every counter it was held on, remove it from the index.
--- Returns the amount (a string) when the hold still existed, else false.
+-- Returns the amount (a string) when the hold still existed, else false; and what the hold said
+-- ({amount, org_held, month_held, day_held, session, tokens}: the counter keys it was on).
 local function drop_hold(hold_key, holds_key, res_id)
   local hold = redis.call('HMGET', hold_key, 'amount', 'org_held', 'month_held', 'day_held', 'session', 'tokens')
   redis.call('ZREM', holds_key, res_id)
-  if not hold[1] then return false end
+  if not hold[1] then return false, hold end
   for i = 2, 4 do
     -- a day counter past its retention is gone: do not re-create it as a negative number
     if hold[i] and hold[i] ~= '' and redis.call('EXISTS', hold[i]) == 1 then
@@ -24,7 +25,7 @@ local function drop_hold(hold_key, holds_key, res_id)
     redis.call('HINCRBY', hold[5], 'held_tokens', -tonumber(hold[6]))
   end
   redis.call('DEL', hold_key)
-  return hold[1]
+  return hold[1], hold
 end
 
 -- The oldest stream id to keep: Redis assigns stream ids from its own clock, so retention is measured
@@ -34,10 +35,30 @@ local function stream_minid(retention_ms)
   return int_str(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - retention_ms)
 end
 
--- Append one event: fixed fields first, then the caller's (already decoded and checked) fields.
-local function add_event(stream_key, minid, fixed, fields)
+-- Append one event: fixed fields first, then the caller's: a table decoded by json_arg, or the index of
+-- the first of the flat pairs fields_arg checked (nil: none); `replace` (name -> value, or nil) gives some
+-- of the flat ones another value, or adds them.
+local function add_event(stream_key, minid, fixed, fields, replace)
   local all = fixed
-  for name, value in pairs(fields or {}) do
+  if type(fields) == 'table' then
+    for name, value in pairs(fields) do
+      all[#all + 1] = name
+      all[#all + 1] = value
+    end
+  elseif fields then
+    local first = fields
+    for j = first, #ARGV, 2 do
+      local name = ARGV[j]
+      all[#all + 1] = name
+      if replace and replace[name] then
+        all[#all + 1] = replace[name]
+        replace[name] = nil
+      else
+        all[#all + 1] = ARGV[j + 1]
+      end
+    end
+  end
+  for name, value in pairs(replace or {}) do
     all[#all + 1] = name
     all[#all + 1] = value
   end
@@ -53,11 +74,14 @@ local function purge_expired(holds_key, prefix, now_ms, stream_key, minid, limit
     local hold_key = prefix .. 'hold:' .. id
     local info = redis.call('HMGET', hold_key, 'workflow', 'day', 'month')
     local amount = drop_hold(hold_key, holds_key, id)
-    local fields = {}
-    if info[2] then fields = {day = info[2], month = info[3] or ''} end
-    add_event(stream_key, minid, {'type', 'hold_expired', 'ts_ms', now_ms, 'workflow', info[1] or '',
+    local event = {'type', 'hold_expired', 'ts_ms', now_ms, 'workflow', info[1] or '',
       'reservation', id, 'cost_nano', '0', 'held_nano', amount or '0', 'outcome', 'expired',
-      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing'}, fields)
+      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing'}
+    if info[2] then
+      local n = #event
+      event[n + 1], event[n + 2], event[n + 3], event[n + 4] = 'day', info[2], 'month', info[3] or ''
+    end
+    add_event(stream_key, minid, event)
     redis.call('SET', prefix .. 'res:' .. id, 'expired', 'NX', 'PX', marker_ms)
   end
   return #expired

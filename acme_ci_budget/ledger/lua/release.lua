@@ -8,7 +8,7 @@
 -- KEYS[5] events STREAM
 -- ARGV[1] reservation id   ARGV[2] now (ms)   ARGV[3] retention (ms)   ARGV[4] workflow id
 -- ARGV[5] event retention (ms)
--- ARGV[6] event fields (a JSON object of strings)
+-- ARGV[6] how many event fields follow it: n name/value pairs, the last 2n arguments
 -- Returns {status} with status 'ok', 'dup' or 'unknown'
 
 local A, err = checked(function()
@@ -19,7 +19,7 @@ local A, err = checked(function()
     retention = int_arg(3, 'retention (ms)', 1, MAX_RETENTION_MS),
     wf = text_arg(4, 'workflow id', 256),
     event_retention = int_arg(5, 'event retention (ms)', 1, MAX_RETENTION_MS),
-    fields = json_arg(6, 'event fields'),
+    fields = fields_arg(6, 'event fields', 6),
   }
 end)
 if err then return err end

@@ -26,7 +26,7 @@
 -- ARGV[10] block reason decided before Redis ('' : none), recorded as a block
 -- ARGV[11] workflow id      ARGV[12] key prefix (acb:{ns}:)     ARGV[13] event retention (ms)
 -- ARGV[14] day-key TTL (ms) ARGV[15] max loop steps (0: unchecked)
--- ARGV[16] event fields (a JSON object of strings)
+-- ARGV[16] how many event fields follow ARGV[23]: n name/value pairs, the last 2n arguments
 -- ARGV[17] has task (1/0)   ARGV[18] day (YYYY-MM-DD)           ARGV[19] month (YYYY-MM)
 -- ARGV[20] the cheaper model's worst case (nano-USD) ('' : no budget-pressure choice to make)
 -- ARGV[21] the cheaper model (named in the block event when it is the one refused)
@@ -59,7 +59,7 @@ local A, err = checked(function()
     event_retention = int_arg(13, 'event retention (ms)', 1, MAX_RETENTION_MS),
     day_ttl = int_arg(14, 'day-key TTL (ms)', 1, MAX_RETENTION_MS),
     max_steps = int_arg(15, 'max loop steps', 0, MAX_TOKENS),
-    fields = json_arg(16, 'event fields'),
+    fields = fields_arg(16, 'event fields', 23),
     has_task = flag_arg(17, 'has task'),
     day = match_arg(18, 'day', '^%d%d%d%d%-%d%d%-%d%d$'),
     month = match_arg(19, 'month', '^%d%d%d%d%-%d%d$'),
@@ -97,9 +97,10 @@ if A.cheap_amount then
     pressure = 'workflow_month'
   end
 end
+local replace = nil
 if pressure ~= '' then
   amount = ARGV[20]
-  fields['model'] = A.cheap_model
+  replace = {model = A.cheap_model}
 end
 local has_session = session_limit > 0
 local sess = {false, false, false}
@@ -131,7 +132,7 @@ local counters = {c[1], c[2], c[3], c[4], c[5], c[6], int_str(s_tok), int_str(s_
 if reason ~= '' then
   redis.call('HINCRBY', KEYS[11], 'blocked|' .. wf .. '|' .. reason, 1)
   add_event(KEYS[12], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', reason,
-    'outcome', 'blocked', 'cost_nano', '0'}, fields)
+    'outcome', 'blocked', 'cost_nano', '0'}, fields, replace)
   return {0, reason, unpack(counters)}
 end
 

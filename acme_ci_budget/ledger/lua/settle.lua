@@ -13,7 +13,8 @@
 -- ARGV[10] input  ARGV[11] output  ARGV[12] cache write (all)  ARGV[13] cache read
 -- ARGV[14] cache write at the 1-hour TTL (part of ARGV[12])   (tokens)
 -- ARGV[15] has session (1/0)  ARGV[16] event retention (ms)
--- ARGV[17] event fields (a JSON object of strings)            ARGV[18] usage missing (1/0)
+-- ARGV[17] how many event fields follow ARGV[18] (n name/value pairs, the last 2n arguments)
+-- ARGV[18] usage missing (1/0)
 -- Returns {status, cost, org_spent, month_spent, day_spent, hold_found (1/0), over_hold_nano, event_id,
 -- org_held, month_held, day_held} with status 'ok' or 'dup' (a dup returns the first settle's figures);
 -- money as strings. The held figures are the other calls' holds still on this hold's counters once it
@@ -34,7 +35,7 @@ local A, err = checked(function()
     dd = match_arg(9, 'day of month', '^%d%d$'),
     has_session = flag_arg(15, 'has session'),
     event_retention = int_arg(16, 'event retention (ms)', 1, MAX_RETENTION_MS),
-    fields = json_arg(17, 'event fields'),
+    fields = fields_arg(17, 'event fields', 18),
     usage_missing = flag_arg(18, 'usage missing'),
   }
   for i, name in ipairs({'input', 'output', 'cache write', 'cache read', 'cache write 1h'}) do
@@ -64,9 +65,8 @@ if prior then
 end
 
 -- every argument is good: from here on the script writes
--- the counters this hold is on, named in its hash (same hash tag), read back once it is dropped
-local held_on = redis.call('HMGET', KEYS[2], 'org_held', 'month_held', 'day_held')
-local amount = drop_hold(KEYS[2], KEYS[1], res_id)
+-- the counters this hold was on (named in its hash, same hash tag) are read back once it is dropped
+local amount, hold = drop_hold(KEYS[2], KEYS[1], res_id)
 local over = cost
 if amount then over = math.max(0, cost - tonumber(amount)) end
 local cost_s, over_s = ARGV[2], int_str(over)
@@ -119,10 +119,18 @@ if usage_missing then
 end
 
 local event_id = add_event(KEYS[9], stream_minid(A.event_retention), fixed, A.fields)
-local held = {}
-for i = 1, 3 do
-  local key = held_on[i]
-  held[i] = (amount and key and key ~= '' and redis.call('GET', key)) or '0'
+local held = {'0', '0', '0'}
+if amount then
+  local on = {}
+  for i = 2, 4 do
+    if hold[i] and hold[i] ~= '' then on[#on + 1] = i end
+  end
+  if #on > 0 then
+    local keys = {}
+    for j, i in ipairs(on) do keys[j] = hold[i] end
+    local values = redis.call('MGET', unpack(keys))
+    for j, i in ipairs(on) do held[i - 1] = values[j] or '0' end
+  end
 end
 local result = {cost_s, spent[1], spent[2], spent[3], amount and '1' or '0', over_s, event_id,
   held[1], held[2], held[3]}
