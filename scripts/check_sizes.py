@@ -19,8 +19,8 @@ from pathlib import Path
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 250
 
-# Being split on other branches right now (issue 18, phase 3): the lead drops these once they are merged.
-EXCLUDED = frozenset({"acme_ci_budget/report/monthly.py"})
+# No exceptions: every module of the package is held to the limits (issue 18).
+EXCLUDED: frozenset[str] = frozenset()
 
 
 def offenders(root: Path, max_module: int, max_class: int) -> Iterator[str]:

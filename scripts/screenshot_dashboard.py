@@ -53,12 +53,12 @@ def _call(enforcer: Any, clock: Clock, when: datetime, wf: str, model: str, inp:
     enforcer.settle(res, inp, min(out, res.max_output_tokens), cache_write, cache_read)
 
 
-def seed_demo_month(enforcer: Any, through_day: int, seed: int = 7) -> int:
+def seed_demo_month(enforcer: Any, through_day: int, seed: int = 7, month_of: tuple[int, int] = DEMO_MONTH) -> int:
     """A plausible month of Acme traffic up to ``through_day``; returns the number of calls attempted."""
     rng = random.Random(seed)
     tz = enforcer.config.tz
     clock = enforcer.clock
-    year, month = DEMO_MONTH
+    year, month = month_of
     routing = enforcer.config.workflows["ci_cd_review"].routing
     # the config's roles (today: claude-haiku-5-5 and claude-sonnet-5-5); sizes follow the lab's inventory and limits
     haiku, sonnet, simple = routing.default_model, routing.complex_model, routing.simple_model
@@ -155,9 +155,15 @@ def build_demo_report(config: Any, redis: Any, complete: bool = False) -> Any:
     year, month = DEMO_MONTH
     through = 30 if complete else 20
     clock = Clock(demo_now(1, config))
-    seed_demo_month(BudgetEnforcer(config, redis=redis, clock=clock), through)
+    enforcer = BudgetEnforcer(config, redis=redis, clock=clock)
+    # the month before, lighter (its first week), so the dashboard has a month to set side by side
+    seed_demo_month(enforcer, 7, seed=3, month_of=(year, month - 1))
+    seed_demo_month(enforcer, through)
     when = datetime(year, month + 1, 1, 0, 30, tzinfo=config.tz) if complete else demo_now(through, config)
-    return build_report(config, redis, f"{year}-{month:02d}", lambda: when.astimezone(UTC))
+    def clock_at() -> datetime:
+        return when.astimezone(UTC)
+
+    return build_report(config, redis, f"{year}-{month:02d}", clock_at, savings=True, previous=True)
 
 
 def find_chromium() -> str | None:
@@ -227,12 +233,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", help="seed into this Redis (it is written to; use a scratch database)")
     parser.add_argument("--complete", action="store_true", help="report the demo month as finished")
     parser.add_argument("--tall", action="store_true", help="tall windows, to capture the whole page")
+    parser.add_argument("--html", type=Path, help="screenshot this dashboard (e.g. simulate's report.html) instead")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from acme_ci_budget.config import load_config
 
     config = load_config()
+    chromium = find_chromium()
+    if args.html is not None:
+        if chromium is None:
+            print("no chromium on PATH (apt-get install chromium)", file=sys.stderr)
+            return 1
+        tall = (lambda w: 5200 if w < 600 else 3300) if args.tall else None
+        for png in screenshots(args.html, args.out_dir, chromium, tall):
+            print(f"wrote {png} ({png.stat().st_size:,} bytes)")
+        return 0
     with tempfile.TemporaryDirectory(prefix="acb-demo-") as tmp:
         if args.redis_url:
             import redis as redis_lib
@@ -245,7 +261,6 @@ def main(argv: list[str] | None = None) -> int:
         report = build_demo_report(config, redis, complete=args.complete)
         html = write_dashboard(report, args.out_dir)
         print(f"wrote {html}")
-        chromium = find_chromium()
         if chromium is None:
             print("no chromium on PATH (apt-get install chromium): skipped the screenshots", file=sys.stderr)
             return 1

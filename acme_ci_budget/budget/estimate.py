@@ -42,12 +42,61 @@ class WorkflowEstimate:
         return self.input_cost_nano + self.output_cost_nano
 
 
+# Weekdays in an average month: work that follows the working week (PRs, sessions) spreads over these,
+# so a growth scenario's busy day is its month over this many days, against the daily limit.
+WORKING_DAYS = 22
+
+
+@dataclass(frozen=True)
+class ScenarioLine:
+    """One workflow at a growth factor: what the work would cost, and what its limits let it spend."""
+
+    workflow_id: str
+    label: str
+    cost_nano: int  # the demand: the inventory's tasks times the growth factor
+    monthly_budget_nano: int
+    daily_nano: int
+
+    @property
+    def busy_day_nano(self) -> int:
+        """An average working day of this month's work."""
+        return self.cost_nano // WORKING_DAYS
+
+    @property
+    def over_daily(self) -> bool:
+        return bool(self.daily_nano) and self.busy_day_nano > self.daily_nano
+
+    @property
+    def over_monthly(self) -> bool:
+        return self.cost_nano > self.monthly_budget_nano
+
+    @property
+    def allowed_nano(self) -> int:
+        """What the limits let it spend: working days capped by the daily limit, then the monthly budget."""
+        days = min(self.cost_nano, self.daily_nano * WORKING_DAYS) if self.daily_nano else self.cost_nano
+        return min(days, self.monthly_budget_nano)
+
+
 @dataclass(frozen=True)
 class Scenario:
     growth: int
-    total_nano: int
-    utilization_pct: float
+    total_nano: int  # the demand, all workflows
+    utilization_pct: float  # the demand as a percent of the org budget
     over_budget: tuple[str, ...]  # workflow ids whose monthly budget this scenario exceeds
+    lines: tuple[ScenarioLine, ...] = ()
+
+    @property
+    def over_daily(self) -> tuple[str, ...]:
+        """Workflow ids whose daily limit an average working day of this scenario exceeds."""
+        return tuple(line.workflow_id for line in self.lines if line.over_daily)
+
+    @property
+    def allowed_nano(self) -> int:
+        """What the workflows' daily and monthly limits let the month spend (at most the demand)."""
+        return sum(line.allowed_nano for line in self.lines)
+
+    def label(self, workflow_id: str) -> str:
+        return next((line.label for line in self.lines if line.workflow_id == workflow_id), workflow_id)
 
 
 @dataclass(frozen=True)
@@ -168,6 +217,16 @@ def build_estimate(config: Config, growths: tuple[int, ...] = ()) -> Estimate:
                 total_nano=total,
                 utilization_pct=total * 100 / config.org_monthly_nano if config.org_monthly_nano else 0.0,
                 over_budget=tuple(e.workflow_id for e in grown if e.cost_nano > e.monthly_budget_nano),
+                lines=tuple(
+                    ScenarioLine(
+                        e.workflow_id,
+                        e.label,
+                        e.cost_nano,
+                        e.monthly_budget_nano,
+                        config.workflows[e.workflow_id].daily_nano,
+                    )
+                    for e in grown
+                ),
             )
         )
     return Estimate(workflows=lines, budget_nano=config.org_monthly_nano, scenarios=tuple(scenarios))

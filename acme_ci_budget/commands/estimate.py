@@ -10,6 +10,7 @@ import click
 
 from acme_ci_budget.commands._options import config_option, echo_json, format_option, load
 from acme_ci_budget.core.money import fmt_usd, nano_to_decimal, nano_to_usd
+from acme_ci_budget.report.render import md_escape
 
 
 @click.command()
@@ -20,21 +21,27 @@ from acme_ci_budget.core.money import fmt_usd, nano_to_decimal, nano_to_usd
     type=click.IntRange(min=1),
     multiple=True,
     metavar="N",
-    help="Add an adoption scenario at N times today's tasks (repeatable: --growth 10 --growth 100).",
+    help="Add an adoption scenario at N times today's tasks: --growth 10 100 (or --growth 10 --growth 100).",
 )
 @click.option(
     "--models",
     metavar="MODEL,MODEL,...",
     help="What-if: price the same inventory on each of these models, side by side with the configured ones.",
 )
-def estimate(config_path: str | None, fmt: str, growth: tuple[int, ...], models: str | None) -> None:
+@click.argument("more_growth", nargs=-1, metavar="")
+def estimate(
+    config_path: str | None, fmt: str, growth: tuple[int, ...], models: str | None, more_growth: tuple[str, ...]
+) -> None:
     """Each workflow's monthly tokens and cost from the config's inventory, against the org budget.
 
     Every cost is printed exactly and the total is the exact sum of the lines,
     so the figures always reconcile; the headline total is also rounded to cents.
+    Growth scenarios say what each workflow's daily and monthly limits would let it spend.
     """
     from acme_ci_budget.budget.estimate import build_estimate, build_what_if
 
+    # `--growth 10 100`: the numbers after the first belong to --growth too (the README's form).
+    growth = tuple(dict.fromkeys(growth + _growth_factors(more_growth, bool(growth))))
     config = load(config_path)
     if models is not None:
         what_if = build_what_if(config, _parse_models(models, config), tuple(growth))
@@ -50,6 +57,16 @@ def estimate(config_path: str | None, fmt: str, growth: tuple[int, ...], models:
         click.echo(_markdown(est))
     else:
         click.echo(_text(est))
+
+
+def _growth_factors(extra: tuple[str, ...], after_growth: bool) -> tuple[int, ...]:
+    """The bare numbers after ``--growth N`` as more factors; anything else is a usage error naming it."""
+    for text in extra:
+        if not after_growth or not text.isdigit() or int(text) < 1:
+            raise click.UsageError(
+                f"unexpected argument {text!r}: growth factors are whole numbers after --growth (--growth 10 100)"
+            )
+    return tuple(int(text) for text in extra)
 
 
 def fmt_exact(nano: int) -> str:
@@ -108,6 +125,8 @@ def _as_json(est) -> dict:
                 "total_monthly_usd": nano_to_usd(s.total_nano),
                 "utilization_pct": s.utilization_pct,
                 "workflows_over_budget": list(s.over_budget),
+                "workflows_over_daily_limit": list(s.over_daily),
+                "allowed_monthly_usd": nano_to_usd(s.allowed_nano),
             }
             for s in est.scenarios
         ],
@@ -136,12 +155,33 @@ def _text(est) -> str:
         _caching_line(est),
     ]
     for s in est.scenarios:
-        over = ", ".join(s.over_budget) if s.over_budget else "none"
-        lines.append(
-            f"At {s.growth}x adoption: {fmt_usd(s.total_nano)}/month, {s.utilization_pct:.1f}% of the org budget; "
-            f"workflow budgets exceeded: {over}"
-        )
+        lines.append(f"At {s.growth}x adoption: {_scenario(s)}")
+        lines += [f"  - {note}" for note in _scenario_notes(s)]
     return "\n".join(lines)
+
+
+def _scenario(s) -> str:
+    head = f"{fmt_usd(s.total_nano)}/month of work, {s.utilization_pct:.1f}% of the org budget"
+    if s.allowed_nano < s.total_nano:
+        return f"{head}; the workflows' limits let {fmt_usd(s.allowed_nano)} of it run"
+    return f"{head}; every workflow stays within its daily and monthly limits"
+
+
+def _scenario_notes(s) -> list[str]:
+    """Each workflow a limit would hold back at this growth, by label, with the limit and the figure."""
+    notes = []
+    for line in s.lines:
+        if line.over_daily:
+            notes.append(
+                f"{line.label}: about {fmt_usd(line.busy_day_nano)} a working day, over its "
+                f"{fmt_usd(line.daily_nano)} daily limit"
+            )
+        if line.over_monthly:
+            notes.append(
+                f"{line.label}: {fmt_usd(line.cost_nano)}/month, over its {fmt_usd(line.monthly_budget_nano)} "
+                "monthly budget"
+            )
+    return notes
 
 
 def _caching_line(est) -> str:
@@ -154,7 +194,7 @@ def _caching_line(est) -> str:
             f"(costs {fmt_usd(-saving)} more: single-call tasks pay the cache-write premium)"
         )
     skipped = [f"{w.label}: {w.cache_note}" for w in est.workflows if w.cache_note]
-    return line + "".join(f"\n  not cached, {note}" for note in skipped)
+    return line + "".join(f"\n  - not cached, {note}" for note in skipped)
 
 
 def _markdown(est) -> str:
@@ -175,13 +215,14 @@ def _markdown(est) -> str:
         f"Total {fmt_usd(est.total_nano)} · budget {fmt_usd(est.budget_nano)} · "
         f"headroom {fmt_usd(est.headroom_nano)} · utilization {est.utilization_pct:.1f}%",
         "",
-        _caching_line(est),
+        # A blank line before each list, or GitHub folds the items into the paragraph above.
+        _caching_line(est).replace("\n  - ", "\n\n- ", 1).replace("\n  - ", "\n- "),
     ]
+    if est.scenarios:
+        lines += ["", "#### Growth scenarios", ""]
     for s in est.scenarios:
-        over = ", ".join(f"`{w}`" for w in s.over_budget) or "none"
-        lines.append(
-            f"- **{s.growth}x**: {fmt_usd(s.total_nano)}/month ({s.utilization_pct:.1f}%); over budget: {over}"
-        )
+        lines.append(f"- **{s.growth}x**: {_scenario(s)}")
+        lines += [f"  - {md_escape(note)}" for note in _scenario_notes(s)]
     return "\n".join(lines)
 
 

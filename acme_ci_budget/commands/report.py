@@ -108,7 +108,8 @@ def _build(config, redis_url: str | None, month: str, ephemeral_ledger: bool):
 
     client = connect(redis_url, allow_ephemeral=ephemeral_ledger)
     try:
-        return build_report(config, client, month)
+        # the savings lines read the month's events once; the month before is one more round trip
+        return build_report(config, client, month, savings=True, previous=True)
     except Exception as exc:
         if not is_connection_error(exc):
             raise

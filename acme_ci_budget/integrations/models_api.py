@@ -160,6 +160,15 @@ class ModelsAPI:
             raise self._translate(exc) from None
         return Catalogue(self.base_url, models, resolved)
 
+    def check_key(self) -> None:
+        """One cheap authenticated call (``GET /v1/models?limit=1``) to learn whether the key is good before
+        anyone types a prompt; raises ``ModelsAPIError`` (``status_code`` 401/403 for a refused key)."""
+        client = self.client()
+        try:
+            client.models.list(limit=1)
+        except Exception as exc:
+            raise self._translate(exc) from None
+
     def _retrieve(self, client: Any, model: str) -> ModelInfo | None:
         import anthropic
 

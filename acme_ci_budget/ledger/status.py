@@ -122,7 +122,7 @@ class StatusReads:
             "held_usd": nano_to_usd(held),
             "held_nano": held,
             "remaining": nano_to_usd(budget - spent - held),
-            "reserve_pct": self.config.reserve_pct,
+            "reserve_ratio": self.config.reserve_pct,  # a fraction (0.2 = 20%); every *_pct field is a percent
             "reserve_threshold": nano_to_usd(threshold),
             "reserve_state": state,
             "in_reserve": state != "normal",

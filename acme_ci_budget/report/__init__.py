@@ -1,8 +1,11 @@
-"""The monthly budget and ROI report: the model (``monthly``), its renderers (``render``: text,
-Markdown, HTML, JSON) and the dashboard's SVG charts (``charts``).
+"""The monthly budget and ROI report: built from the ledger (``monthly``, parsing the stats hash in
+``stats``; ``savings`` from the month's events when asked), its model (``model``) and JSON shape
+(``json_shape``), its advice (``advice``), its renderers (``render``: text, Markdown, HTML, JSON) and
+the dashboard's SVG charts (``charts``).
 
-It reads the ledger's counters (one round trip per report), never writes; it imports ``ledger``,
-``budget``, ``config``, ``catalog`` and ``core``, never ``client``, ``alerts`` or ``runs``.
+It reads the ledger's counters (one round trip per report; the events once for the savings), never
+writes; it imports ``ledger``, ``budget``, ``config``, ``catalog`` and ``core``, never ``client``,
+``alerts`` or ``runs``.
 """
 
 from __future__ import annotations

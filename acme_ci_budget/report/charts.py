@@ -12,7 +12,7 @@ model, Redis or files; the renderer passes plain values in.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -29,6 +29,8 @@ BUDGET = "#c62828"
 SPEND = "#0072B2"
 VALUE = "#1a7f37"
 
+BUDGET_REACH = 4.0  # a budget up to this many times the data's peak is drawn on the data's scale (>= 1/4 height)
+OFF_SCALE_TOP = 30.0  # room above the plot for the label of a budget far above the data
 WIDTH = 400  # viewBox width: close to a phone's CSS width, so text stays readable when it scales
 
 
@@ -93,6 +95,34 @@ def _text(
     )
 
 
+def _money_grid(ticks: Sequence[int], y: Callable[[float], float], left: float, right: float) -> list[str]:
+    """Horizontal grid lines at ``ticks`` with their dollar labels left of the plot."""
+    body = []
+    for tick in ticks:
+        body.append(
+            f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(tick))}" y2="{_f(y(tick))}" stroke="{GRID}"/>'
+        )
+        body.append(_text(left - 6, y(tick) + 4, usd_short(tick), size=11, fill=MUTED, anchor="end"))
+    return body
+
+
+def _limit_line(y_at: float, left: float, right: float, label: str) -> list[str]:
+    """A dashed budget line across the plot at ``y_at``, named at its left end."""
+    return [
+        f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y_at)}" y2="{_f(y_at)}" '
+        f'stroke="{BUDGET}" stroke-width="1.5" stroke-dasharray="6 4"/>',
+        _text(left + 4, y_at - 5, label, size=11, fill=BUDGET),
+    ]
+
+
+def _off_scale(x: float, y: float, limit_nano: int, y_max: int) -> str:
+    """The budget named at the top edge when it is far above the data (the chart is scaled to the data)."""
+    times = limit_nano / y_max if y_max else 0
+    return _text(
+        x, y, f"Budget {usd_short(limit_nano)} ↑ ({times:,.0f}x this scale)", size=11, fill=BUDGET, anchor="end"
+    )
+
+
 def cumulative_chart(
     cid: str,
     label: str,
@@ -107,14 +137,18 @@ def cumulative_chart(
     ``days_shown`` days of ``daily_nano`` are drawn (today for the current month); a forecast
     continues the line, dashed, to the month's last day.
     """
-    left, right, top, bottom, height = 46.0, 12.0, 14.0, 26.0, 210.0
-    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     cumulative, total = [], 0
     for value in daily_nano[:days_shown]:
         total += value
         cumulative.append(total)
-    peak = max([limit_nano, total, forecast_nano or 0])
-    ticks = nice_ticks(peak)
+    data_max = max(total, forecast_nano or 0)
+    # Scaled to the data: a budget far above the spend would flatten the line onto $0, so it is drawn
+    # only when it is within reach of the data, and named above the plot otherwise.
+    on_scale = bool(limit_nano) and (not data_max or limit_nano <= data_max * BUDGET_REACH)
+    top = 14.0 if on_scale or not limit_nano else OFF_SCALE_TOP
+    left, right, bottom, height = 46.0, 12.0, 26.0, 196.0 + top
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
+    ticks = nice_ticks(max(data_max, limit_nano if on_scale else 0))
     y_max = ticks[-1]
 
     def x(day: float) -> float:
@@ -123,26 +157,19 @@ def cumulative_chart(
     def y(nano: float) -> float:
         return top + plot_h - plot_h * nano / y_max
 
-    body = []
-    for tick in ticks:
-        body.append(
-            f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(tick))}" y2="{_f(y(tick))}" stroke="{GRID}"/>'
-        )
-        body.append(_text(left - 6, y(tick) + 4, usd_short(tick), size=11, fill=MUTED, anchor="end"))
+    body = _money_grid(ticks, y, left, right)
     for day in sorted({1, 8, 15, 22, days_in_month}):
         body.append(_text(x(day), height - 8, str(day), size=11, fill=MUTED, anchor="middle"))
     base = f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(0))}" y2="{_f(y(0))}" stroke="{MUTED}"/>'
     body.append(base)
-    if limit_nano:
+    if on_scale:
         body.append(
             f'<line x1="{_f(x(0))}" y1="{_f(y(0))}" x2="{_f(x(days_in_month))}" y2="{_f(y(limit_nano))}" '
             f'stroke="{MUTED}" stroke-width="1" stroke-dasharray="2 3"/>'
         )
-        body.append(
-            f'<line x1="{_f(left)}" x2="{_f(WIDTH - right)}" y1="{_f(y(limit_nano))}" y2="{_f(y(limit_nano))}" '
-            f'stroke="{BUDGET}" stroke-width="1.5" stroke-dasharray="6 4"/>'
-        )
-        body.append(_text(left + 4, y(limit_nano) - 5, f"Budget {usd_short(limit_nano)}", size=11, fill=BUDGET))
+        body += _limit_line(y(limit_nano), left, right, f"Budget {usd_short(limit_nano)}")
+    elif limit_nano:
+        body.append(_off_scale(WIDTH - right, 12, limit_nano, y_max))
     if cumulative:
         points = [(x(0), y(0))] + [(x(d), y(v)) for d, v in enumerate(cumulative, start=1)]
         line = " ".join(f"{_f(px)},{_f(py)}" for px, py in points)
@@ -170,7 +197,10 @@ def spend_bars(cid: str, title: str, rows: Sequence[tuple[str, int, int, str]]) 
     """One bar per row (label, spend, limit, health): spend filled over a track as long as the limit."""
     row_h, top = 44.0, 6.0
     height = top + row_h * max(len(rows), 1) + 4
-    scale = max([max(spend, limit) for _, spend, limit, _ in rows] + [1])
+    top_spend = max([spend for _, spend, _, _ in rows] + [0])
+    # Scaled to the spend: limits within reach widen the scale, the rest are named, not drawn.
+    reach = [limit for _, _, limit, _ in rows if limit and (not top_spend or limit <= top_spend * BUDGET_REACH)]
+    scale = max([top_spend, *reach, 1])
     bar_w = WIDTH - 8
     body, words = [], []
     for i, (label, spend, limit, health) in enumerate(rows):
@@ -179,16 +209,21 @@ def spend_bars(cid: str, title: str, rows: Sequence[tuple[str, int, int, str]]) 
         value = f"{fmt_usd(spend)} of {fmt_usd(limit)}{share}" if limit else fmt_usd(spend)
         body.append(_text(0, y0 + 13, label, size=12.5, weight="600"))
         body.append(_text(WIDTH, y0 + 13, value, size=12, fill=MUTED, anchor="end"))
-        if limit:
-            body.append(
-                f'<rect x="0" y="{_f(y0 + 20)}" width="{_f(bar_w * limit / scale)}" height="14" rx="3" fill="{TRACK}"/>'
-            )
+        body.append(f'<rect x="0" y="{_f(y0 + 20)}" width="{_f(bar_w)}" height="14" rx="3" fill="{TRACK}"/>')
         fill_w = bar_w * spend / scale
         if spend:
             body.append(
                 f'<rect x="0" y="{_f(y0 + 20)}" width="{_f(max(fill_w, 2))}" height="14" rx="3" '
                 f'fill="{HEALTH_COLORS.get(health, SPEND)}"/>'
             )
+        if limit and limit <= scale:
+            lx = bar_w * limit / scale
+            body.append(
+                f'<line x1="{_f(lx)}" x2="{_f(lx)}" y1="{_f(y0 + 16)}" y2="{_f(y0 + 38)}" stroke="{BUDGET}" '
+                'stroke-width="2"/>'
+            )
+        elif limit:
+            body.append(_text(bar_w, y0 + 31, "budget off scale →", size=10, fill=BUDGET, anchor="end"))
         words.append(f"{label} {value} [{health}]")
     desc = "; ".join(words) if words else "No workflows."
     return _svg(cid, title, desc, height, body)
@@ -284,3 +319,51 @@ def meter(cid: str, label: str, pct_used: float, marks: Sequence[tuple[float, st
     names = ", ".join(f"{name} at {mark:.0f}%" for mark, name in marks)
     desc = f"{label}: {pct_used:.1f}% used" + (f" ({names})" if names else "")
     return _svg(cid, label, desc, height, body, css_class="meter", aspect="none")
+
+
+def daily_bars(
+    cid: str,
+    label: str,
+    daily_nano: Sequence[int],
+    days_shown: int,
+    limit_nano: int = 0,
+) -> Markup:
+    """Spend per day as bars, scaled to the busiest day, its peak named; a daily limit line when within reach."""
+    days = list(daily_nano)
+    peak = max(days[:days_shown], default=0)
+    on_scale = bool(limit_nano) and (not peak or limit_nano <= peak * BUDGET_REACH)
+    top = 18.0 if on_scale or not limit_nano else OFF_SCALE_TOP + 4
+    left, right, bottom, height = 46.0, 12.0, 26.0, 152.0 + top
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
+    ticks = nice_ticks(max(peak, limit_nano if on_scale else 0))
+    y_max = ticks[-1]
+    slot = plot_w / max(len(days), 1)
+
+    def y(nano: float) -> float:
+        return top + plot_h - plot_h * nano / y_max
+
+    body = _money_grid(ticks, y, left, right)
+    peak_day = days.index(peak) + 1 if peak else None
+    for day, value in enumerate(days[:days_shown], start=1):
+        if not value:
+            continue
+        bx = left + slot * (day - 1) + slot * 0.15
+        color = BUDGET if on_scale and value >= limit_nano else SPEND
+        body.append(
+            f'<rect x="{_f(bx)}" y="{_f(y(value))}" width="{_f(slot * 0.7)}" height="{_f(max(y(0) - y(value), 1))}" '
+            f'fill="{color}"><title>day {day}: {escape(fmt_usd(value))}</title></rect>'
+        )
+    for day in sorted({1, 8, 15, 22, len(days)}):
+        body.append(_text(left + slot * (day - 0.5), height - 8, str(day), size=11, fill=MUTED, anchor="middle"))
+    if on_scale:
+        body += _limit_line(y(limit_nano), left, right, f"Daily limit {usd_short(limit_nano)}")
+    elif limit_nano:
+        body.append(_off_scale(WIDTH - right, 12, limit_nano, y_max))
+    if peak_day is not None:
+        px = min(max(left + slot * (peak_day - 0.5), left + 40), WIDTH - right - 40)
+        body.append(_text(px, max(y(peak) - 5, 11), f"peak {usd_short(peak)}", size=11, fill=INK, anchor="middle"))
+    desc = f"{label}: spend per day for {days_shown} days"
+    desc += f"; peak day {peak_day} at {fmt_usd(peak)}" if peak_day else "; no spend"
+    if limit_nano:
+        desc += f"; daily limit {fmt_usd(limit_nano)}"
+    return _svg(cid, f"Daily spend: {label}", desc + ".", height, body)

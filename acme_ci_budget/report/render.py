@@ -20,7 +20,7 @@ from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.core.templating import environment as _template_environment
 from acme_ci_budget.integrations.slack import slack_escape
 from acme_ci_budget.report import charts
-from acme_ci_budget.report.monthly import Report
+from acme_ci_budget.report.model import Report
 
 _MD_SPECIAL = re.compile(r"([\\*_`~|\[\]])")
 FORMATS = ("text", "markdown", "html", "json")
@@ -77,6 +77,18 @@ def _hours(value: float) -> str:
     return f"{value:,.1f}"
 
 
+def _roi_pct(value: float | None) -> str:
+    """Net ROI: whole percent, the one rounding every format uses (next to the multiple)."""
+    return _pct(value, 0)
+
+
+# The ROI table's columns, one list per basis, shared by the text, Markdown and HTML templates.
+ROI_COLUMNS = {
+    "per_task": ("Workflow", "Role", "Tasks", "Hours saved", "Rate/h", "Value", "AI spend"),
+    "monthly_hours": ("Role", "Workflows", "Hours/month", "Rate/h", "Value/month", "Value", "AI spend"),
+}
+
+
 def md_escape(text: Any) -> str:
     """Text safe inside Markdown and Slack mrkdwn: no HTML, no link or mention syntax, no emphasis surprises."""
     return _MD_SPECIAL.sub(r"\\\1", slack_escape(text))
@@ -96,6 +108,7 @@ FILTERS: dict[str, Any] = {
     "hours": _hours,
     "signed_pct": _signed_pct,
     "multiple": fmt_multiple,
+    "roi_pct": _roi_pct,
 }
 
 
@@ -105,7 +118,7 @@ def environment() -> Any:
 
 
 def render_text(report: Report) -> str:
-    return environment().get_template("report.txt.j2").render(r=report)
+    return environment().get_template("report.txt.j2").render(r=report, roi_columns=ROI_COLUMNS)
 
 
 def render_markdown(report: Report, flavor: str = "github", artifact_url: str | None = None) -> str:
@@ -116,13 +129,16 @@ def render_markdown(report: Report, flavor: str = "github", artifact_url: str | 
     template = env.get_template("report.md.j2")
     if flavor == "slack":
         # Same template, Slack's escaping: a backslash would show literally in Slack.
-        return template.render(r=report, slack=True, artifact_url=artifact_url, esc=slack_escape)
-    return template.render(r=report, slack=False, artifact_url=artifact_url, esc=md_escape)
+        return template.render(
+            r=report, slack=True, artifact_url=artifact_url, esc=slack_escape, roi_columns=ROI_COLUMNS
+        )
+    return template.render(r=report, slack=False, artifact_url=artifact_url, esc=md_escape, roi_columns=ROI_COLUMNS)
 
 
 def render_html(report: Report) -> str:
     """The self-contained dashboard: inline CSS and SVG, no scripts, fonts, images or URLs."""
-    return environment().get_template("report.html.j2").render(r=report, charts=html_charts(report))
+    charts_ = {} if report.is_empty else html_charts(report)  # an empty month draws no zero charts
+    return environment().get_template("report.html.j2").render(r=report, charts=charts_, roi_columns=ROI_COLUMNS)
 
 
 def render_json(report: Report) -> str:
@@ -179,12 +195,17 @@ def html_charts(report: Report) -> dict[str, Any]:
         "org_cumulative": charts.cumulative_chart(
             "cum-org",
             "All workflows",
-            _org_daily(report),
+            report.daily_nano,
             report.days_in_month,
             report.org.budget_nano,
             days_shown,
             report.org.forecast_nano,
         ),
+        "org_daily": charts.daily_bars("daily-org", "All workflows", report.daily_nano, days_shown),
+        "daily": {
+            w.id: charts.daily_bars(f"daily-{w.id}", w.label, w.daily_nano, days_shown, w.daily_limit_nano)
+            for w in report.workflows
+        },
         "roi": None,
         "colors": colors,
     }
@@ -200,7 +221,3 @@ def html_charts(report: Report) -> dict[str, Any]:
 def _reserve_share(report: Report) -> float:
     budget = report.org.budget_nano
     return 1 - report.org.reserve_threshold_nano / budget if budget else 0.0
-
-
-def _org_daily(report: Report) -> list[int]:
-    return [sum(w.daily_nano[i] for w in report.workflows) for i in range(report.days_in_month)]

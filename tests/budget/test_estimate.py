@@ -99,8 +99,49 @@ def test_growth_scenarios_name_the_budgets_they_exceed():
     assert hundred.total_nano == 100 * est.total_nano
     assert hundred.over_budget == ("dev_assistant",)  # $552.96 against $350
     result = CliRunner().invoke(cli, ["estimate", "--growth", "100", "--config", str(LAB_2024)], env=NO_ENV)
-    assert "At 100x adoption: $789.79/month" in result.output
-    assert "workflow budgets exceeded: dev_assistant" in result.output
+    assert "At 100x adoption: $789.79/month of work" in result.output
+    # named by label, with the limit that holds it back (issue 15 item 10)
+    assert "  - Developer Coding Assistant: $552.96/month, over its $350.00 monthly budget" in result.output
+
+
+def test_growth_scenarios_respect_daily_limits():
+    hundred = build_estimate(load_config(LAB_2024), (100,)).scenarios[0]
+    dev = next(line for line in hundred.lines if line.workflow_id == "dev_assistant")
+    # $552.96 of work over 22 working days is about $25.13 a day against a $12 daily limit: $264 can run
+    assert dev.busy_day_nano == 552_960_000_000 // 22 and dev.over_daily
+    assert dev.allowed_nano == 12 * 22 * 10**9
+    assert hundred.over_daily == ("dev_assistant",)
+    assert hundred.allowed_nano == sum(line.allowed_nano for line in hundred.lines) < hundred.total_nano
+    data = json.loads(
+        CliRunner().invoke(cli, ["estimate", "--growth", "100", "--format", "json", "--config", str(LAB_2024)],
+                           env=NO_ENV).output
+    )
+    [scenario] = data["scenarios"]
+    assert scenario["workflows_over_daily_limit"] == ["dev_assistant"]
+    assert scenario["allowed_monthly_usd"] == hundred.allowed_nano / 10**9
+
+
+def test_growth_takes_several_numbers_as_the_readme_shows():
+    one = CliRunner().invoke(cli, ["estimate", "--growth", "10", "100", "--config", str(LAB_2024)], env=NO_ENV)
+    two = CliRunner().invoke(cli, ["estimate", "--growth", "10", "--growth", "100", "--config", str(LAB_2024)],
+                             env=NO_ENV)
+    assert one.exit_code == 0, one.output
+    assert one.output == two.output and "At 10x adoption" in one.output and "At 100x adoption" in one.output
+    stray = CliRunner().invoke(cli, ["estimate", "100", "--config", str(LAB_2024)], env=NO_ENV)
+    assert stray.exit_code == 2 and "growth factors are whole numbers after --growth" in stray.output
+
+
+def test_markdown_notes_and_scenarios_are_lists_that_render_in_github():
+    md = CliRunner().invoke(
+        cli, ["estimate", "--format", "markdown", "--growth", "100", "--config", str(LAB_2024)], env=NO_ENV
+    ).output
+    lines = md.splitlines()
+    first_note = next(i for i, line in enumerate(lines) if line.startswith("- not cached, "))
+    assert lines[first_note - 1] == ""  # a list needs a blank line before it, or GitHub folds it into the text
+    assert not any(line.startswith("  not cached") for line in lines)
+    assert "#### Growth scenarios" in md
+    assert "  - Developer Coding Assistant: about $25.13 a working day, over its $12.00 daily limit" in md
+    assert "`dev_assistant`" not in md  # workflows by label, not id
 
 
 # --- Acme's config: the same inventory on today's models ------------------------------------------

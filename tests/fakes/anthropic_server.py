@@ -27,7 +27,8 @@ Fidelity notes (what the fake mimics, and where it stops):
   the behaviour fixes output_tokens or stop_reason itself.
 - "stream": true gets a Server-Sent Events stream of the same message (message_start,
   content_block_*, message_delta with the output usage, message_stop).
-- missing x-api-key -> 401 authentication_error; missing anthropic-version, model, max_tokens
+- missing x-api-key -> 401 authentication_error; with api_keys=... any other key -> 401
+  authentication_error "invalid x-api-key", as the real API answers a wrong key; missing anthropic-version, model, max_tokens
   or messages -> 400 invalid_request_error. These checks run before a behaviour is consumed.
 - known_models=... (default: every model is known): any other model gets 404 not_found_error
   "model: X" on both routes, as the real API answers a retired or misspelled id.
@@ -495,6 +496,7 @@ class _State:
     queue: deque[Behaviour] = field(default_factory=deque)
     count_queue: deque[Behaviour] = field(default_factory=deque)
     known_models: frozenset[str] | None = None
+    api_keys: frozenset[str] | None = None  # None: any key is accepted
     default: Behaviour = field(default_factory=ok)
     requests: list[RecordedRequest] = field(default_factory=list)
     handler_errors: list[str] = field(default_factory=list)
@@ -592,6 +594,11 @@ class _Handler(LoopbackHandler):
     def _validate_headers(self) -> Reply | None:
         if not self.headers.get("x-api-key") and not self.headers.get("authorization"):
             return Reply(401, error_body("authentication_error", "x-api-key header is required"))
+        keys = self.state.api_keys
+        if keys is not None:
+            given = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
+            if given not in keys:
+                return Reply(401, error_body("authentication_error", "invalid x-api-key"))
         if not self.headers.get("anthropic-version"):
             return Reply(400, error_body("invalid_request_error", "anthropic-version: header is required"))
         return None
@@ -699,8 +706,11 @@ class FakeAnthropicServer(LoopbackFake):
         models: Iterable[Mapping[str, Any]] | None = None,
         *,
         known_models: Iterable[str] | None = None,
+        api_keys: Iterable[str] | None = None,
     ) -> None:
         super().__init__(_State())
+        if api_keys is not None:
+            self._state.api_keys = frozenset(api_keys)
         if default is not None:
             self._state.default = default
         if models is not None:

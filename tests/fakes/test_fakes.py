@@ -565,3 +565,18 @@ def test_writes_need_authentication(fake_github: FakeGitHubServer) -> None:
         pull.create_issue_comment("x")
     assert caught.value.status == 401
     assert fake_github.issue_comments("acme/app", 17) == []
+
+
+def test_a_wrong_api_key_is_refused_like_the_api() -> None:
+    with FakeAnthropicServer(api_keys={"good-key"}) as server:
+        bad = anthropic.Anthropic(base_url=server.url, api_key="bad-key", max_retries=0)
+        with pytest.raises(anthropic.AuthenticationError) as info:
+            bad.models.list(limit=1)
+        assert info.value.status_code == 401
+        error = {"type": "authentication_error", "message": "invalid x-api-key"}
+        assert info.value.body == {"type": "error", "error": error}
+        with pytest.raises(anthropic.AuthenticationError):
+            bad.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+        good = anthropic.Anthropic(base_url=server.url, api_key="good-key", max_retries=0)
+        assert good.models.list(limit=1).data
+        assert good.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}]).content

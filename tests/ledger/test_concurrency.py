@@ -18,7 +18,6 @@ from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.config import parse_config
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 
-HAIKU = "claude-3-5-haiku-20241022"
 WORKERS = 8
 ATTEMPTS = 25
 DAILY_USD = 0.05
@@ -35,15 +34,20 @@ def _config_text() -> str:
     return yaml.safe_dump(raw)
 
 
+# The cheap role's model (ci_cd_review's default): a model retirement is a config change here too.
+HAIKU = parse_config(_config_text()).workflows["ci_cd_review"].routing.default_model
+
+
 def _clock() -> datetime:
     return datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
-def _race(enforcer: BudgetEnforcer, seed: int, refused_for: str | None = None) -> list[int]:
+def _race(enforcer: BudgetEnforcer, seed: int, start: mp.Barrier, refused_for: str | None = None) -> list[int]:
     """One worker's attempts: reserve, "call", then settle (or release one in ten); the costs it settled."""
     rng = random.Random(seed)
     settled = []
     for _ in range(ATTEMPTS):
+        start.wait(timeout=60)  # every attempt starts in lockstep: the race happens even on a loaded box
         inp, max_out = rng.randint(500, 3000), rng.randint(200, 1500)
         res = enforcer.reserve("ci_cd_review", HAIKU, inp, max_out)
         if not res.allowed:
@@ -57,15 +61,16 @@ def _race(enforcer: BudgetEnforcer, seed: int, refused_for: str | None = None) -
     return settled
 
 
-def _atomic_worker(url: str, config_text: str, seed: int, out: mp.Queue) -> None:
-    out.put(_race(BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock), seed))
+def _atomic_worker(url: str, config_text: str, seed: int, start: mp.Barrier, out: mp.Queue) -> None:
+    out.put(_race(BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock), seed, start))
 
 
-def _lab_worker(url: str, seed: int, limit_nano: int, out: mp.Queue) -> None:
+def _lab_worker(url: str, seed: int, limit_nano: int, start: mp.Barrier, out: mp.Queue) -> None:
     client = redis.Redis.from_url(url)
     rng = random.Random(seed)
     settled = []
     for _ in range(ATTEMPTS):
+        start.wait(timeout=60)
         inp, max_out = rng.randint(500, 3000), rng.randint(200, 1500)
         estimate = cost_nano(HAIKU, inp, max_out)
         spent = int(client.get("lab:daily") or 0)  # read ...
@@ -81,7 +86,8 @@ def _lab_worker(url: str, seed: int, limit_nano: int, out: mp.Queue) -> None:
 def _run(target, args_for) -> list[int]:
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args_for(i), queue)) for i in range(WORKERS)]
+    start = ctx.Barrier(WORKERS)
+    procs = [ctx.Process(target=target, args=(*args_for(i), start, queue)) for i in range(WORKERS)]
     for p in procs:
         p.start()
     results = [queue.get(timeout=120) for _ in procs]
@@ -130,10 +136,10 @@ def _repo_config_text(cap_usd: float) -> str:
     return yaml.safe_dump(raw)
 
 
-def _repo_worker(url: str, config_text: str, seed: int, out: mp.Queue) -> None:
+def _repo_worker(url: str, config_text: str, seed: int, start: mp.Barrier, out: mp.Queue) -> None:
     repo = REPO if seed < 6 else OTHER_REPO  # six racing on the capped repository, two beside it
     enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock, repo=repo)
-    out.put([(repo, cost) for cost in _race(enforcer, seed, "repo_limit_exceeded")])
+    out.put([(repo, cost) for cost in _race(enforcer, seed, start, "repo_limit_exceeded")])
 
 
 def test_eight_processes_never_overspend_a_repository_cap(redis_url, capsys):

@@ -94,8 +94,30 @@ def test_layout_draws_every_chart_and_never_scrolls_sideways(shot, chromium, das
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found and found.group(1) != "not run", "the page did not finish rendering in Chromium"
     result = json.loads(unescape(found.group(1)))
-    expected_svgs = 4 + len(report.workflows) + (1 if report.roi else 0)
+    # meter, daily bars, cumulative, spend and model mix; per workflow its cumulative and daily charts; ROI
+    expected_svgs = 5 + 2 * len(report.workflows) + (1 if report.roi else 0)
     assert result["svgs"] == result["drawn"] == expected_svgs
     assert result["client"] == width
     assert result["scroll"] <= width, f"page is {result['scroll']}px wide at {width}px: {result['wide']}"
     assert result["wide"] == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_an_empty_month_is_one_empty_state_that_fits(shot, chromium, default_config, redis_client, tmp_path, width):
+    from datetime import UTC, datetime
+
+    from acme_ci_budget.report.monthly import build_report
+
+    report = build_report(default_config, redis_client, "2026-10", lambda: datetime(2026, 11, 2, 12, tzinfo=UTC))
+    assert report.is_empty
+    html = shot.write_dashboard(report, tmp_path / "empty")
+    page = html.read_text().replace("</body>", PROBE + "</body>")
+    probe = html.with_name(f"probe-{width}.html")
+    probe.write_text(FRAME.format(width=width, page=escape(page, quote=True)), encoding="utf-8")
+    dom = shot.dump_dom(probe, width + 40, 1000, chromium)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found and found.group(1) != "not run"
+    result = json.loads(unescape(found.group(1)))
+    assert result["svgs"] == 0  # no page of zero charts
+    assert result["scroll"] <= width and result["wide"] == []
+    assert html.read_text().count("No activity in October 2026") == 1

@@ -5,6 +5,7 @@ and the ``report`` command end to end (formats, Actions outputs, Slack, errors).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -192,20 +193,28 @@ def test_roi_in_every_format_says_its_basis_and_shows_the_multiple(config, redis
     multiple = f"x{26_500 / (spend / 1e9):,.0f}"  # $26,500 against $0.081: x327,160
     assert multiple == "x327,160"
     text = render_text(report)
-    assert "ROI: fixed monthly hours (roi.basis: monthly_hours)" in text
+    # the multiple first, its basis stated; one rounding (whole percent) for the net ROI in every format
+    assert f"ROI: {multiple} the spend (value / AI spend); basis: fixed monthly hours (roi.basis: monthly_hours)" in text
     engineer = next(line for line in text.splitlines() if line.strip().startswith("engineer"))
-    assert engineer.split() == ["engineer", "180.0", "$90", "$16,200.00", "$16,200.00", "$0.03"]
-    assert f"Value created: $26,500.00   AI spend: $0.08   Net: $26,499.92   Net ROI: {report.roi.net_roi_pct:,.1f}% " \
-           f"({multiple} the spend)" in text
+    assert engineer.split()[-5:] == ["180.0", "$90", "$16,200.00", "$16,200.00", "$0.03"]
+    net = f"{report.roi.net_roi_pct:,.0f}%"
+    assert f"Value created: $26,500.00   AI spend: $0.08   Net: $26,499.92   ROI: {multiple} the spend (net {net})" in text
     md = render_markdown(report)
-    assert "_Basis: fixed monthly hours (roi.basis: monthly\\_hours)" in md
-    assert "| qa | qa\\_test\\_gen | 90.0 | $70/h | $6,300.00 | $6,300.00 | $0.05 |" in md
-    assert f"**{multiple}** the spend" in md
+    assert "_basis: fixed monthly hours (roi.basis: monthly\\_hours)" in md
+    assert "| qa | qa\\_test\\_gen | 90.0 | $70 | $6,300.00 | $6,300.00 | $0.05 |" in md
+    assert f"**{multiple} the spend** (net ROI {net})" in md
+    # the same columns in the text, Markdown and HTML tables (issue 15 item 10)
+    columns = ["Role", "Workflows", "Hours/month", "Rate/h", "Value/month", "Value", "AI spend"]
+    header = next(line for line in text.splitlines() if line.strip().startswith("Role"))
+    assert [c.strip() for c in re.split(r"\s{2,}", header.strip())] == columns
+    assert "| " + " | ".join(columns) + " |" in md
     slack = render_markdown(report, "slack")
-    assert "• pm: 40.0 h/month × $100/h = $4,000.00/month" in slack and f"({multiple} the spend)" in slack
+    assert "• pm: 40.0 h/month × $100/h = $4,000.00/month" in slack and f"*{multiple} the spend*" in slack
     html = render_html(report)
     assert "Basis: fixed monthly hours (roi.basis: monthly_hours)" in html
     assert f'<div class="label">ROI multiple</div><div class="value">{multiple}</div>' in html
+    assert "".join(f'<th scope="col">{c}</th>' for c in columns) in html
+    assert f"net ROI {net}" in html
     assert "Value and spend per role" in html
 
 
@@ -250,7 +259,9 @@ def test_roi_per_task_basis_grows_with_use(seeded, make_config):
     from acme_ci_budget.report.render import render_text
 
     text = render_text(report)
-    assert "ROI: per task (roi.basis: per_task)" in text and "(x2,518 the spend)" in text
+    assert "ROI: x2,518 the spend (value / AI spend); basis: per task (roi.basis: per_task)" in text
+    header = next(line for line in text.splitlines() if line.strip().startswith("Workflow") and "Role" in line)
+    assert header.split() == ["Workflow", "Role", "Tasks", "Hours", "saved", "Rate/h", "Value", "AI", "spend"]
 
     per_task["roles"]["engineer"]["hourly_rate_usd"] = 200
     richer = make_config({"pricing": PRICES, "roi": per_task}, namespace="rpt")
@@ -314,7 +325,8 @@ def test_empty_month_reports_zeros_and_no_ratios(seeded, config):
         assert wf["cache_hit_pct"] is None and wf["avg_cost_per_task"] is None and wf["peak_day"] is None
         assert wf["health"] == "OK"
     assert data["roi"]["value_usd"] == 0.0 and data["roi"]["net_roi_pct"] is None
-    assert [o["kind"] for o in data["opportunities"]] == ["budget_slack"] * 4  # nothing ran at all
+    # nothing ran at all: one empty state, no "lower the budget to twice the use" of $0 (issue 15 item 8)
+    assert data["has_activity"] is False and data["opportunities"] == []
 
     future = build_report(config, e.redis, "2027-03", clock)
     assert future.state == "future" and future.days_elapsed == 0
@@ -504,7 +516,8 @@ def test_cli_json_matches_the_model(cli, cli_config, redis_url, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["month"] == "2026-03" and data["state"] == "complete"
     assert data["org"]["spend_usd"] == 0.006 and data["workflows"]["ci_cd_review"]["calls"] == 2
-    expected = build_report(config, redis_lib.Redis.from_url(redis_url), "2026-03").to_json()
+    expected = build_report(config, redis_lib.Redis.from_url(redis_url), "2026-03", savings=True, previous=True)
+    expected = expected.to_json()
     assert {k: v for k, v in data.items() if k != "generated_at"} == {
         k: v for k, v in expected.items() if k != "generated_at"
     }

@@ -75,7 +75,7 @@ def test_every_format_renders(fmt, which, request):
     else:
         assert rep.title_month.upper() in out.upper()
     if which == "empty_report" and fmt != "json":
-        assert f"No calls were recorded for {rep.month}" in out
+        assert f"No activity in {rep.title_month}" in out  # one empty state (issue 15 item 8)
 
 
 def test_text_follows_the_labs_layout_with_health_tags(report):
@@ -89,7 +89,7 @@ def test_text_follows_the_labs_layout_with_health_tags(report):
     assert "Forecast:   $0.17 by month end" in text
     assert re.search(r"CI/CD code review\s+\$1\.\d\d\s+\$0\.\d\d\s+\$0\.01\s+[-+][\d,.]+%", text)
     # the lab's monthly hours, day 10 of 30: only the engineer's workflows ran, 180 h x $90 x 10/30 = $5,400
-    assert f"Net ROI: {(5400 - 0.0566) / 0.0566 * 100:,.1f}%" in text
+    assert f"(net {(5400 - 0.0566) / 0.0566 * 100:,.0f}%)" in text  # one rounding: whole percent
 
 
 def test_text_shows_warn_and_crit(make_config, redis_url):
@@ -129,10 +129,10 @@ def test_markdown_flavours(report):
 
 def test_missing_roi_section_is_simply_not_shown(report):
     no_roi = type(report)(**{**report.__dict__, "roi": None})
-    assert "\nROI: " not in render_text(no_roi) and "\nROI: fixed monthly hours" in render_text(report)
+    assert "\nROI: " not in render_text(no_roi) and "the spend (value / AI spend); basis: fixed monthly hours" in render_text(report)
     assert "### ROI" not in render_markdown(no_roi) and "*ROI*" not in render_markdown(no_roi, "slack")
     html = render_html(no_roi)
-    assert "Return on investment" not in html and "Net ROI" not in html
+    assert "Return on investment" not in html and "ROI multiple" not in html
     assert "Return on investment" in render_html(report)
 
 
@@ -207,13 +207,14 @@ def test_html_is_responsive_and_accessible(report):
     css = "".join(parser.styles)
     assert "@media (max-width: 640px)" in css and "grid-template-columns" in css
     svgs = [a for t, a in tags if t == "svg"]
-    # org meter, org cumulative, spend by workflow, model mix, four workflows, ROI
-    assert len(svgs) == 9
+    # org meter, org daily bars, org cumulative, spend by workflow, model mix, four workflows x (cumulative,
+    # daily bars), ROI
+    assert len(svgs) == 14
     ids = {a.get("id") for t, a in tags if t in ("title", "desc")}
     for svg in svgs:
         assert svg["role"] == "img" and "viewbox" in svg
         assert set(svg["aria-labelledby"].split()) <= ids
-    assert html.count("<title id=") == 9 and html.count("<desc id=") == 9
+    assert html.count("<title id=") == 14 and html.count("<desc id=") == 14
     assert "CI/CD code review: $0.01 spent by day 10 of 30 against a $200.00 monthly budget" in html
 
 
