@@ -82,8 +82,7 @@ class BudgetedClient:
     ``client.hooks``), or a factory of it called on first use with ``(config, enforcer=...)``, such
     as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts. ``telemetry``: likewise,
     the metrics hook (``record_call``, e.g. ``acme_ci_budget.telemetry.otel_hook``), given every call.
-    ``repo`` (owner/name; default ``$GITHUB_REPOSITORY``, else none): the repository every call is
-    attributed to, when the client builds its ledger (a given ``enforcer`` keeps its own).
+    ``repo`` (owner/name, default ``$GITHUB_REPOSITORY``): the repository the ledger it builds attributes calls to.
     """
 
     def __init__(
@@ -108,17 +107,14 @@ class BudgetedClient:
             self.config, redis_url=redis_url, clock=clock, ephemeral_ledger=ephemeral_ledger, repo=repo
         )
         self.router = router or TaskRouter(self.config)
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.deadline = deadline
+        self.max_retries, self.timeout, self.deadline = max_retries, timeout, deadline
         self._anthropic = anthropic_client
         self._configured = anthropic_client is None
         # what a given SDK client was built with, read before its own retries are turned off
         self._given_retries: int | None = None
         self._given_timeout: float | None = None
         self._sync_twin: Any = None
-        self._alerts = alerts
-        self._alerts_resolved = False
+        self._alerts, self._alerts_resolved = alerts, False
         self._telemetry, self._telemetry_resolved = telemetry, False
 
     # --- collaborators, built lazily --------------------------------------------------------

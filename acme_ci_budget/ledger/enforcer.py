@@ -112,8 +112,7 @@ class BudgetEnforcer(StatusReads):
     ``config=None`` loads the default config; ``redis`` (a client) wins over ``redis_url``,
     which wins over ``$REDIS_URL``; with none, the embedded Redis. ``clock`` returns an aware
     datetime and drives days, months and hold expiry (tests and the simulator inject one).
-    ``repo`` (owner/name; default ``$GITHUB_REPOSITORY``, else none): the repository every call is
-    attributed to, in its events, its repository counters and against its ``repos:`` cap.
+    ``repo`` (owner/name; default ``$GITHUB_REPOSITORY``, else none): every call's repository (``core.repos``).
     """
 
     def __init__(
@@ -125,13 +124,10 @@ class BudgetEnforcer(StatusReads):
         ephemeral_ledger: bool = False,
         repo: str | None = None,
     ) -> None:
-        self.config = config or load_config()
-        # the repository every call of this handle is attributed to (core.repos: given, else $GITHUB_REPOSITORY)
-        self.repo = resolve_repo(repo, "repo")
+        self.config, self.repo = config or load_config(), resolve_repo(repo, "repo")
         self.redis_url = redis_url or os.environ.get("REDIS_URL")
         self.redis = redis if redis is not None else connect(self.redis_url, allow_ephemeral=ephemeral_ledger)
-        self.clock = clock or utc_now
-        self._tz = self.config.tz
+        self.clock, self._tz = clock or utc_now, self.config.tz
         self.keys = Keys(prefix(self.config.namespace))
         self._reserve, self._settle, self._release, self._status, self._reset = (
             _load_script(self.redis, f"{name}.lua") for name in ("reserve", "settle", "release", "status", "reset")
@@ -352,9 +348,7 @@ class BudgetEnforcer(StatusReads):
     check_and_record = lab.check_and_record  # the lab's one-shot API
     calculate_cost = lab.calculate_cost
     reset = admin.reset  # admin
-    session_tokens = admin.session_tokens
-    task_steps = admin.task_steps
-    open_holds = admin.open_holds
+    session_tokens, task_steps, open_holds = admin.session_tokens, admin.task_steps, admin.open_holds
     events = stream.events  # the event stream, and the one event written outside a script
     task_spend = stream.task_spend
     record_alert_failure = stream.record_alert_failure
