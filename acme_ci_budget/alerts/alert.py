@@ -36,6 +36,7 @@ BLOCK_LEVELS = {
     "total_org_budget_exceeded": CRITICAL,
     "monthly_limit_exceeded": WARNING,
     "daily_limit_exceeded": WARNING,
+    "repo_limit_exceeded": WARNING,
     "unknown_workflow": WARNING,
     "ledger_unavailable": WARNING,
     "task_token_limit_exceeded": INFO,

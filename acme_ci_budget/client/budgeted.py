@@ -82,6 +82,7 @@ class BudgetedClient:
     ``client.hooks``), or a factory of it called on first use with ``(config, enforcer=...)``, such
     as ``acme_ci_budget.alerts.AlertManager`` itself; None or False: no alerts. ``telemetry``: likewise,
     the metrics hook (``record_call``, e.g. ``acme_ci_budget.telemetry.otel_hook``), given every call.
+    ``repo`` (owner/name, default ``$GITHUB_REPOSITORY``): the repository the ledger it builds attributes calls to.
     """
 
     def __init__(
@@ -98,24 +99,22 @@ class BudgetedClient:
         timeout: float | None = None,
         ephemeral_ledger: bool = False,
         deadline: float | None = None,
+        repo: str | None = None,
         telemetry: Any = None,
     ) -> None:
         self.config = config or (enforcer.config if enforcer is not None else load_config())
         self.enforcer = enforcer or BudgetEnforcer(
-            self.config, redis_url=redis_url, clock=clock, ephemeral_ledger=ephemeral_ledger
+            self.config, redis_url=redis_url, clock=clock, ephemeral_ledger=ephemeral_ledger, repo=repo
         )
         self.router = router or TaskRouter(self.config)
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.deadline = deadline
+        self.max_retries, self.timeout, self.deadline = max_retries, timeout, deadline
         self._anthropic = anthropic_client
         self._configured = anthropic_client is None
         # what a given SDK client was built with, read before its own retries are turned off
         self._given_retries: int | None = None
         self._given_timeout: float | None = None
         self._sync_twin: Any = None
-        self._alerts = alerts
-        self._alerts_resolved = False
+        self._alerts, self._alerts_resolved = alerts, False
         self._telemetry, self._telemetry_resolved = telemetry, False
 
     # --- collaborators, built lazily --------------------------------------------------------

@@ -10,7 +10,7 @@ never fails the model call: it is logged by class name only (an HTTP library's t
 webhook URL).
 
 The telemetry hook is any object with ``record_call(CallRecord)`` and optionally
-``record_block(workflow_id, model, reason)``: ``acme_ci_budget.telemetry`` builds one (OpenTelemetry
+``record_block(workflow_id, model, reason, repo=None)``: ``acme_ci_budget.telemetry`` builds one (OpenTelemetry
 metrics) and the same layers hand it in, or a factory of it, as ``telemetry=``. It is called once per
 ``complete()``: after the settle, after a block, after a failed call (``CallRecord.error_type``); a
 telemetry failure is logged by class name and never fails the call.
@@ -125,8 +125,8 @@ class CallRecord:
     cache_read_tokens: int = 0
     usage_known: bool = True
     error_type: str | None = None
-    # Issue 17 item 3 adds the repository to each call; until the reservation carries it this stays None
-    # and the telemetry layer leaves the attribute out (``Reservation.repo`` is read when it exists).
+    # The repository the call is attributed to (``Reservation.repo``); None when none is known, and the
+    # telemetry layer then leaves the attribute out.
     repo: str | None = None
 
 
@@ -145,7 +145,7 @@ def answered_record(plan: Plan, settled: Settled, latency_ms: int) -> CallRecord
         cache_write_tokens=usage[2],
         cache_read_tokens=usage[3],
         usage_known=not settled.settlement.usage_missing,
-        repo=getattr(res, "repo", None),
+        repo=res.repo or None,
     )
 
 
@@ -161,7 +161,7 @@ def failed_record(plan: Plan, exc: BaseException, latency_ms: int, charged_nano:
         cost_nano=charged_nano,
         usage_known=False,
         error_type=type(exc).__name__,
-        repo=getattr(res, "repo", None),
+        repo=res.repo or None,
     )
 
 
@@ -192,6 +192,6 @@ def record_refusal(hook: Any, res: Reservation, model: str) -> None:
     if record is None:
         return
     try:
-        record(res.workflow_id, res.model or model, res.reason)
+        record(res.workflow_id, res.model or model, res.reason, repo=res.repo or None)
     except Exception as exc:
         log.warning("telemetry for %s failed (%s)", res.workflow_id, type(exc).__name__)

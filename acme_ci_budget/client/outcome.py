@@ -81,6 +81,12 @@ def block_message(config: Config, res: Reservation) -> str:
             f"({fmt_usd(h.get('daily_spent_nano', 0), 4)} spent; {need_text}); it resets at midnight "
             f"{config.timezone}."
         )
+    if reason == "repo_limit_exceeded":
+        cap = config.repos.get(res.repo)
+        return (
+            f"Blocked: repository {res.repo} reached its monthly cap {fmt_usd(cap.monthly_nano if cap else 0)} "
+            f"({fmt_usd(h.get('repo_spent_nano', 0), 4)} spent; {need_text})."
+        )
     return f"Blocked by the budget: {reason}."
 
 

@@ -141,6 +141,25 @@ def ephemeral_ledger_option(func: F) -> F:
     )(func)
 
 
+def repo_name_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from acme_ci_budget.core.repos import is_repo_name
+
+    if value and not is_repo_name(value):
+        raise click.BadParameter(f"{value[:140]!r} is not OWNER/NAME (a GitHub repository)")
+    return value or None
+
+
+def repo_option(func: F) -> F:
+    """``--repo``: the repository a command's model calls are attributed to (events, ``repos:`` caps)."""
+    return click.option(
+        "--repo",
+        metavar="OWNER/NAME",
+        callback=repo_name_callback,
+        help="Repository the calls are attributed to (events, report, its repos: cap) "
+        "[default: $GITHUB_REPOSITORY, else none].",
+    )(func)
+
+
 def anthropic_key_option(func: F) -> F:
     return click.option(
         "--anthropic-api-key", "api_key", envvar="ANTHROPIC_API_KEY", show_envvar=True, help="Prefer the env var."

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from acme_ci_budget.commands._options import config_option, load, redis_option
+from acme_ci_budget.commands._options import config_option, load, redis_option, repo_option
 from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.core.terminal import CANONICAL_LINE_LIMIT, Thinking, enable_line_editing, fit, terminal_width
 from acme_ci_budget.core.tokens import estimate_tokens
@@ -35,6 +35,7 @@ _ENDING_BLOCKS = {
     "daily_limit_exceeded",
     "monthly_limit_exceeded",
     "total_org_budget_exceeded",
+    "repo_limit_exceeded",
     "unknown_workflow",
 }
 _MODES = {"auto": None, "simple": {"is_simple": True}, "complex": {"is_complex": True}}
@@ -65,6 +66,7 @@ def _default_user() -> str:
     help="SDK retries on 429/529/5xx/timeouts.",
 )
 @click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds to wait for each reply.")
+@repo_option
 @config_option
 @redis_option
 @click.pass_context
@@ -75,6 +77,7 @@ def chat(
     system_prompt: str | None,
     max_retries: int,
     timeout: float | None,
+    repo: str | None,
     config_path: str | None,
     redis_url: str | None,
 ) -> None:
@@ -98,7 +101,13 @@ def chat(
         click.echo(f"Error: {problem}", err=True)
         ctx.exit(2)
     client = BudgetedClient(
-        cfg, redis_url=redis_url, max_retries=max_retries, timeout=timeout, alerts=AlertManager, telemetry=otel_hook
+        cfg,
+        redis_url=redis_url,
+        max_retries=max_retries,
+        timeout=timeout,
+        alerts=AlertManager,
+        telemetry=otel_hook,
+        repo=repo,
     )
     system = system_prompt or _ASSISTANTS[workflow].system_prompt()
     session = client.session(workflow, user_id or _default_user(), system=system)

@@ -14,6 +14,11 @@ from acme_ci_budget.telemetry.monitor_export import EVENT_TYPES
     "--since", metavar="WHEN", help="Only events at or after WHEN: 24h, 7d, 2w, 2026-11-01, 2026-11-01T09:30."
 )
 @click.option("--until", metavar="WHEN", help="Only events before WHEN (same forms as --since).")
+@click.option(
+    "--repo",
+    metavar="OWNER/NAME",
+    help="Only this repository's events (--repo '' : calls attributed to no repository).",
+)
 @click.option("--type", "types", type=click.Choice(EVENT_TYPES), multiple=True, help="Only these types (repeatable).")
 @format_option("jsonl", "csv", default="jsonl")
 @click.option(
@@ -26,6 +31,7 @@ def events(
     workflow: str | None,
     since: str | None,
     until: str | None,
+    repo: str | None,
     types: tuple[str, ...],
     fmt: str,
     output: click.utils.LazyFile,
@@ -53,7 +59,7 @@ def events(
         until_ms = parse_time(until, now, cfg.tz, "--until") if until else None
     except UsageError as exc:
         raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=str(exc).split(":", 1)[0]) from None
-    selected = enforcer.events(since_ms, workflow, types=types or None, until_ms=until_ms)
+    selected = enforcer.events(since_ms, workflow, types=types or None, until_ms=until_ms, repo=repo)
     writer = write_csv if fmt == "csv" else write_jsonl
     count = writer(selected, output, cfg.tz)
     if output.name != "<stdout>":

@@ -17,6 +17,7 @@ from acme_ci_budget.commands._options import (
     fail_on_block_option,
     max_retries_option,
     redis_option,
+    repo_option,
     timeout_seconds_option,
     workflow_id_option,
 )
@@ -52,6 +53,7 @@ from acme_ci_budget.commands._options import (
 @max_retries_option
 @check_models_option
 @ephemeral_ledger_option
+@repo_option
 @anthropic_key_option
 @config_option
 @redis_option
@@ -71,6 +73,7 @@ def qa_testgen(ctx: click.Context, **params: object) -> None:
         workflow_id=params["workflow_id"],
         config_path=params["config_path"],
         redis_url=params["redis_url"],
+        repo=params["repo"],
         api_key=params["api_key"],
         ticket_file=params["ticket_file"],
         ticket_text=params["ticket_text"],

@@ -13,7 +13,13 @@ from decimal import Decimal
 
 import click
 
-from acme_ci_budget.commands._options import config_option, ephemeral_ledger_option, fail_on_block_option, redis_option
+from acme_ci_budget.commands._options import (
+    config_option,
+    ephemeral_ledger_option,
+    fail_on_block_option,
+    redis_option,
+    repo_option,
+)
 from acme_ci_budget.commands.run import max_usd_option, timeout_option, workflow_option
 
 
@@ -23,6 +29,7 @@ from acme_ci_budget.commands.run import max_usd_option, timeout_option, workflow
 @timeout_option
 @fail_on_block_option("agent step")
 @ephemeral_ledger_option
+@repo_option
 @config_option
 @redis_option
 @click.pass_context
@@ -46,6 +53,7 @@ def reserve(ctx: click.Context, **params: object) -> None:
             max_usd=Decimal(str(max_usd)) if max_usd is not None else None,
             timeout_seconds=params["timeout_seconds"],
             fail_on_block=bool(params["fail_on_block"]),
+            repo=params["repo"],
         )
     )
     if code:

@@ -26,7 +26,12 @@ BEHAVIORS = ("update", "new", "hide-and-new", "delete-and-new")
 
 
 @click.command()
-@click.option("--repo", metavar="OWNER/NAME", help="Repository of the PR (outside Actions; with --pr).")
+@click.option(
+    "--repo",
+    metavar="OWNER/NAME",
+    help="Repository of the PR (outside Actions; with --pr); with --diff-file, the repository the call is "
+    "attributed to [default: $GITHUB_REPOSITORY, else none].",
+)
 @click.option("--pr", "pr", type=click.IntRange(min=1), metavar="N", help="Pull request number (with --repo).")
 @click.option(
     "--diff-file",

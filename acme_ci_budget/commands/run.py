@@ -11,7 +11,13 @@ from decimal import Decimal
 
 import click
 
-from acme_ci_budget.commands._options import config_option, ephemeral_ledger_option, fail_on_block_option, redis_option
+from acme_ci_budget.commands._options import (
+    config_option,
+    ephemeral_ledger_option,
+    fail_on_block_option,
+    redis_option,
+    repo_option,
+)
 
 
 def workflow_option(func: click.decorators.FC) -> click.decorators.FC:
@@ -51,6 +57,7 @@ def timeout_option(func: click.decorators.FC) -> click.decorators.FC:
 @timeout_option
 @fail_on_block_option("run")
 @ephemeral_ledger_option
+@repo_option
 @config_option
 @redis_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
@@ -83,6 +90,7 @@ def run(ctx: click.Context, **params: object) -> None:
             timeout_seconds=params["timeout_seconds"],
             fail_on_block=bool(params["fail_on_block"]),
             ephemeral_ledger=bool(params["ephemeral_ledger"]),
+            repo=params["repo"],
         )
     )
     if code:

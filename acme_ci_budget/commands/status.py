@@ -40,7 +40,8 @@ def status(config_path, redis_url, namespace, fmt, watch, interval, iterations, 
     Health is the worst of the daily, monthly and org figures: WARN from alerts.warn_pct (or once the org is in
     its reserve); CRIT from alerts.critical_pct, once a money limit refused a call this month, or with less than
     one worst-case call left before a limit. Holds past their TTL (a crashed worker) are given back before
-    reading, never shown as held. Also this month's calls settled above their hold and replies without usage.
+    reading, never shown as held. Also this month's calls settled above their hold and replies without usage,
+    and each capped repository's month (config repos:) against its cap.
     One Redis round trip per refresh.
     """
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
@@ -95,6 +96,13 @@ def render_status(s: dict, where: str) -> str:
             f"{w['daily_pct']:>6.1f}%{_usd(w['monthly_spend']):>11}{_usd(w['monthly_limit']):>10}"
             f"{w['monthly_pct']:>6.1f}%{_usd(w['held_usd']):>9}"
         )
+    if s.get("repos"):
+        lines += ["", f"{'Repository (monthly cap)':<35}{'Month':>11}{'Cap':>10}{'%':>7}{'Held':>9}{'Blocked':>9}"]
+        for repo, r in s["repos"].items():
+            lines.append(
+                f"{repo[:34]:<35}{_usd(r['monthly_spend']):>11}{_usd(r['monthly_limit']):>10}"
+                f"{r['monthly_pct']:>6.1f}%{_usd(r['held_usd']):>9}{r['blocked']:>9,}"
+            )
     return "\n".join(lines)
 
 

@@ -11,7 +11,8 @@ references only in secret fields, so a config cannot read arbitrary variables. I
 The modules: ``model`` (the frozen dataclasses, ``ConfigError``), ``load`` (search order, size bound,
 strict YAML), ``validate`` (the top level and the order of the sections), ``fields`` (one typed reader
 per kind of value, the bounds), and one module per section family: ``workflows``, ``pricing`` (with the
-check that every model has a price), ``roi`` and ``sections`` (ledger, client, alerts, review, telemetry, reconcile).
+check that every model has a price), ``roi``, ``repos`` (a monthly cap per repository) and ``sections``
+(ledger, client, alerts, review, telemetry, reconcile).
 Every name is re-exported here, so ``from acme_ci_budget.config import Config, load_config`` works.
 """
 
@@ -38,6 +39,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "RoiRole": "model",
         "RoiWorkflow": "model",
         "ReviewSettings": "model",
+        "RepoBudget": "model",
         "ReconcileSettings": "model",
         "hold_margin_seconds": "model",
         "TIERS": "model",

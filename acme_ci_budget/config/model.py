@@ -90,6 +90,18 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class RepoBudget:
+    """A repository's monthly cap (``repos: {owner/name: {monthly_usd: N}}``), enforced by the reserve script."""
+
+    repo: str
+    monthly_nano: int
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.monthly_nano / 1e9
+
+
+@dataclass(frozen=True)
 class LedgerSettings:
     hold_ttl_seconds: int = 600
     fail_open: bool = False
@@ -212,6 +224,7 @@ class Config:
     roi: Roi | None
     review: ReviewSettings
     client: ClientSettings = ClientSettings()
+    repos: Mapping[str, RepoBudget] = field(default_factory=dict)
     telemetry: TelemetrySettings = TelemetrySettings()
     reconcile: ReconcileSettings = ReconcileSettings()
 

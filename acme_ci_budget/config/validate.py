@@ -2,7 +2,7 @@
 
 Owns the order of the sections (errors are reported in it: the first bad field wins) and the checks that
 span sections (workflow budgets within the org's, the hold TTL against the call deadline, every model
-priced). Each section lives in its own module (``workflows``, ``pricing``, ``roi``, ``sections``); a new
+priced). Each section lives in its own module (``workflows``, ``pricing``, ``roi``, ``sections``, ``repos``); a new
 section is a new function there and a line here. It must not read files or parse YAML (``load`` does).
 """
 
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from acme_ci_budget.config.fields import Fields
 from acme_ci_budget.config.model import Config
 from acme_ci_budget.config.pricing import check_models, pricing_section
+from acme_ci_budget.config.repos import repos_section
 from acme_ci_budget.config.roi import roi_section
 from acme_ci_budget.config.sections import (
     alerts_section,
@@ -32,8 +33,10 @@ NAMESPACE = re.compile(r"[A-Za-z0-9_.-]+")  # a namespace becomes the keys' Redi
 
 # The keys a file may have at its top; a new section adds its key here.
 TOP_LEVEL = frozenset(
-    {"org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review", "telemetry"}
-    | {"reconcile"}
+    {
+        "org", "timezone", "namespace", "ledger", "client", "pricing", "workflows", "alerts", "roi", "review",
+        "telemetry", "reconcile", "repos",
+    }
 )
 
 
@@ -80,6 +83,7 @@ def validate(raw: Any, source: str) -> Config:
         roi=roi_section(v, top.get("roi"), workflows),
         review=review_section(v, top.get("review") or {}),
         client=client_section(v, top.get("client") or {}),
+        repos=repos_section(v, top.get("repos") or {}),
         telemetry=telemetry_section(v, top.get("telemetry") or {}),
         reconcile=reconcile_section(v, top.get("reconcile") or {}, workflows),
     )

@@ -2,7 +2,8 @@
 
 Owns ``reset`` (zero the spent counters of a day or a month, for one workflow or all, in one step with
 ``reset.lua``: a month reset of one workflow takes its spend off the org's month total too, so the org
-total stays the sum of the workflows'; the reset is logged as an ``admin_reset`` event with the amounts
+total stays the sum of the workflows'; of every workflow, it zeroes the org's and the capped
+repositories'; the reset is logged as an ``admin_reset`` event with the amounts
 zeroed; the month's stats and events are history and are kept) and the small reads an operator or a test
 asks for: a session's tokens, a task's loop steps, the number of open holds. Functions taking a
 ``BudgetEnforcer``, which re-exposes them as methods. It must not reserve, settle or release, and must
@@ -66,9 +67,11 @@ def reset(
     mode = "keep" if period == "day" else ("adjust" if workflow_id else "zero")
     fields = event_fields(workflow=workflow_id or "*", reason=f"reset {period} {label}")
     now_ms = int(enforcer.now().timestamp() * 1000)
+    # a month reset of every workflow starts the capped repositories' months again too
+    repos = [k.repo_spent(repo, month) for repo in enforcer.config.repos] if mode == "zero" else []
     reply = enforcer._reset(
-        keys=[k.events(), k.org_spent(month), *keys],
-        args=[mode, now_ms, enforcer.config.ledger.retention_days * 86_400_000, fields],
+        keys=[k.events(), k.org_spent(month), *keys, *repos],
+        args=[mode, now_ms, enforcer.config.ledger.retention_days * 86_400_000, fields, len(repos)],
     )
     status, *amounts = [v.decode() if isinstance(v, bytes) else str(v) for v in reply]
     if status == "refused":

@@ -2,7 +2,8 @@
 
 Owns the money path of an agent run (a Claude Code run, ``acme-ci-budget run`` and the action's
 ``reserve`` / ``settle``): ``reserve_run`` holds the least of the amount asked for and the room left
-under every money limit (org month, workflow month, workflow day: spent + held), atomically in
+under every money limit (org month, workflow month, workflow day, the repository's ``repos:`` cap:
+spent + held), atomically in
 ``lua/reserve_run.lua``, refusing when that room is below a minimum useful amount; ``load_run`` finds a
 run's reservation again from its id (the run record the script keeps beside the hold, so another
 process can settle it); ``settle_run`` prices each model's tokens at our prices (``catalog.pricing``, at
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from acme_ci_budget.catalog.pricing import UnknownModelError, cost_nano
-from acme_ci_budget.ledger.args import event_dict, event_fields, identity
+from acme_ci_budget.ledger.args import event_dict, event_fields, identity, repo_cap
 from acme_ci_budget.ledger.draft import check_counts
 from acme_ci_budget.ledger.errors import SettleError, is_connection_error
 from acme_ci_budget.ledger.results import Reservation, Settlement, settlement_from_reply, text
@@ -119,7 +120,8 @@ def reserve_run(
         raise SettleError(f"the minimum hold ({minimum} nano-USD) must be between 1 and the request")
     now = enforcer.now()
     day, month = enforcer.periods(now)
-    draft = run_reservation("run-" + os.urandom(16).hex(), workflow_id, 0, day, month, False, task_id, user_id)
+    draft = run_reservation("run-" + os.urandom(16).hex(), workflow_id, 0, day, month, False, task_id, user_id,
+                            repo=enforcer.repo)
     k, retention = enforcer.keys, enforcer._retention_ms
     keys = [
         k.holds(),
@@ -133,11 +135,14 @@ def reserve_run(
         run_key(enforcer, draft.id),
         k.stats(month),
         k.events(),
+        k.repo_spent(draft.repo, month),
+        k.repo_held(draft.repo, month),
     ]
     fields = event_fields(**identity(draft), agent="claude-code")
     ttl_ms = max(1, int(ttl_seconds * 1000))
     args = [int(now.timestamp() * 1000), ttl_ms, draft.id, requested_nano, minimum, enforcer.config.org_monthly_nano,
-            wf.monthly_nano, wf.daily_nano, workflow_id, k.p, retention, retention, fields, day, month, retention]
+            wf.monthly_nano, wf.daily_nano, workflow_id, k.p, retention, retention, fields, day, month, retention,
+            draft.repo, repo_cap(enforcer.config, draft.repo)]
     raw = _run(enforcer, "reserve_run.lua", keys, args)
     allowed, held = bool(int(raw[0])), int(text(raw[2]))
     org_s, org_h, m_s, m_h, d_s, d_h = (int(text(x)) for x in raw[3:9])
@@ -188,14 +193,15 @@ def load_run(enforcer: BudgetEnforcer, res_id: str) -> Reservation | None:
     fields = _json_object(record.get("fields", ""))
     held = int(record["held_nano"])
     return run_reservation(res_id, record["workflow"], held, record["day"], record["month"], True,
-                           fields.get("task"), fields.get("user"))
+                           fields.get("task"), fields.get("user"), repo=record.get("repo", ""))
 
 
 def run_reservation(
     res_id: str, workflow_id: str, held_nano: int, day: str, month: str, allowed: bool,
-    task_id: str | None, user_id: str | None,
+    task_id: str | None, user_id: str | None, *, repo: str = "",
 ) -> Reservation:
-    """An agent run's reservation: money only (no model, no tokens: the run's are known at its end)."""
+    """An agent run's reservation: money only (no model, no tokens: the run's are known at its end);
+    ``repo``: the repository it is attributed to ('' : none known)."""
     return Reservation(
         id=res_id,
         workflow_id=workflow_id,
@@ -210,6 +216,7 @@ def run_reservation(
         month=month,
         task_id=task_id,
         user_id=user_id,
+        repo=repo,
     )
 
 
@@ -277,6 +284,7 @@ def settle_run(
         k.wf_spent_day(wf, reservation.day),
         k.stats(reservation.month),
         k.events(),
+        k.repo_spent(reservation.repo, reservation.month),
     ]
     run_fields = event_fields(
         **{**identity(reservation), "model": None},
@@ -298,6 +306,7 @@ def settle_run(
         )
         args += [line.model, line.cost_nano, line.input_tokens, line.output_tokens, line.cache_write_tokens,
                  line.cache_read_tokens, event_fields(**extra)]
+    args.append(reservation.repo)  # after the lines (settle_run.lua's last argument)
     raw = _run(enforcer, "settle_run.lua", keys, args)
     settlement = settlement_from_reply(reservation, raw, usage_missing)
     if settlement.over_hold_nano and not settlement.duplicate:

@@ -3,8 +3,9 @@
 Owns the Redis keys of a namespace (``Keys``; every key carries the namespace as its hash tag,
 the alert module's own state included: ``Keys.alert``), how a ``Reservation`` draft becomes
 ``reserve.lua``'s KEYS and ARGV, a settle ``Charge`` ``settle.lua``'s and a failed call
-``release.lua``'s (each script's header lists them; a call's event fields go last, as flat name/value
-pairs), including the budget-pressure part: the
+``release.lua``'s (each script's header lists them; the repository a call is attributed to, and its
+cap from ``repos:``, travel in all three; a call's event fields go last, as flat name/value pairs),
+including the budget-pressure part: the
 cheaper model's worst case and the two thresholds, as exact integers that reproduce the status
 read's rules (the org is in its reserve once its month spend is past
 ``monthly * (1 - reserve_pct)``; a workflow is under pressure once
@@ -56,6 +57,13 @@ class Keys:
 
     def wf_held_day(self, wf: str, day: str) -> str:
         return f"{self.p}held:wf:{wf}:d:{day}"
+
+    def repo_spent(self, repo: str, month: str) -> str:
+        """A repository's month spend ('' repo: the namespace's no-repo key, which no script writes)."""
+        return f"{self.p}spent:repo:{repo}:m:{month}" if repo else f"{self.p}repo:-"
+
+    def repo_held(self, repo: str, month: str) -> str:
+        return f"{self.p}held:repo:{repo}:m:{month}" if repo else f"{self.p}repo:-"
 
     def session(self, session_id: str | None) -> str:
         return f"{self.p}sess:{session_id}" if session_id else f"{self.p}sess:-"
@@ -149,6 +157,8 @@ def reserve_keys(keys: Any, r: Any) -> list[str]:
         stats,
         events,
         incidents,
+        keys.repo_spent(r.repo, r.month),
+        keys.repo_held(r.repo, r.month),
     ]
 
 
@@ -191,14 +201,33 @@ def reserve_args(
         r.pressure_model if cheaper else "",
         org_threshold,
         wf_thresholds.get(r.workflow_id, "") if cheaper else "",
+        r.repo,
+        repo_cap(config, r.repo),
         *event,
     ]
+
+
+def repo_cap(config: Config, repo: str) -> int | str:
+    """The repository's monthly cap in nano-USD for ``reserve.lua`` ('' : none configured, or no repository)."""
+    budget = config.repos.get(repo) if repo else None
+    return budget.monthly_nano if budget is not None else ""
 
 
 def settle_keys(keys: Keys, r: Any) -> list[str]:
     """``settle.lua``'s KEYS for reservation ``r``."""
     holds, org_s, _oh, m_s, _mh, d_s, _dh, stats, events, _i = _period_keys(keys, r.workflow_id, r.month, r.day)
-    return [holds, keys.hold(r.id), keys.result(r.id), org_s, m_s, d_s, keys.session(r.session_id), stats, events]
+    return [
+        holds,
+        keys.hold(r.id),
+        keys.result(r.id),
+        org_s,
+        m_s,
+        d_s,
+        keys.session(r.session_id),
+        stats,
+        events,
+        keys.repo_spent(r.repo, r.month),
+    ]
 
 
 def settle_args(
@@ -241,6 +270,7 @@ def settle_args(
         retention_ms,
         len(event) // 2,
         1 if usage_missing else 0,
+        r.repo,
         *event,
     ]
 
@@ -253,7 +283,7 @@ def release_keys(keys: Keys, r: Any) -> list[str]:
 def release_args(r: Any, now_ms: int, retention_ms: int, error: str, latency_ms: int | None) -> list:
     """``release.lua``'s ARGV: the failure event says why the call failed (``error``, cut to 500 characters)."""
     event = event_pairs(**identity(r), reason=error[:500] if error else "call_failed", latency_ms=latency_ms)
-    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, len(event) // 2, *event]
+    return [r.id, now_ms, retention_ms, r.workflow_id, retention_ms, len(event) // 2, r.repo, *event]
 
 
 def identity(r: Any) -> dict[str, Any]:

@@ -73,6 +73,8 @@ def reserve_draft(
     cache_write_tokens: int,
     cache_write_1h_tokens: int,
     pressure_model: str | None,
+    *,
+    repo: str = "",
 ) -> tuple[Reservation, Workflow | None]:
     """The request as ``reserve.lua`` will see it, with the workflow it names (None: unknown)."""
     check_counts(
@@ -142,6 +144,7 @@ def reserve_draft(
         cache_write_1h_tokens=cw_1h,
         pressure_model=pressure_model if wf is not None else None,
         pressure_held_nano=worst_case(pressure_model) if pressure_model and wf is not None else 0,
+        repo=repo,
     )
     return draft, wf
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from acme_ci_budget.config import Config, Workflow, load_config
 from acme_ci_budget.core.clock import Clock, utc_now
+from acme_ci_budget.core.repos import resolve_repo
 from acme_ci_budget.ledger import admin, agent_runs, journal, lab
 from acme_ci_budget.ledger import events as stream
 from acme_ci_budget.ledger.args import (
@@ -111,6 +112,7 @@ class BudgetEnforcer(StatusReads):
     ``config=None`` loads the default config; ``redis`` (a client) wins over ``redis_url``,
     which wins over ``$REDIS_URL``; with none, the embedded Redis. ``clock`` returns an aware
     datetime and drives days, months and hold expiry (tests and the simulator inject one).
+    ``repo`` (owner/name; default ``$GITHUB_REPOSITORY``, else none): every call's repository (``core.repos``).
     """
 
     def __init__(
@@ -120,12 +122,12 @@ class BudgetEnforcer(StatusReads):
         redis: Any = None,
         clock: Clock | None = None,
         ephemeral_ledger: bool = False,
+        repo: str | None = None,
     ) -> None:
-        self.config = config or load_config()
+        self.config, self.repo = config or load_config(), resolve_repo(repo, "repo")
         self.redis_url = redis_url or os.environ.get("REDIS_URL")
         self.redis = redis if redis is not None else connect(self.redis_url, allow_ephemeral=ephemeral_ledger)
-        self.clock = clock or utc_now
-        self._tz = self.config.tz
+        self.clock, self._tz = clock or utc_now, self.config.tz
         self.keys = Keys(prefix(self.config.namespace))
         self._reserve, self._settle, self._release, self._status, self._reset = (
             _load_script(self.redis, f"{name}.lua") for name in ("reserve", "settle", "release", "status", "reset")
@@ -214,7 +216,7 @@ class BudgetEnforcer(StatusReads):
     # The steps of reserve and settle, one method each: the simulator's TickLedger pipelines them.
     def _reserve_draft(self, now: datetime, *request: Any) -> tuple[Reservation, Workflow | None]:
         """The checks and prices of ``reserve`` before Redis (``ledger.draft.reserve_draft``)."""
-        return reserve_draft(self.config, *self.periods(now), *request)
+        return reserve_draft(self.config, *self.periods(now), *request, repo=self.repo)
 
     def _reserve_keys(self, r: Reservation) -> list[str]:
         return reserve_keys(self.keys, r)
@@ -346,9 +348,7 @@ class BudgetEnforcer(StatusReads):
     check_and_record = lab.check_and_record  # the lab's one-shot API
     calculate_cost = lab.calculate_cost
     reset = admin.reset  # admin
-    session_tokens = admin.session_tokens
-    task_steps = admin.task_steps
-    open_holds = admin.open_holds
+    session_tokens, task_steps, open_holds = admin.session_tokens, admin.task_steps, admin.open_holds
     events = stream.events  # the event stream, and the one event written outside a script
     task_spend = stream.task_spend
     record_alert_failure = stream.record_alert_failure

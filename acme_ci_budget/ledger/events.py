@@ -2,7 +2,7 @@
 
 Owns how the usage events the ledger's scripts append (CONTRACTS.md, "Events stream") are read:
 XRANGE in batches, oldest first, decoded (known numeric fields as ints), filtered by workflow,
-type and a time window on the event's ledger-clock ``ts_ms`` (not the stream id, so simulated
+type, repository and a time window on the event's ledger-clock ``ts_ms`` (not the stream id, so simulated
 clocks work): ``events(enforcer, ...)``, ``BudgetEnforcer.events``; and what a group of tasks was
 charged (``task_spend``: one PR's reviews, whose task ids share the PR's prefix). It also appends the alert
 module's ``alert_delivery_failed`` event and its ``alert_failed|{channel}`` count
@@ -82,6 +82,7 @@ def read_events(
     until_ms: int | None = None,
     batch: int = 1000,
     start_id_ms: int | None = None,
+    repo: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Events of the stream at ``stream_key`` oldest first, filtered; read in batches so memory stays flat.
     ``start_id_ms``: skip entries whose stream id (the Redis server's clock, not the ledger's) is older."""
@@ -94,6 +95,8 @@ def read_events(
             if workflow is not None and event.get("workflow") != workflow:
                 continue
             if wanted is not None and event.get("type") not in wanted:
+                continue
+            if repo is not None and event.get("repo", "") != repo:
                 continue
             when = event_ms(event)
             if since_ms is not None and when < since_ms:
@@ -113,11 +116,18 @@ def events(
     *,
     until_ms: int | None = None,
     types: Iterable[str] | None = None,
+    repo: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The ledger's events oldest first: at or after ``since_ms`` and before ``until_ms`` (epoch ms, the
-    ledger clock), of one ``workflow`` and of ``types`` when given."""
+    ledger clock), of one ``workflow``, of ``types`` and of one ``repo`` (owner/name; '' : none known) when given."""
     return read_events(
-        enforcer.redis, enforcer.keys.events(), workflow=workflow, types=types, since_ms=since_ms, until_ms=until_ms
+        enforcer.redis,
+        enforcer.keys.events(),
+        workflow=workflow,
+        types=types,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        repo=repo,
     )
 
 

@@ -68,6 +68,7 @@ class JournalEntry:
     ledger: str = ""
     cache_creation_1h_input_tokens: int = 0  # the 1-hour part of cache_creation_input_tokens
     usage_missing: bool = False  # the reply had no usage: the counts are the hold's worst case
+    repo: str = ""  # the repository the call is attributed to ('' : none known)
     v: int = FORMAT_VERSION
 
     @classmethod
@@ -108,6 +109,7 @@ def reservation_for(entry: JournalEntry) -> Reservation:
         fail_open=entry.fail_open,
         cache_write_tokens=entry.cache_creation_input_tokens - one_hour,
         cache_write_1h_tokens=one_hour,
+        repo=entry.repo,
     )
 
 
@@ -179,6 +181,7 @@ def entry_for(
         ledger=ledger,
         cache_creation_1h_input_tokens=counts[4],
         usage_missing=usage_missing,
+        repo=reservation.repo,
     )
 
 

@@ -24,6 +24,7 @@ LOOP_STEPS = "loop_step_limit_exceeded"
 ORG_MONTHLY = "total_org_budget_exceeded"
 MONTHLY = "monthly_limit_exceeded"
 DAILY = "daily_limit_exceeded"
+REPO_MONTHLY = "repo_limit_exceeded"  # the repository's cap (config ``repos:``)
 LEDGER_DOWN = "ledger_unavailable"
 
 # What a release did (Release.status).
@@ -66,6 +67,9 @@ class Reservation:
     # Open PagerDuty incidents the alert module recorded (read by the same script): the client's
     # alert check resolves stale ones only when there are some.
     open_incidents: int = 0
+    # The repository the call is attributed to (owner/name; '' : none known): every event names it, and
+    # its month counters (and cap, when ``repos:`` sets one) move with the org's.
+    repo: str = ""
 
     @property
     def held_usd(self) -> float:
@@ -145,6 +149,11 @@ def reservation_from_reply(config: Config, draft: Reservation, wf: Workflow | No
             "daily_spent_nano": d_s,
             "session_tokens": s_tok,
         }
+        cap = config.repos.get(draft.repo) if draft.repo else None
+        if cap is not None:
+            repo_s, repo_h = int(raw[13]), int(raw[14]) + (held if allowed else 0)
+            headroom["repo_remaining_nano"] = cap.monthly_nano - repo_s - repo_h
+            headroom["repo_spent_nano"] = repo_s
         if draft.session_id and s_tok + s_held > wf.per_session_tokens.soft:
             warnings.append(
                 f"per-session soft limit: {s_tok + s_held} tokens > {wf.per_session_tokens.soft}; compress context"

@@ -20,6 +20,7 @@ from acme_ci_budget.budget.health import health_level, refusal_fields, refused_c
 from acme_ci_budget.core.clock import Clock
 from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.ledger.errors import is_connection_error
+from acme_ci_budget.ledger.results import REPO_MONTHLY
 
 __all__ = ["MonthFigures", "StatusReads", "is_connection_error"]
 
@@ -78,10 +79,14 @@ class StatusReads:
             names[f"{wf}:m_held"] = k.wf_held_month(wf, month)
             names[f"{wf}:d_spent"] = k.wf_spent_day(wf, day)
             names[f"{wf}:d_held"] = k.wf_held_day(wf, day)
+        for repo in self.config.repos:  # the capped repositories' month counters ride along
+            names[f"repo:{repo}:m_spent"] = k.repo_spent(repo, month)
+            names[f"repo:{repo}:m_held"] = k.repo_held(repo, month)
         fields = []
         if stats:
+            fields = [f"repo_blocked|{repo}|{REPO_MONTHLY}" for repo in self.config.repos]
             # the month's money-limit refusals ride along: health needs them (a refused call is CRIT)
-            fields = [f"{stat}|{wf}" for wf in self.config.workflows for stat in _STAT_FIELDS]
+            fields += [f"{stat}|{wf}" for wf in self.config.workflows for stat in _STAT_FIELDS]
             fields += refusal_fields(self.config.workflows)
         try:
             raw = self._status(
@@ -201,11 +206,31 @@ class StatusReads:
             "org": self.get_org_status(counters),
             "workflows": {wf: self.workflow_status(wf, counters, refused) for wf in self.config.workflows},
             "expired_holds_left": counters["expired_holds_left"],
+            **({"repos": self.repo_status(counters)} if self.config.repos else {}),
         }
         if whole_stats:
             snapshot["month_held_nano"] = {wf: counters[f"{wf}:m_held"] for wf in self.config.workflows}
             snapshot["stats"] = stats
         return snapshot
+
+    def repo_status(self, counters: Mapping[str, int] | None = None) -> dict[str, dict]:
+        """Each capped repository's month (config ``repos:``): spend, held and refusals against its cap."""
+        c = counters if counters is not None else self._read_counters()
+        out = {}
+        for repo, cap in self.config.repos.items():
+            spent, held = c.get(f"repo:{repo}:m_spent", 0), c.get(f"repo:{repo}:m_held", 0)
+            out[repo] = {
+                "monthly_spend": nano_to_usd(spent),
+                "monthly_limit": cap.monthly_usd,
+                "monthly_pct": pct(spent, cap.monthly_nano),
+                "held_usd": nano_to_usd(held),
+                "remaining": nano_to_usd(cap.monthly_nano - spent - held),
+                "blocked": c.get(f"repo_blocked|{repo}|{REPO_MONTHLY}", 0),
+                "monthly_spend_nano": spent,
+                "monthly_limit_nano": cap.monthly_nano,
+                "held_nano": held,
+            }
+        return out
 
     def pressure(self, workflow_id: str) -> tuple[bool, float]:
         """(org in reserve, share of the workflow's month spent) for the router, one round trip."""

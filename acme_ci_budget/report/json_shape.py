@@ -64,6 +64,7 @@ def report_json(r: Report) -> dict[str, Any]:
     data["savings"] = _savings_json(r.savings) if r.savings is not None else None
     data["previous"] = _previous_json(r.previous) if r.previous is not None else None
     data["reconcile"] = r.reconcile.to_json() if r.reconcile else None
+    data["repos"] = {line.repo: line.to_json() for line in r.repos}
     return data
 
 

@@ -20,6 +20,7 @@ from acme_ci_budget.budget.reconcile import DriftFigure
 from acme_ci_budget.budget.roi import RoiSummary
 from acme_ci_budget.core.money import pct
 from acme_ci_budget.report.json_shape import report_json
+from acme_ci_budget.report.repos import RepoLine
 from acme_ci_budget.report.savings import Savings
 
 # Blocks by a money limit: spend below the estimate with these is the budget's doing, not the inventory's.
@@ -181,6 +182,7 @@ class Report:
     savings: Savings | None = None  # from the month's events, when asked for (the counters cannot say)
     previous: Report | None = None  # the month before, when asked for and it had activity
     reconcile: DriftFigure | None = None  # the month's last `reconcile` (ledger vs Anthropic), if one ran
+    repos: tuple[RepoLine, ...] = field(default=())  # by repository (report.repos); shown when more than one
 
     @property
     def daily_nano(self) -> tuple[int, ...]:

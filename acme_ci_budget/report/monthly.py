@@ -37,6 +37,7 @@ from acme_ci_budget.core.money import pct
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.report.advice import NEAR_LIMIT_PCT, opportunities
 from acme_ci_budget.report.model import OrgSummary, Report, WorkflowReport
+from acme_ci_budget.report.repos import repo_lines
 from acme_ci_budget.report.savings import read_savings
 from acme_ci_budget.report.stats import ParsedStats, model_shares, parse_stats
 
@@ -151,6 +152,7 @@ def build_report(
         savings=read_savings(enforcer, month, datetime(year, mon, 1, tzinfo=config.tz)) if savings else None,
         previous=before,
         reconcile=drift_from_stats(stats),
+        repos=repo_lines(stats, {name: cap.monthly_nano for name, cap in config.repos.items()}),
     )
     # An empty month gets one empty state, not advice about each idle budget.
     return report if report.has_activity else replace(report, opportunities=())

@@ -30,6 +30,7 @@ BLOCK_REASONS = {
     "total_org_budget_exceeded": "org budget",
     "monthly_limit_exceeded": "monthly limit",
     "daily_limit_exceeded": "daily limit",
+    "repo_limit_exceeded": "repository cap",
     "task_token_limit_exceeded": "task tokens",
     "session_token_limit_exceeded": "session tokens",
     "loop_step_limit_exceeded": "loop steps",

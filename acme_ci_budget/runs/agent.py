@@ -47,6 +47,7 @@ class AgentRunOptions:
     timeout_seconds: int | None = None
     fail_on_block: bool = False
     ephemeral_ledger: bool = False
+    repo: str | None = None  # owner/name the run is attributed to (default $GITHUB_REPOSITORY)
 
 
 @dataclass(frozen=True)

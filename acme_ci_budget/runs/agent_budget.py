@@ -19,6 +19,7 @@ from typing import Any
 from acme_ci_budget.config import Workflow, hold_margin_seconds, load_config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.core.money import fmt_usd, usd_to_nano
+from acme_ci_budget.core.repos import resolve_repo
 from acme_ci_budget.integrations.claude_code import RunResult, read_execution_file
 from acme_ci_budget.ledger.agent_runs import MIN_RUN_HOLD_NANO, RunSettlement, RunUsage
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
@@ -167,10 +168,17 @@ class StepOptions:
     reservation_id: str = ""
     execution_file: str = ""
     agent_outcome: str = ""
+    repo: str | None = None  # reserve: owner/name the run is attributed to (settle reads the run's own)
 
 
 def open_ledger(o: Any) -> BudgetEnforcer:
-    return BudgetEnforcer(load_config(o.config_path), redis_url=o.redis_url, ephemeral_ledger=o.ephemeral_ledger)
+    """The run's ledger, attributing its calls to ``o.repo`` (else ``$GITHUB_REPOSITORY``; a bad name: exit 2)."""
+    return BudgetEnforcer(
+        load_config(o.config_path),
+        redis_url=o.redis_url,
+        ephemeral_ledger=o.ephemeral_ledger,
+        repo=resolve_repo(o.repo, "--repo"),
+    )
 
 
 def reserve_step(o: StepOptions, console: Console | None = None) -> int:

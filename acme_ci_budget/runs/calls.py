@@ -19,6 +19,7 @@ from acme_ci_budget.budget.models_check import check_online, named_models
 from acme_ci_budget.client.budgeted import BudgetedClient
 from acme_ci_budget.client.result import ModelCallError, ModelTimeoutError
 from acme_ci_budget.config import Config
+from acme_ci_budget.core.repos import resolve_repo
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.integrations.models_api import ModelsAPI, ModelsAPIError
 from acme_ci_budget.ledger.errors import LedgerUnavailable, is_ledger_error
@@ -67,9 +68,13 @@ def require_ledger(options: TaskOptions) -> None:
         raise ledger_stop(exc, options.fail_on_block) from None
 
 
-def open_client(config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any) -> Any:
+def open_client(
+    config: Config | None, options: TaskOptions, anthropic_client: Any, clock: Any, repo: str | None = None
+) -> Any:
     """The run's ``BudgetedClient``: it retries within the run's deadline, waiting what ``retry-after`` asks.
+    Its calls are attributed to ``repo``, else ``options.repo``, else ``$GITHUB_REPOSITORY``.
     The ledger failing to open stops the run (``ledger_stop``); any other error is the caller's."""
+    repo = resolve_repo(repo or options.repo, "--repo")  # a malformed name: one line naming --repo, exit 2
     try:
         return BudgetedClient(
             config,
@@ -81,6 +86,7 @@ def open_client(config: Config | None, options: TaskOptions, anthropic_client: A
             max_retries=options.max_retries,
             deadline=options.timeout_seconds,
             ephemeral_ledger=options.ephemeral_ledger,
+            repo=repo,
         )
     except Exception as exc:
         if not is_ledger_error(exc):

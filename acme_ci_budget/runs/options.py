@@ -49,6 +49,7 @@ class TaskOptions:
     max_retries: int = 2
     ephemeral_ledger: bool = False
     check_models: bool = False
+    repo: str | None = None  # owner/name the calls are attributed to (review: also the PR's, with --pr)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,6 @@ class ReviewOptions(TaskOptions):
 
     github_token: str | None = field(default=None, repr=False)
     api_url: str | None = None
-    repo: str | None = None
     pr: int | None = None
     diff_file: str | None = None
     comment_behavior: str = "update"

@@ -209,7 +209,8 @@ class ReviewRun:
             if stop is not None:
                 self._post("failed", request=request, scope=scope, head=None, message=f"Not reviewed: {stop.message}")
                 raise stop
-        client = open_client(config, o, self.anthropic_client, self.clock)
+        # a pull request's calls are its repository's; a local diff's are --repo's (else $GITHUB_REPOSITORY's)
+        client = open_client(config, o, self.anthropic_client, self.clock, repo=subject.repository or None)
         task = None
         if subject.number:
             task = f"{pr_task_prefix(subject.repository, subject.number)}{(head_sha or 'local')[:12]}"

@@ -114,8 +114,8 @@ class GenAIMetrics:
         ):
             self.tokens.add(count, {**attributes, "acme_budget.token.type": kind})
 
-    def record_block(self, workflow_id: str, model: str, reason: str) -> None:
-        self.blocked.add(1, {**base_attributes(workflow_id, model), "acme_budget.reason": reason})
+    def record_block(self, workflow_id: str, model: str, reason: str, repo: str | None = None) -> None:
+        self.blocked.add(1, {**base_attributes(workflow_id, model, repo), "acme_budget.reason": reason})
 
     def flush(self) -> bool:
         return self.meter.flush()

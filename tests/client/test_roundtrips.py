@@ -59,10 +59,10 @@ def make_client(redis_url: str, server: FakeAnthropicServer, clock: Clock):
     its round trips."""
     pools: list[redis_lib.ConnectionPool] = []
 
-    def build(config: Any, **kwargs: Any) -> BudgetedClient:
+    def build(config: Any, repo: str | None = None, **kwargs: Any) -> BudgetedClient:
         pool = redis_lib.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
         pools.append(pool)
-        enforcer = BudgetEnforcer(config, redis=redis_lib.Redis(connection_pool=pool), clock=clock)
+        enforcer = BudgetEnforcer(config, redis=redis_lib.Redis(connection_pool=pool), clock=clock, repo=repo)
         sdk = anthropic.Anthropic(base_url=server.url, api_key="sk-test", max_retries=0)
         kwargs.setdefault("alerts", AlertManager)
         return BudgetedClient(config, enforcer=enforcer, anthropic_client=sdk, **kwargs)
@@ -128,6 +128,26 @@ def test_a_call_downgraded_for_budget_pressure_is_still_two_round_trips(make_cli
     assert second.route_reason.startswith("budget pressure: dev_assistant at ")
     assert [w[0].upper() for w in commands] == ["EVALSHA", "EVALSHA"] and trips == 2
     assert [r.json["model"] for r in server.message_requests] == [routing.default_model, routing.simple_model]
+
+
+def test_a_call_of_a_capped_repository_is_still_two_round_trips(make_client, make_config, redis_url, server):
+    client = make_client(make_config({"repos": {"acme/app": {"monthly_usd": 5}}}), repo="acme/app")
+    server.set_default(ok("x", input_tokens=10, output_tokens=50))
+    client.complete("dev_assistant", ASK)
+    commands, trips, result = sent(redis_url, lambda: client.complete("dev_assistant", ASK))
+    assert not result.budget_blocked
+    assert [w[0].upper() for w in commands] == ["EVALSHA", "EVALSHA"] and trips == 2
+    calls = [ev for ev in client.enforcer.events(types=["call"])]
+    assert [ev["repo"] for ev in calls] == ["acme/app", "acme/app"]
+
+
+def test_a_repository_cap_block_is_worded_and_nothing_is_sent(make_client, make_config, server):
+    client = make_client(make_config({"repos": {"acme/app": {"monthly_usd": 0.000001}}}), repo="acme/app",
+                         alerts=False)
+    result = client.complete("dev_assistant", ASK)
+    assert result.budget_blocked and result.budget_reason == "repo_limit_exceeded"
+    assert result.message.startswith("Blocked: repository acme/app reached its monthly cap $0.00 ($0.0000 spent; ")
+    assert server.message_requests == []
 
 
 def test_the_alert_check_reads_redis_only_when_a_threshold_is_crossed(make_client, make_config, redis_url, server):

@@ -376,3 +376,31 @@ def test_roi_basis_is_inferred_only_when_the_file_gives_one_kind_of_hours():
         roi_of({"roles": {"engineer": {"hourly_rate_usd": 90}}})
     with pytest.raises(ConfigError, match=r"roi\.workflows: missing required field \(roi\.basis is per_task\)"):
         roi_of({"basis": "per_task", "roles": {"engineer": {"hourly_rate_usd": 90}}})
+
+
+# --- repos: a monthly cap per repository (issue 17, item 3) ---------------------------------------------
+
+BAD_REPOS = [
+    ({"acme": {"monthly_usd": 5}}, "repos.acme: repository names are OWNER/NAME (a GitHub repository)"),
+    ({"acme/app/x": {"monthly_usd": 5}}, "repos.acme/app/x: repository names are OWNER/NAME"),
+    ({"acme/app": {"monthly_usd": -1}}, "repos.acme/app.monthly_usd: must be >= 0, got -1"),
+    ({"acme/app": {"monthly_usd": 2e7}}, "repos.acme/app.monthly_usd: must be <= 10,000,000"),
+    ({"acme/app": {}}, "repos.acme/app.monthly_usd: missing required field"),
+    ({"acme/app": {"monthly": 5}}, "repos.acme/app.monthly: unknown key"),
+    (["acme/app"], "repos: expected a mapping, got list"),
+]
+
+
+@pytest.mark.parametrize(("repos", "message"), BAD_REPOS)
+def test_bad_repos_block_names_the_repository(repos, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(_mutate("repos", repos), "f.yml")
+    assert message in str(err.value) and str(err.value).startswith("f.yml: ")
+    assert "\n" not in str(err.value)
+
+
+def test_repos_block_sets_a_cap_per_repository():
+    config = parse_config(_mutate("repos", {"acme/app": {"monthly_usd": 50}, "Acme-2/web.site_x": {"monthly_usd": 0}}))
+    assert config.repos["acme/app"].monthly_nano == 50 * 10**9
+    assert config.repos["Acme-2/web.site_x"].monthly_nano == 0
+    assert parse_config(DEFAULT_CONFIG_TEXT).repos == {}

@@ -150,6 +150,15 @@ def test_only_the_interactive_workflows(run_chat) -> None:
     assert "'ci_cd_review' is not one of 'dev_assistant', 'pm_assistant'" in result.output
 
 
+def test_every_turn_is_attributed_to_repo(run_chat, redis_url) -> None:
+    result = run_chat(["hello"], "--workflow", "dev_assistant", "--user", "ana", "--repo", "acme/app")
+    assert result.exit_code == 0, result.output
+    calls = [ev for ev in _events(redis_url) if ev["type"] == "call"]
+    assert [ev["repo"] for ev in calls] == ["acme/app"]
+    bad = run_chat(["hello"], "--workflow", "dev_assistant", "--repo", "acme/app/x")
+    assert bad.exit_code == 2 and "OWNER/NAME" in bad.output
+
+
 # --- issue 15 item 7: key check, turn limit, long pastes, the gauge's width, a terminal's niceties ---------------
 
 

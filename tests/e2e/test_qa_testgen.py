@@ -272,6 +272,24 @@ def test_ledger_down_stops_the_run_like_a_review(qa: QA, fresh_redis) -> None:
     assert code == 1
 
 
+def test_the_call_is_attributed_to_github_repository_or_repo(qa: QA) -> None:
+    qa.model.enqueue(ok(PLAN))
+    code, _, err, _, _ = qa.run(ACB_TICKET_TEXT="CSV export", GITHUB_REPOSITORY="acme/app")
+    assert code == 0, err
+    qa.model.enqueue(ok(PLAN))
+    code, _, err, _, _ = qa.run("--repo", "acme/web", ACB_TICKET_TEXT="CSV export")  # --repo wins
+    assert code == 0, err
+    assert [ev["repo"] for ev in qa.enforcer().events(types=["call"])] == ["acme/app", "acme/web"]
+
+
+def test_a_malformed_repository_is_a_one_line_error(qa: QA) -> None:
+    code, _, err, _, _ = qa.run("--repo", "acme", ACB_TICKET_TEXT="CSV export")
+    assert code == 2 and "OWNER/NAME" in err and "Traceback" not in err
+    code, _, err, _, _ = qa.run(ACB_TICKET_TEXT="CSV export", GITHUB_REPOSITORY="not a repo")
+    assert code == 2 and "GITHUB_REPOSITORY 'not a repo': expected OWNER/NAME" in err and "Traceback" not in err
+    assert qa.model.message_requests == []
+
+
 def test_the_run_hands_its_call_to_opentelemetry_when_an_endpoint_is_set(qa: QA) -> None:
     """runs/calls.py gives the run's client the telemetry hook (issue 17): the call reaches the collector."""
     from acme_ci_budget.integrations import otel

@@ -968,3 +968,30 @@ def test_a_change_under_a_complex_path_gets_the_complex_model_and_says_why(actio
     body = action.comments()[0]["body"]
     assert f"Escalated to the larger model: {reason}" in body and f"`{SONNET}` ({reason})" in body
     assert f"Reviewer focus: {reason}" in action.model.message_requests[-1].json["messages"][0]["content"]
+
+
+# --- per-repository attribution ---------------------------------------------------------------------
+
+
+def test_a_pull_request_review_is_attributed_to_its_repository(action: Action) -> None:
+    action.pull()
+    action.model.enqueue(ok(review_json("fine")))
+    run = action.run()
+    assert run.code == 0, run.stderr
+    [call] = action.enforcer().events(types=["call"])
+    assert call["repo"] == REPO
+
+
+def test_a_local_diff_review_is_attributed_to_repo(action: Action) -> None:
+    diff = action.tmp / "change.diff"
+    diff.write_text("diff --git a/src/a.py b/src/a.py\n--- a/src/a.py\n+++ b/src/a.py\n" + PATCH + "\n")
+    local = action.tmp / "local.yml"
+    local.write_text(config_text())
+    action.model.enqueue(ok(review_json("Local diff reviewed.")))
+    run = action.run(("--diff-file", str(diff), "--repo", "acme/tools"), GITHUB_ACTIONS="", GITHUB_EVENT_PATH="",
+                     ACME_BUDGET_CONFIG=str(local))
+    assert run.code == 0, run.stderr
+    [call] = action.enforcer().events(types=["call"])
+    assert call["repo"] == "acme/tools"
+    bad = action.run(("--diff-file", str(diff), "--repo", "acme"), GITHUB_ACTIONS="", ACME_BUDGET_CONFIG=str(local))
+    assert bad.code == 2 and "OWNER/NAME" in bad.stderr and "Traceback" not in bad.stderr

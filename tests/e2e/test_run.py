@@ -294,3 +294,20 @@ def test_a_command_that_cannot_start_releases_its_hold(runs: Runs) -> None:
     assert calls(e) == [] and e.open_holds() == 0
     [failure] = [ev for ev in e.events() if ev["type"] == "failure"]
     assert "could not start no-such-agent-here" in failure["reason"]
+
+
+def test_a_run_is_attributed_to_its_repository_and_held_within_its_cap(runs: Runs) -> None:
+    raw = yaml.safe_load(config_text())
+    raw["repos"] = {"acme/app": {"monthly_usd": 0.5}}
+    runs.config_path.write_text(yaml.safe_dump(raw))
+    done = runs.run("--workflow", WF, "--", "claude", "-p", "fix it", "--output-format", "json",
+                    GITHUB_REPOSITORY="acme/app")
+    assert done.returncode == 0, done.stderr
+    [argv] = runs.fake_runs()
+    assert argv[:2] == ["--max-budget-usd", "0.5"]  # the repository's cap is the tightest room
+    e = runs.ledger()
+    assert {ev["repo"] for ev in calls(e)} == {"acme/app"}
+    _, month = today()
+    assert int(e.redis.get(e.keys.repo_spent("acme/app", month))) == sum(ev["cost_nano"] for ev in calls(e))
+    bad = runs.run("--workflow", WF, "--repo", "acme", "--", "claude", "-p", "x")
+    assert bad.returncode == 2 and "OWNER/NAME" in bad.stderr and "Traceback" not in bad.stderr

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import yaml
 from click.testing import CliRunner
 
 from acme_ci_budget.cli import cli
+from acme_ci_budget.config import parse_config
 from acme_ci_budget.core.money import fmt_usd
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
+from tests.conftest import DEFAULT_CONFIG_TEXT
 
 
 def _seed(redis_url, config):
@@ -144,3 +147,28 @@ def test_every_ledger_command_says_redis_is_down_in_one_line(fresh_redis):
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), (argv, out.stderr)
         assert "Traceback" not in out.stderr and "pw-never-shown" not in out.stderr + out.stdout
+
+
+def test_status_shows_the_capped_repositories(redis_url, tmp_path):
+    raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw["repos"] = {"acme/app": {"monthly_usd": 0.02}, "acme/web": {"monthly_usd": 5}}
+    cfg_path = tmp_path / "budget.yml"
+    cfg_path.write_text(yaml.safe_dump(raw))
+    config = parse_config(cfg_path.read_text())
+    haiku = config.workflows["dev_assistant"].routing.default_model
+    app = BudgetEnforcer(config, redis_url=redis_url, repo="acme/app")
+    while app.reserve("ci_cd_review", haiku, 2000, 1000).allowed:  # holds until the cap refuses one
+        pass
+    runner = CliRunner()
+    data = json.loads(
+        runner.invoke(cli, ["status", "--redis-url", redis_url, "--config", str(cfg_path), "--format", "json"]).output
+    )
+    assert set(data["repos"]) == {"acme/app", "acme/web"}
+    mine = data["repos"]["acme/app"]
+    assert mine["monthly_limit"] == 0.02 and mine["blocked"] == 1
+    assert mine["held_nano"] == int(app.redis.get(app.keys.repo_held("acme/app", app.periods()[1])))
+    assert data["repos"]["acme/web"]["held_nano"] == 0
+    text = runner.invoke(cli, ["status", "--redis-url", redis_url, "--config", str(cfg_path)]).output
+    assert "Repository (monthly cap)" in text and "acme/app" in text
+    plain = runner.invoke(cli, ["status", "--redis-url", redis_url, "--format", "json"]).output
+    assert "repos" not in json.loads(plain)  # none configured: nothing shown

@@ -42,8 +42,8 @@ def _clock() -> datetime:
     return datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
-def _atomic_worker(url: str, config_text: str, seed: int, start: mp.Barrier, out: mp.Queue) -> None:
-    enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock)
+def _race(enforcer: BudgetEnforcer, seed: int, start: mp.Barrier, refused_for: str | None = None) -> list[int]:
+    """One worker's attempts: reserve, "call", then settle (or release one in ten); the costs it settled."""
     rng = random.Random(seed)
     settled = []
     for _ in range(ATTEMPTS):
@@ -51,13 +51,18 @@ def _atomic_worker(url: str, config_text: str, seed: int, start: mp.Barrier, out
         inp, max_out = rng.randint(500, 3000), rng.randint(200, 1500)
         res = enforcer.reserve("ci_cd_review", HAIKU, inp, max_out)
         if not res.allowed:
+            assert refused_for is None or res.reason == refused_for, res.reason
             continue
         time.sleep(CALL_SECONDS)
         if rng.random() < 0.1:
             enforcer.release(res, error="simulated 500")
             continue
         settled.append(enforcer.settle(res, inp, rng.randint(1, res.max_output_tokens)).cost_nano)
-    out.put(settled)
+    return settled
+
+
+def _atomic_worker(url: str, config_text: str, seed: int, start: mp.Barrier, out: mp.Queue) -> None:
+    out.put(_race(BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock), seed, start))
 
 
 def _lab_worker(url: str, seed: int, limit_nano: int, start: mp.Barrier, out: mp.Queue) -> None:
@@ -115,6 +120,57 @@ def test_eight_processes_never_overspend_and_ledger_equals_settled(redis_url, ca
         )
     assert lab_total == sum(lab)
     assert lab_total > limit, "the lab's algorithm overspends under the same race"
+
+
+REPO, OTHER_REPO = "acme/app", "acme/web"
+
+
+def _repo_config_text(cap_usd: float) -> str:
+    """Workflow and org budgets far above the race; acme/app's cap is the one limit that binds."""
+    import yaml
+
+    from tests.conftest import DEFAULT_CONFIG_TEXT
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw["repos"] = {REPO: {"monthly_usd": cap_usd}}
+    return yaml.safe_dump(raw)
+
+
+def _repo_worker(url: str, config_text: str, seed: int, start: mp.Barrier, out: mp.Queue) -> None:
+    repo = REPO if seed < 6 else OTHER_REPO  # six racing on the capped repository, two beside it
+    enforcer = BudgetEnforcer(parse_config(config_text), redis_url=url, clock=_clock, repo=repo)
+    out.put([(repo, cost) for cost in _race(enforcer, seed, start, "repo_limit_exceeded")])
+
+
+def test_eight_processes_never_overspend_a_repository_cap(redis_url, capsys):
+    cap_usd = 0.04
+    text = _repo_config_text(cap_usd)
+    cap = int(cap_usd * 1e9)
+    settled = _run(_repo_worker, lambda i: (redis_url, text, i))
+    enforcer = BudgetEnforcer(parse_config(text), redis_url=redis_url, clock=_clock)
+    on_app = sum(c for repo, c in settled if repo == REPO)
+    on_web = sum(c for repo, c in settled if repo == OTHER_REPO)
+    spent = int(enforcer.redis.get(enforcer.keys.repo_spent(REPO, "2026-11")) or 0)
+    over = max(0, on_app - cap)
+    assert over == 0, f"acme/app settled {over} nano-USD over its cap"
+    assert spent == on_app  # the repository's counter == what its workers settled == its events
+    events = list(enforcer.events(repo=REPO, types=["call"]))
+    assert sum(ev["cost_nano"] for ev in events) == spent
+    assert int(enforcer.redis.get(enforcer.keys.repo_spent(OTHER_REPO, "2026-11")) or 0) == on_web
+    assert int(enforcer.redis.get(enforcer.keys.repo_held(REPO, "2026-11")) or 0) == 0
+    assert enforcer.open_holds() == 0
+    assert on_app > cap * 0.5, "the race must actually reach the cap for the test to mean anything"
+    stats = enforcer.month_stats("2026-11")
+    assert stats[f"repo_blocked|{REPO}|repo_limit_exceeded"] > 0
+    assert f"repo_blocked|{OTHER_REPO}|repo_limit_exceeded" not in stats  # the cap binds its repository only
+    org = int(enforcer.redis.get(enforcer.keys.org_spent("2026-11")) or 0)
+    assert org == on_app + on_web
+    with capsys.disabled():
+        print(
+            f"\n  repository cap ${cap / 1e9:.4f}: acme/app settled ${on_app / 1e9:.6f} "
+            f"({sum(1 for r, _ in settled if r == REPO)} calls, {over} nano-USD over, "
+            f"{stats[f'repo_blocked|{REPO}|repo_limit_exceeded']} refused); acme/web ${on_web / 1e9:.6f} uncapped"
+        )
 
 
 def _reserve_then_hang(url: str, config_text: str, ready: mp.Event) -> None:

@@ -289,11 +289,11 @@ def _script_calls(e: BudgetEnforcer, r: Reservation) -> dict[str, tuple]:
     reserve_args = e._reserve_args(wf, r, e.now())
     settle_keys = [e.keys.holds(), e.keys.hold(r.id), e.keys.result(r.id), e.keys.org_spent(r.month),
                    e.keys.wf_spent_month(r.workflow_id, r.month), e.keys.wf_spent_day(r.workflow_id, r.day),
-                   e.keys.session(None), e.keys.stats(r.month), e.keys.events()]
+                   e.keys.session(None), e.keys.stats(r.month), e.keys.events(), e.keys.repo_spent("", r.month)]
     settle_args = [r.id, 1000, 20, e._ms(e.now()), e._retention_ms, r.workflow_id, HAIKU, "", r.day[-2:],
-                   10, 10, 0, 0, 0, 0, e._retention_ms, 0, 0]  # no event fields
+                   10, 10, 0, 0, 0, 0, e._retention_ms, 0, 0, ""]  # no repository, no event fields
     release_keys = [e.keys.holds(), e.keys.hold(r.id), e.keys.result(r.id), e.keys.stats(r.month), e.keys.events()]
-    release_args = [r.id, e._ms(e.now()), e._retention_ms, r.workflow_id, e._retention_ms, 0]
+    release_args = [r.id, e._ms(e.now()), e._retention_ms, r.workflow_id, e._retention_ms, 0, ""]
     status_keys = [e.keys.holds(), e.keys.events(), e.keys.stats(r.month), e.keys.org_held(r.month)]
     status_args = [e._ms(e.now()), e.keys.p, e._retention_ms, e._retention_ms, "over_hold|dev_assistant"]
     return {
@@ -310,11 +310,12 @@ BAD = {
                 (5, 10**19), (6, "-1"), (7, 2**60), (8, "x"), (9, "no_such_reason"), (10, ""), (11, "acb:{other}:"),
                 (12, 0), (13, 10**14), (14, -1), (15, "{not json"), (15, '{"a": 1}'), (16, "2"), (17, "2026-11-1"),
                 (18, "Nov"), (19, "x"), (19, -1), (19, "5"), (20, "m" * 300), (21, "-1"), (21, ""), (22, "1e3"),
-                (15, "40"), (15, "-1"), (23, "")],  # event fields: more pairs than given; an empty field name
+                (15, "40"), (15, "-1"), (25, ""),  # event fields: more pairs than given; an empty field name
+                (23, "not a repo"), (23, "acme/app/x"), (24, "5"), (24, "-1")],  # a bad repository; a cap without one
     "settle": [(0, ""), (1, -1), (1, 10**16), (2, "x"), (3, "now"), (4, 10**15 * 1000), (5, ""), (6, ""),
                (8, "7"), (9, -3), (10, "1.5"), (11, "x"), (12, -1), (13, 99), (14, "yes"), (15, 0), (16, "[1,"),
-               (17, 2), (16, "1")],  # one event field pair announced, none given
-    "release": [(0, ""), (1, "x"), (2, 0), (3, ""), (4, -1), (5, "nope")],
+               (17, 2), (16, "1"), (18, "acme")],  # one event field pair announced, none given; a bad repository
+    "release": [(0, ""), (1, "x"), (2, 0), (3, ""), (4, -1), (5, "nope"), (6, "a b/c")],
     "status": [(0, "later"), (1, "acb:{other}:"), (2, 0), (3, 10**15), (4, "x" * 400)],
 }
 

@@ -173,6 +173,16 @@ def test_cli_unknown_workflow_warns_but_exports(ledger: BudgetEnforcer, cli_env:
     assert "warning: 'retired_bot' is not a workflow" in result.output
 
 
+def test_cli_repo_filter(ledger: BudgetEnforcer, cli_env: dict[str, str]) -> None:
+    other = BudgetEnforcer(ledger.config, redis=ledger.redis, clock=ledger.clock, repo="acme/app")
+    other.settle(other.reserve("ci_cd_review", HAIKU, 100, 50), 100, 20)
+    result = CliRunner().invoke(events_command, ["--repo", "acme/app"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert [(e["type"], e["repo"]) for e in map(json.loads, result.output.splitlines())] == [("call", "acme/app")]
+    result = CliRunner().invoke(events_command, ["--repo", ""], env=cli_env)  # the calls no repository was known for
+    assert [json.loads(line)["type"] for line in result.output.splitlines()] == ["call", "failure", "block"]
+
+
 def test_task_spend_sums_one_prs_reviews_across_pushes(redis_url: str, make_config) -> None:
     # issue 15 item 3: the sticky comment's "This PR so far" is the sum of the PR's review events.
     enforcer = BudgetEnforcer(make_config(), redis_url=redis_url, clock=Clock(START))

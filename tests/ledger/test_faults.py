@@ -7,6 +7,8 @@ past hold TTLs, local midnights and month ends. After every step:
 - every spent counter (org/month, workflow/month, workflow/day) equals the sum of the call events
   stamped with that counter's day and month, and the month stats agree;
 - the org's counters equal the sum of its workflows' (spent and held);
+- every repository's month spent equals the sum of that repository's call events (calls come from
+  three handles: a capped repository, an uncapped one and none known);
 - every held counter equals the sum of the open holds on it, and every open hold is one a worker
   still has or lost (a crash), never a phantom;
 - spent + held past a limit is covered by the overruns flagged on that counter's calls, never more;
@@ -29,6 +31,7 @@ from acme_ci_budget.ledger.enforcer import ALREADY_FINAL, UNKNOWN_RESERVATION, B
 
 HAIKU = "claude-3-5-haiku-20241022"
 WORKFLOWS = ("ci_cd_review", "pm_assistant")
+REPOS = ("acme/app", "acme/web", "")  # acme/app is capped in tight_config; '' : no repository known
 TZ = "America/New_York"
 TTL = 60
 STEPS = 220
@@ -46,6 +49,7 @@ def tight_config(make_config):
                 "dev_assistant": {"daily_usd": 0.01, "monthly_usd": 0.01},
                 "qa_test_gen": {"daily_usd": 0.01, "monthly_usd": 0.01},
             },
+            "repos": {"acme/app": {"monthly_usd": 0.012}},
         },
         timezone=TZ,
     )
@@ -64,6 +68,9 @@ class FaultRun:
         self.released: list[Reservation] = []
         self.expires: dict[str, datetime] = {}
         self.tz = ZoneInfo(TZ)
+        # one ledger handle per repository, on the same Redis and clock (``self.e`` is the no-repository one)
+        self.handles = {repo: BudgetEnforcer(enforcer.config, redis=enforcer.redis, clock=enforcer.clock, repo=repo)
+                        for repo in REPOS}
 
     # --- operations ---------------------------------------------------------------------------
 
@@ -72,7 +79,7 @@ class FaultRun:
         inp = rng.randint(50, 4000)
         cw_1h = rng.choice([0, 0, rng.randint(0, inp // 2)])
         cw_5m = rng.choice([0, rng.randint(0, inp - cw_1h)])
-        res = self.e.reserve(
+        res = self.handles[rng.choice(REPOS)].reserve(
             rng.choice(WORKFLOWS),
             HAIKU,
             inp,
@@ -85,7 +92,7 @@ class FaultRun:
         if res.allowed:
             self.open.append(res)
             self.expires[res.id] = self.clock["now"] + timedelta(seconds=TTL)
-        return f"reserve {res.workflow_id} {res.held_nano} -> {res.reason or 'held'}"
+        return f"reserve {res.workflow_id} {res.repo or '-'} {res.held_nano} -> {res.reason or 'held'}"
 
     def _take(self, pool: list[Reservation]) -> Reservation:
         return pool.pop(self.rng.randrange(len(pool)))
@@ -223,6 +230,13 @@ class FaultRun:
                 assert stats.get(f"cost|{w}", 0) == spent_by[k.wf_spent_month(w, month)]
         for w, day in days:
             assert int(r.get(k.wf_spent_day(w, day)) or 0) == spent_by[k.wf_spent_day(w, day)]
+        # each repository's spent == the sum of its call events (and the month stats agree)
+        for month in months:
+            stats = {a.decode(): int(b) for a, b in r.hgetall(k.stats(month)).items()}
+            for repo in REPOS[:2]:
+                mine = sum(int(c["cost_nano"]) for c in calls if c["repo"] == repo and c["month"] == month)
+                assert int(r.get(k.repo_spent(repo, month)) or 0) == mine, (repo, month)
+                assert stats.get(f"repo_cost|{repo}", 0) == mine, (repo, month)
         # org == sum of workflows, spent and held
         for month in months:
             for kind in ("spent", "held"):
@@ -236,8 +250,9 @@ class FaultRun:
             rid = rid.decode()
             assert rid in known, f"phantom hold {rid}"
             hold = {a.decode(): b.decode() for a, b in r.hgetall(k.hold(rid)).items()}
-            for field in ("org_held", "month_held", "day_held"):
-                held_by[hold[field]] += int(hold["amount"])
+            for field in ("org_held", "month_held", "day_held", "repo_held"):
+                if hold.get(field):
+                    held_by[hold[field]] += int(hold["amount"])
         for res in self.open:
             assert r.zscore(k.holds(), res.id) is not None, "a worker's live hold vanished"
         for key in r.scan_iter(match=f"{k.p}held:*"):
@@ -248,6 +263,11 @@ class FaultRun:
             wf = cfg.workflows[w]
             limits.update({k.wf_spent_month(w, m): (k.wf_held_month(w, m), wf.monthly_nano) for m in months})
             limits.update({k.wf_spent_day(w, d): (k.wf_held_day(w, d), wf.daily_nano) for ww, d in days if ww == w})
+        for repo, cap in cfg.repos.items():
+            limits.update({k.repo_spent(repo, m): (k.repo_held(repo, m), cap.monthly_nano) for m in months})
+        for c in calls:
+            if c["repo"]:
+                over_by[k.repo_spent(c["repo"], c["month"])] += int(c.get("over_hold_nano", 0))
         for spent_key, (held_key, limit) in limits.items():
             spent, held = int(r.get(spent_key) or 0), int(r.get(held_key) or 0)
             assert spent + held - limit <= over_by[spent_key], (spent_key, spent, held, limit, over_by[spent_key])
@@ -272,7 +292,7 @@ def test_the_ledger_keeps_its_promises_under_random_faults(tight_config, redis_u
 def test_the_run_reaches_every_fault(tight_config, redis_url):
     """Over the seeds, every kind of fault and a limit actually binding happen (else the proof proves little)."""
     seen: set[str] = set()
-    refused = overruns = 0
+    refused = overruns = repo_refused = 0
     for seed in range(6):
         clock = {"now": datetime(2026, 11, 28, 14, 0, tzinfo=UTC)}
         e = BudgetEnforcer(tight_config, redis_url=redis_url, clock=lambda c=clock: c["now"])
@@ -282,8 +302,9 @@ def test_the_run_reaches_every_fault(tight_config, redis_url):
             line = run.step()
             seen.add(" ".join(line.split()[:2]))
             refused += "exceeded" in line
+            repo_refused += "repo_limit_exceeded" in line
             overruns += " over " in line and " over 0 " not in line
-    assert refused > 0 and overruns > 0
+    assert refused > 0 and overruns > 0 and repo_refused > 0
     assert {"settle over", "settle missing", "settle late", "settle after_release", "jump midnight", "jump month",
             "jump ttl", "release unknown", "crash", "drain"} <= seen
     assert any(s.startswith("release ") and s != "release unknown" for s in seen)

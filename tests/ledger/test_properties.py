@@ -2,7 +2,8 @@
 
 Invariants after every step: spent + held never exceeds any limit (actual usage never exceeds what
 was reserved), held equals the sum of the open holds, and every spent counter equals the sum of the
-call events, to the nano-dollar.
+call events, to the nano-dollar: the org's, and each repository's (calls come from a capped
+repository, an uncapped one and none known).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from tests.conftest import DEFAULT_CONFIG_TEXT
 
 HAIKU = load_config(default_config_path()).workflows["dev_assistant"].routing.default_model  # the Haiku role
 WORKFLOWS = ("ci_cd_review", "pm_assistant")
+REPOS = ("acme/app", "acme/web", "")
 
 
 def _tight_config():
     text = DEFAULT_CONFIG_TEXT.replace("    daily_usd: 10\n", "    daily_usd: 0.03\n", 1)
     text = text.replace("    monthly_usd: 90\n    daily_usd: 5\n", "    monthly_usd: 0.05\n    daily_usd: 0.02\n", 1)
-    return parse_config(text.replace("hold_ttl_seconds: 600", "hold_ttl_seconds: 60"))
+    text = text.replace("hold_ttl_seconds: 600", "hold_ttl_seconds: 60")
+    return parse_config(text + "\nrepos:\n  acme/app:\n    monthly_usd: 0.02\n")
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -39,13 +42,16 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
         self.config = _tight_config()
         self.e = BudgetEnforcer(self.config, redis=client, clock=lambda: self.now)
+        self.by_repo = {
+            repo: BudgetEnforcer(self.config, redis=client, clock=lambda: self.now, repo=repo) for repo in REPOS
+        }
         self.open: list = []
         self.reserved_at: dict[str, datetime] = {}
 
     @rule(wf=st.sampled_from(WORKFLOWS), inp=st.integers(0, 4000), out=st.integers(1, 3000),
-          session=st.sampled_from([None, "s1", "s2"]))
-    def reserve(self, wf, inp, out, session):
-        res = self.e.reserve(wf, HAIKU, inp, out, session_id=session)
+          session=st.sampled_from([None, "s1", "s2"]), repo=st.sampled_from(REPOS))
+    def reserve(self, wf, inp, out, session, repo):
+        res = self.by_repo[repo].reserve(wf, HAIKU, inp, out, session_id=session)
         if res.allowed:
             self.open.append(res)
             self.reserved_at[res.id] = self.now
@@ -94,6 +100,12 @@ class LedgerMachine(RuleBasedStateMachine):
         held = sum(int(r.get(k.org_held(mo)) or 0) for mo in months)
         open_amounts = sum(int(r.hget(k.hold(i.decode()), "amount") or 0) for i in r.zrange(k.holds(), 0, -1))
         assert held == open_amounts
+        for repo, cap in self.config.repos.items():
+            used = int(r.get(k.repo_spent(repo, month)) or 0) + int(r.get(k.repo_held(repo, month)) or 0)
+            assert used <= cap.monthly_nano
+        for repo in REPOS[:2]:
+            mine = sum(int(ev["cost_nano"]) for ev in events if ev["type"] == "call" and ev["repo"] == repo)
+            assert sum(int(r.get(k.repo_spent(repo, mo)) or 0) for mo in months) == mine, repo
 
 
 def test_interleavings_keep_every_invariant(redis_url):

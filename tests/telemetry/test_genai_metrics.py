@@ -271,3 +271,23 @@ def test_a_call_attributed_to_a_repository_carries_it(collector, make_config, mo
     assert hook.flush()
     by_repo = {p["attributes"].get("acme_budget.repo"): p["value"] for p in collector.points(COST)}
     assert by_repo == {"acme/api": pytest.approx(0.002), None: pytest.approx(0.001)}
+
+
+def test_a_repositorys_calls_and_its_cap_block_carry_the_repository(
+    collector, api, make_config, redis_url, monkeypatch
+) -> None:
+    """End to end: the client's ledger attributes calls to acme/app; the cost point and the cap's block carry it."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    sdk = anthropic.Anthropic(base_url=api.url, api_key="sk-test", max_retries=0)
+    config = make_config({"repos": {"acme/app": {"monthly_usd": 0.02}}})
+    client = BudgetedClient(config, redis_url=redis_url, anthropic_client=sdk, alerts=False, telemetry=otel_hook,
+                            repo="acme/app")
+    while not (result := client.complete("dev_assistant", ASK)).budget_blocked:
+        pass
+    assert result.budget_reason == "repo_limit_exceeded"
+    assert client.telemetry.flush()
+    calls = _events(redis_url, "call")
+    cost = _one(collector.points(COST), **{"acme_budget.repo": "acme/app"})
+    assert cost["value"] == pytest.approx(sum(int(e["cost_nano"]) for e in calls) / NANO, rel=1e-12)
+    blocked = _one(collector.points(BLOCKED), **{"acme_budget.repo": "acme/app"})
+    assert blocked["attributes"]["acme_budget.reason"] == "repo_limit_exceeded" and blocked["value"] == 1

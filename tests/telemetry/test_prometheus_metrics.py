@@ -59,3 +59,27 @@ def test_repository_families_read_the_fields_the_repository_attribution_writes(r
     assert got["acme_budget_repo_spent_usd"] == {(("repo", "acme/api"),): 1.5}
     assert got["acme_budget_repo_calls_total"] == {(("repo", "acme/api"),): 3.0}
     assert got["acme_budget_repo_blocked_total"] == {(("reason", "repo_limit_exceeded"), ("repo", "acme/web")): 2.0}
+
+
+def test_repository_families_equal_what_the_scripts_wrote(redis_url, make_config) -> None:
+    """Through the real scripts (not hand-written stats): spent, calls and the cap's refusals per repository."""
+    config = make_config({"repos": {"acme/web": {"monthly_usd": 0.002}}})
+    clock = Clock(datetime(2026, 11, 10, 15, tzinfo=UTC))
+    api = BudgetEnforcer(config, redis_url=redis_url, clock=clock, repo="acme/api")
+    web = BudgetEnforcer(config, redis_url=redis_url, clock=clock, repo="acme/web")
+    spent = [api.settle(api.reserve("dev_assistant", HAIKU, 1_000, 100), 1_000, 100).cost_nano for _ in range(3)]
+    refused = 0
+    for _ in range(20):
+        res = web.reserve("ci_cd_review", HAIKU, 2_000, 500)
+        if res.allowed:
+            web.settle(res, 2_000, 500)
+        else:
+            assert res.reason == "repo_limit_exceeded"
+            refused += 1
+    got = _parsed(config, api)
+    assert got["acme_budget_repo_spent_usd"][(("repo", "acme/api"),)] == sum(spent) / 1e9
+    assert got["acme_budget_repo_calls_total"][(("repo", "acme/api"),)] == 3.0
+    assert refused > 0
+    assert got["acme_budget_repo_blocked_total"] == {(("reason", "repo_limit_exceeded"), ("repo", "acme/web")): refused}
+    web_spent = int(api.redis.get(api.keys.repo_spent("acme/web", "2026-11")))
+    assert got["acme_budget_repo_spent_usd"][(("repo", "acme/web"),)] == web_spent / 1e9 <= 0.002

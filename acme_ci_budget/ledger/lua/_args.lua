@@ -155,3 +155,10 @@ end
 local function int_str(n)
   return string.format('%.0f', n)
 end
+
+-- The repository a call is attributed to: owner/name as GitHub spells them, or '' (none known).
+local function repo_arg(i)
+  local s = text_arg(i, 'repository', 140, true)
+  if s ~= '' and not string.match(s, '^[%w%-]+/[%w%-%._]+$') then bad_arg('repository', 'not owner/name: ' .. shown(s)) end
+  return s
+end

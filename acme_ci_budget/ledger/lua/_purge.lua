@@ -3,19 +3,20 @@
 --
 -- A hold is two things written and removed together, in one script: its entry in the holds index
 -- (ZSET, scored by expiry on the ledger's clock) and its HASH (amount, the counter keys it is held
--- on, the session tokens, its workflow, day and month). The hash has no expiry of its own: it
--- lives exactly as long as its index entry, so however late a purge runs, it finds what to give
--- back. (A hash that outlived the index by a fixed margin leaked the whole hold whenever no
+-- on (the repository's too, when the call named one), the session tokens, its workflow, repository,
+-- day and month). The hash has no expiry of its own: it lives exactly as long as its index entry, so
+-- however late a purge runs, it finds what to give back. (A hash that outlived the index by a fixed margin leaked the whole hold whenever no
 -- reserve came within that margin.)
 
 -- Drop one hold: give its amount back to every counter it was held on, remove it from the index.
 -- Returns the amount (a string) when the hold still existed, else false; and what the hold said
--- ({amount, org_held, month_held, day_held, session, tokens}: the counter keys it was on).
+-- ({amount, org_held, month_held, day_held, session, tokens, repo_held}: the counter keys it was on).
 local function drop_hold(hold_key, holds_key, res_id)
-  local hold = redis.call('HMGET', hold_key, 'amount', 'org_held', 'month_held', 'day_held', 'session', 'tokens')
+  local hold = redis.call('HMGET', hold_key, 'amount', 'org_held', 'month_held', 'day_held', 'session', 'tokens',
+    'repo_held')
   redis.call('ZREM', holds_key, res_id)
   if not hold[1] then return false, hold end
-  for i = 2, 4 do
+  for _, i in ipairs({2, 3, 4, 7}) do
     -- a day counter past its retention is gone: do not re-create it as a negative number
     if hold[i] and hold[i] ~= '' and redis.call('EXISTS', hold[i]) == 1 then
       redis.call('DECRBY', hold[i], hold[1])
@@ -72,11 +73,11 @@ local function purge_expired(holds_key, prefix, now_ms, stream_key, minid, limit
   local expired = redis.call('ZRANGEBYSCORE', holds_key, '-inf', now_ms, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local hold_key = prefix .. 'hold:' .. id
-    local info = redis.call('HMGET', hold_key, 'workflow', 'day', 'month')
+    local info = redis.call('HMGET', hold_key, 'workflow', 'day', 'month', 'repo')
     local amount = drop_hold(hold_key, holds_key, id)
     local event = {'type', 'hold_expired', 'ts_ms', now_ms, 'workflow', info[1] or '',
       'reservation', id, 'cost_nano', '0', 'held_nano', amount or '0', 'outcome', 'expired',
-      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing'}
+      'reason', amount and 'hold_ttl_expired' or 'hold_record_missing', 'repo', info[4] or ''}
     if info[2] then
       local n = #event
       event[n + 1], event[n + 2], event[n + 3], event[n + 4] = 'day', info[2], 'month', info[3] or ''

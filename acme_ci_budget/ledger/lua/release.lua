@@ -8,7 +8,9 @@
 -- KEYS[5] events STREAM
 -- ARGV[1] reservation id   ARGV[2] now (ms)   ARGV[3] retention (ms)   ARGV[4] workflow id
 -- ARGV[5] event retention (ms)
--- ARGV[6] how many event fields follow it: n name/value pairs, the last 2n arguments
+-- ARGV[6] how many event fields follow ARGV[7]: n name/value pairs, the last 2n arguments
+-- ARGV[7] repository (owner/name) the call is attributed to ('' : none known); the event names it
+-- (the repository's held counter is named in the hold HASH: dropping the hold gives it back)
 -- Returns {status} with status 'ok', 'dup' or 'unknown'
 
 local A, err = checked(function()
@@ -19,7 +21,8 @@ local A, err = checked(function()
     retention = int_arg(3, 'retention (ms)', 1, MAX_RETENTION_MS),
     wf = text_arg(4, 'workflow id', 256),
     event_retention = int_arg(5, 'event retention (ms)', 1, MAX_RETENTION_MS),
-    fields = fields_arg(6, 'event fields', 6),
+    fields = fields_arg(6, 'event fields', 7),
+    repo = repo_arg(7),
   }
 end)
 if err then return err end
@@ -34,6 +37,6 @@ if not known then return {'unknown'} end
 drop_hold(KEYS[2], KEYS[1], res_id)
 redis.call('HINCRBY', KEYS[4], 'failed|' .. A.wf, 1)
 add_event(KEYS[5], stream_minid(A.event_retention), {'type', 'failure', 'ts_ms', ARGV[2], 'reservation', res_id,
-  'cost_nano', '0', 'outcome', 'error'}, A.fields)
+  'cost_nano', '0', 'outcome', 'error', 'repo', A.repo}, A.fields)
 redis.call('SET', KEYS[3], 'released', 'PX', A.retention)
 return {'ok'}

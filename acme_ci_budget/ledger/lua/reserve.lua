@@ -18,6 +18,8 @@
 -- KEYS[11] stats HASH of the month
 -- KEYS[12] events STREAM
 -- KEYS[13] the alert module's open PagerDuty incidents HASH (only its length is read)
+-- KEYS[14] repo spent   (month)      KEYS[15] repo held   (month)   (the namespace's no-repo key when
+--          ARGV[24] is '': never read or written then)
 -- ARGV[1]  now (ms, from the ledger's clock)    ARGV[2]  hold TTL (ms)
 -- ARGV[3]  reservation id                       ARGV[4]  worst-case cost (nano-USD)
 -- ARGV[5]  org monthly limit (nano)             ARGV[6]  wf monthly limit (nano)
@@ -26,23 +28,26 @@
 -- ARGV[10] block reason decided before Redis ('' : none), recorded as a block
 -- ARGV[11] workflow id      ARGV[12] key prefix (acb:{ns}:)     ARGV[13] event retention (ms)
 -- ARGV[14] day-key TTL (ms) ARGV[15] max loop steps (0: unchecked)
--- ARGV[16] how many event fields follow ARGV[23]: n name/value pairs, the last 2n arguments
+-- ARGV[16] how many event fields follow ARGV[25]: n name/value pairs, the last 2n arguments
 -- ARGV[17] has task (1/0)   ARGV[18] day (YYYY-MM-DD)           ARGV[19] month (YYYY-MM)
 -- ARGV[20] the cheaper model's worst case (nano-USD) ('' : no budget-pressure choice to make)
 -- ARGV[21] the cheaper model (named in the block event when it is the one refused)
 -- ARGV[22] org reserve threshold (nano): the org is in its reserve when its month spend is past it
 -- ARGV[23] workflow pressure threshold (nano): under pressure when its month spend reaches it ('' : never)
+-- ARGV[24] repository (owner/name) the call is attributed to ('' : none known); every event names it
+-- ARGV[25] the repository's monthly cap (nano) ('' : none; its counters still move)
 -- Returns {allowed, reason, org_spent, org_held, wf_month_spent, wf_month_held, wf_day_spent,
---          wf_day_held, session_tokens, session_held_tokens, purged, pressure, open_incidents}: the
--- counters as read BEFORE this hold, as strings; pressure is '' (the offered model's worst case
--- was used), 'org_reserve' or 'workflow_month' (the cheaper model's was).
+--          wf_day_held, session_tokens, session_held_tokens, purged, pressure, open_incidents,
+--          repo_spent, repo_held}: the counters as read BEFORE this hold, as strings; pressure is ''
+-- (the offered model's worst case was used), 'org_reserve' or 'workflow_month' (the cheaper model's
+-- was); the repo counters are '0' when no repository is named.
 
 local REASONS = {unknown_workflow = true, task_token_limit_exceeded = true, session_token_limit_exceeded = true,
   loop_step_limit_exceeded = true, total_org_budget_exceeded = true, monthly_limit_exceeded = true,
-  daily_limit_exceeded = true}
+  daily_limit_exceeded = true, repo_limit_exceeded = true}
 
 local A, err = checked(function()
-  want_keys(13)
+  want_keys(15)
   local a = {
     now = int_arg(1, 'now (ms)', 0, MAX_MS),
     ttl = int_arg(2, 'hold TTL (ms)', 1, MAX_TTL_MS),
@@ -59,7 +64,7 @@ local A, err = checked(function()
     event_retention = int_arg(13, 'event retention (ms)', 1, MAX_RETENTION_MS),
     day_ttl = int_arg(14, 'day-key TTL (ms)', 1, MAX_RETENTION_MS),
     max_steps = int_arg(15, 'max loop steps', 0, MAX_TOKENS),
-    fields = fields_arg(16, 'event fields', 23),
+    fields = fields_arg(16, 'event fields', 25),
     has_task = flag_arg(17, 'has task'),
     day = match_arg(18, 'day', '^%d%d%d%d%-%d%d%-%d%d$'),
     month = match_arg(19, 'month', '^%d%d%d%d%-%d%d$'),
@@ -71,6 +76,11 @@ local A, err = checked(function()
     if a.cheap_model == '' then bad_arg('cheaper model', 'empty, with a cheaper worst case given') end
   end
   if ARGV[23] ~= '' then a.wf_pressure = money_arg(23, 'workflow pressure threshold (nano-USD)') end
+  a.repo = repo_arg(24)
+  if ARGV[25] ~= '' then
+    if a.repo == '' then bad_arg('repository', 'empty, with a repository cap given') end
+    a.repo_limit = money_arg(25, 'repository monthly cap (nano-USD)')
+  end
   if a.reason ~= '' and not REASONS[a.reason] then bad_arg('block reason', 'unknown reason ' .. shown(a.reason)) end
   return a
 end)
@@ -84,8 +94,10 @@ local day_ttl = A.day_ttl
 local minid = stream_minid(A.event_retention)
 local purged = purge_expired(KEYS[1], prefix, ARGV[1], KEYS[12], minid, 100, day_ttl)
 
-local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-for i = 1, 6 do c[i] = c[i] or '0' end
+-- c[7], c[8]: the repository's month spent and held (the no-repo key, never written, reads as 0)
+local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[14], KEYS[15])
+for i = 1, 8 do c[i] = c[i] or '0' end
+local repo = A.repo
 
 -- Budget pressure, on spent (not held) money, as the status read reports it.
 local pressure = ''
@@ -124,15 +136,18 @@ if reason == '' then
     reason = 'monthly_limit_exceeded'
   elseif exceeds(total(c[5], c[6], amount), total(A.day_limit)) then
     reason = 'daily_limit_exceeded'
+  elseif A.repo_limit and exceeds(total(c[7], c[8], amount), total(A.repo_limit)) then
+    reason = 'repo_limit_exceeded'
   end
 end
 
 local counters = {c[1], c[2], c[3], c[4], c[5], c[6], int_str(s_tok), int_str(s_held), purged, pressure,
-  redis.call('HLEN', KEYS[13])}
+  redis.call('HLEN', KEYS[13]), c[7], c[8]}
 if reason ~= '' then
   redis.call('HINCRBY', KEYS[11], 'blocked|' .. wf .. '|' .. reason, 1)
+  if repo ~= '' then redis.call('HINCRBY', KEYS[11], 'repo_blocked|' .. repo .. '|' .. reason, 1) end
   add_event(KEYS[12], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', reason,
-    'outcome', 'blocked', 'cost_nano', '0'}, fields, replace)
+    'outcome', 'blocked', 'cost_nano', '0', 'repo', repo}, fields, replace)
   return {0, reason, unpack(counters)}
 end
 
@@ -140,6 +155,11 @@ redis.call('INCRBY', KEYS[3], amount)
 redis.call('INCRBY', KEYS[5], amount)
 redis.call('INCRBY', KEYS[7], amount)
 redis.call('PEXPIRE', KEYS[7], day_ttl)
+local repo_held = ''
+if repo ~= '' then
+  repo_held = KEYS[15]
+  redis.call('INCRBY', KEYS[15], amount)
+end
 local session_key = ''
 if has_session then
   session_key = KEYS[8]
@@ -153,6 +173,7 @@ if has_task then
 end
 -- No PEXPIRE on the hold hash: it is deleted with its index entry (settle, release or purge).
 redis.call('HSET', KEYS[10], 'amount', amount, 'org_held', KEYS[3], 'month_held', KEYS[5], 'day_held', KEYS[7],
-  'session', session_key, 'tokens', ARGV[8], 'workflow', wf, 'day', A.day, 'month', A.month)
+  'session', session_key, 'tokens', ARGV[8], 'workflow', wf, 'day', A.day, 'month', A.month,
+  'repo', repo, 'repo_held', repo_held)
 redis.call('ZADD', KEYS[1], int_str(now + ttl), res_id)
 return {1, '', unpack(counters)}

@@ -18,6 +18,7 @@
 -- KEYS[9]  run record HASH for this reservation
 -- KEYS[10] stats HASH of the month
 -- KEYS[11] events STREAM
+-- KEYS[12] repo spent (month)  KEYS[13] repo held (month)  (the namespace's no-repo key when ARGV[17] is '')
 -- ARGV[1]  now (ms, from the ledger's clock)   ARGV[2]  hold TTL (ms)
 -- ARGV[3]  reservation id                      ARGV[4]  requested amount (nano-USD)
 -- ARGV[5]  minimum useful amount (nano-USD, <= requested)
@@ -25,12 +26,14 @@
 -- ARGV[9]  workflow id    ARGV[10] key prefix (acb:{ns}:)    ARGV[11] event retention (ms)
 -- ARGV[12] day-key TTL (ms)   ARGV[13] event fields (a JSON object of strings)
 -- ARGV[14] day (YYYY-MM-DD)   ARGV[15] month (YYYY-MM)       ARGV[16] run-record TTL (ms)
+-- ARGV[17] repository (owner/name) the run is attributed to ('' : none known)
+-- ARGV[18] the repository's monthly cap (nano) ('' : none): its room is a fourth limit, after the day
 -- Returns {allowed, reason, held, org_spent, org_held, wf_month_spent, wf_month_held, wf_day_spent,
 --          wf_day_held, purged}: money as strings, the counters as read BEFORE this hold; held is
 -- '0' when refused.
 
 local A, err = checked(function()
-  want_keys(11)
+  want_keys(13)
   local a = {
     now = int_arg(1, 'now (ms)', 0, MAX_MS),
     ttl = int_arg(2, 'hold TTL (ms)', 1, MAX_TTL_MS),
@@ -48,7 +51,12 @@ local A, err = checked(function()
     day = match_arg(14, 'day', '^%d%d%d%d%-%d%d%-%d%d$'),
     month = match_arg(15, 'month', '^%d%d%d%d%-%d%d$'),
     record_ttl = int_arg(16, 'run-record TTL (ms)', 1, MAX_RETENTION_MS),
+    repo = repo_arg(17),
   }
+  if ARGV[18] ~= '' then
+    if a.repo == '' then bad_arg('repository', 'empty, with a repository cap given') end
+    a.repo_limit = money_arg(18, 'repository monthly cap (nano-USD)')
+  end
   if a.minimum > a.requested then bad_arg('minimum amount (nano-USD)', 'above the requested amount') end
   return a
 end)
@@ -59,8 +67,10 @@ local wf, res_id = A.wf, A.res_id
 local minid = stream_minid(A.event_retention)
 local purged = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[11], minid, 100, A.day_ttl)
 
-local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-for i = 1, 6 do c[i] = c[i] or '0' end
+-- c[7], c[8]: the repository's month spent and held (the no-repo key, never written, reads as 0)
+local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12], KEYS[13])
+for i = 1, 8 do c[i] = c[i] or '0' end
+local repo = A.repo
 
 -- a - b for two totals (either may be negative: a limit can be overspent by a settle above its hold)
 local function minus(a, b)
@@ -75,16 +85,18 @@ local rooms = {
   {minus(total(A.month_limit), total(c[3], c[4])), 'monthly_limit_exceeded'},
   {minus(total(A.day_limit), total(c[5], c[6])), 'daily_limit_exceeded'},
 }
+if A.repo_limit then rooms[4] = {minus(total(A.repo_limit), total(c[7], c[8])), 'repo_limit_exceeded'} end
 local room, tightest = rooms[1][1], rooms[1][2]
-for i = 2, 3 do
+for i = 2, #rooms do
   if exceeds(room, rooms[i][1]) then room, tightest = rooms[i][1], rooms[i][2] end
 end
 
 local counters = {c[1], c[2], c[3], c[4], c[5], c[6], purged}
 if exceeds(total(ARGV[5]), room) then
   redis.call('HINCRBY', KEYS[10], 'blocked|' .. wf .. '|' .. tightest, 1)
+  if repo ~= '' then redis.call('HINCRBY', KEYS[10], 'repo_blocked|' .. repo .. '|' .. tightest, 1) end
   add_event(KEYS[11], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', tightest,
-    'outcome', 'blocked', 'cost_nano', '0', 'requested_nano', ARGV[4]}, A.fields)
+    'outcome', 'blocked', 'cost_nano', '0', 'requested_nano', ARGV[4], 'repo', repo}, A.fields)
   return {0, tightest, '0', unpack(counters)}
 end
 
@@ -96,11 +108,17 @@ redis.call('INCRBY', KEYS[3], held)
 redis.call('INCRBY', KEYS[5], held)
 redis.call('INCRBY', KEYS[7], held)
 redis.call('PEXPIRE', KEYS[7], A.day_ttl)
+local repo_held = ''
+if repo ~= '' then
+  repo_held = KEYS[13]
+  redis.call('INCRBY', KEYS[13], held)
+end
 -- No PEXPIRE on the hold hash: it is deleted with its index entry (settle, release or purge).
 redis.call('HSET', KEYS[8], 'amount', held, 'org_held', KEYS[3], 'month_held', KEYS[5], 'day_held', KEYS[7],
-  'session', '', 'tokens', '0', 'workflow', wf, 'day', A.day, 'month', A.month)
+  'session', '', 'tokens', '0', 'workflow', wf, 'day', A.day, 'month', A.month, 'repo', repo,
+  'repo_held', repo_held)
 redis.call('ZADD', KEYS[1], int_str(A.now + A.ttl), res_id)
 redis.call('HSET', KEYS[9], 'workflow', wf, 'day', A.day, 'month', A.month, 'held_nano', held,
-  'requested_nano', ARGV[4], 'expires_ms', int_str(A.now + A.ttl), 'fields', ARGV[13])
+  'requested_nano', ARGV[4], 'expires_ms', int_str(A.now + A.ttl), 'fields', ARGV[13], 'repo', repo)
 redis.call('PEXPIRE', KEYS[9], A.record_ttl)
 return {1, '', held, unpack(counters)}

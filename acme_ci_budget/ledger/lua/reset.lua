@@ -6,9 +6,11 @@
 -- no longer agree, and no reset can make them). Holds, stats and events are kept; one admin_reset event
 -- records what was zeroed.
 --
--- KEYS[1] events STREAM   KEYS[2] org month spent (STRING)   KEYS[3..] the workflows' spent counters
+-- KEYS[1] events STREAM   KEYS[2] org month spent (STRING)   KEYS[3..] the workflows' spent counters,
+-- then ARGV[5] repositories' month spent counters (a month reset of every workflow zeroes them too)
 -- ARGV[1] org mode: 'keep' (day reset) | 'adjust' (month, some workflows) | 'zero' (month, every workflow)
 -- ARGV[2] now (ms)   ARGV[3] event retention (ms)   ARGV[4] event fields (a JSON object of strings)
+-- ARGV[5] how many of the last KEYS are repositories' counters ('' or absent: none; only with 'zero')
 -- Returns {'ok', org_before, org_after, zeroed_1, zeroed_2, ...} (money as nano-USD strings, in KEYS
 -- order) or {'refused', org_before, workflows_total}
 
@@ -16,14 +18,19 @@ local A, err = checked(function()
   want_keys(3, true)
   local mode = text_arg(1, 'org mode', 8)
   if mode ~= 'keep' and mode ~= 'adjust' and mode ~= 'zero' then bad_arg('org mode', shown(mode)) end
+  local repos = 0
+  if ARGV[5] and ARGV[5] ~= '' then repos = int_arg(5, 'repository counters', 0, #KEYS - 3) end
+  if repos > 0 and mode ~= 'zero' then bad_arg('repository counters', 'only with a reset of every workflow') end
   return {
     mode = mode,
+    repos = repos,
     now = int_arg(2, 'now (ms)', 0, MAX_MS),
     event_retention = int_arg(3, 'event retention (ms)', 1, MAX_RETENTION_MS),
     fields = json_arg(4, 'event fields'),
   }
 end)
 if err then return err end
+local last = #KEYS - A.repos  -- the workflows' counters are KEYS[3..last]
 
 -- An exact total ({high, low}, low in [0, E9)) as an integer string.
 local function total_str(t)
@@ -34,7 +41,7 @@ local function total_str(t)
 end
 
 local zeroed = {}
-for i = 3, #KEYS do zeroed[#zeroed + 1] = redis.call('GET', KEYS[i]) or '0' end
+for i = 3, last do zeroed[#zeroed + 1] = redis.call('GET', KEYS[i]) or '0' end
 local sum = total(unpack(zeroed))
 local sum_s = total_str(sum)
 local org_before = redis.call('GET', KEYS[2]) or '0'
@@ -44,7 +51,7 @@ if A.mode == 'adjust' then
 end
 
 -- checked: from here on the script writes
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end  -- the repositories' too
 local org_taken = '0'
 if A.mode == 'adjust' then
   org_after = tostring(redis.call('DECRBY', KEYS[2], sum_s))

@@ -6,15 +6,16 @@
 -- KEYS[1] holds ZSET          KEYS[2] hold HASH          KEYS[3] result marker (string)
 -- KEYS[4] org spent (month)   KEYS[5] wf spent (month)   KEYS[6] wf spent (day)
 -- KEYS[7] session HASH or the no-session key             KEYS[8] stats HASH of the month
--- KEYS[9] events STREAM
+-- KEYS[9] events STREAM      KEYS[10] repo spent (month), or the namespace's no-repo key (ARGV[19] '')
 -- ARGV[1] reservation id      ARGV[2] cost (nano-USD)    ARGV[3] tokens used (all kinds)
 -- ARGV[4] now (ms)            ARGV[5] retention (ms)     ARGV[6] workflow id
 -- ARGV[7] model               ARGV[8] user ('' : none)   ARGV[9] day of month (DD)
 -- ARGV[10] input  ARGV[11] output  ARGV[12] cache write (all)  ARGV[13] cache read
 -- ARGV[14] cache write at the 1-hour TTL (part of ARGV[12])   (tokens)
 -- ARGV[15] has session (1/0)  ARGV[16] event retention (ms)
--- ARGV[17] how many event fields follow ARGV[18] (n name/value pairs, the last 2n arguments)
+-- ARGV[17] how many event fields follow ARGV[19] (n name/value pairs, the last 2n arguments)
 -- ARGV[18] usage missing (1/0)
+-- ARGV[19] repository (owner/name) the call is attributed to ('' : none known); the event names it
 -- Returns {status, cost, org_spent, month_spent, day_spent, hold_found (1/0), over_hold_nano, event_id,
 -- org_held, month_held, day_held} with status 'ok' or 'dup' (a dup returns the first settle's figures);
 -- money as strings. The held figures are the other calls' holds still on this hold's counters once it
@@ -22,7 +23,7 @@
 -- The marker keeps the same figures, space-separated, after the word 'settled'.
 
 local A, err = checked(function()
-  want_keys(9)
+  want_keys(10)
   local a = {
     res_id = id_arg(1, 'reservation id'),
     cost = int_arg(2, 'cost (nano-USD)', 0, MAX_CALL_NANO),
@@ -35,8 +36,9 @@ local A, err = checked(function()
     dd = match_arg(9, 'day of month', '^%d%d$'),
     has_session = flag_arg(15, 'has session'),
     event_retention = int_arg(16, 'event retention (ms)', 1, MAX_RETENTION_MS),
-    fields = fields_arg(17, 'event fields', 18),
+    fields = fields_arg(17, 'event fields', 19),
     usage_missing = flag_arg(18, 'usage missing'),
+    repo = repo_arg(19),
   }
   for i, name in ipairs({'input', 'output', 'cache write', 'cache read', 'cache write 1h'}) do
     int_arg(9 + i, name .. ' tokens', 0, MAX_TOKENS)
@@ -77,6 +79,13 @@ redis.call('PEXPIRE', KEYS[6], retention)
 local spent = redis.call('MGET', KEYS[4], KEYS[5], KEYS[6])
 
 local stats = KEYS[8]
+-- the repository's month spend and stats (none named: its key, the namespace's no-repo key, is left alone)
+local repo = A.repo
+if repo ~= '' then
+  redis.call('INCRBY', KEYS[10], cost_s)
+  redis.call('HINCRBY', stats, 'repo_calls|' .. repo, 1)
+  redis.call('HINCRBY', stats, 'repo_cost|' .. repo, cost_s)
+end
 redis.call('HINCRBY', stats, 'calls|' .. wf, 1)
 redis.call('HINCRBY', stats, 'cost|' .. wf, cost_s)
 redis.call('HINCRBY', stats, 'calls|' .. wf .. '|' .. model, 1)
@@ -105,7 +114,8 @@ else
   redis.call('HINCRBY', stats, 'tasks|' .. wf, 1)
 end
 if not amount then redis.call('HINCRBY', stats, 'settled_without_hold|' .. wf, 1) end
-local fixed = {'type', 'call', 'ts_ms', ARGV[4], 'reservation', res_id, 'cost_nano', cost_s, 'outcome', 'ok'}
+local fixed = {'type', 'call', 'ts_ms', ARGV[4], 'reservation', res_id, 'cost_nano', cost_s, 'outcome', 'ok',
+  'repo', repo}
 if over > 0 then
   redis.call('HINCRBY', stats, 'over_hold|' .. wf, 1)
   redis.call('HINCRBY', stats, 'over_hold_nano|' .. wf, over_s)

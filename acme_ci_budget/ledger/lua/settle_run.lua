@@ -9,19 +9,22 @@
 -- KEYS[1] holds ZSET          KEYS[2] hold HASH          KEYS[3] result marker (string)
 -- KEYS[4] org spent (month)   KEYS[5] wf spent (month)   KEYS[6] wf spent (day)
 -- KEYS[7] stats HASH of the month                        KEYS[8] events STREAM
+-- KEYS[9] repo spent (month), or the namespace's no-repo key (the repository '')
 -- ARGV[1] reservation id      ARGV[2] now (ms)           ARGV[3] retention (ms)
 -- ARGV[4] workflow id         ARGV[5] day of month (DD)  ARGV[6] event retention (ms)
 -- ARGV[7] usage missing (1/0) ARGV[8] the run's event fields (a JSON object of strings, on every line)
 -- ARGV[9] number of lines N (1 to 32), then 7 arguments per line i, from ARGV[10 + 7 * (i - 1)]:
 --         model, cost (nano-USD), input, output, cache write, cache read (tokens),
 --         the line's own event fields (a JSON object of strings)
+-- ARGV[10 + 7 * N] the repository (owner/name) the run is attributed to ('' : none known): every line's
+--         event names it, and its month spend moves with the org's
 -- Returns {status, cost, org_spent, month_spent, day_spent, hold_found (1/0), over_hold_nano, event_id}
 -- with status 'ok' or 'dup' (a dup returns the first settle's figures); money as strings; event_id is
 -- the run's first event. The marker keeps the same figures, space-separated, after the word 'settled'.
 
 local MAX_LINES = 32
 local A, err = checked(function()
-  want_keys(8)
+  want_keys(9)
   local a = {
     res_id = id_arg(1, 'reservation id'),
     now = int_arg(2, 'now (ms)', 0, MAX_MS),
@@ -34,7 +37,8 @@ local A, err = checked(function()
     n = int_arg(9, 'number of lines', 1, MAX_LINES),
     lines = {},
   }
-  if #ARGV ~= 9 + 7 * a.n then bad_arg('ARGV', 'expected ' .. (9 + 7 * a.n) .. ' arguments, got ' .. #ARGV) end
+  if #ARGV ~= 10 + 7 * a.n then bad_arg('ARGV', 'expected ' .. (10 + 7 * a.n) .. ' arguments, got ' .. #ARGV) end
+  a.repo = repo_arg(10 + 7 * a.n)
   local sum = 0
   for i = 1, a.n do
     local at = 10 + 7 * (i - 1)
@@ -80,6 +84,8 @@ if over > 0 then
   redis.call('HINCRBY', stats, 'over_hold_nano|' .. wf, over_s)
 end
 if A.usage_missing then redis.call('HINCRBY', stats, 'usage_missing|' .. wf, 1) end
+local repo = A.repo
+if repo ~= '' then redis.call('HINCRBY', stats, 'repo_calls|' .. repo, 1) end
 
 local minid = stream_minid(A.event_retention)
 local first_event = ''
@@ -96,8 +102,12 @@ for i, line in ipairs(A.lines) do
   redis.call('HINCRBY', stats, 'tok_cw|' .. wf, ARGV[at + 4])
   redis.call('HINCRBY', stats, 'tok_cr|' .. wf, ARGV[at + 5])
   redis.call('HINCRBY', stats, 'day_cost|' .. wf .. '|' .. A.dd, c)
+  if repo ~= '' then
+    redis.call('INCRBY', KEYS[9], c)
+    redis.call('HINCRBY', stats, 'repo_cost|' .. repo, c)
+  end
   local fixed = {'type', 'call', 'ts_ms', ARGV[2], 'reservation', res_id, 'cost_nano', c, 'outcome', 'ok',
-    'model', model}
+    'model', model, 'repo', repo}
   if i == 1 and over > 0 then
     fixed[#fixed + 1] = 'over_hold_nano'
     fixed[#fixed + 1] = over_s
