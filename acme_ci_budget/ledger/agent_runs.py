@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from acme_ci_budget.catalog.pricing import UnknownModelError, cost_nano
-from acme_ci_budget.ledger.args import event_dict, event_fields, identity, repo_cap
+from acme_ci_budget.ledger.args import event_dict, event_fields, identity, period_keys, repo_cap
 from acme_ci_budget.ledger.draft import check_counts
 from acme_ci_budget.ledger.errors import SettleError, is_connection_error
 from acme_ci_budget.ledger.results import Reservation, Settlement, settlement_from_reply, text
@@ -123,18 +123,13 @@ def reserve_run(
     draft = run_reservation("run-" + os.urandom(16).hex(), workflow_id, 0, day, month, False, task_id, user_id,
                             repo=enforcer.repo)
     k, retention = enforcer.keys, enforcer._retention_ms
+    *counters, stats, events, _incidents = period_keys(k, workflow_id, month, day)  # holds .. wf held day
     keys = [
-        k.holds(),
-        k.org_spent(month),
-        k.org_held(month),
-        k.wf_spent_month(workflow_id, month),
-        k.wf_held_month(workflow_id, month),
-        k.wf_spent_day(workflow_id, day),
-        k.wf_held_day(workflow_id, day),
+        *counters,
         k.hold(draft.id),
         run_key(enforcer, draft.id),
-        k.stats(month),
-        k.events(),
+        stats,
+        events,
         k.repo_spent(draft.repo, month),
         k.repo_held(draft.repo, month),
     ]

@@ -120,7 +120,7 @@ def pressure_thresholds(config: Config) -> tuple[int, dict[str, str]]:
 
 
 @lru_cache(maxsize=512)
-def _period_keys(keys: Keys, wf: str, month: str, day: str) -> tuple[str, ...]:
+def period_keys(keys: Keys, wf: str, month: str, day: str) -> tuple[str, ...]:
     """The keys of one workflow, month and day, built once (every reserve and settle needs them):
     holds, org spent, org held, wf spent month, wf held month, wf spent day, wf held day, stats, events,
     incidents."""
@@ -140,7 +140,7 @@ def _period_keys(keys: Keys, wf: str, month: str, day: str) -> tuple[str, ...]:
 
 def reserve_keys(keys: Any, r: Any) -> list[str]:
     """``reserve.lua``'s KEYS for draft ``r`` (``keys``: the namespace's ``Keys``)."""
-    holds, org_s, org_h, m_s, m_h, d_s, d_h, stats, events, incidents = _period_keys(
+    holds, org_s, org_h, m_s, m_h, d_s, d_h, stats, events, incidents = period_keys(
         keys, r.workflow_id, r.month, r.day
     )
     return [
@@ -215,7 +215,7 @@ def repo_cap(config: Config, repo: str) -> int | str:
 
 def settle_keys(keys: Keys, r: Any) -> list[str]:
     """``settle.lua``'s KEYS for reservation ``r``."""
-    holds, org_s, _oh, m_s, _mh, d_s, _dh, stats, events, _i = _period_keys(keys, r.workflow_id, r.month, r.day)
+    holds, org_s, _oh, m_s, _mh, d_s, _dh, stats, events, _i = period_keys(keys, r.workflow_id, r.month, r.day)
     return [
         holds,
         keys.hold(r.id),
