@@ -170,3 +170,24 @@ def test_at_100x_the_hourly_mode_sees_the_warning_a_day_passes_within_the_hour(d
 
     assert kinds(hourly) == kinds(per_call)
     assert {c for _d, c, _s, _l in kinds(hourly)} == {"daily_warn", "daily_critical"}
+
+
+def test_the_figures_of_a_seed_stay_as_they_were(default_config, redis_url):
+    """Speed work must not move a single figure: the lab's config at 30x (every workflow, a day's limits
+    binding on a $2 developer day) for the month's first three days gives these counts and nano-USD,
+    pinned from the run before the tick's sends went to a thread and the client's second pass went away."""
+    dev = replace(default_config.workflows["dev_assistant"], daily_nano=2 * 10**9)
+    config = replace(default_config, workflows={**default_config.workflows, "dev_assistant": dev})
+    result = run_simulation(config, redis.Redis.from_url(redis_url), month=MONTH, scale=30, seed=0, days=3)
+    figures = {w.workflow_id: (w.calls, w.blocked_total, w.spend_nano, w.skipped_turns) for w in result.workflows}
+    alerts = sorted((a.day.day, a.condition, a.scope, a.level) for a in result.alerts)
+    assert (result.calls, result.blocked, result.org_spend_nano) == (8906, 296, 11_549_793_500)
+    assert figures == {
+        "ci_cd_review": (633, 18, 2_556_422_100, 0),
+        "dev_assistant": (7176, 278, 5_996_931_000, 1700),
+        "qa_test_gen": (69, 0, 2_462_278_000, 0),
+        "pm_assistant": (1028, 0, 534_162_400, 0),
+    }
+    day = [("daily_critical", "dev_assistant", "CRITICAL"), ("daily_warn", "dev_assistant", "WARNING")]
+    day += [("request_blocked", "ci_cd_review", "INFO"), ("request_blocked", "dev_assistant", "WARNING")]
+    assert alerts == [(d, *alert) for d in (1, 2, 3) for alert in day]
