@@ -34,8 +34,7 @@ from acme_ci_budget.budget.reconcile import (
     UNCACHED,
     Adjustment,
 )
-from acme_ci_budget.ledger.scripts import load_script as _load_script
-from acme_ci_budget.ledger.scripts import run_script as _run
+from acme_ci_budget.ledger.scripts import load_script, run_script
 
 if TYPE_CHECKING:
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
@@ -85,7 +84,7 @@ def _event_fields(adj: Adjustment, period: str, month: str) -> str:
 def record_adjustments(enforcer: BudgetEnforcer, period: str, adjustments: Sequence[Adjustment]) -> list[Recorded]:
     """Write one ``adjustment`` event per (day, model), charged to the org's month of that UTC day (and to
     the adjustment's workflow's month and day when it names one); an id already recorded is left as it is."""
-    script = _load_script(enforcer.redis, "adjust.lua")
+    script = load_script(enforcer.redis, "adjust.lua")
     keys, retention = enforcer.keys, enforcer.config.ledger.retention_days * DAY_MS
     now_ms = int(enforcer.now().timestamp() * 1000)
     out = []
@@ -94,7 +93,7 @@ def record_adjustments(enforcer: BudgetEnforcer, period: str, adjustments: Seque
         start = int(datetime.fromisoformat(adj.day).replace(tzinfo=UTC).timestamp() * 1000)
         ident = adjustment_id(period, adj.day, adj.model)
         wf = adj.workflow or ""
-        reply = _run(
+        reply = run_script(
             script,
             [
                 keys.adjustments(),
