@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from acme_ci_budget.ledger.enforcer import ALREADY_FINAL, UNKNOWN_RESERVATION, BudgetEnforcer, Reservation
+from tests.roles import CHEAP
 
-HAIKU = "claude-3-5-haiku-20241022"
 WORKFLOWS = ("ci_cd_review", "pm_assistant")
 REPOS = ("acme/app", "acme/web", "")  # acme/app is capped in tight_config; '' : no repository known
 TZ = "America/New_York"
@@ -81,7 +81,7 @@ class FaultRun:
         cw_5m = rng.choice([0, rng.randint(0, inp - cw_1h)])
         res = self.handles[rng.choice(REPOS)].reserve(
             rng.choice(WORKFLOWS),
-            HAIKU,
+            CHEAP,
             inp,
             rng.randint(1, 2000),
             session_id=rng.choice([None, None, "s1", "s2"]),
@@ -140,7 +140,7 @@ class FaultRun:
         return f"release {res.workflow_id} -> {outcome.status}"
 
     def release_unknown(self) -> str:
-        ghost = Reservation("ghost-" + str(self.rng.randrange(10**6)), "ci_cd_review", HAIKU, True, "", 1, 1, 1, 1,
+        ghost = Reservation("ghost-" + str(self.rng.randrange(10**6)), "ci_cd_review", CHEAP, True, "", 1, 1, 1, 1,
                             *self.e.periods())
         assert self.e.release(ghost).status == UNKNOWN_RESERVATION
         return "release unknown"

@@ -14,8 +14,8 @@ from acme_ci_budget.report.monthly import build_report
 from acme_ci_budget.report.render import render_html, render_json, render_markdown, render_text
 from acme_ci_budget.report.repos import repo_lines
 from tests.clock import Clock
+from tests.roles import CHEAP
 
-HAIKU = "claude-3-5-haiku-20241022"
 APP, WEB = "acme/app", "acme/web"
 
 
@@ -33,7 +33,7 @@ def _calls(config, redis_url, clock, repo, n, inp=2000, out=500):
     e = BudgetEnforcer(config, redis_url=redis_url, clock=clock, repo=repo)
     settled = []
     for _ in range(n):
-        res = e.reserve("ci_cd_review", HAIKU, inp, out)
+        res = e.reserve("ci_cd_review", CHEAP, inp, out)
         if res.allowed:
             settled.append(e.settle(res, inp, out).cost_nano)
     return e, settled
