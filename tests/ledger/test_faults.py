@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.core.money import nano_to_usd
 from acme_ci_budget.ledger.enforcer import ALREADY_FINAL, UNKNOWN_RESERVATION, BudgetEnforcer, Reservation
 from tests.roles import CHEAP
 
@@ -39,17 +41,24 @@ STEPS = 220
 
 @pytest.fixture
 def tight_config(make_config):
+    # Limits counted in a middling reserve's worst case at the cheap role's prices (reserves draw 50-4,000
+    # tokens in and 1-2,000 out), so they bind a few calls in whatever that model costs.
+    call = cost_nano(CHEAP, 2000, 1000)
+
+    def calls(n: float) -> float:
+        return nano_to_usd(round(n * call))
+
     return make_config(
         {
-            "org": {"monthly_usd": 0.16},  # the sum of the workflows': it binds only past an overrun
+            "org": {"monthly_usd": calls(29)},  # the sum of the workflows': it binds only past an overrun
             "ledger": {"hold_ttl_seconds": TTL},
             "workflows": {
-                "ci_cd_review": {"daily_usd": 0.03, "monthly_usd": 0.09},
-                "pm_assistant": {"daily_usd": 0.02, "monthly_usd": 0.05, "max_loop_steps": 6},
-                "dev_assistant": {"daily_usd": 0.01, "monthly_usd": 0.01},
-                "qa_test_gen": {"daily_usd": 0.01, "monthly_usd": 0.01},
+                "ci_cd_review": {"daily_usd": calls(5), "monthly_usd": calls(16)},
+                "pm_assistant": {"daily_usd": calls(3.5), "monthly_usd": calls(9), "max_loop_steps": 6},
+                "dev_assistant": {"daily_usd": calls(2), "monthly_usd": calls(2)},
+                "qa_test_gen": {"daily_usd": calls(2), "monthly_usd": calls(2)},
             },
-            "repos": {"acme/app": {"monthly_usd": 0.012}},
+            "repos": {"acme/app": {"monthly_usd": calls(2)}},
         },
         timezone=TZ,
     )
