@@ -315,7 +315,9 @@ def test_day_rolls_over_at_local_midnight_not_utc(make_config, ledger_backend):
 
 def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_backend):
     limit = nano_to_usd(cost_nano(HAIKU, 1000, 2000) * 3 // 2)  # room for one call of 1000 in, 2000 out, not two
-    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": limit, "daily_usd": limit}}}, timezone="Asia/Tokyo")
+    cfg = make_config(
+        {"workflows": {"pm_assistant": {"monthly_usd": limit, "daily_usd": limit}}}, timezone="Asia/Tokyo"
+    )
     tokyo = ZoneInfo("Asia/Tokyo")
     clock = Clock(datetime(2026, 11, 30, 23, 0, tzinfo=tokyo))
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
@@ -353,7 +355,8 @@ def test_status_keys_health_and_reserve(make_config, ledger_backend, clock):
     }
     assert all(s["health"] == "OK" for s in status.values())
     share = Decimal("0.832")  # of each workflow's $25 budget: $20.80
-    out = (int(cfg.workflows["pm_assistant"].monthly_nano * share) - cost_nano(HAIKU, 1000, 0)) // cost_nano(HAIKU, 0, 1)
+    target = int(cfg.workflows["pm_assistant"].monthly_nano * share)
+    out = (target - cost_nano(HAIKU, 1000, 0)) // cost_nano(HAIKU, 0, 1)
     for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
         e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, out)  # the output tokens that cost the rest of $20.80
     org = e.get_org_status()

@@ -32,7 +32,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def capped(make_config):
-    """A config whose only binding limit is acme/app's cap: room for exactly two 1000-in/1000-out calls of the cheap role."""
+    """A config whose only binding limit is acme/app's cap: room for exactly two 1000-in/1000-out cheap calls."""
     two_calls = 2 * cost_nano(CHEAP, 1000, 1000)
     return make_config({"repos": {APP: {"monthly_usd": two_calls / 1e9}}})
 
