@@ -34,7 +34,7 @@ from acme_ci_budget.report.render import render
 from tests.clock import Clock
 from tests.roles import CHEAP
 
-# By role (tests/roles.py): the name is kept so other branches' new tests merge as they are.
+# The lab's Haiku role: the cheap model of the shipped config (tests/roles.py).
 HAIKU = CHEAP
 
 

@@ -32,7 +32,7 @@ from acme_ci_budget.ledger.enforcer import (
 from tests.clock import Clock
 from tests.roles import CHEAP, STRONG
 
-# By role (tests/roles.py): the names are kept so other branches' new tests merge as they are.
+# The lab's Haiku and Sonnet roles: the cheap and the strong model of the shipped config (tests/roles.py).
 HAIKU, SONNET = CHEAP, STRONG
 
 
@@ -114,8 +114,8 @@ def test_lab_phase6_budget_blocks_request_when_daily_limit_exceeded(enforcer, de
     budget = default_config.workflows["ci_cd_review"]
     haiku, sonnet = _role(default_config, "default_model"), _role(default_config, "complex_model")
     assert budget.daily_usd == 7.0
-    # the lab mocks the daily counter at the limit; here real calls spend exactly the daily budget: 62 reviews
-    # at 1,000 in + 11,000 out on the Sonnet role ($0.112 each, the per-task hard limit), then one for the rest
+    # the lab mocks the daily counter at the limit; here real calls spend exactly the daily budget: as many
+    # reviews at 1,000 in + 11,000 out (the per-task hard limit) on the Sonnet role as fit, then one for the rest
     per_call = cost_nano(sonnet, 1000, 11_000)
     for _ in range(budget.daily_nano // per_call):
         assert enforcer.check_and_record("ci_cd_review", sonnet, 1000, 11_000)["allowed"]
