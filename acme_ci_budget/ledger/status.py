@@ -60,14 +60,11 @@ class StatusReads:
     _unreachable: Callable[[Exception], Exception]
 
     def server_warnings(self) -> list[str]:
-        """What in the Redis server's own settings puts the money at risk: a memory limit with an eviction
-        policy other than noeviction (``server_policy``), one line each; one INFO read (every cluster master)."""
+        """The server's settings that put the money at risk (``server_policy``), a line each; one INFO read."""
         try:
             return eviction_warnings(self.redis)
         except Exception as exc:
-            if is_connection_error(exc):
-                raise self._unreachable(exc) from None
-            raise
+            raise (self._unreachable(exc) if is_connection_error(exc) else exc) from None
 
     def _read_counters(self, now: datetime | None = None, stats: bool = True) -> dict[str, int]:
         """Every spent/held counter of today and this month (and the month's overrun stats), one round trip.
