@@ -64,8 +64,7 @@ if err then return err end
 local wf, res_id = A.wf, A.res_id
 
 -- every argument is good: from here on the script writes
-local minid = stream_minid(A.event_retention)
-local purged = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[11], minid, 100, A.day_ttl)
+local purged = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[11], A.event_retention, 100, ARGV[12])
 
 -- c[7], c[8]: the repository's month spent and held (the no-repo key, never written, reads as 0)
 local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12], KEYS[13])
@@ -95,7 +94,7 @@ local counters = {c[1], c[2], c[3], c[4], c[5], c[6], purged}
 if exceeds(total(ARGV[5]), room) then
   redis.call('HINCRBY', KEYS[10], 'blocked|' .. wf .. '|' .. tightest, 1)
   if repo ~= '' then redis.call('HINCRBY', KEYS[10], 'repo_blocked|' .. repo .. '|' .. tightest, 1) end
-  add_event(KEYS[11], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', tightest,
+  add_event(KEYS[11], stream_minid(A.event_retention), {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', tightest,
     'outcome', 'blocked', 'cost_nano', '0', 'requested_nano', ARGV[4], 'repo', repo}, A.fields)
   return {0, tightest, '0', unpack(counters)}
 end
