@@ -41,6 +41,11 @@
 --          repo_spent, repo_held}: the counters as read BEFORE this hold, as strings; pressure is ''
 -- (the offered model's worst case was used), 'org_reserve' or 'workflow_month' (the cheaper model's
 -- was); the repo counters are '0' when no repository is named.
+-- Run again with the same reservation id (a client retried a reserve whose reply was lost) when its
+-- hold exists or the id was already settled, released or expired: nothing more is held or counted,
+-- and the reply is allowed, as the first run's was, with a 16th element, 'again': the counters before
+-- the first run's hold (less its amount while it lasts), pressure as the spend says now. To tell, it
+-- also reads the id's result marker (prefix .. 'res:' .. id, same hash tag: the key settle writes).
 
 local A, err = checked(function()
   want_keys(15)
