@@ -1,8 +1,9 @@
 """A reserve run twice with the same reservation id holds once (reserve.lua, reserve_run.lua).
 
-redis-py retries a command whose reply was lost on a dropped connection (a client built with
-``redis.Redis(host=...)`` does, ten times by default; ``from_url`` does not), so the same reserve can
-reach the script twice. Run again, it holds nothing more and answers as the first run would have
+redis-py retries a command whose reply was lost on a dropped connection (``redis.Redis(host=...)``
+ten times by default, ``from_url`` not at all), so on every path that goes through redis-py's own
+command execution (a cluster client, a pipeline, a client subclass) the same reserve can reach the
+script twice. Run again, it holds nothing more and answers as the first run would have
 (allowed, the counters before the hold), with a 16th element, ``again``; a settle then leaves nothing
 held. The same when the id was already settled. Runs on both backends (``ledger_backend``); the lost
 reply itself is reproduced through a loopback TCP proxy in front of the standalone server.
@@ -149,11 +150,18 @@ class DropOneReply:
         self.listener.close()
 
 
+class TracedRedis(redis.Redis):
+    """A user's own client class (say, one that adds tracing): the ledger runs its scripts through
+    redis-py's own path for it, and that path retries a command whose reply was lost (ledger.scripts
+    sends a plain ``redis.Redis``'s scripts on a spare connection without retrying; cluster clients and
+    pipelines take redis-py's path too)."""
+
+
 def test_a_reserve_whose_reply_was_lost_is_retried_by_redis_py_and_holds_once(default_config, redis_url, clock):
     port = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
     proxy = DropOneReply(port)
     try:
-        client = redis.Redis(host="127.0.0.1", port=proxy.port)  # redis-py's default retries
+        client = TracedRedis(host="127.0.0.1", port=proxy.port)  # redis-py's default retries
         e = BudgetEnforcer(default_config, redis=client, clock=clock, repo=REPO)
         e.release(e.reserve("ci_cd_review", HAIKU, 10, 10))  # the script is loaded: the next EVALSHA runs it
         proxy.armed.set()
