@@ -280,6 +280,21 @@ def test_limits_compare_exactly_past_2_to_the_53_nano(make_config, redis_url, cl
     assert e.reserve("dev_assistant", HAIKU, 1, 1).allowed
 
 
+# --- 12. the month's stats hash: a hash table from a workflow's first settle, fields unchanged -----
+
+
+def test_the_stats_hash_is_a_hash_table_after_a_workflows_first_settle_with_only_the_settles_fields(enforcer):
+    # a small hash is a packed list Redis scans on every HINCRBY (~17 a settle); settle converts it
+    enforcer.settle(enforcer.reserve("dev_assistant", HAIKU, 1000, 500, session_id="s1", user_id="ann"), 900, 400)
+    key = enforcer.keys.stats("2026-11")
+    assert enforcer.redis.object("encoding", key) == b"hashtable"
+    fields = stats(enforcer)
+    assert all(len(name) < 100 for name in fields)  # the field that converted it is gone
+    assert fields["calls|dev_assistant"] == 1 and fields["user_calls|ann"] == 1 and fields["sessions|dev_assistant"] == 1
+    enforcer.settle(enforcer.reserve("dev_assistant", HAIKU, 1000, 500, session_id="s1", user_id="ann"), 900, 400)
+    assert stats(enforcer) == {**{k: v * 2 for k, v in fields.items()}, "sessions|dev_assistant": 1}
+
+
 # --- 14. every script refuses a bad argument before its first write -------------------------------
 
 
