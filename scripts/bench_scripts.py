@@ -19,8 +19,9 @@ per side against a second redis-server under ``valgrind --tool=callgrind --toggl
 only the instructions executed inside EVALSHA are counted (parsing, Lua, every redis.call, the reply),
 whatever the machine's load. The counters are zeroed (``callgrind_control -z``) before each phase and
 dumped (``-d``) after it; a phase's total over its number of scripts is the figure printed. The figures
-depend on N (settle's ~17 HINCRBYs scan the month's stats hash, a ziplist below 512 fields, which grows with
-the run) and wobble by a few per cent with where Lua's GC steps fall; compare sides at the same N.
+depend on N (code whose settle leaves the month's stats hash a packed list, below 512 fields, scans it on each
+of its ~17 HINCRBYs, and the hash grows with the run) and wobble by a few per cent with where Lua's GC steps
+fall; compare sides at the same N.
 
 ``--before REF`` runs the same against the package as of a git ref (extracted with ``git archive`` into a
 temporary folder, as scripts/bench_call.py does), alternating with this checkout, so both sides print in
