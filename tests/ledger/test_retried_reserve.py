@@ -21,8 +21,8 @@ import redis
 
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer, _run
 from tests.clock import Clock
+from tests.roles import CHEAP
 
-HAIKU = "claude-3-5-haiku-20241022"
 REPO = "acme/app"
 
 
@@ -54,7 +54,7 @@ def test_the_same_reserve_run_twice_holds_once_and_its_settle_leaves_nothing_hel
 ):
     e = BudgetEnforcer(default_config, redis_url=ledger_backend, clock=clock, repo=REPO)
     now = e.now()
-    draft, wf = e._reserve_draft(now, "dev_assistant", HAIKU, 2000, 1000, "sess-1", "task-1", 1, "ann", 0, 0, None)
+    draft, wf = e._reserve_draft(now, "dev_assistant", CHEAP, 2000, 1000, "sess-1", "task-1", 1, "ann", 0, 0, None)
     keys, args = e._reserve_keys(draft), e._reserve_args(wf, draft, now)
 
     first_raw = _run(e._reserve, keys, args)
@@ -163,9 +163,9 @@ def test_a_reserve_whose_reply_was_lost_is_retried_by_redis_py_and_holds_once(de
     try:
         client = TracedRedis(host="127.0.0.1", port=proxy.port)  # redis-py's default retries
         e = BudgetEnforcer(default_config, redis=client, clock=clock, repo=REPO)
-        e.release(e.reserve("ci_cd_review", HAIKU, 10, 10))  # the script is loaded: the next EVALSHA runs it
+        e.release(e.reserve("ci_cd_review", CHEAP, 10, 10))  # the script is loaded: the next EVALSHA runs it
         proxy.armed.set()
-        r = e.reserve("dev_assistant", HAIKU, 2000, 1000, session_id="sess-1")
+        r = e.reserve("dev_assistant", CHEAP, 2000, 1000, session_id="sess-1")
         assert proxy.dropped.is_set(), "the proxy let the first reply through: nothing was retried"
         assert r.allowed
         assert held(e, r)["org"] == held(e, r)["day"] == r.held_nano
