@@ -8,8 +8,9 @@
 -- Money is integer nano-USD. Lua numbers are doubles, exact only up to 2^53 nano-USD (about
 -- $9 million), and tostring() keeps 14 significant digits (rounding anything past $100,000).
 -- So money crosses the script boundary as decimal strings, counters are added with INCRBY/DECRBY
--- on those strings, limits are compared with the split arithmetic below, and replies carry money
--- as strings, never through cjson.encode or tostring of a number.
+-- on those strings, limits are compared exactly (as doubles while every figure has at most 15
+-- digits, else with the split arithmetic below: over_limit), and replies carry money as strings,
+-- never through cjson.encode or tostring of a number.
 
 -- Cost (each script runs on every model call; measured by scripts/bench_scripts.py): the globals used
 -- on every run are locals here (a global is a table lookup each time); numbers reach redis.call as the
