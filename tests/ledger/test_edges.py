@@ -288,6 +288,21 @@ def test_limits_compare_exactly_past_2_to_the_53_nano(make_config, redis_url, cl
     assert e.reserve("dev_assistant", HAIKU, 1, 1).allowed
 
 
+# --- 12. the month's stats hash: a hash table from a workflow's first settle, fields unchanged -----
+
+
+def test_the_stats_hash_is_a_hash_table_after_a_workflows_first_settle_with_only_the_settles_fields(enforcer):
+    # a small hash is a packed list Redis scans on every HINCRBY (~17 a settle); settle converts it
+    enforcer.settle(enforcer.reserve("dev_assistant", HAIKU, 1000, 500, session_id="s1", user_id="ann"), 900, 400)
+    key = enforcer.keys.stats("2026-11")
+    assert enforcer.redis.object("encoding", key) == b"hashtable"
+    fields = stats(enforcer)
+    assert all(len(name) < 100 for name in fields)  # the field that converted it is gone
+    assert fields["calls|dev_assistant"] == 1 and fields["user_calls|ann"] == 1 and fields["sessions|dev_assistant"] == 1
+    enforcer.settle(enforcer.reserve("dev_assistant", HAIKU, 1000, 500, session_id="s1", user_id="ann"), 900, 400)
+    assert stats(enforcer) == {**{k: v * 2 for k, v in fields.items()}, "sessions|dev_assistant": 1}
+
+
 # --- 14. every script refuses a bad argument before its first write -------------------------------
 
 
@@ -319,11 +334,13 @@ BAD = {
                 (12, 0), (13, 10**14), (14, -1), (15, "{not json"), (15, '{"a": 1}'), (16, "2"), (17, "2026-11-1"),
                 (18, "Nov"), (19, "x"), (19, -1), (19, "5"), (20, "m" * 300), (21, "-1"), (21, ""), (22, "1e3"),
                 (15, "40"), (15, "-1"), (25, ""),  # event fields: more pairs than given; an empty field name
-                (23, "not a repo"), (23, "acme/app/x"), (24, "5"), (24, "-1")],  # a bad repository; a cap without one
+                (23, "not a repo"), (23, "acme/app/x"), (24, "5"), (24, "-1"),  # a bad repository; a cap without one
+                (3, "0042"), (13, "034560000000"), (0, "-0")],  # integers Redis would refuse mid-script
     "settle": [(0, ""), (1, -1), (1, 10**16), (2, "x"), (3, "now"), (4, 10**15 * 1000), (5, ""), (6, ""),
                (8, "7"), (9, -3), (10, "1.5"), (11, "x"), (12, -1), (13, 99), (14, "yes"), (15, 0), (16, "[1,"),
-               (17, 2), (16, "1"), (18, "acme")],  # one event field pair announced, none given; a bad repository
-    "release": [(0, ""), (1, "x"), (2, 0), (3, ""), (4, -1), (5, "nope"), (6, "a b/c")],
+               (17, 2), (16, "1"), (18, "acme"),  # one event field pair announced, none given; a bad repository
+               (1, "0123"), (4, "034560000000")],  # integers Redis would refuse after the hold was dropped
+    "release": [(0, ""), (1, "x"), (2, 0), (3, ""), (4, -1), (5, "nope"), (6, "a b/c"), (2, "0600000")],
     "status": [(0, "later"), (1, "acb:{other}:"), (2, 0), (3, 10**15), (4, "x" * 400)],
 }
 

@@ -8,14 +8,25 @@
 -- Money is integer nano-USD. Lua numbers are doubles, exact only up to 2^53 nano-USD (about
 -- $9 million), and tostring() keeps 14 significant digits (rounding anything past $100,000).
 -- So money crosses the script boundary as decimal strings, counters are added with INCRBY/DECRBY
--- on those strings, limits are compared with the split arithmetic below, and replies carry money
--- as strings, never through cjson.encode or tostring of a number.
+-- on those strings, limits are compared exactly (as doubles while every figure has at most 15
+-- digits, else with the split arithmetic below: over_limit), and replies carry money as strings,
+-- never through cjson.encode or tostring of a number.
+
+-- Cost (each script runs on every model call; measured by scripts/bench_scripts.py): the globals used
+-- on every run are locals here (a global is a table lookup each time); numbers reach redis.call as the
+-- strings the caller sent where there is one (a number argument is formatted with sprintf first);
+-- `s + 0` converts a string checked as digits (tonumber converts it twice); and integers become
+-- strings with '%d', not '%.0f' (half the cost, exact below 2^53).
+local call, find, format, sub, tonumber, floor = redis.call, string.find, string.format, string.sub, tonumber,
+  math.floor
+local KEYS, ARGV = KEYS, ARGV
 
 local MAX_MS = 253402300799999        -- 9999-12-31T23:59:59.999Z
 local MAX_TTL_MS = 86400000           -- a hold lives at most a day
 local MAX_RETENTION_MS = 345600000000 -- 4,000 days: more than the 10 years config allows
 local MAX_CALL_NANO = 1000000000000000 -- $1,000,000: one call's worst case, far above any real one
 local MAX_TOKENS = 1000000000000      -- per call or per session, far above any model's window
+local EXACT = 9007199254740992        -- 2^53: doubles hold every integer below it
 
 local function bad_arg(name, why)
   error('ERR acb: bad argument ' .. name .. ': ' .. why, 0)
@@ -30,7 +41,7 @@ local function checked(read)
 end
 
 local function shown(value)
-  return string.sub(tostring(value), 1, 40)
+  return sub(tostring(value), 1, 40)
 end
 
 local function want_keys(n, at_least)
@@ -39,15 +50,17 @@ local function want_keys(n, at_least)
   end
 end
 
--- An integer argument in [lo, hi] (bounds within 2^53, where doubles are exact).
+-- An integer argument in [lo, hi] (bounds within 2^53, where doubles are exact), written as Redis
+-- writes integers (no leading zero, no '-0'): the scripts pass some on to Redis commands as sent.
+-- ARGV holds strings (nil past its end).
 local function int_arg(i, name, lo, hi)
   local s = ARGV[i]
-  if type(s) ~= 'string' or not string.match(s, '^%-?%d+$') or #s > 16 then
+  if not s or #s > 16 or not (find(s, '^%-?[1-9]%d*$') or s == '0') then
     bad_arg(name, 'not an integer: ' .. shown(s))
   end
-  local n = tonumber(s)
+  local n = s + 0
   if n < lo or n > hi then
-    bad_arg(name, s .. ' is outside [' .. string.format('%.0f', lo) .. ', ' .. string.format('%.0f', hi) .. ']')
+    bad_arg(name, s .. ' is outside [' .. format('%.0f', lo) .. ', ' .. format('%.0f', hi) .. ']')
   end
   return n
 end
@@ -55,7 +68,7 @@ end
 -- A money limit: a non-negative integer nano-USD amount of at most 18 digits, kept as its string.
 local function money_arg(i, name)
   local s = ARGV[i]
-  if type(s) ~= 'string' or not string.match(s, '^%d+$') or #s > 18 then
+  if not s or #s > 18 or not find(s, '^%d+$') then
     bad_arg(name, 'not a non-negative integer of at most 18 digits: ' .. shown(s))
   end
   return s
@@ -63,7 +76,7 @@ end
 
 local function text_arg(i, name, max_len, allow_empty)
   local s = ARGV[i]
-  if type(s) ~= 'string' then bad_arg(name, 'missing') end
+  if not s then bad_arg(name, 'missing') end
   if #s == 0 and not allow_empty then bad_arg(name, 'empty') end
   if #s > max_len then bad_arg(name, 'longer than ' .. max_len .. ' bytes') end
   return s
@@ -71,7 +84,7 @@ end
 
 local function match_arg(i, name, pattern)
   local s = ARGV[i]
-  if type(s) ~= 'string' or not string.match(s, pattern) then bad_arg(name, 'malformed: ' .. shown(s)) end
+  if not s or not find(s, pattern) then bad_arg(name, 'malformed: ' .. shown(s)) end
   return s
 end
 
@@ -83,7 +96,7 @@ end
 
 local function id_arg(i, name)
   local s = text_arg(i, name, 128)
-  if not string.match(s, '^[%w_%-%.:]+$') then bad_arg(name, 'not an id: ' .. shown(s)) end
+  if not find(s, '^[%w_%-%.:]+$') then bad_arg(name, 'not an id: ' .. shown(s)) end
   return s
 end
 
@@ -127,22 +140,22 @@ local E9 = 1000000000
 
 local function split(s)
   if not s then return {0, 0} end
-  local negative = string.sub(s, 1, 1) == '-'
-  local digits = negative and string.sub(s, 2) or s
+  local negative = sub(s, 1, 1) == '-'
+  local digits = negative and sub(s, 2) or s
   local n = #digits
-  local high = n > 9 and tonumber(string.sub(digits, 1, n - 9)) or 0
-  local low = tonumber(string.sub(digits, -9))
+  local high = n > 9 and tonumber(sub(digits, 1, n - 9)) or 0
+  local low = tonumber(sub(digits, -9))
   if negative then return {-high, -low} end
   return {high, low}
 end
 
 local function total(...)
   local high, low = 0, 0
-  for _, s in ipairs({...}) do
-    local part = split(s)
+  for i = 1, select('#', ...) do
+    local part = split((select(i, ...)))
     high, low = high + part[1], low + part[2]
   end
-  local carry = math.floor(low / E9)
+  local carry = floor(low / E9)
   return {high + carry, low - carry * E9}
 end
 
@@ -152,13 +165,39 @@ local function exceeds(a, b)
   return a[2] > b[2]
 end
 
+-- An integral number as a decimal string: '%d' below 2^53 (where the double is exact), else '%.0f'.
 local function int_str(n)
-  return string.format('%.0f', n)
+  if n < EXACT and n > -EXACT and n % 1 == 0 then return format('%d', n) end
+  return format('%.0f', n)
+end
+
+-- A total as an integer string.
+local function total_str(t)
+  local high, low = t[1], t[2]
+  if high < 0 and low > 0 then high, low = high + 1, low - E9 end
+  if high == 0 then return int_str(low) end
+  return (high < 0 and '-' or '') .. int_str(math.abs(high)) .. format('%09d', math.abs(low))
+end
+
+-- a + b + c > limit for integer strings (c may be nil), exactly: as doubles when each has at most 15
+-- characters (every sum then stays below 2^53), else as totals. The per-call path's limit checks.
+local function over_limit(limit, a, b, c)
+  if #a <= 15 and #b <= 15 and #limit <= 15 and (not c or #c <= 15) then
+    return a + b + (c or 0) > limit + 0
+  end
+  return exceeds(total(a, b, c), total(limit))
+end
+
+-- a + b for integer strings (nil: 0), exactly, as a string.
+local function sum_str(a, b)
+  a, b = a or '0', b or '0'
+  if #a <= 15 and #b <= 15 then return int_str(a + b) end
+  return total_str(total(a, b))
 end
 
 -- The repository a call is attributed to: owner/name as GitHub spells them, or '' (none known).
 local function repo_arg(i)
   local s = text_arg(i, 'repository', 140, true)
-  if s ~= '' and not string.match(s, '^[%w%-]+/[%w%-%._]+$') then bad_arg('repository', 'not owner/name: ' .. shown(s)) end
+  if s ~= '' and not find(s, '^[%w%-]+/[%w%-%._]+$') then bad_arg('repository', 'not owner/name: ' .. shown(s)) end
   return s
 end

@@ -28,15 +28,15 @@ end)
 if err then return err end
 local res_id = A.res_id
 
-local prior = redis.call('GET', KEYS[3])
+local prior = call('GET', KEYS[3])
 if prior and prior ~= 'expired' then return {'dup'} end
-local known = prior == 'expired' or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('ZSCORE', KEYS[1], res_id)
+local known = prior == 'expired' or call('EXISTS', KEYS[2]) == 1 or call('ZSCORE', KEYS[1], res_id)
 if not known then return {'unknown'} end
 
 -- a known reservation: from here on the script writes
 drop_hold(KEYS[2], KEYS[1], res_id)
-redis.call('HINCRBY', KEYS[4], 'failed|' .. A.wf, 1)
+call('HINCRBY', KEYS[4], 'failed|' .. A.wf, '1')
 add_event(KEYS[5], stream_minid(A.event_retention), {'type', 'failure', 'ts_ms', ARGV[2], 'reservation', res_id,
   'cost_nano', '0', 'outcome', 'error', 'repo', A.repo}, A.fields)
-redis.call('SET', KEYS[3], 'released', 'PX', A.retention)
+call('SET', KEYS[3], 'released', 'PX', ARGV[3])
 return {'ok'}

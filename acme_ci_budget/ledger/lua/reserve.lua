@@ -41,10 +41,11 @@
 --          repo_spent, repo_held}: the counters as read BEFORE this hold, as strings; pressure is ''
 -- (the offered model's worst case was used), 'org_reserve' or 'workflow_month' (the cheaper model's
 -- was); the repo counters are '0' when no repository is named.
-
-local REASONS = {unknown_workflow = true, task_token_limit_exceeded = true, session_token_limit_exceeded = true,
-  loop_step_limit_exceeded = true, total_org_budget_exceeded = true, monthly_limit_exceeded = true,
-  daily_limit_exceeded = true, repo_limit_exceeded = true}
+-- Run again with the same reservation id (a client retried a reserve whose reply was lost) when its
+-- hold exists or the id was already settled, released or expired: nothing more is held or counted,
+-- and the reply is allowed, as the first run's was, with a 16th element, 'again': the counters before
+-- the first run's hold (less its amount while it lasts), pressure as the spend says now. To tell, it
+-- also reads the id's result marker (prefix .. 'res:' .. id, same hash tag: the key settle writes).
 
 local A, err = checked(function()
   want_keys(15)
@@ -81,31 +82,36 @@ local A, err = checked(function()
     if a.repo == '' then bad_arg('repository', 'empty, with a repository cap given') end
     a.repo_limit = money_arg(25, 'repository monthly cap (nano-USD)')
   end
-  if a.reason ~= '' and not REASONS[a.reason] then bad_arg('block reason', 'unknown reason ' .. shown(a.reason)) end
+  if a.reason ~= '' and not ({unknown_workflow = true, task_token_limit_exceeded = true,
+      session_token_limit_exceeded = true, loop_step_limit_exceeded = true, total_org_budget_exceeded = true,
+      monthly_limit_exceeded = true, daily_limit_exceeded = true, repo_limit_exceeded = true})[a.reason] then
+    bad_arg('block reason', 'unknown reason ' .. shown(a.reason))
+  end
   return a
 end)
 if err then return err end
-local now, ttl, res_id, amount, wf, prefix = A.now, A.ttl, A.res_id, ARGV[4], A.wf, A.prefix
-local tokens, session_limit, reason, max_steps, fields, has_task = A.tokens, A.session_limit, A.reason,
-  A.max_steps, A.fields, A.has_task
-local day_ttl = A.day_ttl
+local res_id, amount, wf, prefix, repo = A.res_id, ARGV[4], A.wf, A.prefix, A.repo
+local tokens, session_limit, reason, max_steps, has_task = A.tokens, A.session_limit, A.reason, A.max_steps,
+  A.has_task
+local day_ttl = ARGV[14]
 
 -- every argument is good: from here on the script writes
-local minid = stream_minid(A.event_retention)
-local purged = purge_expired(KEYS[1], prefix, ARGV[1], KEYS[12], minid, 100, day_ttl)
+local purged = purge_expired(KEYS[1], prefix, ARGV[1], KEYS[12], A.event_retention, 100, day_ttl)
+
+-- The same reservation id again (a client retried the reserve when its reply was lost): its hold exists,
+-- or its id was already settled, released or expired (the result marker). It holds nothing more.
+local again = reason == '' and call('EXISTS', KEYS[10], prefix .. 'res:' .. res_id) > 0
 
 -- c[7], c[8]: the repository's month spent and held (the no-repo key, never written, reads as 0)
-local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[14], KEYS[15])
+local c = call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[14], KEYS[15])
 for i = 1, 8 do c[i] = c[i] or '0' end
-local repo = A.repo
 
 -- Budget pressure, on spent (not held) money, as the status read reports it.
 local pressure = ''
 if A.cheap_amount then
-  local org_spent = total(c[1])
-  if exceeds(org_spent, total(A.org_pressure)) or not exceeds(total(A.org_limit), org_spent) then
+  if over_limit(A.org_pressure, c[1], '0') or not over_limit(c[1], A.org_limit, '0') then
     pressure = 'org_reserve'
-  elseif A.wf_pressure and not exceeds(total(A.wf_pressure), total(c[3])) then
+  elseif A.wf_pressure and not over_limit(c[3], A.wf_pressure, '0') then
     pressure = 'workflow_month'
   end
 end
@@ -115,65 +121,85 @@ if pressure ~= '' then
   replace = {model = A.cheap_model}
 end
 local has_session = session_limit > 0
-local sess = {false, false, false}
+local s_tok, s_held, s_steps = '0', '0', '0'
 if has_session then
-  sess = redis.call('HMGET', KEYS[8], 'tokens', 'held_tokens', 'steps')
+  local sess = call('HMGET', KEYS[8], 'tokens', 'held_tokens', 'steps')
+  s_tok, s_held, s_steps = sess[1] or '0', sess[2] or '0', sess[3] or '0'
 end
-local s_tok, s_held, s_steps = tonumber(sess[1] or '0'), tonumber(sess[2] or '0'), tonumber(sess[3] or '0')
 local t_steps = 0
-if has_task then t_steps = tonumber(redis.call('HGET', KEYS[9], 'steps') or '0') end
+if has_task then t_steps = call('HGET', KEYS[9], 'steps') or 0 end
 
-if reason == '' then
+if reason == '' and not again then
   if max_steps > 0 and has_session and s_steps + 1 > max_steps then
     reason = 'loop_step_limit_exceeded'
   elseif max_steps > 0 and has_task and t_steps + 1 > max_steps then
     reason = 'loop_step_limit_exceeded'
   elseif has_session and s_tok + s_held + tokens > session_limit then
     reason = 'session_token_limit_exceeded'
-  elseif exceeds(total(c[1], c[2], amount), total(A.org_limit)) then
+  elseif over_limit(A.org_limit, c[1], c[2], amount) then
     reason = 'total_org_budget_exceeded'
-  elseif exceeds(total(c[3], c[4], amount), total(A.month_limit)) then
+  elseif over_limit(A.month_limit, c[3], c[4], amount) then
     reason = 'monthly_limit_exceeded'
-  elseif exceeds(total(c[5], c[6], amount), total(A.day_limit)) then
+  elseif over_limit(A.day_limit, c[5], c[6], amount) then
     reason = 'daily_limit_exceeded'
-  elseif A.repo_limit and exceeds(total(c[7], c[8], amount), total(A.repo_limit)) then
+  elseif A.repo_limit and over_limit(A.repo_limit, c[7], c[8], amount) then
     reason = 'repo_limit_exceeded'
   end
 end
 
-local counters = {c[1], c[2], c[3], c[4], c[5], c[6], int_str(s_tok), int_str(s_held), purged, pressure,
-  redis.call('HLEN', KEYS[13]), c[7], c[8]}
+if again then
+  -- As the first run's reply would have said: the counters before its hold (each counter the hold is
+  -- on, as it recorded them, less its amount; the session's held tokens less its tokens).
+  local hold = call('HMGET', KEYS[10], 'amount', 'org_held', 'month_held', 'day_held', 'session', 'tokens',
+    'repo_held')
+  if hold[1] then
+    local minus = '-' .. hold[1]
+    for i, key in pairs({[2] = KEYS[3], [3] = KEYS[5], [4] = KEYS[7], [7] = KEYS[15]}) do
+      if hold[i] == key then
+        local at = i == 7 and 8 or 2 * (i - 1)
+        c[at] = sum_str(c[at], minus)
+      end
+    end
+    if has_session and hold[5] == KEYS[8] then s_held = sum_str(s_held, '-' .. (hold[6] or '0')) end
+  end
+  return {1, '', c[1], c[2], c[3], c[4], c[5], c[6], s_tok, s_held, purged, pressure, call('HLEN', KEYS[13]),
+    c[7], c[8], 'again'}
+end
+
+local counters = {c[1], c[2], c[3], c[4], c[5], c[6], s_tok, s_held, purged, pressure, call('HLEN', KEYS[13]),
+  c[7], c[8]}
 if reason ~= '' then
-  redis.call('HINCRBY', KEYS[11], 'blocked|' .. wf .. '|' .. reason, 1)
-  if repo ~= '' then redis.call('HINCRBY', KEYS[11], 'repo_blocked|' .. repo .. '|' .. reason, 1) end
-  add_event(KEYS[12], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', reason,
-    'outcome', 'blocked', 'cost_nano', '0', 'repo', repo}, fields, replace)
+  call('HINCRBY', KEYS[11], 'blocked|' .. wf .. '|' .. reason, '1')
+  if repo ~= '' then call('HINCRBY', KEYS[11], 'repo_blocked|' .. repo .. '|' .. reason, '1') end
+  add_event(KEYS[12], stream_minid(A.event_retention), {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id,
+    'reason', reason, 'outcome', 'blocked', 'cost_nano', '0', 'repo', repo}, A.fields, replace)
   return {0, reason, unpack(counters)}
 end
 
-redis.call('INCRBY', KEYS[3], amount)
-redis.call('INCRBY', KEYS[5], amount)
-redis.call('INCRBY', KEYS[7], amount)
-redis.call('PEXPIRE', KEYS[7], day_ttl)
+call('INCRBY', KEYS[3], amount)
+call('INCRBY', KEYS[5], amount)
+call('INCRBY', KEYS[7], amount)
+call('PEXPIRE', KEYS[7], day_ttl)
 local repo_held = ''
 if repo ~= '' then
   repo_held = KEYS[15]
-  redis.call('INCRBY', KEYS[15], amount)
+  call('INCRBY', KEYS[15], amount)
 end
 local session_key = ''
 if has_session then
   session_key = KEYS[8]
-  redis.call('HINCRBY', KEYS[8], 'held_tokens', tokens)
-  redis.call('HINCRBY', KEYS[8], 'steps', 1)
-  redis.call('PEXPIRE', KEYS[8], day_ttl)
+  -- both fields in one HSET: the values read above in this script, plus this request (a session's
+  -- tokens stay within its limit, far below 2^53)
+  call('HSET', KEYS[8], 'held_tokens', int_str(s_held + tokens), 'steps', int_str(s_steps + 1))
+  call('PEXPIRE', KEYS[8], day_ttl)
 end
 if has_task then
-  redis.call('HINCRBY', KEYS[9], 'steps', 1)
-  redis.call('PEXPIRE', KEYS[9], day_ttl)
+  call('HINCRBY', KEYS[9], 'steps', '1')
+  call('PEXPIRE', KEYS[9], day_ttl)
 end
 -- No PEXPIRE on the hold hash: it is deleted with its index entry (settle, release or purge).
-redis.call('HSET', KEYS[10], 'amount', amount, 'org_held', KEYS[3], 'month_held', KEYS[5], 'day_held', KEYS[7],
+call('HSET', KEYS[10], 'amount', amount, 'org_held', KEYS[3], 'month_held', KEYS[5], 'day_held', KEYS[7],
   'session', session_key, 'tokens', ARGV[8], 'workflow', wf, 'day', A.day, 'month', A.month,
   'repo', repo, 'repo_held', repo_held)
-redis.call('ZADD', KEYS[1], int_str(now + ttl), res_id)
+call('ZADD', KEYS[1], int_str(A.now + A.ttl), res_id)
 return {1, '', unpack(counters)}

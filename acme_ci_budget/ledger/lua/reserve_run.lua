@@ -30,7 +30,10 @@
 -- ARGV[18] the repository's monthly cap (nano) ('' : none): its room is a fourth limit, after the day
 -- Returns {allowed, reason, held, org_spent, org_held, wf_month_spent, wf_month_held, wf_day_spent,
 --          wf_day_held, purged}: money as strings, the counters as read BEFORE this hold; held is
--- '0' when refused.
+-- '0' when refused. Run again with the same reservation id (a retried reserve): nothing more is held
+-- and the reply is the first run's shape with an 11th element, 'again' (held: the first run's amount;
+-- the counters less its hold while it lasts). To tell, it also reads the id's result marker
+-- (prefix .. 'res:' .. id, same hash tag: the key purge_expired writes).
 
 local A, err = checked(function()
   want_keys(13)
@@ -64,13 +67,26 @@ if err then return err end
 local wf, res_id = A.wf, A.res_id
 
 -- every argument is good: from here on the script writes
-local minid = stream_minid(A.event_retention)
-local purged = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[11], minid, 100, A.day_ttl)
+local purged = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[11], A.event_retention, 100, ARGV[12])
 
 -- c[7], c[8]: the repository's month spent and held (the no-repo key, never written, reads as 0)
 local c = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12], KEYS[13])
 for i = 1, 8 do c[i] = c[i] or '0' end
 local repo = A.repo
+
+-- The same reservation id again (a client retried it when its reply was lost): its hold or run record
+-- exists, or its id was already settled or expired (the result marker). It holds nothing more and
+-- answers as the first run did: what it held, the counters before its hold, and 'again'.
+if redis.call('EXISTS', KEYS[8], KEYS[9], A.prefix .. 'res:' .. res_id) > 0 then
+  local hold = redis.call('HMGET', KEYS[8], 'amount', 'org_held', 'month_held', 'day_held')
+  local held = hold[1] or redis.call('HGET', KEYS[9], 'held_nano') or '0'
+  if hold[1] then
+    for i, key in pairs({[2] = KEYS[3], [3] = KEYS[5], [4] = KEYS[7]}) do
+      if hold[i] == key then c[2 * (i - 1)] = sum_str(c[2 * (i - 1)], '-' .. hold[1]) end
+    end
+  end
+  return {1, '', held, c[1], c[2], c[3], c[4], c[5], c[6], purged, 'again'}
+end
 
 -- a - b for two totals (either may be negative: a limit can be overspent by a settle above its hold)
 local function minus(a, b)
@@ -95,7 +111,7 @@ local counters = {c[1], c[2], c[3], c[4], c[5], c[6], purged}
 if exceeds(total(ARGV[5]), room) then
   redis.call('HINCRBY', KEYS[10], 'blocked|' .. wf .. '|' .. tightest, 1)
   if repo ~= '' then redis.call('HINCRBY', KEYS[10], 'repo_blocked|' .. repo .. '|' .. tightest, 1) end
-  add_event(KEYS[11], minid, {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', tightest,
+  add_event(KEYS[11], stream_minid(A.event_retention), {'type', 'block', 'ts_ms', ARGV[1], 'reservation', res_id, 'reason', tightest,
     'outcome', 'blocked', 'cost_nano', '0', 'requested_nano', ARGV[4], 'repo', repo}, A.fields)
   return {0, tightest, '0', unpack(counters)}
 end

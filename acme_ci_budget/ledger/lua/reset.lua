@@ -32,14 +32,6 @@ end)
 if err then return err end
 local last = #KEYS - A.repos  -- the workflows' counters are KEYS[3..last]
 
--- An exact total ({high, low}, low in [0, E9)) as an integer string.
-local function total_str(t)
-  local high, low = t[1], t[2]
-  if high < 0 and low > 0 then high, low = high + 1, low - E9 end
-  if high == 0 then return int_str(low) end
-  return (high < 0 and '-' or '') .. int_str(math.abs(high)) .. string.format('%09d', math.abs(low))
-end
-
 local zeroed = {}
 for i = 3, last do zeroed[#zeroed + 1] = redis.call('GET', KEYS[i]) or '0' end
 local sum = total(unpack(zeroed))

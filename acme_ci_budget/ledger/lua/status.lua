@@ -27,10 +27,9 @@ end)
 if err then return err end
 
 -- every argument is good: from here on the script may write (purges only)
-local minid = stream_minid(A.event_retention)
 local purged = 0
 for _ = 1, PURGE_BATCHES do
-  local n = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[2], minid, 100, A.marker_ms)
+  local n = purge_expired(KEYS[1], A.prefix, ARGV[1], KEYS[2], A.event_retention, 100, ARGV[4])
   purged = purged + n
   if n < 100 then break end
 end
