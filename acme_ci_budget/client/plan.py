@@ -79,10 +79,15 @@ def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
 
 def _cache_ttl(block: Any) -> str | None:
     """'5m' / '1h' for a block carrying cache_control, else None."""
-    control = block.get("cache_control") if isinstance(block, Mapping) else getattr(block, "cache_control", None)
+    # `x.__class__ is dict` first: the usual case, without the ABC isinstance check (~10x dearer)
+    if block.__class__ is dict or isinstance(block, Mapping):
+        control = block.get("cache_control")
+    else:
+        control = getattr(block, "cache_control", None)
     if not control:
         return None
-    ttl = control.get("ttl") if isinstance(control, Mapping) else getattr(control, "ttl", None)
+    is_map = control.__class__ is dict or isinstance(control, Mapping)
+    ttl = control.get("ttl") if is_map else getattr(control, "ttl", None)
     return "1h" if ttl == "1h" else "5m"
 
 
@@ -115,8 +120,13 @@ def cache_write_tokens(system: Any, messages: Sequence[Mapping[str, Any]], tools
                 marks.append((tool_tokens + estimate_messages_tokens(prefix, system), ttl))
     if not marks:
         return 0, 0
-    one_hour = max((tokens for tokens, ttl in marks if ttl == "1h"), default=0)
-    return max(max(tokens for tokens, _ in marks) - one_hour, 0), one_hour
+    longest = one_hour = 0  # every mark is >= 0 tokens; a loop, not max(<generator>): every call passes here
+    for tokens, ttl in marks:
+        if tokens > longest:
+            longest = tokens
+        if ttl == "1h" and tokens > one_hour:
+            one_hour = tokens
+    return max(longest - one_hour, 0), one_hour
 
 
 def system_param(wf: Workflow, system: Any) -> Any:
@@ -207,7 +217,8 @@ def prepare(
     wanted = max_tokens or decision.max_tokens
     capped = cap is not None and 1 <= cap < wanted
     # held at the cache-write rates: the system prompt as sent (marked when the workflow caches it)
-    cw_5m, cw_1h = cache_write_tokens(system_param(wf, system) if wf and system else system, messages)
+    sent_system = system_param(wf, system) if wf and system else system
+    cw_5m, cw_1h = cache_write_tokens(sent_system, messages)
     reservation = enforcer.reserve(
         workflow_id,
         decision.model,
@@ -237,5 +248,5 @@ def prepare(
         "messages": messages,
     }
     if system:
-        params["system"] = system_param(wf, system)
+        params["system"] = sent_system
     return Plan(wf, decision, reservation, params, request.timeout)
