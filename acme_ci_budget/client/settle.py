@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from acme_ci_budget.catalog.pricing import UnknownModelError, price_for
@@ -60,7 +61,10 @@ def reply_usage(message: Any) -> Usage | None:
         return None
 
     def get(source: Any, name: str) -> int:
-        value = getattr(source, name, None) if not isinstance(source, Mapping) else source.get(name)
+        if source.__class__ is dict or isinstance(source, Mapping):  # exact type first: the ABC check costs more
+            value = source.get(name)
+        else:
+            value = getattr(source, name, None)
         return max(int(value), 0) if value else 0
 
     written = get(usage, "cache_creation_input_tokens")
@@ -207,11 +211,14 @@ def journal_call(
     return Settlement(res.id, cost, 0, 0, 0, hold_found=False, recorded=False)
 
 
-def replay_journal(enforcer: BudgetEnforcer, fail_open: bool) -> None:
-    """The reserve just reached Redis (``fail_open`` False): record what the journal kept while it could not."""
-    if fail_open or not journal.has_pending():
+def replay_journal(enforcer: BudgetEnforcer, fail_open: bool, path: Path | None = None) -> None:
+    """The reserve just reached Redis (``fail_open`` False): record what the journal kept while it could not.
+
+    ``path``: the journal's (None: where the environment says now, ``journal.journal_path``).
+    """
+    if fail_open or not journal.has_pending(path):
         return
     try:
-        journal.replay_pending(enforcer)
+        journal.replay_pending(enforcer, path)
     except Exception as exc:  # the journal stays; the next call tries again
         log.warning("journal replay failed (%s); it is kept for the next call", type(exc).__name__)
