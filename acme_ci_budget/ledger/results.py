@@ -142,7 +142,7 @@ def reservation_from_reply(config: Config, draft: Reservation, wf: Workflow | No
     """The reservation as ``reserve.lua`` decided it (``raw``: its reply) for ``draft``."""
     allowed = bool(int(raw[0]))
     reason = text(raw[1])
-    org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = (int(x) for x in raw[2:10])
+    org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = map(int, raw[2:10])
     pressure = text(raw[11]) if draft.pressure_model else ""
     model, held = draft.model, draft.held_nano
     if pressure:

@@ -258,7 +258,8 @@ def _run_tick(
     requests = []
     ledger.gather()
     for call in tick:
-        clock.jump(call.at)
+        at = call.at  # a datetime built from the call's timestamp: once, for both passes
+        clock.jump(at)
         request = (call.workflow_id, build_messages(call, systems[call.workflow_id]))
         options = {
             "system": systems[call.workflow_id],
@@ -267,7 +268,7 @@ def _run_tick(
             "loop_step": call.turn,
             "task_id": call.task_id,
         }
-        requests.append((request, options))
+        requests.append((at, request, options))
         try:
             client.complete(*request, **options)
         except Deferred:
@@ -276,8 +277,8 @@ def _run_tick(
     ledger.flush_reserves()
     outcomes = []
     try:
-        for call, (request, options) in zip(tick, requests, strict=True):
-            clock.jump(call.at)
+        for call, (at, request, options) in zip(tick, requests, strict=True):
+            clock.jump(at)
             model.plan_reply(call.output_tokens)
             result = client.complete(*request, **options)
             if result.budget_blocked:
