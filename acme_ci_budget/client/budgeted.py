@@ -43,7 +43,7 @@ from acme_ci_budget.client.errors import (
 from acme_ci_budget.client.hooks import build_hook, check_alerts, check_session_soft_limit
 from acme_ci_budget.client.outcome import answered_result, blocked_result
 from acme_ci_budget.client.outcome import block_message as word_block
-from acme_ci_budget.client.plan import Plan, Refused, Request, cache_write_tokens, last_user_text, prepare
+from acme_ci_budget.client.plan import Draft, Plan, Refused, Request, cache_write_tokens, draft, hold, last_user_text
 from acme_ci_budget.client.result import CompletionResult
 from acme_ci_budget.client.retry_policy import Attempts
 from acme_ci_budget.client.router import TaskRouter
@@ -268,8 +268,12 @@ class BudgetedClient:
         replay_journal(self.enforcer, plan.reservation.fail_open, self._journal())
         return plan, started, attempts
 
+    def _draft(self, request: Request) -> Draft:
+        """The call routed and counted (``plan.draft``): a step of its own, which the simulator takes once per call."""
+        return draft(self.config, self.router, self._counting_sdk, request)
+
     def _prepare(self, request: Request) -> Plan | CompletionResult:
-        prepared = prepare(self.config, self.router, self.enforcer, self._counting_sdk, request)
+        prepared = hold(self.config, self.router, self.enforcer, request, self._draft(request))
         if isinstance(prepared, Refused):
             hooks.record_refusal(self.telemetry, prepared.reservation, prepared.decision.model)
             check_alerts(self.alerts, request.workflow_id)

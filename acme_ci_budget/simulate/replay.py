@@ -47,7 +47,6 @@ from typing import Any
 
 from acme_ci_budget.alerts.manager import AlertManager
 from acme_ci_budget.budget.forecast import local_date
-from acme_ci_budget.client.budgeted import BudgetedClient
 from acme_ci_budget.config import Config
 from acme_ci_budget.core.errors import UsageError
 from acme_ci_budget.ledger.store import connect, connect_embedded, redact_url
@@ -56,7 +55,7 @@ from acme_ci_budget.simulate.offline_model import OfflineModel
 from acme_ci_budget.simulate.prompts import build_messages, system_prompt
 from acme_ci_budget.simulate.reports import build_simulation_report, write_reports
 from acme_ci_budget.simulate.results import FiredAlert, SimulationResult, summaries
-from acme_ci_budget.simulate.ticks import Deferred, TickLedger, TickRouter, ticks
+from acme_ci_budget.simulate.ticks import Deferred, TickClient, TickLedger, ticks
 from acme_ci_budget.simulate.traffic import SimCall, generate_traffic
 
 ALERT_CHECKS = ("hour", "call")
@@ -165,8 +164,7 @@ def run_simulation(
     alerts = _AlertRecorder(sim_config, enforcer)
     model = OfflineModel(clock=clock, advance=clock.advance, seed=seed)
     # The per-call alert check is made here, with the settle's figures, once the tick's settles are back.
-    router = TickRouter(sim_config)
-    client = BudgetedClient(sim_config, enforcer=enforcer, router=router, anthropic_client=model, alerts=False)
+    client = TickClient(sim_config, enforcer=enforcer, anthropic_client=model, alerts=False)
     systems = {wid: system_prompt(wf) for wid, wf in config.workflows.items()}
 
     awaiting = _SpendChecks(alerts)
@@ -196,7 +194,7 @@ def run_simulation(
                     awaiting.check(enforcer.drain())
                     alerts.check()
                 hour = this_hour
-            router.new_tick()
+            client.new_tick()
             done = _run_tick(client, enforcer, model, clock, systems, tick)
             sent += len(done)
             settlements = iter(enforcer.drain() if alert_checks == "call" else ())
