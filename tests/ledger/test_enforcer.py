@@ -413,15 +413,20 @@ def test_scripts_are_reloaded_after_script_flush(enforcer):
 
 
 def test_one_round_trip_per_reserve_and_settle(enforcer, monkeypatch):
+    """Counted on the wire (every packed send a connection makes), whichever path a script takes."""
+    import redis
+
     enforcer.check_and_record("ci_cd_review", HAIKU, 10, 10)  # scripts now cached server-side
     sent = []
-    original = enforcer.redis.execute_command
+    original = redis.connection.Connection.send_packed_command
 
-    def counting(*args, **kwargs):
-        sent.append(args[0])
-        return original(*args, **kwargs)
+    def counting(self, command, *args, **kwargs):
+        chunks = [command] if isinstance(command, (bytes, str)) else command
+        head = chunks[0] if isinstance(chunks[0], bytes) else chunks[0].encode()
+        sent.append(head.split(b"\r\n")[2].decode().upper())
+        return original(self, command, *args, **kwargs)
 
-    monkeypatch.setattr(enforcer.redis, "execute_command", counting)
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
     r = enforcer.reserve("ci_cd_review", HAIKU, 10, 10)
     enforcer.settle(r, 10, 10)
     assert sent == ["EVALSHA", "EVALSHA"]
