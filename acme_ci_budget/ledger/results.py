@@ -179,7 +179,7 @@ def settlement_from_reply(reservation: Reservation, raw: Any, usage_missing: boo
     status, cost_s, org_s, month_s, day_s, found, over = raw[:7]
     # a marker written before the held figures were part of the reply has seven words: no holds then
     org_h, month_h, day_h = (int(raw[8]), int(raw[9]), int(raw[10])) if len(raw) >= 11 else (0, 0, 0)
-    return Settlement(
+    fields = dict(  # every field named (recorded too): core.records builds it by copy, on every settle
         reservation_id=reservation.id,
         cost_nano=int(cost_s),
         org_spent_nano=int(org_s),
@@ -192,4 +192,6 @@ def settlement_from_reply(reservation: Reservation, raw: Any, usage_missing: boo
         org_held_nano=org_h,
         month_held_nano=month_h,
         day_held_nano=day_h,
+        recorded=True,
     )
+    return record(Settlement, fields)

@@ -8,7 +8,7 @@ import pytest
 
 from acme_ci_budget.client.result import CompletionResult
 from acme_ci_budget.core.records import record
-from acme_ci_budget.ledger.results import Reservation
+from acme_ci_budget.ledger.results import Reservation, Settlement
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def test_a_class_with_post_init_or_an_init_var_always_goes_through_init() -> Non
     assert record(WithInitVar, {"a": 1, "scale": 2}) == WithInitVar(1, 2)
 
 
-@pytest.mark.parametrize("cls", [Reservation, CompletionResult])
+@pytest.mark.parametrize("cls", [Reservation, Settlement, CompletionResult])
 def test_the_per_call_results_are_plain_so_they_are_built_by_copy(cls: type) -> None:
     from acme_ci_budget.core import records
 
