@@ -107,7 +107,8 @@ class _AlertRecorder:
         return self._record(self.manager.check_spend(workflow_id, **figures))
 
     def _record(self, alerts: list[Any]) -> list[Any]:
-
+        if not alerts:  # the usual case: no simulated day to work out (this runs for every call)
+            return alerts
         day = local_date(self.manager.now(), self.manager.config.tz)
         self.fired += [
             FiredAlert(
