@@ -41,8 +41,9 @@ def status(config_path, redis_url, namespace, fmt, watch, interval, iterations, 
     its reserve); CRIT from alerts.critical_pct, once a money limit refused a call this month, or with less than
     one worst-case call left before a limit. Holds past their TTL (a crashed worker) are given back before
     reading, never shown as held. Also this month's calls settled above their hold and replies without usage,
-    and each capped repository's month (config repos:) against its cap.
-    One Redis round trip per refresh.
+    and each capped repository's month (config repos:) against its cap. A Redis that may evict keys when its
+    memory is full (maxmemory with a policy other than noeviction) is named with the fix: it could forget spend.
+    One Redis round trip per refresh (and one INFO read of the server's settings at the start).
     """
     from acme_ci_budget.ledger.enforcer import BudgetEnforcer
     from acme_ci_budget.ledger.journal import replay_pending
@@ -50,16 +51,18 @@ def status(config_path, redis_url, namespace, fmt, watch, interval, iterations, 
     enforcer = BudgetEnforcer(load(config_path, namespace), redis_url=redis_url, ephemeral_ledger=ephemeral_ledger)
     replay_pending(enforcer)  # spend journaled while Redis was down is recorded before it is shown
     where = enforcer.where
-    shown = 0
+    shown, warnings = 0, None
     try:
         while True:
             snapshot = enforcer.status_snapshot()
+            if warnings is None:  # the server's settings: read once, not every refresh
+                warnings = enforcer.server_warnings()
             if fmt == "json":
-                echo_json({**snapshot, "ledger": where})
+                echo_json({**snapshot, "ledger": where, "ledger_warnings": warnings})
             else:
                 if watch:
                     click.clear()
-                click.echo(render_status(snapshot, where))
+                click.echo(render_status(snapshot, where, warnings))
                 if watch:
                     click.echo(refreshed_line(datetime.now().astimezone(), interval))
             shown += 1
@@ -77,7 +80,7 @@ def refreshed_line(when: datetime, interval: float) -> str:
     return f"Last refresh {when:%H:%M:%S %Z} (every {interval:g}s; Ctrl-C to stop)"
 
 
-def render_status(s: dict, where: str) -> str:
+def render_status(s: dict, where: str, warnings: list[str] | tuple[str, ...] = ()) -> str:
     org = s["org"]
     lines = [
         f"BUDGET STATUS {s['day']} ({s['timezone']})  ledger: {where}",
@@ -103,7 +106,7 @@ def render_status(s: dict, where: str) -> str:
                 f"{repo[:34]:<35}{_usd(r['monthly_spend']):>11}{_usd(r['monthly_limit']):>10}"
                 f"{r['monthly_pct']:>6.1f}%{_usd(r['held_usd']):>9}{r['blocked']:>9,}"
             )
-    return "\n".join(lines)
+    return "\n".join([f"WARNING: {line}" for line in warnings] + lines)
 
 
 def _overruns_line(s: dict) -> str:

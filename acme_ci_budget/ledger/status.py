@@ -5,7 +5,8 @@ in one round trip each (``lua/status.lua``), with expired holds purged first so 
 worker's hold is never shown as held; and the plain month reads of the layers above (the report,
 the alert check, the simulator): the month's stats hash and its spend/held counters, pipelined into
 one round trip (``month_figures``, ``month_stats``); and everything ``metrics`` publishes, counters and
-the whole stats hash in the status script's one round trip (``metrics_snapshot``). ``BudgetEnforcer``
+the whole stats hash in the status script's one round trip (``metrics_snapshot``); and the server's
+own settings that put the money at risk (``server_warnings``: its eviction policy). ``BudgetEnforcer``
 inherits these methods; this module holds no money-path logic and must not reserve, settle, release or write.
 """
 
@@ -21,6 +22,7 @@ from acme_ci_budget.core.clock import Clock
 from acme_ci_budget.core.money import nano_to_usd, pct
 from acme_ci_budget.ledger.errors import is_connection_error
 from acme_ci_budget.ledger.results import REPO_MONTHLY
+from acme_ci_budget.ledger.server_policy import eviction_warnings
 
 __all__ = ["MonthFigures", "StatusReads", "is_connection_error"]
 
@@ -56,6 +58,16 @@ class StatusReads:
     periods: Callable[..., tuple[str, str]]
     _ms: Callable[[datetime], int]
     _unreachable: Callable[[Exception], Exception]
+
+    def server_warnings(self) -> list[str]:
+        """What in the Redis server's own settings puts the money at risk: a memory limit with an eviction
+        policy other than noeviction (``server_policy``), one line each; one INFO read (every cluster master)."""
+        try:
+            return eviction_warnings(self.redis)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise self._unreachable(exc) from None
+            raise
 
     def _read_counters(self, now: datetime | None = None, stats: bool = True) -> dict[str, int]:
         """Every spent/held counter of today and this month (and the month's overrun stats), one round trip.

@@ -172,3 +172,23 @@ def test_status_shows_the_capped_repositories(redis_url, tmp_path):
     assert "Repository (monthly cap)" in text and "acme/app" in text
     plain = runner.invoke(cli, ["status", "--redis-url", redis_url, "--format", "json"]).output
     assert "repos" not in json.loads(plain)  # none configured: nothing shown
+
+
+def test_status_names_a_ledger_that_may_evict_spend_without_its_password(fresh_redis, default_config):
+    server = fresh_redis("--maxmemory", "100mb", "--maxmemory-policy", "volatile-lru", password="s3cr3t-pw")
+    url = f"redis://:s3cr3t-pw@127.0.0.1:{server.port}/0"
+    _seed(url, default_config)
+    runner = CliRunner()
+    text = runner.invoke(cli, ["status", "--redis-url", url])
+    assert text.exit_code == 0, text.output
+    first = text.output.splitlines()[0]
+    assert first.startswith("WARNING: the ledger's Redis evicts keys with a TTL (day counters, sessions) when its")
+    assert "set maxmemory-policy noeviction" in first and "BUDGET STATUS" in text.output
+    data = json.loads(runner.invoke(cli, ["status", "--redis-url", url, "--format", "json"]).output)
+    assert data["ledger_warnings"] == [first.removeprefix("WARNING: ")]
+    assert "s3cr3t-pw" not in text.output + json.dumps(data)
+
+
+def test_status_on_a_safe_ledger_has_no_warning(redis_url, default_config):
+    data = json.loads(CliRunner().invoke(cli, ["status", "--redis-url", redis_url, "--format", "json"]).output)
+    assert data["ledger_warnings"] == []
