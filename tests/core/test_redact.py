@@ -11,6 +11,7 @@ from acme_ci_budget.core.redact import redact_url, scrub, url_passwords
 from acme_ci_budget.integrations import gha
 from acme_ci_budget.ledger import store
 from acme_ci_budget.ledger.store import StoreError, connect
+from tests.roles import CHEAP
 
 FORMS = [
     # (url, shown, password forms)
@@ -116,10 +117,10 @@ def test_ledger_down_messages_and_fail_open_warnings_hide_a_query_password(make_
     url = "redis://127.0.0.1:1/0?password=evt-s3cret"
     closed = BudgetEnforcer(make_config(), redis_url=url)
     with pytest.raises(LedgerUnavailable) as err:
-        closed.reserve("ci_cd_review", "claude-3-5-haiku-20241022", 100, 100)
+        closed.reserve("ci_cd_review", CHEAP, 100, 100)
     assert "evt-s3cret" not in str(err.value)
     assert "redis://127.0.0.1:1/0?password=***" in str(err.value)
     opened = BudgetEnforcer(make_config({"ledger": {"fail_open": True}}), redis_url=url)
-    reservation = opened.reserve("ci_cd_review", "claude-3-5-haiku-20241022", 100, 100)
+    reservation = opened.reserve("ci_cd_review", CHEAP, 100, 100)
     assert reservation.fail_open
     assert "evt-s3cret" not in " ".join(reservation.warnings) + caplog.text

@@ -18,6 +18,7 @@ import pytest
 from acme_ci_budget.alerts.manager import OVER_HOLD, WARNING, AlertManager
 from acme_ci_budget.catalog.pricing import cost_nano, price_for
 from acme_ci_budget.commands.status import render_status
+from acme_ci_budget.core.money import fmt_usd, nano_to_usd
 from acme_ci_budget.ledger.enforcer import (
     LOOP_STEPS,
     RELEASED,
@@ -31,8 +32,10 @@ from acme_ci_budget.ledger.enforcer import (
 from acme_ci_budget.report.monthly import build_report
 from acme_ci_budget.report.render import render
 from tests.clock import Clock
+from tests.roles import CHEAP
 
-HAIKU = "claude-3-5-haiku-20241022"
+# The lab's Haiku role: the cheap model of the shipped config (tests/roles.py).
+HAIKU = CHEAP
 
 
 @pytest.fixture
@@ -71,10 +74,12 @@ def test_a_hold_record_lives_as_long_as_its_index_entry(enforcer):
 
 
 def test_a_crashed_hold_comes_back_however_late_the_purge_runs(make_config, redis_url, clock):
-    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
+    hold = cost_nano(HAIKU, 1000, 2000)  # the worst case a reserve of 1000 in, 2000 out holds
+    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": nano_to_usd(hold * 3 // 2)}}})  # 1.5 holds
     e = BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
-    crashed = e.reserve("ci_cd_review", HAIKU, 1000, 2000)  # $0.0088 of $0.01, then the worker dies
-    assert crashed.allowed
+    crashed = e.reserve("ci_cd_review", HAIKU, 1000, 2000)  # two thirds of the day's limit, then the worker dies
+    assert crashed.allowed and crashed.held_nano == hold
+    assert 2 * hold > cfg.workflows["ci_cd_review"].daily_nano  # a second hold fits only once this one comes back
     clock.advance(hours=5)  # far past 2 x TTL + 60 s: nobody reserved meanwhile
     again = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
     assert again.allowed, again.reason
@@ -174,10 +179,13 @@ def test_one_hour_cache_writes_are_priced_at_the_one_hour_rate(roomy, make_confi
 
 
 def test_an_overrun_is_recorded_flagged_alerted_and_shown(make_config, redis_url, clock):
-    cfg = make_config({"workflows": {"dev_assistant": {"daily_usd": 0.01}}})
+    hold = cost_nano(HAIKU, 1000, 1000)
+    cfg = make_config({"workflows": {"dev_assistant": {"daily_usd": nano_to_usd(hold * 21 // 10)}}})  # 2.1 holds
     e = BudgetEnforcer(cfg, redis_url=redis_url, clock=clock)
-    r, r2 = (e.reserve("dev_assistant", HAIKU, 1000, 1000) for _ in range(2))  # $0.0048 held each
-    s = e.settle(r, 12_000, 1000)  # the API counted 12x the input: $0.0136
+    r, r2 = (e.reserve("dev_assistant", HAIKU, 1000, 1000) for _ in range(2))  # `hold` held each: both fit
+    assert r.allowed and r2.allowed and r.held_nano == r2.held_nano == hold
+    s = e.settle(r, 12_000, 1000)  # the API counted 12x the input
+    assert s.cost_nano == cost_nano(HAIKU, 12_000, 1000)
     assert s.over_hold_nano == s.cost_nano - r.held_nano > 0
     (call,) = [ev for ev in events(e) if ev["type"] == "call"]
     assert call["over_hold_nano"] == str(s.over_hold_nano) and call["held_nano"] == str(r.held_nano)
@@ -189,7 +197,7 @@ def test_an_overrun_is_recorded_flagged_alerted_and_shown(make_config, redis_url
     manager = AlertManager(cfg, enforcer=e, deliver=False)
     fired = [a for a in manager.check("dev_assistant") if a.condition == OVER_HOLD]
     assert [a.level for a in fired] == [WARNING]
-    assert "settled above its hold" in fired[0].message and "$0.0088" in fired[0].message
+    assert "settled above its hold" in fired[0].message and fmt_usd(s.over_hold_nano, 4) in fired[0].message
     assert not [a for a in manager.check("dev_assistant") if a.condition == OVER_HOLD]  # deduped
     s2 = e.settle(r2, 5000, 1000)  # a second overrun the same day: counted, not alerted again
     assert not [a for a in AlertManager(cfg, enforcer=e, deliver=False).check() if a.condition == OVER_HOLD]

@@ -8,11 +8,13 @@ fault tests (Redis down, fail-open, AOF restart) need a private single server of
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.catalog.pricing import cost_nano, price_for
+from acme_ci_budget.core.money import nano_to_usd
 from acme_ci_budget.ledger.enforcer import (
     ALREADY_FINAL,
     DAILY,
@@ -28,9 +30,10 @@ from acme_ci_budget.ledger.enforcer import (
     SettleError,
 )
 from tests.clock import Clock
+from tests.roles import CHEAP, STRONG
 
-HAIKU = "claude-3-5-haiku-20241022"
-SONNET = "claude-3-5-sonnet-20241022"
+# The lab's Haiku and Sonnet roles: the cheap and the strong model of the shipped config (tests/roles.py).
+HAIKU, SONNET = CHEAP, STRONG
 
 
 @pytest.fixture
@@ -62,26 +65,30 @@ def assert_ledger_equals_events(e: BudgetEnforcer, month: str) -> None:
 def test_within_limits_allowed_and_cost_exact(enforcer):
     out = enforcer.check_and_record("ci_cd_review", HAIKU, 2800, 500)
     assert out["allowed"] is True
-    assert out["cost"] == 0.00424  # 2800 x $0.80/M + 500 x $4/M
-    assert out["daily_spend_after"] == 0.00424
-    assert out["monthly_pct"] == pytest.approx(0.00424 / 200 * 100)
+    price = price_for(HAIKU)
+    cost = nano_to_usd(int((2800 * price.input + 500 * price.output) * 1000))  # 2800 x input's $/M + 500 x output's
+    assert out["cost"] == cost
+    assert out["daily_spend_after"] == cost
+    assert out["monthly_pct"] == pytest.approx(cost / enforcer.config.workflows["ci_cd_review"].monthly_usd * 100)
     assert_ledger_equals_events(enforcer, "2026-11")
 
 
 def test_at_the_daily_limit_blocked(make_config, ledger_backend, clock):
-    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
+    call = cost_nano(HAIKU, 2800, 500)  # each call's hold and cost
+    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": nano_to_usd(call * 5 // 2)}}})  # 2.5 calls
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
+    wf = cfg.workflows["ci_cd_review"]
     assert e.check_and_record("ci_cd_review", HAIKU, 2800, 500)["allowed"]
-    assert e.check_and_record("ci_cd_review", HAIKU, 2800, 500)["allowed"]  # $0.00848
-    out = e.check_and_record("ci_cd_review", HAIKU, 2800, 500)  # would be $0.01272
+    assert e.check_and_record("ci_cd_review", HAIKU, 2800, 500)["allowed"]  # 2 calls spent
+    out = e.check_and_record("ci_cd_review", HAIKU, 2800, 500)  # would be 3 calls: past the 2.5
     assert out == {
         "allowed": False,
         "cost": 0.0,
         "reason": DAILY,
-        "daily_spend_after": 0.00848,
-        "monthly_spend_after": 0.00848,
-        "daily_pct": pytest.approx(84.8),
-        "monthly_pct": pytest.approx(0.00424),
+        "daily_spend_after": nano_to_usd(2 * call),
+        "monthly_spend_after": nano_to_usd(2 * call),
+        "daily_pct": pytest.approx(2 * call / wf.daily_nano * 100),
+        "monthly_pct": pytest.approx(2 * call / wf.monthly_nano * 100),
     }
     blocks = [ev for ev in events(e) if ev["type"] == "block"]
     assert [b["reason"] for b in blocks] == [DAILY]
@@ -107,8 +114,8 @@ def test_lab_phase6_budget_blocks_request_when_daily_limit_exceeded(enforcer, de
     budget = default_config.workflows["ci_cd_review"]
     haiku, sonnet = _role(default_config, "default_model"), _role(default_config, "complex_model")
     assert budget.daily_usd == 7.0
-    # the lab mocks the daily counter at the limit; here real calls spend exactly the daily budget: 62 reviews
-    # at 1,000 in + 11,000 out on the Sonnet role ($0.112 each, the per-task hard limit), then one for the rest
+    # the lab mocks the daily counter at the limit; here real calls spend exactly the daily budget: as many
+    # reviews at 1,000 in + 11,000 out (the per-task hard limit) on the Sonnet role as fit, then one for the rest
     per_call = cost_nano(sonnet, 1000, 11_000)
     for _ in range(budget.daily_nano // per_call):
         assert enforcer.check_and_record("ci_cd_review", sonnet, 1000, 11_000)["allowed"]
@@ -134,36 +141,34 @@ def test_unknown_workflow_is_blocked_never_waved_through(enforcer):
 
 
 def test_org_monthly_limit(make_config, ledger_backend, clock):
-    cfg = make_config(
-        {"org": {"monthly_usd": 0.05}},
-        workflows={
-            wid: {"monthly_usd": 0.01, "daily_usd": 0.01}
-            for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
-        },
-    )
+    call = cost_nano(HAIKU, 1000, 2000)  # the worst case each reserve below holds, and what its settle costs
+    limit = call * 9 // 8  # each workflow's month and day: one such call and an eighth
+    workflows = {
+        wid: {"monthly_usd": nano_to_usd(limit), "daily_usd": nano_to_usd(limit)}
+        for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
+    }
+    cfg = make_config({"org": {"monthly_usd": nano_to_usd(6 * call)}}, workflows=workflows)
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     spent = 0
     for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
-        r = e.reserve(wid, HAIKU, 1000, 2000)  # $0.0088 worst case
+        r = e.reserve(wid, HAIKU, 1000, 2000)
         assert r.allowed, r.reason
         spent += e.settle(r, 1000, 2000).cost_nano
-    # $0.0352 spent of $0.05; each workflow has $0.0012 left, the org $0.0148: make the org bind first
-    cfg2 = make_config(
-        {"org": {"monthly_usd": 0.04}},
-        workflows={
-            wid: {"monthly_usd": 0.01, "daily_usd": 0.01}
-            for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant")
-        },
-    )
+    assert spent == 4 * call  # of 6 calls; each workflow has an eighth of a call left, the org two calls:
+    # make the org bind first, at the least the config allows (the sum of the workflows' budgets)
+    cfg2 = make_config({"org": {"monthly_usd": nano_to_usd(4 * limit)}}, workflows=workflows)
     e2 = BudgetEnforcer(cfg2, redis_url=ledger_backend, clock=clock)
-    r = e2.reserve("ci_cd_review", HAIKU, 100, 1200)  # $0.00488 > org's $0.0048 left
+    probe = cost_nano(HAIKU, 100, 1200)
+    assert cfg2.org_monthly_nano - spent < probe  # the org has half a call left: not enough for this one
+    r = e2.reserve("ci_cd_review", HAIKU, 100, 1200)
     assert not r.allowed and r.reason == ORG_MONTHLY
 
 
 def test_monthly_limit(make_config, ledger_backend, clock):
-    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01}}})
+    limit = nano_to_usd(cost_nano(HAIKU, 1000, 1500) * 3 // 2)  # room for one such call a month, not two
+    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": limit, "daily_usd": limit}}})
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
-    r = e.reserve("pm_assistant", HAIKU, 1000, 1500)  # $0.0068
+    r = e.reserve("pm_assistant", HAIKU, 1000, 1500)
     e.settle(r, 1000, 1500)
     clock.advance(days=1)  # a new day: the daily counter is empty, the month is not
     r2 = e.reserve("pm_assistant", HAIKU, 1000, 1500)
@@ -213,14 +218,16 @@ def test_loop_steps_by_argument_and_by_session_count(make_config, ledger_backend
 
 
 def test_holds_count_against_limits_until_settled(make_config, ledger_backend, clock):
-    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
+    hold = cost_nano(HAIKU, 1000, 2000)  # the worst case a reserve of 1000 in, 2000 out holds
+    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": nano_to_usd(hold * 3 // 2)}}})  # 1.5 holds
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
-    a = e.reserve("ci_cd_review", HAIKU, 1000, 2000)  # $0.0088 held
-    assert a.allowed
+    a = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
+    assert a.allowed and a.held_nano == hold
     b = e.reserve("ci_cd_review", HAIKU, 1000, 2000)
     assert not b.allowed and b.reason == DAILY
-    assert e.get_all_status()["ci_cd_review"]["held_usd"] == pytest.approx(0.0088)
-    e.settle(a, 1000, 100)  # actual $0.0012: the unused hold comes back
+    assert e.get_all_status()["ci_cd_review"]["held_usd"] == pytest.approx(nano_to_usd(hold))
+    assert cost_nano(HAIKU, 1000, 100) + hold <= cfg.workflows["ci_cd_review"].daily_nano
+    e.settle(a, 1000, 100)  # actual: 1,900 output tokens' worth less than held; the unused hold comes back
     assert e.reserve("ci_cd_review", HAIKU, 1000, 2000).allowed
 
 
@@ -262,7 +269,8 @@ def test_settle_after_release_records_the_real_spend_once(enforcer):
 
 
 def test_expired_hold_is_purged_by_the_next_reserve(make_config, ledger_backend, clock):
-    cfg = make_config({"ledger": {"hold_ttl_seconds": 30}, "workflows": {"ci_cd_review": {"daily_usd": 0.01}}})
+    daily = nano_to_usd(cost_nano(HAIKU, 1000, 2000) * 3 // 2)  # room for one hold of 1000 in, 2000 out, not two
+    cfg = make_config({"ledger": {"hold_ttl_seconds": 30}, "workflows": {"ci_cd_review": {"daily_usd": daily}}})
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
     crashed = e.reserve("ci_cd_review", HAIKU, 1000, 2000)  # the worker dies here
     assert crashed.allowed
@@ -291,7 +299,8 @@ def test_negative_usage_is_rejected_before_redis(enforcer):
 
 
 def test_day_rolls_over_at_local_midnight_not_utc(make_config, ledger_backend):
-    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": 0.01}}}, timezone="America/New_York")
+    daily = nano_to_usd(cost_nano(HAIKU, 1000, 2000) * 3 // 2)  # room for one call of 1000 in, 2000 out, not two
+    cfg = make_config({"workflows": {"ci_cd_review": {"daily_usd": daily}}}, timezone="America/New_York")
     # 04:30 UTC on Nov 11 is still Nov 10 in New York (UTC-5)
     clock = Clock(datetime(2026, 11, 11, 4, 30, tzinfo=UTC))
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
@@ -305,7 +314,10 @@ def test_day_rolls_over_at_local_midnight_not_utc(make_config, ledger_backend):
 
 
 def test_month_rolls_over_in_the_configured_timezone(make_config, ledger_backend):
-    cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 0.01, "daily_usd": 0.01}}}, timezone="Asia/Tokyo")
+    limit = nano_to_usd(cost_nano(HAIKU, 1000, 2000) * 3 // 2)  # room for one call of 1000 in, 2000 out, not two
+    cfg = make_config(
+        {"workflows": {"pm_assistant": {"monthly_usd": limit, "daily_usd": limit}}}, timezone="Asia/Tokyo"
+    )
     tokyo = ZoneInfo("Asia/Tokyo")
     clock = Clock(datetime(2026, 11, 30, 23, 0, tzinfo=tokyo))
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
@@ -342,19 +354,24 @@ def test_status_keys_health_and_reserve(make_config, ledger_backend, clock):
         "held_usd",
     }
     assert all(s["health"] == "OK" for s in status.values())
+    share = Decimal("0.832")  # of each workflow's $25 budget: $20.80
+    target = int(cfg.workflows["pm_assistant"].monthly_nano * share)
+    out = (target - cost_nano(HAIKU, 1000, 0)) // cost_nano(HAIKU, 0, 1)
     for wid in ("ci_cd_review", "dev_assistant", "qa_test_gen", "pm_assistant"):
-        e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, 5_199_800)  # $20.80 each: 83.2% of its budget
+        e.settle(e.reserve(wid, HAIKU, 1000, 5000), 1000, out)  # the output tokens that cost the rest of $20.80
     org = e.get_org_status()
     assert org["reserve_state"] == "reserve" and org["in_reserve"]  # $83.20 > $80
     status = e.get_all_status()
     assert status["pm_assistant"]["health"] == "WARN"
-    assert e.pressure("pm_assistant") == (True, pytest.approx(0.832))
+    assert e.pressure("pm_assistant") == (True, pytest.approx(float(share)))
 
 
 def test_health_looks_at_monthly_and_org_not_daily_alone(make_config, ledger_backend, clock):
     cfg = make_config({"workflows": {"pm_assistant": {"monthly_usd": 20, "daily_usd": 20}}})
     e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock)
-    e.settle(e.reserve("pm_assistant", HAIKU, 1000, 4000), 1000, 4_199_800)  # $16.80 = 84%
+    target = cfg.workflows["pm_assistant"].monthly_nano * 84 // 100  # $16.80 = 84%
+    out = (target - cost_nano(HAIKU, 1000, 0)) // cost_nano(HAIKU, 0, 1)  # the output tokens that cost the rest
+    e.settle(e.reserve("pm_assistant", HAIKU, 1000, 4000), 1000, out)
     clock.advance(days=1)
     s = e.get_all_status()["pm_assistant"]
     assert s["daily_pct"] == 0 and s["monthly_pct"] == pytest.approx(84.0)

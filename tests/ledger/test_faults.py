@@ -27,9 +27,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.core.money import nano_to_usd
 from acme_ci_budget.ledger.enforcer import ALREADY_FINAL, UNKNOWN_RESERVATION, BudgetEnforcer, Reservation
+from tests.roles import CHEAP
 
-HAIKU = "claude-3-5-haiku-20241022"
 WORKFLOWS = ("ci_cd_review", "pm_assistant")
 REPOS = ("acme/app", "acme/web", "")  # acme/app is capped in tight_config; '' : no repository known
 TZ = "America/New_York"
@@ -39,17 +41,24 @@ STEPS = 220
 
 @pytest.fixture
 def tight_config(make_config):
+    # Limits counted in a middling reserve's worst case at the cheap role's prices (reserves draw 50-4,000
+    # tokens in and 1-2,000 out), so they bind a few calls in whatever that model costs.
+    call = cost_nano(CHEAP, 2000, 1000)
+
+    def calls(n: float) -> float:
+        return nano_to_usd(round(n * call))
+
     return make_config(
         {
-            "org": {"monthly_usd": 0.16},  # the sum of the workflows': it binds only past an overrun
+            "org": {"monthly_usd": calls(29)},  # the sum of the workflows': it binds only past an overrun
             "ledger": {"hold_ttl_seconds": TTL},
             "workflows": {
-                "ci_cd_review": {"daily_usd": 0.03, "monthly_usd": 0.09},
-                "pm_assistant": {"daily_usd": 0.02, "monthly_usd": 0.05, "max_loop_steps": 6},
-                "dev_assistant": {"daily_usd": 0.01, "monthly_usd": 0.01},
-                "qa_test_gen": {"daily_usd": 0.01, "monthly_usd": 0.01},
+                "ci_cd_review": {"daily_usd": calls(5), "monthly_usd": calls(16)},
+                "pm_assistant": {"daily_usd": calls(3.5), "monthly_usd": calls(9), "max_loop_steps": 6},
+                "dev_assistant": {"daily_usd": calls(2), "monthly_usd": calls(2)},
+                "qa_test_gen": {"daily_usd": calls(2), "monthly_usd": calls(2)},
             },
-            "repos": {"acme/app": {"monthly_usd": 0.012}},
+            "repos": {"acme/app": {"monthly_usd": calls(2)}},
         },
         timezone=TZ,
     )
@@ -81,7 +90,7 @@ class FaultRun:
         cw_5m = rng.choice([0, rng.randint(0, inp - cw_1h)])
         res = self.handles[rng.choice(REPOS)].reserve(
             rng.choice(WORKFLOWS),
-            HAIKU,
+            CHEAP,
             inp,
             rng.randint(1, 2000),
             session_id=rng.choice([None, None, "s1", "s2"]),
@@ -140,7 +149,7 @@ class FaultRun:
         return f"release {res.workflow_id} -> {outcome.status}"
 
     def release_unknown(self) -> str:
-        ghost = Reservation("ghost-" + str(self.rng.randrange(10**6)), "ci_cd_review", HAIKU, True, "", 1, 1, 1, 1,
+        ghost = Reservation("ghost-" + str(self.rng.randrange(10**6)), "ci_cd_review", CHEAP, True, "", 1, 1, 1, 1,
                             *self.e.periods())
         assert self.e.release(ghost).status == UNKNOWN_RESERVATION
         return "release unknown"

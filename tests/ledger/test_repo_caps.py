@@ -19,8 +19,8 @@ from acme_ci_budget.ledger.enforcer import BudgetEnforcer, LedgerArgumentError, 
 from acme_ci_budget.ledger.journal import entry_for
 from acme_ci_budget.ledger.results import REPO_MONTHLY, evolve
 from tests.clock import Clock
+from tests.roles import CHEAP
 
-HAIKU = "claude-3-5-haiku-20241022"
 APP, WEB = "acme/app", "acme/web"
 MONTH = "2026-11"
 
@@ -32,8 +32,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def capped(make_config):
-    """A config whose only binding limit is acme/app's cap: room for exactly two 1000-in/1000-out Haiku calls."""
-    two_calls = 2 * cost_nano(HAIKU, 1000, 1000)
+    """A config whose only binding limit is acme/app's cap: room for exactly two 1000-in/1000-out cheap calls."""
+    two_calls = 2 * cost_nano(CHEAP, 1000, 1000)
     return make_config({"repos": {APP: {"monthly_usd": two_calls / 1e9}}})
 
 
@@ -60,10 +60,10 @@ def test_every_event_names_its_repository_and_an_empty_one_when_none_is_known(
     given = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock, repo=APP)  # wins over the variable
     assert (none.repo, from_env.repo, given.repo) == ("", WEB, APP)
 
-    none.settle(none.reserve("ci_cd_review", HAIKU, 100, 100), 100, 50)  # call, no repository
-    from_env.release(from_env.reserve("ci_cd_review", HAIKU, 100, 100), error="529")  # failure
-    given.reserve("ci_cd_review", HAIKU, 10**7, 100)  # block (per-task tokens)
-    given.reserve("ci_cd_review", HAIKU, 100, 100)  # a hold its worker never settles ...
+    none.settle(none.reserve("ci_cd_review", CHEAP, 100, 100), 100, 50)  # call, no repository
+    from_env.release(from_env.reserve("ci_cd_review", CHEAP, 100, 100), error="529")  # failure
+    given.reserve("ci_cd_review", CHEAP, 10**7, 100)  # block (per-task tokens)
+    given.reserve("ci_cd_review", CHEAP, 100, 100)  # a hold its worker never settles ...
     clock.advance(seconds=61)
     given.status_snapshot()  # ... purged: hold_expired
     by_type = {ev["type"]: ev for ev in _events(none)}
@@ -78,13 +78,13 @@ def test_a_repository_cap_blocks_with_its_own_reason_and_other_repositories_go_o
     app = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=APP)
     web = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=WEB)
     none = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock)
-    first, second = (app.reserve("ci_cd_review", HAIKU, 1000, 1000) for _ in range(2))
+    first, second = (app.reserve("ci_cd_review", CHEAP, 1000, 1000) for _ in range(2))
     assert first.allowed and second.allowed  # exactly at the cap: spent + held + this == cap is allowed
-    assert first.headroom["repo_remaining_nano"] == cost_nano(HAIKU, 1000, 1000)
-    third = app.reserve("ci_cd_review", HAIKU, 1000, 1000)
+    assert first.headroom["repo_remaining_nano"] == cost_nano(CHEAP, 1000, 1000)
+    third = app.reserve("ci_cd_review", CHEAP, 1000, 1000)
     assert (third.allowed, third.reason) == (False, REPO_MONTHLY)
-    assert web.reserve("ci_cd_review", HAIKU, 1000, 1000).allowed  # no cap for acme/web
-    assert none.reserve("ci_cd_review", HAIKU, 1000, 1000).allowed  # nor for calls of no repository
+    assert web.reserve("ci_cd_review", CHEAP, 1000, 1000).allowed  # no cap for acme/web
+    assert none.reserve("ci_cd_review", CHEAP, 1000, 1000).allowed  # nor for calls of no repository
 
     stats = {k.decode(): int(v) for k, v in app.redis.hgetall(app.keys.stats(MONTH)).items()}
     assert stats[f"blocked|ci_cd_review|{REPO_MONTHLY}"] == 1
@@ -94,14 +94,14 @@ def test_a_repository_cap_blocks_with_its_own_reason_and_other_repositories_go_o
 
     # a settle below the hold frees the difference: the repository has room again
     app.settle(first, 1000, 10)
-    assert app.reserve("ci_cd_review", HAIKU, 100, 100).allowed
+    assert app.reserve("ci_cd_review", CHEAP, 100, 100).allowed
 
 
 def test_settle_release_and_purge_move_the_repository_counters(capped, ledger_backend, clock):
     app = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=APP)
     held_key, spent_key = app.keys.repo_held(APP, MONTH), app.keys.repo_spent(APP, MONTH)
-    a = app.reserve("ci_cd_review", HAIKU, 1000, 1000)
-    b = app.reserve("ci_cd_review", HAIKU, 1000, 1000)
+    a = app.reserve("ci_cd_review", CHEAP, 1000, 1000)
+    b = app.reserve("ci_cd_review", CHEAP, 1000, 1000)
     assert _int(app, held_key) == a.held_nano + b.held_nano
     hold = {k.decode(): v.decode() for k, v in app.redis.hgetall(app.keys.hold(a.id)).items()}
     assert (hold["repo"], hold["repo_held"]) == (APP, held_key)  # the hold knows which counters to give back
@@ -114,7 +114,7 @@ def test_settle_release_and_purge_move_the_repository_counters(capped, ledger_ba
     _repo_spent_equals_its_events(app, APP)
 
     # a crashed worker: its hold is purged past the TTL and gives the repository its held money back
-    c = app.reserve("ci_cd_review", HAIKU, 1000, 1000)
+    c = app.reserve("ci_cd_review", CHEAP, 1000, 1000)
     assert _int(app, held_key) == c.held_nano
     clock.advance(seconds=app.config.ledger.hold_ttl_seconds + 1)
     app.status_snapshot()
@@ -131,9 +131,9 @@ def test_settle_release_and_purge_move_the_repository_counters(capped, ledger_ba
 
 def test_a_journaled_call_replays_to_its_repository(capped, ledger_backend, clock):
     app = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=APP)
-    res = app.reserve("ci_cd_review", HAIKU, 1000, 1000)
+    res = app.reserve("ci_cd_review", CHEAP, 1000, 1000)
     app.release(res)
-    entry = entry_for(res, app.config.namespace, app.ledger_id, HAIKU, (1000, 10, 0, 0, 0), 123)
+    entry = entry_for(res, app.config.namespace, app.ledger_id, CHEAP, (1000, 10, 0, 0, 0), 123)
     assert entry.repo == APP
     other = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=WEB)
     other.record_journaled(evolve_entry(entry))
@@ -151,7 +151,7 @@ def test_events_filter_by_repository(make_config, ledger_backend, clock):
     cfg = make_config()
     for repo in (APP, WEB, None):
         e = BudgetEnforcer(cfg, redis_url=ledger_backend, clock=clock, repo=repo)
-        e.settle(e.reserve("ci_cd_review", HAIKU, 100, 100), 100, 10)
+        e.settle(e.reserve("ci_cd_review", CHEAP, 100, 100), 100, 10)
     assert [ev["repo"] for ev in e.events(repo=APP)] == [APP]
     assert [ev["repo"] for ev in e.events(repo="")] == [""]
     assert len(list(e.events())) == 3
@@ -166,7 +166,7 @@ def test_a_malformed_repository_is_refused_before_anything_is_written(capped, le
     monkeypatch.delenv("GITHUB_REPOSITORY")
     # the script checks the name again (a caller past the Python check): refused, nothing written
     e = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=APP)
-    draft, wf = e._reserve_draft(clock(), "ci_cd_review", HAIKU, 10, 10, None, None, None, None, 0, 0, None)
+    draft, wf = e._reserve_draft(clock(), "ci_cd_review", CHEAP, 10, 10, None, None, None, None, 0, 0, None)
     bad = evolve(draft, repo="acme/app:x")
     with pytest.raises(LedgerArgumentError, match="bad argument repository"):
         _run(e._reserve, e._reserve_keys(bad), e._reserve_args(wf, bad, clock()))
@@ -177,13 +177,13 @@ def test_a_malformed_repository_is_refused_before_anything_is_written(capped, le
 def test_a_whole_month_reset_frees_the_capped_repositories_too(capped, ledger_backend, clock):
     app = BudgetEnforcer(capped, redis_url=ledger_backend, clock=clock, repo=APP)
     for _ in range(2):
-        app.settle(app.reserve("ci_cd_review", HAIKU, 1000, 1000), 1000, 1000)
-    assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).reason == REPO_MONTHLY
+        app.settle(app.reserve("ci_cd_review", CHEAP, 1000, 1000), 1000, 1000)
+    assert app.reserve("ci_cd_review", CHEAP, 1000, 1000).reason == REPO_MONTHLY
     app.reset("ci_cd_review", "month")  # one workflow's month: the repository's cap still stands
-    assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).reason == REPO_MONTHLY
+    assert app.reserve("ci_cd_review", CHEAP, 1000, 1000).reason == REPO_MONTHLY
     result = app.reset(None, "month")
     assert result.org_after == 0 and _int(app, app.keys.repo_spent(APP, MONTH)) == 0
-    assert app.reserve("ci_cd_review", HAIKU, 1000, 1000).allowed
+    assert app.reserve("ci_cd_review", CHEAP, 1000, 1000).allowed
 
 
 # --- agent runs (reserve_run.lua / settle_run.lua): the same attribution and cap ----------------------

@@ -9,19 +9,26 @@ from datetime import UTC, datetime
 
 import pytest
 
+from acme_ci_budget.catalog.pricing import cost_nano
+from acme_ci_budget.core.money import nano_to_usd
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.report.monthly import build_report
 from acme_ci_budget.report.render import render_html, render_json, render_markdown, render_text
 from acme_ci_budget.report.repos import repo_lines
 from tests.clock import Clock
+from tests.roles import CHEAP
 
-HAIKU = "claude-3-5-haiku-20241022"
 APP, WEB = "acme/app", "acme/web"
+
+
+def _app_cap_nano() -> int:
+    """acme/app's cap: two and a half of ``_calls``' 2000-in/500-out calls at the cheap role's prices."""
+    return cost_nano(CHEAP, 2000, 500) * 5 // 2
 
 
 @pytest.fixture
 def config(make_config):
-    return make_config({"repos": {APP: {"monthly_usd": 0.01}}}, namespace="rpt")
+    return make_config({"repos": {APP: {"monthly_usd": nano_to_usd(_app_cap_nano())}}}, namespace="rpt")
 
 
 @pytest.fixture
@@ -33,14 +40,14 @@ def _calls(config, redis_url, clock, repo, n, inp=2000, out=500):
     e = BudgetEnforcer(config, redis_url=redis_url, clock=clock, repo=repo)
     settled = []
     for _ in range(n):
-        res = e.reserve("ci_cd_review", HAIKU, inp, out)
+        res = e.reserve("ci_cd_review", CHEAP, inp, out)
         if res.allowed:
             settled.append(e.settle(res, inp, out).cost_nano)
     return e, settled
 
 
 def test_the_breakdown_equals_the_ledger_and_has_a_row_for_no_repository(config, redis_url, clock):
-    e, app = _calls(config, redis_url, clock, APP, 8)  # acme/app's $0.01 cap refuses some of these
+    e, app = _calls(config, redis_url, clock, APP, 8)  # acme/app's cap of 2.5 calls refuses some of these
     _, web = _calls(config, redis_url, clock, WEB, 3)
     _, none = _calls(config, redis_url, clock, None, 2)
     report = build_report(config, e.redis, clock=clock)
@@ -49,7 +56,7 @@ def test_the_breakdown_equals_the_ledger_and_has_a_row_for_no_repository(config,
     assert rows[APP].spend_nano == sum(app) == int(e.redis.get(e.keys.repo_spent(APP, "2026-11")))
     assert (rows[APP].calls, rows[APP].blocked) == (len(app), 8 - len(app))
     assert rows[APP].blocked_by_reason == {"repo_limit_exceeded": 8 - len(app)}
-    assert 0 < len(app) < 8 and rows[APP].cap_nano == 10_000_000
+    assert 0 < len(app) < 8 and rows[APP].cap_nano == _app_cap_nano()
     assert (rows[WEB].spend_nano, rows[WEB].calls, rows[WEB].blocked, rows[WEB].cap_nano) == (sum(web), 3, 0, None)
     assert (rows[""].spend_nano, rows[""].calls, rows[""].blocked) == (sum(none), 2, 0)
     assert sum(line.spend_nano for line in report.repos) == report.org.spend_nano
