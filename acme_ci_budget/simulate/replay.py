@@ -30,8 +30,9 @@ hour), and the full check (blocks, holds over their worst case) runs once per si
 traffic and at the end of each day; ``"call"`` makes the client's per-call check (``check_spend``,
 ``check`` after a block) for every call. The alerts and their days come out the same (tests hold
 the two modes to it at scale 1 and at 100x). On the lab's config a month at scale 100 is 277,000
-calls: 102 s on 2 shared cores against 135 s before issue 16's last cuts (``scripts/bench_simulate.py``,
-README "Measured figures"); about 79 s of it is Python, the client's path twice per call.
+calls: 53 s on 2 shared cores against 135 s before issue 16's cuts (``scripts/bench_simulate.py``,
+README "Measured figures"); about 41 s of it is Python CPU (a call's route and counts taken once, its
+``complete()`` run twice: to gather the reserve, then to replay it).
 The usage log's ``latency_ms`` is the stand-in's real (sub-millisecond) time; simulated latency
 only moves the simulated clock.
 """
