@@ -27,7 +27,6 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from acme_ci_budget.client import hooks
@@ -51,7 +50,6 @@ from acme_ci_budget.client.sessions import DEFAULT_KEEP_TURNS, Session
 from acme_ci_budget.client.settle import charge_hold, replay_journal, settle_reply
 from acme_ci_budget.config import Config, load_config
 from acme_ci_budget.core.clock import Clock
-from acme_ci_budget.ledger import journal
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer, Reservation
 
 __all__ = [
@@ -118,7 +116,6 @@ class BudgetedClient:
         self._sync_twin: Any = None
         self._alerts, self._alerts_resolved = alerts, False
         self._telemetry, self._telemetry_resolved = telemetry, False
-        self._journal_path: Path | None = None  # see _journal()
 
     # --- collaborators, built lazily --------------------------------------------------------
 
@@ -161,14 +158,6 @@ class BudgetedClient:
             self._telemetry_resolved = True
             self._telemetry = build_hook(self._telemetry, self.config, self.enforcer, method="record_call")
         return self._telemetry or None
-
-    def _journal(self) -> Path:
-        """Where the spend journal is: read from the environment on this client's first call, not on every one
-        (six variables, ~5 us a call); a journal written elsewhere later is replayed by the next client or
-        ``status``."""
-        if self._journal_path is None:
-            self._journal_path = journal.journal_path()
-        return self._journal_path
 
     def _attempt_timeout(self) -> float:
         for value in (self.timeout, self._given_timeout):
@@ -261,15 +250,14 @@ class BudgetedClient:
         """
         plan = self._prepare(request)
         if isinstance(plan, CompletionResult):
-            replay_journal(self.enforcer, False, self._journal())
+            replay_journal(self.enforcer, fail_open=False)
             return plan
         started = time.monotonic()
         attempts = self._attempts(plan)  # the deadline runs from the hold, so before the replay
-        replay_journal(self.enforcer, plan.reservation.fail_open, self._journal())
+        replay_journal(self.enforcer, fail_open=plan.reservation.fail_open)
         return plan, started, attempts
 
-    def _draft(self, request: Request) -> Draft:
-        """The call routed and counted (``plan.draft``): a step of its own, which the simulator takes once per call."""
+    def _draft(self, request: Request) -> Draft:  # plan.draft: a step of its own, the simulator takes it once a call
         return draft(self.config, self.router, self._counting_sdk, request)
 
     def _prepare(self, request: Request) -> Plan | CompletionResult:
@@ -322,13 +310,8 @@ class BudgetedClient:
         try:
             self.enforcer.release(res, error=describe(exc), latency_ms=latency_ms)
         except Exception as release_exc:  # the hold expires by TTL; the original error matters more
-            log.warning(
-                "%s: could not release hold %s (%s); it expires in %ss",
-                res.workflow_id,
-                res.id,
-                type(release_exc).__name__,
-                self.config.ledger.hold_ttl_seconds,
-            )
+            name, ttl = type(release_exc).__name__, self.config.ledger.hold_ttl_seconds
+            log.warning("%s: could not release hold %s (%s); it expires in %ss", res.workflow_id, res.id, name, ttl)
         if isinstance(exc, _PASS_THROUGH):
             return exc
         return translate(self.config, plan, exc, attempts)

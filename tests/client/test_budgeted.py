@@ -756,12 +756,13 @@ def test_the_organisations_anthropic_spend_limit_is_a_block_never_retried(make_c
     assert "429" in failure["reason"]
 
 
-def test_the_journal_is_found_once_per_client_not_read_from_the_environment_every_call(
+def test_the_journal_is_found_once_per_ledger_not_read_from_the_environment_every_call(
     make_client, server, monkeypatch
 ) -> None:
     """Before: each call read six environment variables to find the spend journal (~5 us a call)."""
     import os
 
+    from acme_ci_budget.client.settle import journal_place
     from acme_ci_budget.ledger import journal
 
     reads: list[str] = []
@@ -778,7 +779,7 @@ def test_the_journal_is_found_once_per_client_not_read_from_the_environment_ever
     client = make_client()
     server.set_default(ok("fine", input_tokens=20, output_tokens=5))
     client.complete("dev_assistant", ASK)  # the first call finds it
-    where = client._journal()
+    where = journal_place(client.enforcer)
     monkeypatch.setattr(os, "environ", Counting(os.environ))
     for _ in range(3):
         assert not client.complete("dev_assistant", ASK).budget_blocked
