@@ -149,8 +149,10 @@ def _snapshot_price(model: str) -> ModelPrice:
     Only ids that passed ``model_ids.is_known`` are ever written to it. A price the snapshot
     changes on a date carries ``until``: from that day on it is looked up again.
     """
-    today = datetime.now(UTC).date()
     cached = _MEMO.get(model)
+    if cached is not None and cached[1] is None:  # no price change ahead: no need for today's date (every call)
+        return cached[0]
+    today = datetime.now(UTC).date()
     if cached is not None and _fresh(cached[1], today):
         return cached[0]
     cache = _disk_cache()

@@ -42,7 +42,7 @@ from acme_ci_budget.client.errors import (
 from acme_ci_budget.client.hooks import build_hook, check_alerts, check_session_soft_limit
 from acme_ci_budget.client.outcome import answered_result, blocked_result
 from acme_ci_budget.client.outcome import block_message as word_block
-from acme_ci_budget.client.plan import Plan, Refused, Request, cache_write_tokens, last_user_text, prepare
+from acme_ci_budget.client.plan import Draft, Plan, Refused, Request, cache_write_tokens, draft, hold, last_user_text
 from acme_ci_budget.client.result import CompletionResult
 from acme_ci_budget.client.retry_policy import Attempts
 from acme_ci_budget.client.router import TaskRouter
@@ -257,8 +257,11 @@ class BudgetedClient:
         replay_journal(self.enforcer, fail_open=plan.reservation.fail_open)
         return plan, started, attempts
 
+    def _draft(self, request: Request) -> Draft:  # plan.draft: a step of its own, the simulator takes it once a call
+        return draft(self.config, self.router, self._counting_sdk, request)
+
     def _prepare(self, request: Request) -> Plan | CompletionResult:
-        prepared = prepare(self.config, self.router, self.enforcer, self._counting_sdk, request)
+        prepared = hold(self.config, self.router, self.enforcer, request, self._draft(request))
         if isinstance(prepared, Refused):
             hooks.record_refusal(self.telemetry, prepared.reservation, prepared.decision.model)
             check_alerts(self.alerts, request.workflow_id)
@@ -307,13 +310,8 @@ class BudgetedClient:
         try:
             self.enforcer.release(res, error=describe(exc), latency_ms=latency_ms)
         except Exception as release_exc:  # the hold expires by TTL; the original error matters more
-            log.warning(
-                "%s: could not release hold %s (%s); it expires in %ss",
-                res.workflow_id,
-                res.id,
-                type(release_exc).__name__,
-                self.config.ledger.hold_ttl_seconds,
-            )
+            name, ttl = type(release_exc).__name__, self.config.ledger.hold_ttl_seconds
+            log.warning("%s: could not release hold %s (%s); it expires in %ss", res.workflow_id, res.id, name, ttl)
         if isinstance(exc, _PASS_THROUGH):
             return exc
         return translate(self.config, plan, exc, attempts)

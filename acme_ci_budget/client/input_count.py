@@ -47,13 +47,18 @@ class InputCount:
 
 
 def _blocks(content: Any) -> Iterable[Any]:
-    if isinstance(content, str) or content is None:
+    # exact-type checks first (str, None, list: nearly every call), the ABC isinstance check only after
+    if content.__class__ is str or content is None:
+        return ()
+    if content.__class__ is list:
+        return content
+    if isinstance(content, str):
         return ()
     return content if isinstance(content, Sequence) else ()
 
 
 def _kind(block: Any) -> str | None:
-    kind = block.get("type") if isinstance(block, Mapping) else getattr(block, "type", None)
+    kind = block.get("type") if block.__class__ is dict or isinstance(block, Mapping) else getattr(block, "type", None)
     return kind if isinstance(kind, str) else None
 
 
@@ -65,11 +70,23 @@ def non_text_blocks(messages: Sequence[Mapping[str, Any]], system: Any = "") -> 
     return found
 
 
+def has_non_text(messages: Sequence[Mapping[str, Any]], system: Any = "") -> bool:
+    """``bool(non_text_blocks(messages, system))``, stopping at the first one and building no list (every call asks)."""
+    for block in _blocks(system):
+        if _kind(block) not in (None, "text"):
+            return True
+    for message in messages:
+        for block in _blocks(message.get("content")):
+            if _kind(block) not in (None, "text"):
+                return True
+    return False
+
+
 def needs_exact_count(
     messages: Sequence[Mapping[str, Any]], system: Any, estimate: int, max_tokens: int, hard_limit: int | None
 ) -> str:
     """Why the estimate is not good enough for this request ('' when it is)."""
-    if non_text_blocks(messages, system):
+    if has_non_text(messages, system):
         return "non-text content"
     if hard_limit and estimate + max_tokens >= NEAR_LIMIT_SHARE * hard_limit:
         return "near the per-task limit"

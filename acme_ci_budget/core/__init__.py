@@ -1,5 +1,5 @@
 """The bottom layer: money, tokens, errors, redaction, bounded file reads, packaged data paths,
-strict YAML, path globs, message text.
+strict YAML, path globs, message text, frozen records built by field copy.
 
 Every other layer may import ``core``; ``core`` imports no other part of the project and no heavy
 library at import time. Import the modules directly (``acme_ci_budget.core.money``); the names below

@@ -15,6 +15,7 @@ from typing import Any
 
 from acme_ci_budget.config import Config, Workflow
 from acme_ci_budget.core.money import nano_to_usd
+from acme_ci_budget.core.records import record
 
 # Reasons a request is refused, one per limit.
 UNKNOWN_WORKFLOW = "unknown_workflow"
@@ -116,8 +117,9 @@ class Release:
 
 
 def evolve(r: Reservation, **changes: Any) -> Reservation:
-    """``dataclasses.replace`` without its per-call field introspection (every reserve takes this path)."""
-    return Reservation(**{**r.__dict__, **changes})
+    """``dataclasses.replace`` without its per-call field introspection, built by field copy (``core.records``):
+    every reserve takes this path."""
+    return record(Reservation, {**r.__dict__, **changes})
 
 
 def text(value: Any) -> str:
@@ -129,7 +131,7 @@ def reservation_from_reply(config: Config, draft: Reservation, wf: Workflow | No
     """The reservation as ``reserve.lua`` decided it (``raw``: its reply) for ``draft``."""
     allowed = bool(int(raw[0]))
     reason = text(raw[1])
-    org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = (int(x) for x in raw[2:10])
+    org_s, org_h, m_s, m_h, d_s, d_h, s_tok, s_held = map(int, raw[2:10])
     pressure = text(raw[11]) if draft.pressure_model else ""
     model, held = draft.model, draft.held_nano
     if pressure:
@@ -173,20 +175,23 @@ def reservation_from_reply(config: Config, draft: Reservation, wf: Workflow | No
 
 def settlement_from_reply(reservation: Reservation, raw: Any, usage_missing: bool) -> Settlement:
     """The settlement as ``settle.lua`` recorded it (``raw``: its reply)."""
-    status, cost_s, org_s, month_s, day_s, found, over = (text(x) for x in raw[:7])
+    # the figures go to int() as they come: it reads bytes, str and int alike, with no decode first
+    status, cost_s, org_s, month_s, day_s, found, over = raw[:7]
     # a marker written before the held figures were part of the reply has seven words: no holds then
-    org_h, month_h, day_h = (int(text(x)) for x in raw[8:11]) if len(raw) >= 11 else (0, 0, 0)
-    return Settlement(
+    org_h, month_h, day_h = (int(raw[8]), int(raw[9]), int(raw[10])) if len(raw) >= 11 else (0, 0, 0)
+    fields = dict(  # every field named (recorded too): core.records builds it by copy, on every settle
         reservation_id=reservation.id,
         cost_nano=int(cost_s),
         org_spent_nano=int(org_s),
         month_spent_nano=int(month_s),
         day_spent_nano=int(day_s),
-        hold_found=found == "1",
-        duplicate=status == "dup",
+        hold_found=text(found) == "1",
+        duplicate=text(status) == "dup",
         over_hold_nano=int(over),
         usage_missing=usage_missing,
         org_held_nano=org_h,
         month_held_nano=month_h,
         day_held_nano=day_h,
+        recorded=True,
     )
+    return record(Settlement, fields)

@@ -7,9 +7,10 @@ for the reply to the previous one). Its calls are in flight together, as concurr
 1. every call goes through ``BudgetedClient.complete`` up to its reserve, which ``TickLedger``
    records (the real draft, price, keys and arguments) instead of sending; then all the tick's
    reserve scripts go to Redis in one pipeline, in call order;
-2. every call goes through ``complete`` again: the reserve hands back the script's answer, the
-   offline model replies, and the settle records its request (the real cost, keys and arguments)
-   and answers with the cost at once; then all the settle scripts go in one pipeline;
+2. every call goes through ``complete`` again: its route and input count are the ones step 1 made
+   (``TickClient``: a pure function of the request, taken once), the reserve hands back the
+   script's answer, the offline model replies, and the settle records its request (the real cost,
+   keys and arguments) and answers with the cost at once; then all the settle scripts go in one pipeline;
 3. the settles' replies (the spend figures) are handed to the caller, for the per-call alerts.
 
 The scripts, their arguments and their order per phase are exactly what sequential calls would
@@ -26,7 +27,8 @@ from typing import Any
 
 import redis as redis_lib
 
-from acme_ci_budget.client.router import RouteDecision, TaskRouter
+from acme_ci_budget.client.budgeted import BudgetedClient
+from acme_ci_budget.client.plan import Draft, Request
 from acme_ci_budget.ledger import (
     BudgetEnforcer,
     LedgerArgumentError,
@@ -283,32 +285,29 @@ class TickLedger(BudgetEnforcer):
             raise
 
 
-class TickRouter(TaskRouter):
-    """``TaskRouter`` that remembers the tick's decisions: a tick runs each call's ``complete`` twice
-    (gather, then replay) with the same request, and routing is a pure function of it."""
+class TickClient(BudgetedClient):
+    """``BudgetedClient`` that routes and counts each call of a tick once: a tick runs each call's
+    ``complete`` twice (gather, then replay) with the same request, and its draft (``client.plan.draft``)
+    is a pure function of it, so the replay takes the draft the gather made, in order."""
 
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
-        self._decided: dict[tuple, RouteDecision] = {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._drafts: deque[tuple[Any, Draft]] = deque()  # (the request's messages, its draft), in call order
 
     def new_tick(self) -> None:
-        self._decided.clear()
+        self._drafts.clear()
 
-    def route(
-        self,
-        workflow_id: str,
-        prompt: str,
-        context: Any = None,
-        pressure: Any = None,
-        input_tokens: int | None = None,
-    ) -> RouteDecision:
-        if context:
-            return super().route(workflow_id, prompt, context, pressure, input_tokens)
-        key = (workflow_id, prompt, pressure, input_tokens)
-        decision = self._decided.get(key)
-        if decision is None:
-            decision = self._decided[key] = super().route(workflow_id, prompt, None, pressure, input_tokens)
-        return decision
+    def _draft(self, request: Request) -> Draft:
+        mode = self.enforcer.mode
+        if mode == REPLAY and self._drafts:
+            messages, drafted = self._drafts.popleft()
+            if messages is not request.messages:
+                raise RuntimeError(f"tick replay out of order: {request.workflow_id} is not the call drafted")
+            return drafted
+        drafted = super()._draft(request)
+        if mode == GATHER:
+            self._drafts.append((request.messages, drafted))
+        return drafted
 
 
 def _pack(commands: list[tuple], conn: Any) -> list[bytes]:

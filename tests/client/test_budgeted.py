@@ -754,3 +754,34 @@ def test_the_organisations_anthropic_spend_limit_is_a_block_never_retried(make_c
     assert client.enforcer.get_org_status()["spend_nano"] == 0
     (failure,) = [e for e in _events(client) if e["type"] == "failure"]
     assert "429" in failure["reason"]
+
+
+def test_the_journal_is_found_once_per_ledger_not_read_from_the_environment_every_call(
+    make_client, server, monkeypatch
+) -> None:
+    """Before: each call read six environment variables to find the spend journal (~5 us a call)."""
+    import os
+
+    from acme_ci_budget.client.settle import journal_place
+    from acme_ci_budget.ledger import journal
+
+    reads: list[str] = []
+
+    class Counting(dict):
+        def get(self, key, default=None):  # type: ignore[override]
+            reads.append(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key):
+            reads.append(key)
+            return super().__getitem__(key)
+
+    client = make_client()
+    server.set_default(ok("fine", input_tokens=20, output_tokens=5))
+    client.complete("dev_assistant", ASK)  # the first call finds it
+    where = journal_place(client.enforcer)
+    monkeypatch.setattr(os, "environ", Counting(os.environ))
+    for _ in range(3):
+        assert not client.complete("dev_assistant", ASK).budget_blocked
+    assert [name for name in reads if name in journal._WHERE_ENV] == []
+    assert where == journal.journal_path()  # where the environment says it is

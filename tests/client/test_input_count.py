@@ -267,3 +267,24 @@ def test_a_valid_reply_after_a_cut_one_is_settled_normally(make_client, server) 
     model = client.config.workflows["dev_assistant"].routing.default_model
     assert result.model == model
     assert result.cost_nano == cost_nano(model, 12, 3) == _spent(client)
+
+
+def test_has_non_text_says_what_non_text_blocks_finds() -> None:
+    """The per-call check stops at the first non-text block; it must agree with the full list every time."""
+    from types import SimpleNamespace
+
+    from acme_ci_budget.client.input_count import has_non_text, non_text_blocks
+
+    image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+    cases = [
+        ([{"role": "user", "content": "hi"}], ""),
+        ([{"role": "user", "content": "hi"}], "system"),
+        ([{"role": "user", "content": [{"type": "text", "text": "a"}, {"text": "untyped"}]}], ""),
+        ([{"role": "user", "content": [{"type": "text", "text": "a"}, image]}], ""),
+        ([{"role": "user", "content": ("a tuple", SimpleNamespace(type="tool_result"))}], ""),
+        ([{"role": "user", "content": None}, {"role": "assistant"}], [{"type": "text", "text": "s"}]),
+        ([{"role": "user", "content": "hi"}], [{"type": "text", "text": "s"}, {"type": "document"}]),
+        ([{"role": "user", "content": [SimpleNamespace(type="text", text="sdk block")]}], ""),
+    ]
+    for messages, system in cases:
+        assert has_non_text(messages, system) is bool(non_text_blocks(messages, system)), (messages, system)
