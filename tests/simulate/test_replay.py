@@ -28,7 +28,7 @@ from acme_ci_budget.core.resources import default_config_path
 from acme_ci_budget.core.tokens import estimate_messages_tokens
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.ledger.store import prefix
-from acme_ci_budget.simulate.isolation import clear_namespace, simulation_namespace
+from acme_ci_budget.simulate.isolation import clear_namespace, drop_working_state, simulation_namespace
 from acme_ci_budget.simulate.offline_model import OfflineModel, min_cacheable_tokens, real_tokens
 from acme_ci_budget.simulate.prompts import build_messages, filler_text, system_prompt
 from acme_ci_budget.simulate.replay import SimClock, run_simulation, simulate
@@ -367,7 +367,20 @@ def test_simulate_on_a_given_redis_cleans_up_unless_kept(redis_url, default_conf
     kept, _ = simulate(default_config, month=MONTH, days=3, redis_url=redis_url, keep=True)
     assert kept.to_json() == result.to_json()
     assert list(client.scan_iter(match=f"{prefix(result.namespace)}*"))
+    assert not list(client.scan_iter(match=f"{prefix(result.namespace)}res:*"))  # the settle markers: dropped
     assert clear_namespace(client, result.namespace) > 0
+
+
+def test_drop_working_state_leaves_the_month_and_every_other_namespace(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    mine, other = prefix("acme-sim-x"), prefix("acme")
+    month = {f"{mine}spent:org:m:2026-06": 5, f"{mine}stats:m:2026-06": 1, f"{mine}held:org:m:2026-06": 0}
+    bookkeeping = [f"{mine}res:r{i}" for i in range(1200)] + [f"{mine}sess:s1", f"{mine}task:t1"]
+    client.mset({**month, **dict.fromkeys(bookkeeping, 1), f"{other}res:r1": 1, f"{other}sess:s1": 1})
+    assert drop_working_state(client, "acme-sim-x") == len(bookkeeping)
+    assert sorted(k.decode() for k in client.scan_iter(match=f"{mine}*")) == sorted(month)
+    assert client.exists(f"{other}res:r1", f"{other}sess:s1") == 2
+    assert clear_namespace(client, "acme") == 2
 
 
 def test_simulate_keeps_the_month_in_the_local_embedded_ledger_by_default(default_config, tmp_path, monkeypatch):
@@ -385,8 +398,15 @@ def test_simulate_keeps_the_month_in_the_local_embedded_ledger_by_default(defaul
         assert not list(local.scan_iter(match=f"{prefix(default_config.namespace)}*"))  # the real namespace: untouched
         again, _ = simulate(default_config, month=MONTH, days=2)  # emptied first: the same month, not twice
         assert again.to_json() == result.to_json()
-        spent = BudgetEnforcer(again.config, redis=local).month_figures(MONTH, workflows=()).counters["org_spent"]
+        ledger = BudgetEnforcer(again.config, redis=local)
+        spent = ledger.month_figures(MONTH, workflows=()).counters["org_spent"]
         assert spent == result.org_spend_nano
+        # kept is the month, not its per-call bookkeeping, and the append-only file is one snapshot again
+        kept = {key.decode().removeprefix(prefix(result.namespace)).split(":")[0] for key in local.scan_iter(
+            match=f"{prefix(result.namespace)}*")}
+        assert kept.isdisjoint({"res", "sess", "task"}) and {"spent", "stats", "events"} <= kept
+        assert len(list(ledger.redis.xrange(ledger.keys.events()))) >= result.calls + result.blocked
+        assert (tmp_path / "data" / "appendonly.aof").read_bytes()[:5] == b"REDIS"  # rewritten: RDB preamble
     finally:
         embedded.release_all()
     monkeypatch.setenv("ACME_BUDGET_DATA_DIR", str(tmp_path / "other"))
