@@ -43,6 +43,9 @@ INT_FIELDS = frozenset(
     }
 )
 DAY_MS = 86_400_000
+# How far ahead of the Redis server's clock a writer's clock may run and a month's first events still be found
+# from the month's start in stream-id time (month_start_id_ms).
+MONTH_MARGIN_MS = 2 * DAY_MS
 
 
 def _s(value: Any) -> str:
@@ -117,9 +120,11 @@ def events(
     until_ms: int | None = None,
     types: Iterable[str] | None = None,
     repo: str | None = None,
+    start_id_ms: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The ledger's events oldest first: at or after ``since_ms`` and before ``until_ms`` (epoch ms, the
-    ledger clock), of one ``workflow``, of ``types`` and of one ``repo`` (owner/name; '' : none known) when given."""
+    ledger clock), of one ``workflow``, of ``types`` and of one ``repo`` (owner/name; '' : none known) when given;
+    ``start_id_ms``: from that stream-id time on (``month_start_id_ms``)."""
     return read_events(
         enforcer.redis,
         enforcer.keys.events(),
@@ -128,7 +133,29 @@ def events(
         since_ms=since_ms,
         until_ms=until_ms,
         repo=repo,
+        start_id_ms=start_id_ms,
     )
+
+
+def month_start_id_ms(enforcer: BudgetEnforcer, month_start_ms: int) -> int | None:
+    """Where in the stream (its ids' time, the Redis server's clock) a read of one month's events can start,
+    or None: from the oldest.
+
+    Stream ids follow the server's clock and the events' months the ledger's: they agree on a ledger in
+    real use, so a month's events are never older than its start less ``MONTH_MARGIN_MS``, and a report
+    need not read a year of retention to find one month. They do not agree for a simulated month (its
+    clock is anywhere) or behind a writer whose clock runs days ahead: the newest event before that
+    bound tells (one read). Written by a clock already in the month or later, the ids say nothing of
+    the months, and the whole stream is read.
+    """
+    bound = month_start_ms - MONTH_MARGIN_MS
+    if bound <= 0:
+        return None
+    newest = enforcer.redis.xrevrange(enforcer.keys.events(), max=str(bound - 1), min="-", count=1)
+    if not newest:
+        return None  # nothing before the bound to skip
+    entry_id, raw = newest[0]
+    return bound if event_ms(decode_event(entry_id, raw)) < month_start_ms else None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ Owns two figures the counters cannot give (they keep tokens per workflow, not pe
 - blocks prevented: each refused request's worst case (its input priced as input, its max_tokens as
   output, at the model it asked for), the amount the ledger would have held had it fitted.
 
-It reads the month's ``call`` and ``block`` events once (``ledger.events``, filtered on the event's
-``month`` field, which is the month the counters were charged to); events older than the ledger's
+It reads the month's ``call`` and ``block`` events once (``ledger.events``, from where the month can
+start in the stream, ``month_start_id_ms``, filtered on the event's ``month`` field, which is the month
+the counters were charged to); events older than the ledger's
 retention are gone, so ``complete`` says whether the whole month was still there. A model with no
 price (a block for a misspelt model) is counted in ``unpriced``, never guessed. It must not write,
 render or decide advice.
@@ -23,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from acme_ci_budget.catalog.pricing import UnknownModelError, cost_nano
-from acme_ci_budget.ledger.events import events
+from acme_ci_budget.ledger.events import events, month_start_id_ms
 
 
 @dataclass(frozen=True)
@@ -100,5 +101,6 @@ def read_savings(enforcer: Any, month: str, month_start: datetime) -> Savings:
     """Read the month's call and block events once and sum what caching saved and blocks prevented."""
     kept_since = enforcer.now().timestamp() - enforcer.config.ledger.retention_days * 86_400
     complete = month_start.timestamp() >= kept_since
-    stream = events(enforcer, types=("call", "block"))
+    start = month_start_id_ms(enforcer, int(month_start.timestamp() * 1000))  # not the whole retention
+    stream = events(enforcer, types=("call", "block"), start_id_ms=start)
     return summarize(stream, month, enforcer.config.pricing, complete)

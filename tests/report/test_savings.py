@@ -3,7 +3,7 @@ and the month before set side by side. Real Redis, the ledger's own reserve/sett
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -81,3 +81,59 @@ def test_the_month_before_is_set_side_by_side_when_it_had_activity(make_config, 
     # a month whose month before was empty has nothing to set beside it
     october = build_report(config, e.redis, "2026-10", clock, previous=True)
     assert october.previous is None and 'id="prev-h"' not in render(october, "html")
+
+
+def _old_history(e: BudgetEnforcer, months: list[tuple[str, int]]) -> int:
+    """Events of earlier months written as a ledger in real use writes them: stream ids at their own time."""
+    written = 0
+    for month, start_ms in months:
+        for i in range(300):
+            ts = start_ms + i * 60_000
+            e.redis.xadd(e.keys.events(), {"type": "call", "ts_ms": ts, "month": month, "workflow": "dev_assistant",
+                                           "model": HAIKU, "input_tokens": 1000, "output_tokens": 100,
+                                           "cache_read_input_tokens": 5000, "cost_nano": 1}, id=f"{ts}-0")
+            written += 1
+    return written
+
+
+def counting_reads(e: BudgetEnforcer) -> list[int]:
+    read: list[int] = []
+    xrange = e.redis.xrange
+
+    def counted(*args, **kwargs):
+        chunk = xrange(*args, **kwargs)
+        read.append(len(chunk))
+        return chunk
+
+    e.redis.xrange = counted
+    return read
+
+
+def test_a_month_is_read_from_its_start_not_from_the_whole_retention(make_config, redis_url):
+    config = make_config({"pricing": PRICES}, namespace="sav-long")
+    e = BudgetEnforcer(config, redis_url=redis_url)
+    now = datetime.now(UTC)
+    month_start = datetime(now.year, now.month, 1, tzinfo=config.tz)
+    months_back = []
+    for back in (5, 4, 3):  # three earlier months, each with cache reads that would count if read
+        y, m = divmod(now.year * 12 + now.month - 1 - back, 12)
+        months_back.append((f"{y}-{m + 1:02d}", int(datetime(y, m + 1, 2, tzinfo=UTC).timestamp() * 1000)))
+    old = _old_history(e, months_back)
+    e.settle(e.reserve("dev_assistant", HAIKU, 3000, 500, session_id="a"), 1000, 200, 0, 2000)  # this month: real time
+    read = counting_reads(e)
+    s = build_report(config, e.redis, "current", savings=True).savings
+    assert s.cache_saved_nano == 1_800_000 and s.complete  # the old months' reads do not count, as before
+    assert 0 < sum(read) < old  # and were not read: the read began at the month's start, less its margin
+    assert month_start.timestamp() * 1000 - 2 * 86_400_000 > months_back[-1][1]
+
+
+def test_a_simulated_month_whose_clock_runs_ahead_of_the_stream_is_read_whole(make_config, redis_url):
+    # A simulation of a month after today: its events carry their month but the server's time as ids.
+    config = make_config({"pricing": PRICES}, namespace="sav-ahead")
+    ahead = datetime.now(UTC).replace(day=10, hour=15) + timedelta(days=120)
+    clock = Clock(ahead)
+    e = BudgetEnforcer(config, redis_url=redis_url, clock=clock)
+    e.settle(e.reserve("dev_assistant", HAIKU, 3000, 500, session_id="a"), 1000, 200, 0, 2000)
+    e.settle(e.reserve("dev_assistant", SONNET, 9000, 500, session_id="a"), 1000, 200, 0, 8000)
+    s = build_report(config, e.redis, "current", clock, savings=True).savings
+    assert s.cache_saved_nano == 1_800_000 + 21_600_000
