@@ -1,7 +1,7 @@
 """Benchmark the month simulator: the wall time of a month and simulated calls per second, per scale.
 
     python scripts/bench_simulate.py [--scales 1 10] [--month 2026-06] [--days N] [--runs 1] [--before REF]
-                                     [--redis-url URL]
+                                     [--redis-url URL | --private-server]
 
 Without --redis-url each scale runs where ``acme-ci-budget simulate`` runs by default: ``--keep default``
 keeps the month in the local embedded ledger (code that has ``keep``; its data folder is a temporary one
@@ -14,6 +14,11 @@ with the report rendering, and the process's CPU time; then the median per scale
 runs the same scales with the package as of a git ref (e.g. ``bcac76e``, main before issue 16: three
 round trips a call, one call at a time), alternating with this checkout, so both sides of the ratio
 come from one run under the same load. The goal: ``--scales 100`` in at most 30 s on 2 cores.
+
+With ``--redis-url`` or ``--private-server`` (a redis-server of its own, no persistence: what ``--keep no``
+measures, on a server whose counters it can read) it also prints the server's own time in the ledger's
+scripts (``redis s``, the EVALSHA microseconds of ``INFO commandstats``): a run can be no faster than
+the larger of the process's CPU and that, on one core each.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ def worker(scale: float, month: str, days: int | None, seed: int, redis_url: str
     options = {}
     if "keep" in inspect.signature(simulate).parameters and keep != "default":
         options["keep"] = keep == "yes"
+    scripts_usec = _scripts_usec(redis_url)
     with tempfile.TemporaryDirectory() as folder:
         os.environ["ACME_BUDGET_DATA_DIR"] = str(Path(folder) / "data")  # an embedded ledger: never the user's
         started, cpu = time.perf_counter(), time.process_time()
@@ -61,7 +67,19 @@ def worker(scale: float, month: str, days: int | None, seed: int, redis_url: str
         "total_s": total,
         "cpu_s": cpu,
         "ledger": result.ledger,
+        # the server's own time in the scripts (INFO commandstats), when the run's Redis is known
+        "redis_s": (_scripts_usec(redis_url) - scripts_usec) / 1e6 if redis_url else None,
     }
+
+
+def _scripts_usec(redis_url: str | None) -> int:
+    """Microseconds the Redis server has spent in EVALSHA so far (0 without a URL)."""
+    if not redis_url:
+        return 0
+    import redis
+
+    stats = redis.Redis.from_url(redis_url).info("commandstats").get("cmdstat_evalsha", {})
+    return int(stats.get("usec", 0))
 
 
 def run(code: Path, scale: float, args: argparse.Namespace) -> dict:
@@ -88,6 +106,11 @@ def main() -> int:
     parser.add_argument("--before", default="none", help="git ref of the code to compare with ('none': skip)")
     parser.add_argument("--redis-url", default=None)
     parser.add_argument(
+        "--private-server",
+        action="store_true",
+        help="run on a private redis-server (no persistence, as --keep no) so the server's own time prints too",
+    )
+    parser.add_argument(
         "--keep", choices=("default", "yes", "no"), default="default", help="keep the month (code that can)"
     )
     parser.add_argument("--worker", type=float, default=None, help=argparse.SUPPRESS)
@@ -96,8 +119,23 @@ def main() -> int:
         print(json.dumps(worker(args.worker, args.month, args.days, args.seed, args.redis_url, args.keep)))
         return 0
 
+    if args.private_server:
+        sys.path.insert(0, str(REPO))
+        from tests.redis_harness import RedisServer
+
+        server = RedisServer(Path(tempfile.mkdtemp(prefix="bench-sim-redis-"))).start()
+        args.redis_url, args.keep = server.url, "no"
+        try:
+            return compare(args)
+        finally:
+            server.stop()
+    return compare(args)
+
+
+def compare(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_call import extract
+
 
     load = os.getloadavg()[0]
     print(
@@ -106,7 +144,7 @@ def main() -> int:
     )
     print(
         f"{'side':<16} {'scale':>6} {'calls':>9} {'settled':>9} {'blocked':>8} {'run s':>8} {'calls/s':>9} "
-        f"{'total s':>8} {'cpu s':>7}  ledger"
+        f"{'total s':>8} {'cpu s':>7} {'redis s':>8}  ledger"
     )
     medians: dict[tuple[str, float], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,8 +158,8 @@ def main() -> int:
                     medians.setdefault((label, scale), []).append(r["run_s"])
                     print(
                         f"{label:<16} {scale:>6g} {r['sent']:>9,} {r['settled']:>9,} {r['blocked']:>8,} "
-                        f"{r['run_s']:>8.2f} {r['sent'] / r['run_s']:>9,.0f} {r['total_s']:>8.2f} {r['cpu_s']:>7.2f}  "
-                        f"{r.get('ledger', '')}",
+                        f"{r['run_s']:>8.2f} {r['sent'] / r['run_s']:>9,.0f} {r['total_s']:>8.2f} {r['cpu_s']:>7.2f} "
+                        f"{_seconds(r.get('redis_s')):>8}  {r.get('ledger', '')}",
                         flush=True,
                     )
     summary = (f"{label} x{s:g}: {statistics.median(v):.1f}" for (label, s), v in medians.items())
@@ -137,6 +175,10 @@ def main() -> int:
     if slow:
         print("SLOW:", "; ".join(slow))
     return 0
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 if __name__ == "__main__":
