@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer, _run
 from tests.clock import Clock
@@ -161,7 +163,9 @@ def test_a_reserve_whose_reply_was_lost_is_retried_by_redis_py_and_holds_once(de
     port = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
     proxy = DropOneReply(port)
     try:
-        client = TracedRedis(host="127.0.0.1", port=proxy.port)  # redis-py's default retries
+        # retries set explicitly: redis-py 8 retries 10 times by default, 5.x (the floor) not at all
+        client = TracedRedis(host="127.0.0.1", port=proxy.port, retry=Retry(NoBackoff(), 3),
+                             retry_on_error=[redis.ConnectionError])
         e = BudgetEnforcer(default_config, redis=client, clock=clock, repo=REPO)
         e.release(e.reserve("ci_cd_review", CHEAP, 10, 10))  # the script is loaded: the next EVALSHA runs it
         proxy.armed.set()
