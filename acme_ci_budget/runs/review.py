@@ -61,6 +61,7 @@ from acme_ci_budget.runs.summary import (
     Gauge,
     Report,
     annotate,
+    ledger_warnings,
     mask_secrets,
     read_gauge,
     read_pr_spend,
@@ -230,6 +231,9 @@ class ReviewRun:
             raise
         result = outcome.result
         gauge, spend = read_gauge(client.enforcer, self.workflow_id), self._pr_spend(client)
+        for line in ledger_warnings(client.enforcer):  # where the team looks: every run, until it is fixed
+            gha.warning(line, title="acme-ci-budget ledger")
+            self.report.lines.append(f"**Ledger**: {line}")
         if result.budget_blocked:
             self.report.blocked(result, gauge)
             self.report.pr_spend(spend)

@@ -125,6 +125,16 @@ class Gauge:
         }
 
 
+def ledger_warnings(enforcer: Any) -> list[str]:
+    """What in the ledger's Redis settings puts the budget at risk (an eviction policy that may forget spend),
+    a line each; [] when it cannot be read (the warning is informative and must not fail the run)."""
+    try:
+        return enforcer.server_warnings()
+    except Exception as exc:
+        log.warning("could not read the ledger's settings (%s)", type(exc).__name__)
+        return []
+
+
 def read_gauge(enforcer: Any, workflow_id: str) -> Gauge | None:
     """The gauge from one ledger read; None when the ledger cannot be read (the run still reports)."""
     try:

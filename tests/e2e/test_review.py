@@ -995,3 +995,19 @@ def test_a_local_diff_review_is_attributed_to_repo(action: Action) -> None:
     assert call["repo"] == "acme/tools"
     bad = action.run(("--diff-file", str(diff), "--repo", "acme"), GITHUB_ACTIONS="", ACME_BUDGET_CONFIG=str(local))
     assert bad.code == 2 and "OWNER/NAME" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_ledger_that_may_evict_spend_is_named_on_every_run(action: Action) -> None:
+    action.pull()
+    server = redis.Redis.from_url(action.redis_url)
+    server.config_set("maxmemory", 256 * 1024 * 1024)
+    server.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        run = action.run()
+    finally:
+        server.config_set("maxmemory", 0)
+        server.config_set("maxmemory-policy", "noeviction")
+    assert run.code == 0 and run.outputs["blocked"] == "false"
+    warning = "::warning title=acme-ci-budget ledger::the ledger's Redis evicts any key when its 256 MB are full"
+    assert warning in run.stdout and "set maxmemory-policy noeviction" in run.stdout
+    assert "**Ledger**: the ledger's Redis evicts any key" in run.summary
