@@ -19,7 +19,6 @@ from typing import Any
 _CHARS_PER_TOKEN = 4
 
 
-
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -85,4 +84,3 @@ def _unsourced_block(value: Any) -> str | None:
             if found:
                 return found
     return None
-

@@ -48,7 +48,7 @@ class RecordedRequest:
 # A behaviour turns the request JSON into a Reply, or into a dict sent as a 200 JSON body.
 Behaviour = Callable[[dict[str, Any]], "Reply | dict[str, Any]"]
 
+
 def error_body(error_type: str, message: str) -> dict[str, Any]:
     """Anthropic's error shape."""
     return {"type": "error", "error": {"type": error_type, "message": message}}
-

@@ -19,7 +19,6 @@ from tests.fakes.github_server.handler_base import _HandlerBase
 MINIMIZE_CLASSIFIERS = frozenset({"SPAM", "ABUSE", "OFF_TOPIC", "OUTDATED", "DUPLICATE", "RESOLVED"})
 
 
-
 class _GraphQLRoutes(_HandlerBase):
     def _graphql(self, body: Any) -> dict[str, Any]:
         query = body.get("query", "") if isinstance(body, dict) else ""

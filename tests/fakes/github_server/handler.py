@@ -58,7 +58,6 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-
 class _Handler(_RepoRoutes, _PullRoutes, _IssueCommentRoutes, _ReviewRoutes, _ContentsRoutes, _GraphQLRoutes):
     server_version = "FakeGitHub/1.0"
     state: _State

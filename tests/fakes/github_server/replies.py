@@ -33,4 +33,3 @@ class _Raw:
 def _json_raw(status: int, payload: Any, link: str | None = None) -> _Raw:
     data = b"" if status == 204 else json.dumps(payload).encode()
     return _Raw(status, data, "application/json; charset=utf-8", {"link": link} if link else {})
-

@@ -39,7 +39,11 @@ _REVIEW_ERRORS = {
 _SINGLE_COMMENT_ERRORS: dict[str, list[dict[str, str]]] = {
     "path": [
         {"resource": "PullRequestReviewComment", "code": "invalid", "field": "pull_request_review_thread.path"},
-        {"resource": "PullRequestReviewComment", "code": "missing_field", "field": "pull_request_review_thread.diff_hunk"},
+        {
+            "resource": "PullRequestReviewComment",
+            "code": "missing_field",
+            "field": "pull_request_review_thread.diff_hunk",
+        },
     ],
     "line": [
         {

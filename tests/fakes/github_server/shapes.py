@@ -245,4 +245,3 @@ def _review_json(state: _State, review: Mapping[str, Any]) -> dict[str, Any]:
         "submitted_at": review["submitted_at"],
         "author_association": "NONE",
     }
-
