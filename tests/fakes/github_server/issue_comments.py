@@ -31,13 +31,7 @@ class _IssueCommentRoutes(_HandlerBase):
     def _create_issue_comment(self, query: Mapping[str, str], body: Any, repo: str, number: str) -> Any:
         state = self._get_repo_state(repo)
         self._get_pull_state(state, number)
-        text = body.get("body") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not text:
-            raise _HttpError(
-                422,
-                "Validation Failed",
-                errors=[{"resource": "IssueComment", "code": "missing_field", "field": "body"}],
-            )
+        text = _comment_text(body)
         if len(text) > 65536:
             raise _HttpError(
                 422,
@@ -65,13 +59,7 @@ class _IssueCommentRoutes(_HandlerBase):
 
     def _edit_issue_comment(self, query: Mapping[str, str], body: Any, repo: str, id: str) -> Any:
         comment = self._find_issue_comment(repo, id)
-        text = body.get("body") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not text:
-            raise _HttpError(
-                422,
-                "Validation Failed",
-                errors=[{"resource": "IssueComment", "code": "missing_field", "field": "body"}],
-            )
+        text = _comment_text(body)
         comment["body"] = text
         comment["updated_at"] = _now()
         return 200, _issue_comment_json(self.state, comment), None
@@ -80,3 +68,15 @@ class _IssueCommentRoutes(_HandlerBase):
         comment = self._find_issue_comment(repo, id)
         del self.state.issue_comments[comment["id"]]
         return 204, None, None
+
+
+def _comment_text(body: Any) -> str:
+    """The ``body`` of a create/edit request, or GitHub's 422 missing_field when it is absent or empty."""
+    text = body.get("body") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text:
+        raise _HttpError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "IssueComment", "code": "missing_field", "field": "body"}],
+        )
+    return text
