@@ -8,28 +8,16 @@ a cost above the hold and charges a run without usage its full hold. Both backen
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 
 import pytest
 
 from acme_ci_budget.catalog.pricing import cost_nano
 from acme_ci_budget.ledger.agent_runs import MIN_RUN_HOLD_NANO, USAGE_MISSING_MODEL, RunUsage
 from acme_ci_budget.ledger.enforcer import DAILY, MONTHLY, ORG_MONTHLY, RELEASED, BudgetEnforcer, SettleError
-from tests.clock import Clock
 
 USD = 1_000_000_000
 WF = "dev_assistant"
 MONTH, DAY = "2026-11", "2026-11-10"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def enforcer(ledger_backend, default_config, clock):
-    return BudgetEnforcer(default_config, redis_url=ledger_backend, clock=clock)
 
 
 def models(e: BudgetEnforcer) -> tuple[str, str]:

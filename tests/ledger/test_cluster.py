@@ -17,8 +17,7 @@ def redis_url(redis_cluster_url):  # the edges' enforcer takes redis_url: here i
     return redis_cluster_url
 
 
-clock = edges.clock
-enforcer = edges.enforcer
+enforcer = edges.enforcer  # the clock is tests/ledger/conftest.py's
 
 # The edges whose scripts build keys inside Lua (purge markers, status reads) or carry exact money.
 for _name in (

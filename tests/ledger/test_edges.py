@@ -39,11 +39,6 @@ HAIKU = CHEAP
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
-
-
-@pytest.fixture
 def enforcer(redis_url, default_config, clock) -> BudgetEnforcer:
     return BudgetEnforcer(default_config, redis_url=redis_url, clock=clock)
 

@@ -36,16 +36,6 @@ from tests.roles import CHEAP, STRONG
 HAIKU, SONNET = CHEAP, STRONG
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def enforcer(ledger_backend, default_config, clock):
-    return BudgetEnforcer(default_config, redis_url=ledger_backend, clock=clock)
-
-
 def events(e: BudgetEnforcer) -> list[dict]:
     return [{k.decode(): v.decode() for k, v in fields.items()} for _id, fields in e.redis.xrange(e.keys.events())]
 

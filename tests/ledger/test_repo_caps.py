@@ -8,7 +8,6 @@ scripts touch one cluster slot with them too.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 
@@ -18,16 +17,10 @@ from acme_ci_budget.ledger.agent_runs import RunUsage
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer, LedgerArgumentError, _run
 from acme_ci_budget.ledger.journal import entry_for
 from acme_ci_budget.ledger.results import REPO_MONTHLY, evolve
-from tests.clock import Clock
 from tests.roles import CHEAP
 
 APP, WEB = "acme/app", "acme/web"
 MONTH = "2026-11"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
 
 
 @pytest.fixture

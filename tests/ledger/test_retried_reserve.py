@@ -14,23 +14,15 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from datetime import UTC, datetime
 
-import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer, _run
-from tests.clock import Clock
 from tests.roles import CHEAP
 
 REPO = "acme/app"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
 
 
 def held(e: BudgetEnforcer, r) -> dict[str, int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import threading
-from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -17,12 +16,11 @@ import redis
 from acme_ci_budget.ledger import scripts
 from acme_ci_budget.ledger.enforcer import BudgetEnforcer
 from acme_ci_budget.ledger.errors import LedgerArgumentError, LedgerUnavailable
-from tests.clock import Clock
 
 
 @pytest.fixture
-def enforcer(redis_url, default_config) -> BudgetEnforcer:
-    return BudgetEnforcer(default_config, redis_url=redis_url, clock=Clock(datetime(2026, 11, 10, 15, tzinfo=UTC)))
+def enforcer(redis_url, default_config, clock) -> BudgetEnforcer:  # standalone only: the spare is redis.Redis's
+    return BudgetEnforcer(default_config, redis_url=redis_url, clock=clock)
 
 
 def cheap(e: BudgetEnforcer) -> str:
